@@ -1,0 +1,26 @@
+/// Which classifier produced a ``Classification``.
+public enum ClassifierKind: String, Sendable, Codable {
+    /// The ML inference service.
+    case ml
+    /// The rule-based classifier (the fallback, or the only one when ML is off).
+    case rules
+}
+
+/// The verdict on one alert.
+public struct Classification: Sendable, Codable, Equatable {
+    public var severity: Severity
+    public var category: Category
+    /// How sure the classifier is, in `0...1`.
+    public var confidence: Double
+    public var classifier: ClassifierKind
+    /// For rule verdicts, the name of the rule that matched (`nil` for the default).
+    public var rule: String?
+
+    public init(severity: Severity, category: Category, confidence: Double, classifier: ClassifierKind, rule: String? = nil) {
+        self.severity = severity
+        self.category = category
+        self.confidence = confidence
+        self.classifier = classifier
+        self.rule = rule
+    }
+}
