@@ -10,9 +10,13 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "Triage", targets: ["Triage"]),
+        .library(name: "BreakwaterApp", targets: ["BreakwaterApp"]),
+        .executable(name: "breakwater", targets: ["breakwater"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
     targets: [
         .target(
@@ -24,6 +28,34 @@ let package = Package(
         ),
         // Test-only helpers: how a test finds the real services scripts/test started.
         .target(name: "ServiceTestSupport", swiftSettings: strictSwift),
+        // The application layer: configuration, metric names, HTTP routes (later the
+        // worker wiring and the HTTP server).
+        .target(
+            name: "BreakwaterApp",
+            dependencies: [
+                "Triage",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        // The `breakwater` command-line tool.
+        .executableTarget(
+            name: "breakwater",
+            dependencies: [
+                "BreakwaterApp",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "BreakwaterAppTests",
+            dependencies: [
+                "BreakwaterApp",
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: strictSwift
+        ),
         .testTarget(
             name: "TriageTests",
             dependencies: ["Triage", "ServiceTestSupport"],

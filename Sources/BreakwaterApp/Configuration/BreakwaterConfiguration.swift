@@ -1,0 +1,333 @@
+import Foundation
+
+/// Every setting of a Breakwater worker, with documented defaults.
+///
+/// Load it with ``ConfigurationLoader`` (YAML file, then `BREAKWATER_*` environment
+/// variables, then `--set key.path=value` flags); `BreakwaterConfiguration()` is the
+/// all-defaults configuration. Key paths in files, variables and flags are the
+/// property names below (`kafka.bootstrapServers`, `breakers.ml.failureThreshold`).
+public struct BreakwaterConfiguration: Sendable, Hashable, Codable {
+    /// Kafka connection and client settings.
+    public var kafka = KafkaSettings()
+    /// Topic names and how missing topics are created.
+    public var topics = TopicSettings()
+    /// Consumption, concurrency, commit and decoding limits.
+    public var pipeline = PipelineSettings()
+    /// The ML classification service (MLServer, V2 inference protocol).
+    public var ml = MLSettings()
+    /// The service catalog used for enrichment.
+    public var catalog = CatalogSettings()
+    /// Alert deduplication.
+    public var dedup = DedupSettings()
+    /// The rule-based classifier.
+    public var rules = RulesSettings()
+    /// Circuit breaker settings per dependency.
+    public var breakers = BreakerSet()
+    /// Feature flags (initial values; switchable at run time through the admin API).
+    public var features = FeatureSettings()
+    /// The HTTP server (metrics, health, admin).
+    public var http = HTTPSettings()
+    /// Logging.
+    public var logging = LoggingSettings()
+
+    /// The all-defaults configuration.
+    public init() {}
+}
+
+/// Kafka connection and client settings.
+public struct KafkaSettings: Sendable, Hashable, Codable {
+    /// `bootstrap.servers`: comma-separated `host:port` list.
+    public var bootstrapServers = "localhost:9092"
+    /// Consumer group id shared by all workers.
+    public var groupId = "breakwater"
+    /// Client id reported to the broker.
+    public var clientId = "breakwater"
+    /// `security.protocol`.
+    public var securityProtocol = KafkaSecurityProtocol.plaintext
+    /// SASL credentials (used with `sasl_plaintext` and `sasl_ssl`).
+    public var sasl = KafkaSASLSettings()
+    /// TLS files (used with `ssl` and `sasl_ssl`).
+    public var ssl = KafkaSSLSettings()
+    /// Any other librdkafka property, passed through unchanged. Must not repeat a
+    /// property that has a typed setting above.
+    public var properties: [String: String] = [:]
+    /// Whether the worker creates missing topics at start.
+    public var createTopics = true
+    /// Defaults.
+    public init() {}
+}
+
+/// Kafka SASL settings.
+public struct KafkaSASLSettings: Sendable, Hashable, Codable {
+    /// `sasl.mechanisms`.
+    public var mechanism = KafkaSASLMechanism.plain
+    /// `sasl.username`.
+    public var username: String?
+    /// `sasl.password` (secret).
+    public var password: Secret?
+    /// Defaults.
+    public init() {}
+}
+
+/// Kafka TLS settings.
+public struct KafkaSSLSettings: Sendable, Hashable, Codable {
+    /// `ssl.ca.location`: CA bundle file; system trust store when unset.
+    public var caLocation: String?
+    /// `ssl.certificate.location`: client certificate (mutual TLS).
+    public var certificateLocation: String?
+    /// `ssl.key.location`: client private key.
+    public var keyLocation: String?
+    /// `ssl.key.password` (secret).
+    public var keyPassword: Secret?
+    /// Verify the broker's host name (`ssl.endpoint.identification.algorithm=https`).
+    public var verifyHostname = true
+    /// Defaults.
+    public init() {}
+}
+
+/// Topic names and creation settings.
+public struct TopicSettings: Sendable, Hashable, Codable {
+    /// Input topic of alert payloads.
+    public var alerts = "alerts"
+    /// Output topic of classified incidents.
+    public var classified = "incidents.classified"
+    /// Output topic of fallback events.
+    public var fallbackEvents = "incidents.fallback-events"
+    /// Dead-letter topic for records that cannot be decoded or processed.
+    public var deadLetter = "alerts.dlq"
+    /// Partitions of topics the worker creates.
+    public var partitions = 6
+    /// Replication factor of topics the worker creates.
+    public var replicationFactor = 1
+    /// Defaults.
+    public init() {}
+
+    /// The four topic names, keyed by their configuration key.
+    public var all: [(key: String, name: String)] {
+        [("alerts", alerts), ("classified", classified), ("fallbackEvents", fallbackEvents), ("deadLetter", deadLetter)]
+    }
+}
+
+/// Consumption, concurrency, commit and decoding limits.
+public struct PipelineSettings: Sendable, Hashable, Codable {
+    /// Records processed at once per worker; partitions pause while the bound is hit.
+    public var maxInFlight = 256
+    /// Read-process-write in Kafka transactions instead of at-least-once.
+    public var exactlyOnce = false
+    /// Time allowed on SIGTERM to finish in-flight work before committing and leaving.
+    public var shutdownDeadline = ConfigDuration.seconds(30)
+    /// How often completed offsets are committed.
+    public var commitInterval = ConfigDuration.seconds(1)
+    /// This worker's id in outputs; defaults to the host name (the pod name in Kubernetes).
+    public var workerId = PipelineSettings.defaultWorkerId
+    /// Records larger than this go to the dead-letter topic undecoded.
+    public var maxRecordBytes = 1_048_576
+    /// Payloads carrying more alerts than this go to the dead-letter topic.
+    public var maxAlertsPerPayload = 1_000
+    /// Defaults.
+    public init() {}
+
+    /// The host name, or `breakwater` when it cannot be determined.
+    public static var defaultWorkerId: String {
+        let name = ProcessInfo.processInfo.hostName
+        return name.isEmpty ? "breakwater" : name
+    }
+}
+
+/// The ML classification service.
+public struct MLSettings: Sendable, Hashable, Codable {
+    /// Use the ML classifier at all (off: rules only, no ML client is created).
+    public var enabled = true
+    /// Base URL of the MLServer HTTP endpoint.
+    public var url = "http://127.0.0.1:8090"
+    /// Model name in `POST /v2/models/{name}/infer`.
+    public var modelName = "alert-classifier"
+    /// Name of the BYTES input tensor carrying the alert texts.
+    public var inputName = "text"
+    /// Names of the output tensors requested.
+    public var outputNames = ["severity", "category"]
+    /// Per-request timeout.
+    public var timeout = ConfigDuration.seconds(2)
+    /// Most alerts sent in one infer request.
+    public var maxBatchSize = 32
+    /// Longest an alert waits for its batch to fill.
+    public var maxBatchWait = ConfigDuration.milliseconds(5)
+    /// Defaults.
+    public init() {}
+}
+
+/// The service catalog (PostgreSQL) used for enrichment; the dedup store uses the same database.
+public struct CatalogSettings: Sendable, Hashable, Codable {
+    /// Primary database (`postgres://user:password@host:port/db`).
+    public var postgresURL = DatabaseURL("postgres://breakwater@127.0.0.1:5432/breakwater")
+    /// Optional read replica tried after the stale cache.
+    public var secondaryURL: DatabaseURL?
+    /// Static catalog (YAML) used when no database answers.
+    public var staticCatalogFile = "deploy/catalog.yaml"
+    /// How long a cached entry is fresh.
+    public var cacheTTL = ConfigDuration.seconds(300)
+    /// How long a cached entry may still be served as stale (must be ≥ `cacheTTL`).
+    public var staleTTL = ConfigDuration.seconds(3_600)
+    /// Most entries kept in the cache (LRU eviction).
+    public var cacheCapacity = 10_000
+    /// Connections per database.
+    public var poolSize = 4
+    /// Server-side statement timeout.
+    public var statementTimeout = ConfigDuration.seconds(2)
+    /// TLS to PostgreSQL.
+    public var tls = PostgresTLSSettings()
+    /// Defaults.
+    public init() {}
+}
+
+/// TLS to PostgreSQL.
+public struct PostgresTLSSettings: Sendable, Hashable, Codable {
+    /// TLS mode (libpq `sslmode` names).
+    public var mode = PostgresTLSMode.disable
+    /// CA bundle used by `verify-ca`/`verify-full`; system trust store when unset.
+    public var caFile: String?
+    /// Defaults.
+    public init() {}
+}
+
+/// Alert deduplication (PostgreSQL, read-only while its breaker is open).
+public struct DedupSettings: Sendable, Hashable, Codable {
+    /// Whether incidents are deduplicated at all.
+    public var enabled = true
+    /// Defaults.
+    public init() {}
+}
+
+/// The rule-based classifier.
+public struct RulesSettings: Sendable, Hashable, Codable {
+    /// Ordered rule file (YAML).
+    public var file = "deploy/rules.yaml"
+    /// Defaults.
+    public init() {}
+}
+
+/// Circuit breaker settings, one per remote dependency.
+public struct BreakerSet: Sendable, Hashable, Codable {
+    /// The ML inference service.
+    public var ml = BreakerSettings()
+    /// The primary catalog database.
+    public var catalog = BreakerSettings()
+    /// The secondary (replica) catalog database.
+    public var catalogSecondary = BreakerSettings()
+    /// The dedup store.
+    public var dedup = BreakerSettings()
+    /// Defaults.
+    public init() {}
+
+    /// Every breaker with its name (the configuration key, also its metric label).
+    public var all: [(name: String, settings: BreakerSettings)] {
+        [("ml", ml), ("catalog", catalog), ("catalogSecondary", catalogSecondary), ("dedup", dedup)]
+    }
+}
+
+/// One circuit breaker's thresholds.
+public struct BreakerSettings: Sendable, Hashable, Codable {
+    /// Consecutive failures that open the breaker.
+    public var failureThreshold = 5
+    /// Consecutive half-open successes that close it.
+    public var successThreshold = 2
+    /// How long it stays open before admitting probes (the first opening).
+    public var openDuration = ConfigDuration.seconds(60)
+    /// Probes admitted while half-open.
+    public var halfOpenMaxCalls = 3
+    /// Failure rate in the window (0...1) that opens it, once `minimumCalls` are seen.
+    public var failureRateThreshold = 0.5
+    /// Calls slower than this count as slow.
+    public var slowCallDuration = ConfigDuration.seconds(5)
+    /// Slow-call rate in the window (0...1) that opens it; 1 means only when every call is slow.
+    public var slowCallRateThreshold = 1.0
+    /// Sliding window by call count or by time.
+    public var windowType = BreakerWindowType.count
+    /// Calls in a count window.
+    public var windowSize = 20
+    /// Length of a time window.
+    public var windowDuration = ConfigDuration.seconds(60)
+    /// Calls needed in the window before rates are evaluated.
+    public var minimumCalls = 10
+    /// Per-call timeout (counts as a failure); unset: no breaker timeout.
+    public var callTimeout: ConfigDuration?
+    /// Open duration growth across successive openings.
+    public var backoff = BackoffSettings()
+    /// Defaults (the design's family: 5 failures, 2 successes, 60 s open, 3 probes).
+    public init() {}
+}
+
+/// Exponential backoff of a breaker's open duration.
+public struct BackoffSettings: Sendable, Hashable, Codable {
+    /// Factor applied to the open duration at each successive opening; 1 = fixed.
+    public var multiplier = 1.0
+    /// Longest open duration.
+    public var max = ConfigDuration.seconds(300)
+    /// Random spread (0...1) applied to each open duration.
+    public var jitter = 0.0
+    /// Defaults.
+    public init() {}
+}
+
+/// Initial feature flag values.
+public struct FeatureSettings: Sendable, Hashable, Codable {
+    /// ML classification; off falls back to the rules (also off while the ML breaker is open).
+    public var mlClassification = true
+    /// Defaults.
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case mlClassification = "ml_classification"
+    }
+
+    /// Every flag by its name (the configuration key and admin API name).
+    public var all: [(name: String, enabled: Bool)] { [("ml_classification", mlClassification)] }
+}
+
+/// The HTTP server.
+public struct HTTPSettings: Sendable, Hashable, Codable {
+    /// Listen address.
+    public var host = "0.0.0.0"
+    /// Listen port (metrics, health and admin).
+    public var port = 8080
+    /// Bearer token for `/admin/*`; unset: admin routes are off.
+    public var adminToken: Secret?
+    /// Defaults.
+    public init() {}
+}
+
+/// Logging.
+public struct LoggingSettings: Sendable, Hashable, Codable {
+    /// Minimum level.
+    public var level = LogLevelSetting.info
+    /// Line format.
+    public var format = LogFormat.logfmt
+    /// Defaults.
+    public init() {}
+}
+
+extension KafkaSettings {
+    /// The librdkafka client properties these settings stand for: the typed settings
+    /// under their librdkafka names, then the pass-through `properties`. Contains
+    /// secrets (`sasl.password`, `ssl.key.password`): never log it.
+    public var librdkafkaProperties: [String: String] {
+        var result = properties
+        result["bootstrap.servers"] = bootstrapServers
+        result["group.id"] = groupId
+        result["client.id"] = clientId
+        result["security.protocol"] = securityProtocol.rawValue
+        if securityProtocol.usesSASL {
+            result["sasl.mechanisms"] = sasl.mechanism.rawValue
+            if let username = sasl.username { result["sasl.username"] = username }
+            if let password = sasl.password { result["sasl.password"] = password.value }
+        }
+        if securityProtocol == .ssl || securityProtocol == .saslSSL {
+            if let path = ssl.caLocation { result["ssl.ca.location"] = path }
+            if let path = ssl.certificateLocation { result["ssl.certificate.location"] = path }
+            if let path = ssl.keyLocation { result["ssl.key.location"] = path }
+            if let password = ssl.keyPassword { result["ssl.key.password"] = password.value }
+            result["ssl.endpoint.identification.algorithm"] = ssl.verifyHostname ? "https" : "none"
+        }
+        return result
+    }
+}

@@ -1,0 +1,52 @@
+import ArgumentParser
+import BreakwaterApp
+import Foundation
+
+/// `breakwater`: the worker and its operator tools.
+@main
+struct Breakwater: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "breakwater",
+        abstract: "Classify alerts from Kafka with circuit-breaker-protected enrichment and ML.",
+        subcommands: [Run.self, Produce.self, Tail.self, CheckConfig.self]
+    )
+}
+
+/// Exit status for an unusable configuration (sysexits `EX_CONFIG`).
+let configurationExitCode = ExitCode(78)
+/// Exit status for a command this build does not contain yet (sysexits `EX_UNAVAILABLE`).
+let unavailableExitCode = ExitCode(69)
+
+/// Writes a line to standard error.
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+}
+
+/// The configuration options every command shares.
+struct ConfigOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp(
+        "YAML configuration file (default: $BREAKWATER_CONFIG if set, else built-in defaults).", valueName: "file"))
+    var config: String?
+
+    @Option(name: .customLong("set"), help: ArgumentHelp(
+        "Override one setting, e.g. --set breakers.ml.failureThreshold=3 (repeatable; wins over file and environment).",
+        valueName: "key.path=value"))
+    var overrides: [String] = []
+
+    /// Loads and validates the configuration (file, then `BREAKWATER_*`, then `--set`).
+    /// Prints every problem to standard error and exits with status 78 when it is invalid.
+    func load() throws -> LoadedConfiguration {
+        do {
+            return try ConfigurationLoader().load(configFile: config, overrides: overrides)
+        } catch {
+            printError(error.description)
+            throw configurationExitCode
+        }
+    }
+}
+
+/// Reports that a command's body is not in this build and exits with status 69.
+func notImplementedYet(_ command: String) throws -> Never {
+    printError("breakwater \(command): not implemented yet in this build (it arrives with the worker); nothing was done")
+    throw unavailableExitCode
+}
