@@ -357,6 +357,9 @@ private struct OverlayState {
     private func closest(to word: String, among candidates: [String]) -> String? {
         func normalized(_ text: String) -> [Character] { Array(text.lowercased().filter { $0 != "_" && $0 != "-" }) }
         let target = normalized(word)
+        // A truncated name (`..._BOOTSTRAP` for `..._BOOTSTRAP_SERVERS`) is a likely typo too.
+        let extensions = candidates.filter { normalized($0).starts(with: target) && target.count >= 4 }
+        if let shortest = extensions.min(by: { $0.count < $1.count }) { return shortest }
         let scored = candidates.map { ($0, editDistance(target, normalized($0))) }
         guard let best = scored.min(by: { $0.1 < $1.1 }), best.1 <= max(1, target.count / 4) else { return nil }
         return best.0
