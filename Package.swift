@@ -52,6 +52,7 @@ let package = Package(
             name: "BreakwaterAppTests",
             dependencies: [
                 "BreakwaterApp",
+                "breakwater",  // built so the CLI tests can run the binary
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: strictSwift

@@ -94,6 +94,18 @@ struct ValidationTests {
         #expect(Set(found.map(\.key)) == ["http.port", "breakers.ml.failureThreshold", "ml.timeout"])
     }
 
+    @Test func typeErrorsUnknownNamesAndRangeErrorsAreReportedTogether() {
+        let found = problems(
+            yaml: "logging:\n  format: xml\n  colour: red\n",
+            environment: ["BREAKWATER_HTTP_PORT": "eighty", "BREAKWATER_NOPE": "1"],
+            overrides: ["ml.timeout=soon", "catalog.tls.mode=maybe", "breakers.ml.failureRateThreshold=1.7"])
+        #expect(Set(found.map(\.key)) == [
+            "logging.format", "logging.colour", "http.port", "BREAKWATER_NOPE", "ml.timeout", "catalog.tls.mode",
+            "breakers.ml.failureRateThreshold",
+        ])
+        #expect(found.count == 7, "each problem once: \(found)")
+    }
+
     @Test func validationKeysAreRealKeyPaths() {
         var config = BreakwaterConfiguration()
         config.kafka.bootstrapServers = ""

@@ -104,10 +104,11 @@ public struct ConfigurationLoader: Sendable {
         if let yaml { state.applyYAML(yaml, source: source) }
         state.applyEnvironment(environment)
         for override in overrides { state.applyFlag(override) }
-        if !state.problems.isEmpty { throw ConfigurationError(problems: state.problems) }
-
+        // Keep going after a problem, so one run reports everything wrong at once; a
+        // value already reported is not reported again by validation.
         let configuration = try state.decode()
-        let problems = configuration.validationProblems().map { problem in
+        let reported = Set(state.problems.map(\.key))
+        let problems = state.problems + configuration.validationProblems().filter { !reported.contains($0.key) }.map { problem in
             var problem = problem
             if let origin = state.origins[problem.key], origin != .default { problem.source = origin.description }
             return problem
@@ -146,12 +147,14 @@ public struct ConfigurationLoader: Sendable {
 /// The tree being overlaid, the origin of each setting and the problems found so far.
 private struct OverlayState {
     var tree: ConfigNode
+    let defaults: ConfigNode
     var origins: [String: ConfigurationOrigin] = [:]
     var problems: [ConfigurationProblem] = []
 
     init() throws(ConfigurationError) {
         do {
-            tree = try ConfigTreeEncoder.encode(BreakwaterConfiguration())
+            defaults = try ConfigTreeEncoder.encode(BreakwaterConfiguration())
+            tree = defaults
         } catch {
             throw ConfigurationError(problems: [ConfigurationProblem(
                 kind: .invalidValue, key: "(defaults)", value: nil, expected: "encodable defaults: \(error)")])
@@ -390,18 +393,26 @@ private struct OverlayState {
     // MARK: Decoding
 
     /// Converts every leaf to its JSON type and decodes the configuration type from it.
+    /// A value that cannot be converted or decoded is reported and replaced by its
+    /// default, and decoding goes on, so every such problem is found in one run.
     mutating func decode() throws(ConfigurationError) -> BreakwaterConfiguration {
-        let object = jsonObject(tree, path: [])
-        if !problems.isEmpty { throw ConfigurationError(problems: problems) }
-        do {
-            let data = try JSONSerialization.data(withJSONObject: object)
-            return try JSONDecoder().decode(BreakwaterConfiguration.self, from: data)
-        } catch let error as DecodingError {
-            throw ConfigurationError(problems: [problem(for: error)])
-        } catch {
-            throw ConfigurationError(problems: [ConfigurationProblem(
-                kind: .invalidValue, key: "(configuration)", value: nil, expected: "a decodable configuration: \(error)")])
+        for _ in 0...tree.settings.count {
+            let object = jsonObject(tree, path: [])
+            do {
+                let data = try JSONSerialization.data(withJSONObject: object)
+                return try JSONDecoder().decode(BreakwaterConfiguration.self, from: data)
+            } catch let error as DecodingError {
+                let (problem, path) = problem(for: error)
+                problems.append(problem)
+                guard let path, let fallback = defaults.node(at: path), tree.node(at: path) != fallback else { break }
+                tree.replace(at: path, with: fallback)
+            } catch {
+                problems.append(ConfigurationProblem(
+                    kind: .invalidValue, key: "(configuration)", value: nil, expected: "a decodable configuration: \(error)"))
+                break
+            }
         }
+        throw ConfigurationError(problems: problems)
     }
 
     private mutating func jsonObject(_ node: ConfigNode, path: [String]) -> Any {
@@ -413,14 +424,23 @@ private struct OverlayState {
         case .dictionary(let map):
             return map
         case .leaf(let leaf):
-            return jsonValue(leaf, key: path.joined(separator: "."))
+            if let value = jsonValue(leaf, key: path.joined(separator: ".")) { return value }
+            // Reported; continue with the default so the rest can be checked.
+            guard let fallback = defaults.node(at: path) else { return NSNull() }
+            tree.replace(at: path, with: fallback)
+            guard case .leaf(let defaultLeaf) = fallback else { return NSNull() }
+            return jsonValue(defaultLeaf, key: path.joined(separator: ".")) ?? NSNull()
         }
     }
 
-    private mutating func jsonValue(_ leaf: ConfigLeaf, key: String) -> Any {
+    /// The JSON value of a leaf, or `nil` after reporting why it has none.
+    private mutating func jsonValue(_ leaf: ConfigLeaf, key: String) -> Any? {
         switch leaf.value {
         case .null:
-            if !leaf.optional { invalid(key, shown: nil, expected: expectation(for: leaf), source: origins[key]?.description) }
+            guard leaf.optional else {
+                invalid(key, shown: nil, expected: expectation(for: leaf), source: origins[key]?.description)
+                return nil
+            }
             return NSNull()
         case .list(let items):
             return items
@@ -441,22 +461,25 @@ private struct OverlayState {
                 if let value = Double(text), value.isFinite { return value }
             }
             invalid(key, shown: raw, expected: expectation(for: leaf), source: origins[key]?.description)
-            return NSNull()
+            return nil
         }
     }
 
-    private func problem(for error: DecodingError) -> ConfigurationProblem {
+    /// The problem a decoding error stands for, and the path of the offending setting.
+    private func problem(for error: DecodingError) -> (ConfigurationProblem, [String]?) {
         let context: DecodingError.Context
         switch error {
         case .dataCorrupted(let c), .typeMismatch(_, let c), .valueNotFound(_, let c), .keyNotFound(_, let c): context = c
-        @unknown default: return ConfigurationProblem(kind: .invalidValue, key: "(configuration)", value: nil, expected: "\(error)")
+        @unknown default:
+            return (ConfigurationProblem(kind: .invalidValue, key: "(configuration)", value: nil, expected: "\(error)"), nil)
         }
         let path = context.codingPath.map(\.stringValue)
         let key = path.joined(separator: ".")
         var shown: String?
         if case .leaf(let leaf) = tree.node(at: path), case .scalar(let raw) = leaf.value { shown = leaf.sensitivity.mask(raw) }
-        return ConfigurationProblem(kind: .invalidValue, key: key, value: shown, expected: context.debugDescription,
-                                    source: origins[key]?.description)
+        let problem = ConfigurationProblem(kind: .invalidValue, key: key, value: shown, expected: context.debugDescription,
+                                           source: origins[key]?.description)
+        return (problem, path)
     }
 
     // MARK: Effective values
