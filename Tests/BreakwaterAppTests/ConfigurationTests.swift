@@ -159,6 +159,20 @@ struct ConfigurationTests {
         #expect(loaded.effectiveValues.contains { $0.key == "kafka.properties.socket.keepalive.enable" && $0.value == "true" })
     }
 
+    @Test func yamlAnchorsAndAliasesApply() throws {
+        let yaml = """
+            breakers:
+              ml: &strict
+                failureThreshold: 3
+                openDuration: 10s
+              catalog: *strict
+            """
+        let config = try loadConfig(yaml: yaml).configuration
+        #expect(config.breakers.catalog.failureThreshold == 3)
+        #expect(config.breakers.catalog.openDuration == .seconds(10))
+        #expect(config.breakers.dedup.failureThreshold == 5)
+    }
+
     @Test func configFileFromVariable() throws {
         let path = repositoryRoot.appendingPathComponent("deploy/breakwater.yaml").path
         let loaded = try ConfigurationLoader(environment: ["BREAKWATER_CONFIG": path]).load()

@@ -28,8 +28,13 @@ extension ConfigEnum {
 
 /// Kafka `security.protocol`.
 public enum KafkaSecurityProtocol: String, ConfigEnum {
-    case plaintext, ssl
+    /// No TLS, no SASL.
+    case plaintext
+    /// TLS without SASL.
+    case ssl
+    /// SASL without TLS.
     case saslPlaintext = "sasl_plaintext"
+    /// SASL over TLS.
     case saslSSL = "sasl_ssl"
 
     /// Whether SASL credentials are used.
@@ -38,8 +43,11 @@ public enum KafkaSecurityProtocol: String, ConfigEnum {
 
 /// Kafka `sasl.mechanisms`.
 public enum KafkaSASLMechanism: String, ConfigEnum {
+    /// User name and password in clear (use with `sasl_ssl`).
     case plain = "PLAIN"
+    /// SCRAM with SHA-256.
     case scramSHA256 = "SCRAM-SHA-256"
+    /// SCRAM with SHA-512.
     case scramSHA512 = "SCRAM-SHA-512"
 }
 
@@ -67,7 +75,20 @@ public enum BreakerWindowType: String, ConfigEnum {
 
 /// Minimum log level (swift-log's levels).
 public enum LogLevelSetting: String, ConfigEnum {
-    case trace, debug, info, notice, warning, error, critical
+    /// Everything.
+    case trace
+    /// Diagnostic detail.
+    case debug
+    /// Normal operation (default).
+    case info
+    /// Notable events.
+    case notice
+    /// Degraded but working (breaker transitions, fallbacks).
+    case warning
+    /// Failures.
+    case error
+    /// Failures that stop the worker.
+    case critical
 }
 
 /// Log line format.
