@@ -127,11 +127,11 @@ public struct PipelineSettings: Sendable, Hashable, Codable {
     /// Defaults.
     public init() {}
 
-    /// The host name, or `breakwater` when it cannot be determined.
-    public static var defaultWorkerId: String {
+    /// The host name (read once per process), or `breakwater` when it cannot be determined.
+    public static let defaultWorkerId: String = {
         let name = ProcessInfo.processInfo.hostName
         return name.isEmpty ? "breakwater" : name
-    }
+    }()
 }
 
 /// The ML classification service.
