@@ -59,12 +59,6 @@ indirect enum ConfigNode: Sendable, Hashable {
             return entries.flatMap { entry in entry.node.settings.map { ([entry.key] + $0.path, $0.node) } }
         }
     }
-
-    /// Keys of a group (empty otherwise).
-    var keys: [String] {
-        guard case .group(let entries) = self else { return [] }
-        return entries.map(\.key)
-    }
 }
 
 /// Encodes a configuration value into a ``ConfigNode`` tree.
