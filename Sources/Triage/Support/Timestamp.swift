@@ -7,7 +7,7 @@ import Foundation
 /// the output format must be exactly one shape: `2026-11-29T10:41:23.123Z`.
 public enum Timestamp {
     /// Parses `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)` (`t`/`z`/space also accepted).
-    /// Fractions of any length are read; precision beyond the microsecond is dropped.
+    /// Fractions of any length are read; digits beyond the nanosecond are ignored.
     ///
     /// - Returns: `nil` when the text is not such a timestamp or names an impossible
     ///   date/time (month 13, hour 24, …).
@@ -32,17 +32,16 @@ public enum Timestamp {
               hour < 24, minute < 60, second < 61
         else { return nil }
         var index = 19
-        var fraction = 0.0
+        var nanos = 0
         if index < b.count, b[index] == UInt8(ascii: ".") {
             index += 1
-            var scale = 0.1
             let start = index
             while index < b.count, b[index] >= 48, b[index] <= 57 {
-                fraction += Double(b[index] - 48) * scale
-                scale /= 10
+                if index - start < 9 { nanos = nanos * 10 + Int(b[index] - 48) }
                 index += 1
             }
             guard index > start else { return nil }
+            for _ in min(index - start, 9)..<9 { nanos *= 10 }
         }
         guard index < b.count else { return nil }
         var offsetSeconds = 0
@@ -61,8 +60,7 @@ public enum Timestamp {
         guard index == b.count else { return nil }
         let days = daysFromCivil(year: year, month: month, day: day)
         let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offsetSeconds
-        let micros = (fraction * 1_000_000).rounded(.down) / 1_000_000
-        return Date(timeIntervalSince1970: Double(seconds) + micros)
+        return Date(timeIntervalSince1970: Double(seconds) + Double(nanos) / 1_000_000_000)
     }
 
     /// Whether `text` is Go's zero time, `0001-01-01T00:00:00Z` (in any fraction/offset
@@ -71,13 +69,14 @@ public enum Timestamp {
         text.hasPrefix("0001-01-01T00:00:00")
     }
 
-    /// Formats `date` in UTC with millisecond precision: `2026-11-29T10:41:23.123Z`.
+    /// Formats `date` in UTC, rounded to the nearest millisecond: `2026-11-29T10:41:23.123Z`.
     /// Dates before year 1 or after 9999 are clamped to those years' bounds.
     public static func format(_ date: Date) -> String {
-        let totalMillis = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
-        let minMillis: Int64 = -62_135_596_800_000  // 0001-01-01T00:00:00Z
-        let maxMillis: Int64 = 253_402_300_799_999  // 9999-12-31T23:59:59.999Z
-        let clamped = min(max(totalMillis, minMillis), maxMillis)
+        let minMillis: Double = -62_135_596_800_000  // 0001-01-01T00:00:00Z
+        let maxMillis: Double = 253_402_300_799_999  // 9999-12-31T23:59:59.999Z
+        let millis = (date.timeIntervalSince1970 * 1000).rounded()
+        // Clamped as a Double first so Int64(_:) can never trap (NaN counts as the minimum).
+        let clamped = Int64(millis.isNaN ? minMillis : min(max(millis, minMillis), maxMillis))
         var days = clamped / 86_400_000
         var millisOfDay = clamped % 86_400_000
         if millisOfDay < 0 { millisOfDay += 86_400_000; days -= 1 }
@@ -85,9 +84,9 @@ public enum Timestamp {
         let hour = Int(millisOfDay / 3_600_000)
         let minute = Int(millisOfDay / 60_000 % 60)
         let second = Int(millisOfDay / 1000 % 60)
-        let millis = Int(millisOfDay % 1000)
+        let milliseconds = Int(millisOfDay % 1000)
         return pad(year, 4) + "-" + pad(month, 2) + "-" + pad(day, 2) + "T" + pad(hour, 2) + ":" + pad(minute, 2) + ":"
-            + pad(second, 2) + "." + pad(millis, 3) + "Z"
+            + pad(second, 2) + "." + pad(milliseconds, 3) + "Z"
     }
 
     private static func pad(_ value: Int, _ width: Int) -> String {
