@@ -27,6 +27,8 @@ let package = Package(
         .testTarget(
             name: "TriageTests",
             dependencies: ["Triage", "ServiceTestSupport"],
+            // Read by path (#filePath) in Fixtures.swift, so not bundled as resources.
+            exclude: ["Fixtures"],
             swiftSettings: strictSwift
         ),
     ],

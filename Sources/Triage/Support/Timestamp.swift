@@ -6,7 +6,7 @@ import Foundation
 /// fractions (Alertmanager's Go `time.Time`), which the formatter rejects, and because
 /// the output format must be exactly one shape: `2026-11-29T10:41:23.123Z`.
 public enum Timestamp {
-    /// Parses `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)` (`t`/`z`/space also accepted).
+    /// Parses `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM|±HHMM)` (`t`/`z`/space also accepted).
     /// Fractions of any length are read; digits beyond the nanosecond are ignored.
     ///
     /// - Returns: `nil` when the text is not such a timestamp or names an impossible
@@ -49,11 +49,13 @@ public enum Timestamp {
         case UInt8(ascii: "Z"), UInt8(ascii: "z"):
             index += 1
         case UInt8(ascii: "+"), UInt8(ascii: "-"):
-            guard let offsetHours = number(index + 1, 2), index + 3 < b.count, b[index + 3] == UInt8(ascii: ":"),
-                  let offsetMinutes = number(index + 4, 2), offsetHours < 24, offsetMinutes < 60
+            // `+01:00` (RFC 3339) or `+0100` (ISO-8601 basic, as in PagerDuty's examples).
+            let colon = index + 3 < b.count && b[index + 3] == UInt8(ascii: ":") ? 1 : 0
+            guard let offsetHours = number(index + 1, 2), let offsetMinutes = number(index + 3 + colon, 2),
+                  offsetHours < 24, offsetMinutes < 60
             else { return nil }
             offsetSeconds = (offsetHours * 3600 + offsetMinutes * 60) * (b[index] == UInt8(ascii: "-") ? -1 : 1)
-            index += 6
+            index += 5 + colon
         default:
             return nil
         }
