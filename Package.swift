@@ -23,7 +23,7 @@ let package = Package(
             swiftSettings: strictSwift
         ),
         // Test-only helpers: how a test finds the real services scripts/test started.
-        .target(name: "ServiceTestSupport", swiftSettings: strictSwift),
+        .target(name: "ServiceTestSupport", dependencies: ["Triage"], swiftSettings: strictSwift),
         .testTarget(
             name: "TriageTests",
             dependencies: ["Triage", "ServiceTestSupport"],
