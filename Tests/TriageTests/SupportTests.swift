@@ -19,7 +19,7 @@ import Triage
     }
 
     @Test func stableAcrossLabelOrder() throws {
-        var rng = SeededGenerator(seed: 7)
+        var rng = SeededRandom(seed: 7)
         let labels = Dictionary(uniqueKeysWithValues: (0..<20).map { ("label_\($0)", "value-\($0)") })
         let expected = Fingerprint.derive(labels: labels)
         for _ in 0..<20 {
@@ -122,15 +122,3 @@ import Triage
     }
 }
 
-/// SplitMix64, for reproducible shuffles in tests.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
