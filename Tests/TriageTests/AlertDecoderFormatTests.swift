@@ -213,3 +213,18 @@ import Triage
         }
     }
 }
+
+@Suite struct RecordHeaderTests {
+    @Test func pairsAndLookup() throws {
+        let pairs: [(key: String, value: [UInt8]?)] = [("Content-Type", Array("application/json".utf8)), ("x-null", nil), ("content-type", Array("text/json".utf8))]
+        let record = InputRecord(value: Array(#"{"labels":{"a":"b"}}"#.utf8), headerPairs: pairs)
+        #expect(record.headers.count == 3)
+        #expect(record.headers[1].value == nil && record.headers[1].stringValue == nil)
+        #expect(record.effectiveContentType == "text/json")  // the last one wins
+        #expect(InputRecord(value: [], headers: record.headers, contentType: "application/json").effectiveContentType == "application/json")
+        #expect(record.headers[0].pair.key == "Content-Type")
+        #expect(RecordHeader(key: "k", value: [0xFF]).stringValue == nil)
+        #expect(try AlertDecoder().decode(record).count == 1)
+        #expect(record.headers.traceparent == nil)
+    }
+}

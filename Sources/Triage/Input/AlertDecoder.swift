@@ -87,7 +87,7 @@ public struct AlertDecoder: Sendable {
     /// - Throws: ``AlertDecodingError`` as ``decode(_:receivedAt:)``.
     public func decodeRecord(_ record: InputRecord, receivedAt: Date = Date()) throws(AlertDecodingError) -> DecodedRecord {
         let bytes = record.value
-        guard bytes.contains(where: { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }) else {
+        guard bytes.contains(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D }) else {
             throw AlertDecodingError(.emptyRecord, "the record value is empty")
         }
         guard bytes.count <= limits.maxRecordBytes else {

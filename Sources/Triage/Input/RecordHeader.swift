@@ -15,6 +15,14 @@ public struct RecordHeader: Sendable, Equatable, Hashable {
         self.init(key: key, value: Array(string.utf8))
     }
 
+    /// Creates a header from the `(key, value)` pair shape Kafka clients commonly use.
+    public init(_ pair: (key: String, value: [UInt8]?)) {
+        self.init(key: pair.key, value: pair.value)
+    }
+
+    /// The header as a `(key, value)` pair.
+    public var pair: (key: String, value: [UInt8]?) { (key, value) }
+
     /// The value as UTF-8 text; `nil` when the value is null or not valid UTF-8.
     public var stringValue: String? {
         guard let value else { return nil }
@@ -48,6 +56,11 @@ public struct InputRecord: Sendable, Equatable {
         self.value = value
         self.headers = headers
         self.contentType = contentType
+    }
+
+    /// Creates a record from headers in `(key, value)` pair form.
+    public init(value: [UInt8], headerPairs: [(key: String, value: [UInt8]?)], contentType: String? = nil) {
+        self.init(value: value, headers: headerPairs.map(RecordHeader.init), contentType: contentType)
     }
 
     /// The effective content type: ``contentType`` or the `content-type` header, else `nil`.

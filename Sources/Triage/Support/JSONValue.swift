@@ -106,7 +106,9 @@ public enum JSONValue: Sendable, Equatable {
 
 /// Limits the JSON parser enforces while it reads.
 public struct JSONParseLimits: Sendable, Equatable {
-    /// Deepest allowed nesting of arrays/objects; the top-level value is depth 1.
+    /// Deepest allowed nesting of arrays/objects; the top-level value is depth 1. The parser
+    /// recurses once per level, so keep this in the tens or hundreds, not the hundreds of
+    /// thousands (that would bring back the stack exhaustion the limit exists to prevent).
     public var maxDepth: Int
     /// Longest allowed string (key or value), in UTF-8 bytes after unescaping.
     public var maxStringBytes: Int
