@@ -228,3 +228,13 @@ import Triage
         #expect(record.headers.traceparent == nil)
     }
 }
+
+@Suite struct GrafanaDetectionTests {
+    @Test func perAlertGrafanaFieldsAloneMarkGrafana() throws {
+        let json = #"{"alerts":[{"labels":{"alertname":"A"},"panelURL":"https://grafana.example.com/d/x?viewPanel=2"}]}"#
+        let record = try AlertDecoder().decodeRecord(InputRecord(value: Array(json.utf8)))
+        #expect(record.format == .grafanaWebhook)
+        #expect(record.alerts.first?.extra["panel_url"] == "https://grafana.example.com/d/x?viewPanel=2")
+        #expect(record.alerts.first?.source == .grafana)
+    }
+}

@@ -33,6 +33,8 @@ public struct DecodedRecord: Sendable, Equatable {
 /// JSON (with depth/string/collection limits) → format detection → fields.
 ///
 /// Normalization rules:
+/// - A payload with `alerts` is Grafana's when it has `orgId`, `title`, `state` or `message`,
+///   or any alert has `silenceURL`, `dashboardURL`, `panelURL`, `values` or `valueString`.
 /// - Alertmanager/Grafana webhooks: N alerts → N ``Alert``s; labels are `groupLabels`, then
 ///   `commonLabels`, then the alert's own labels (later wins); annotations likewise from
 ///   `commonAnnotations`. `startsAt`/`endsAt` of `0001-01-01T00:00:00Z` → `nil`. A missing
@@ -164,6 +166,9 @@ public struct AlertDecoder: Sendable {
         }
         if fields.has("alerts") {
             let isGrafana = ["orgId", "title", "state", "message"].contains { fields.has($0) }
+                || (fields.members["alerts"]?.arrayValue ?? []).contains { alert in
+                    WebhookDecoding.grafanaAlertKeys.contains { alert.objectValue?[$0] != nil }
+                }
             let alerts = try WebhookDecoding(fields: fields, grafana: isGrafana, receivedAt: receivedAt).decode()
             return Payload(format: isGrafana ? .grafanaWebhook : .alertmanagerWebhook, alerts: alerts)
         }

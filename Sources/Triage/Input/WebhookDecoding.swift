@@ -6,6 +6,9 @@ struct WebhookDecoding {
     let grafana: Bool
     let receivedAt: Date
 
+    /// Per-alert keys only Grafana sends.
+    static let grafanaAlertKeys = ["silenceURL", "dashboardURL", "panelURL", "values", "valueString"]
+
     /// What the payload level contributes to each alert.
     struct Group {
         var status: AlertStatus?
