@@ -288,7 +288,21 @@ private struct JSONParser {
 
     mutating func parseString() throws(JSONParseError) -> String {
         index += 1  // opening quote
-        var buffer: [UInt8] = []
+        // Fast path: no escapes before the closing quote → one slice, validated once.
+        var end = index
+        while end < bytes.count, bytes[end] != UInt8(ascii: "\""), bytes[end] != UInt8(ascii: "\\"), bytes[end] >= 0x20 { end += 1 }
+        if end < bytes.count, bytes[end] == UInt8(ascii: "\"") {
+            guard end - index <= limits.maxStringBytes else {
+                throw fail(.stringTooLong, "string longer than \(limits.maxStringBytes) bytes")
+            }
+            guard let text = String(validating: bytes[index..<end], as: UTF8.self) else {
+                throw fail(.syntax, "string is not valid UTF-8")
+            }
+            index = end + 1
+            return text
+        }
+        var buffer = Array(bytes[index..<end])
+        index = end
         while true {
             guard index < bytes.count else { throw fail(.syntax, "unterminated string") }
             let byte = bytes[index]
