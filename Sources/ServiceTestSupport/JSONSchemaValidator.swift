@@ -15,7 +15,9 @@ import Triage
 public struct JSONSchemaValidator: Sendable {
     /// The schema uses something outside the supported subset, or is malformed.
     public struct UnsupportedSchema: Error, CustomStringConvertible, Equatable {
+        /// What is unsupported or malformed.
         public var message: String
+        /// Same as ``message``.
         public var description: String { message }
     }
 
@@ -23,7 +25,9 @@ public struct JSONSchemaValidator: Sendable {
     public struct Violation: Sendable, Equatable, CustomStringConvertible {
         /// JSON Pointer-ish path of the offending value, e.g. `/alert/labels/severity`.
         public var path: String
+        /// What is wrong with the value.
         public var message: String
+        /// `path: message`.
         public var description: String { "\(path.isEmpty ? "/" : path): \(message)" }
     }
 

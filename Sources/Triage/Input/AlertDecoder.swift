@@ -18,9 +18,11 @@ public enum InputFormat: String, Sendable, Codable, CaseIterable {
 
 /// One decoded record: which format it was in and the alerts it carried (at least one).
 public struct DecodedRecord: Sendable, Equatable {
+    /// The record's own format (for CloudEvents, the envelope's mode).
     public var format: InputFormat
     /// For CloudEvents, the format of the event's `data`; otherwise equal to ``format``.
     public var innerFormat: InputFormat
+    /// The normalized alerts, in payload order.
     public var alerts: [Alert]
 }
 

@@ -44,6 +44,7 @@ public struct AlertDecodingError: Error, Sendable, Equatable, CustomStringConver
         self.detail = detail
     }
 
+    /// `reason: detail`, e.g. `missing_field: alerts[0].labels is required`.
     public var description: String { "\(reason.rawValue): \(detail)" }
 }
 

@@ -1,5 +1,6 @@
 /// One Kafka record header. Kafka allows repeated keys and null values; both are kept.
 public struct RecordHeader: Sendable, Equatable, Hashable {
+    /// The header name, as sent.
     public var key: String
     /// The header value; `nil` for a Kafka null header.
     public var value: [UInt8]?
@@ -46,7 +47,9 @@ extension Array where Element == RecordHeader {
 /// One consumed record, as the decoder sees it: value bytes, headers, and the content
 /// type if the transport gave one outside the headers.
 public struct InputRecord: Sendable, Equatable {
+    /// The record value bytes.
     public var value: [UInt8]
+    /// The record headers, in order.
     public var headers: [RecordHeader]
     /// An explicit content type; when `nil` the `content-type` header (if any) is used.
     public var contentType: String?

@@ -9,7 +9,9 @@ public struct SampleRecord: Sendable, Equatable {
     /// The Kafka key: the fingerprint the decoder derives for the (first) alert, so updates of
     /// one alert stay in order; `nil` for malformed records.
     public var key: [UInt8]?
+    /// The record value bytes.
     public var value: [UInt8]
+    /// The record headers (`traceparent` on about half; `ce_*` and `content-type` for CloudEvents).
     public var headers: [RecordHeader]
     /// How many alerts the decoder yields for a valid record; 0 for malformed ones.
     public var expectedAlertCount: Int

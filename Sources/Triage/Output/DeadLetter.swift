@@ -19,12 +19,19 @@ import Foundation
 public struct DeadLetter: Sendable, Equatable {
     /// Header names, in the order they are appended.
     public enum Header {
+        /// Reason code header.
         public static let reason = "breakwater-dlq-reason"
+        /// Human detail header.
         public static let detail = "breakwater-dlq-detail"
+        /// Source topic header.
         public static let sourceTopic = "breakwater-dlq-source-topic"
+        /// Source partition header.
         public static let sourcePartition = "breakwater-dlq-source-partition"
+        /// Source offset header.
         public static let sourceOffset = "breakwater-dlq-source-offset"
+        /// Dead-lettering time header.
         public static let time = "breakwater-dlq-time"
+        /// Worker id header.
         public static let workerID = "breakwater-dlq-worker-id"
         /// Prefix shared by all of them.
         public static let prefix = "breakwater-dlq-"
@@ -40,12 +47,19 @@ public struct DeadLetter: Sendable, Equatable {
         AlertDecodingError.Reason.allCases.map(\.rawValue) + [processingFailedReason]
     }
 
+    /// Reason code (see ``reasonCodes``).
     public var reason: String
+    /// Human detail, at most ``maxDetailBytes``.
     public var detail: String
+    /// Topic the record was consumed from.
     public var sourceTopic: String
+    /// Partition the record was consumed from.
     public var sourcePartition: Int32
+    /// Offset of the record in its partition.
     public var sourceOffset: Int64
+    /// When the record was dead-lettered.
     public var time: Date
+    /// The worker that dead-lettered it.
     public var workerID: String
 
     /// Creates a dead letter; `detail` is cut to ``maxDetailBytes`` on a character boundary.

@@ -25,17 +25,22 @@ public struct FallbackEventRecord: Sendable, Equatable {
     /// The `schema_version` written by this code.
     public static let schemaVersion = 1
 
+    /// Unique id of this event (fresh per fallback execution).
     public var eventID: UUID
+    /// The incident the fallback ran for (``IncidentID/derive(for:)``).
     public var incidentID: String
     /// The circuit breaker's name, e.g. `catalog.postgres`, `classifier.ml`.
     public var breaker: String
     /// The fallback strategy that served, e.g. `cache`, `stale`, `secondary`, `static`,
     /// `default`, `rules` (lowercase `[a-z0-9_.-]`, per the schema).
     public var strategy: String
+    /// Why the fallback ran.
     public var reason: FallbackReason
     /// For stale-data fallbacks, how old the served value was, in seconds.
     public var staleAgeSeconds: Double?
+    /// The worker that ran it.
     public var workerID: String
+    /// When it ran.
     public var timestamp: Date
 
     /// Creates an event; `eventID` defaults to a fresh random UUID.
@@ -72,6 +77,7 @@ extension FallbackEventRecord: Codable {
         case staleAgeSeconds = "stale_age_seconds", workerID = "worker_id", timestamp
     }
 
+    /// Decodes the wire format; throws `DecodingError` on anything else or another `schema_version`.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let version = try c.decode(Int.self, forKey: .schemaVersion)
@@ -89,6 +95,7 @@ extension FallbackEventRecord: Codable {
             timestamp: try c.decode(WireDate.self, forKey: .timestamp).date)
     }
 
+    /// Encodes the wire format; throws `EncodingError` for a non-finite stale age.
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(Self.schemaVersion, forKey: .schemaVersion)

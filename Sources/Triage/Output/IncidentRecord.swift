@@ -18,8 +18,11 @@ public enum IncidentID {
 
 /// Which source served each step of an incident.
 public struct IncidentProvenance: Sendable, Equatable {
+    /// Who served the service-catalog lookup.
     public var enrichment: StepProvenance
+    /// Who served the classification.
     public var classification: StepProvenance
+    /// Who served the dedup lookup.
     public var dedup: StepProvenance
 
     /// Creates provenance for the three steps.
@@ -58,14 +61,21 @@ public struct IncidentRecord: Sendable, Equatable {
 
     /// ``IncidentID/derive(for:)`` of ``alert`` unless given explicitly.
     public var incidentID: String
+    /// The normalized alert.
     public var alert: Alert
     /// The catalog entry of the alert's service; `nil` when the alert names no service.
     public var enrichment: ServiceInfo?
+    /// The verdict.
     public var classification: Classification
+    /// Which source served each step.
     public var provenance: IncidentProvenance
+    /// What dedup knows about the alert.
     public var dedup: DedupInfo
+    /// The worker that processed the alert.
     public var workerID: String
+    /// When the input record was received.
     public var receivedAt: Date
+    /// When processing finished.
     public var processedAt: Date
 
     /// Creates a record; the incident id is derived from `alert` unless `incidentID` is given.
@@ -107,6 +117,7 @@ extension IncidentRecord: Codable {
 
     enum DedupKeys: String, CodingKey { case available, occurrences, firstSeen = "first_seen", lastSeen = "last_seen" }
 
+    /// Decodes the wire format; throws `DecodingError` on anything else or another `schema_version`.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let version = try c.decode(Int.self, forKey: .schemaVersion)
@@ -139,6 +150,7 @@ extension IncidentRecord: Codable {
             processedAt: try c.decode(WireDate.self, forKey: .processedAt).date)
     }
 
+    /// Encodes the wire format; throws `EncodingError` for non-finite numbers.
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(Self.schemaVersion, forKey: .schemaVersion)

@@ -6,11 +6,15 @@
 /// is rejected at depth `maxDepth + 1` without ever recursing further, so it cannot exhaust
 /// the stack. Numbers keep their exact source text.
 public enum JSONValue: Sendable, Equatable {
+    /// `null`.
     case null
+    /// `true` or `false`.
     case bool(Bool)
     /// A number, as its source text (e.g. `"1"`, `"-0.5e3"`).
     case number(String)
+    /// A string, unescaped.
     case string(String)
+    /// An array.
     case array([JSONValue])
     /// An object; when a key repeats, the last value wins (as in most JSON parsers).
     case object([String: JSONValue])
@@ -137,12 +141,14 @@ public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertibl
         case collectionTooLarge
     }
 
+    /// Which rule was broken.
     public var kind: Kind
     /// Byte offset in the input where the problem was found.
     public var offset: Int
     /// What was wrong, for people.
     public var message: String
 
+    /// `message at byte N`.
     public var description: String { "\(message) at byte \(offset)" }
 }
 
