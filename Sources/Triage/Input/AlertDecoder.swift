@@ -98,7 +98,8 @@ public struct AlertDecoder: Sendable {
             throw AlertDecodingError(.tooLarge, "the record value is \(bytes.count) bytes, more than \(limits.maxRecordBytes)")
         }
         let mediaType = try Self.mediaType(record.effectiveContentType)
-        if let binary = try binaryCloudEvent(record.headers) {
+        // Kafka protocol binding: the structured content type wins over stray `ce_*` headers.
+        if mediaType != "application/cloudevents+json", let binary = try binaryCloudEvent(record.headers) {
             let data = try parse(bytes)
             guard case .object(let members) = data else {
                 throw AlertDecodingError(.unknownFormat, "CloudEvent data must be a JSON object, got \(data.typeName)")
