@@ -67,6 +67,16 @@ import Triage
         #expect(error.detail.contains(detail), "\(error.detail)")
     }
 
+    @Test func base64DataMustHoldAJSONObject() throws {
+        func event(_ data: String) -> String {
+            #"{"specversion":"1.0","id":"1","source":"s","type":"t","data_base64":"\#(Data(data.utf8).base64EncodedString())"}"#
+        }
+        #expect(failure(event("[1]"))?.reason == .wrongType)
+        #expect(failure(event("{\"labels\":"))?.reason == .invalidJSON)
+        #expect(failure(event("{\"x\":1}"))?.reason == .unknownFormat)
+        #expect(try decoder.decode(value: Array(event(#"{"labels":{"a":"b"}}"#).utf8)).count == 1)
+    }
+
     @Test func invalidUTF8() throws {
         let error = try #require(failure([0x7B, 0x22, 0xC3, 0x28, 0x22, 0x7D]))
         #expect(error.reason == .invalidUTF8)

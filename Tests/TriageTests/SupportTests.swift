@@ -112,9 +112,23 @@ import Triage
         #expect(kind("[[[1]]]") == nil)
         #expect(kind("[[[[1]]]]") == .tooDeep)
         #expect(kind("\"abcde\"") == .stringTooLong)
+        #expect(kind("\"\\n\\n\\n\\n\\n\"") == .stringTooLong)  // the escape-decoding path counts too
+        #expect(kind("\"\\n\\n\\n\\n\"") == nil)
         #expect(kind("123456") == .stringTooLong)
         #expect(kind("[1,2,3]") == .collectionTooLarge)
         #expect(kind("{\"a\":1,\"b\":2,\"c\":3}") == .collectionTooLarge)
+    }
+
+    @Test func invalidUTF8InsideStringsIsASyntaxError() {
+        for bytes: [UInt8] in [[0x22, 0xFF, 0x22], [0x22, 0x5C, 0x6E, 0xFF, 0x22], [0x22, 0xC3, 0x22]] {
+            do {
+                _ = try JSONValue.parse(bytes)
+                Issue.record("parsed \(bytes)")
+            } catch {
+                #expect(error.kind == .syntax)
+                #expect(error.message.contains("UTF-8"))
+            }
+        }
     }
 
     @Test func lastDuplicateKeyWins() throws {
