@@ -1,67 +1,90 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
+// One section per area. Each area appends its own dependencies, products and targets,
+// so the layers stay readable on their own: Resilience knows nothing of Kafka, Kafka
+// nothing of alerts, and Triage (the domain) builds on both.
+
 let strictSwift: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
 ]
 
+var dependencies: [Package.Dependency] = [
+    .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+    .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+]
+var products: [Product] = []
+var targets: [Target] = []
+
+// MARK: - Triage: the domain (alert formats, incident records, rules, the pipeline)
+
+products.append(.library(name: "Triage", targets: ["Triage"]))
+targets += [
+    .target(
+        name: "Triage",
+        dependencies: [
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "DequeModule", package: "swift-collections"),
+        ],
+        swiftSettings: strictSwift
+    ),
+    .testTarget(
+        name: "TriageTests",
+        dependencies: ["Triage", "ServiceTestSupport"],
+        // Read by path (#filePath) in Fixtures.swift, so not bundled as resources.
+        exclude: ["Fixtures"],
+        swiftSettings: strictSwift
+    ),
+]
+
+// MARK: - Application: configuration, HTTP, worker wiring, the `breakwater` CLI
+
+products += [
+    .library(name: "BreakwaterApp", targets: ["BreakwaterApp"]),
+    .executable(name: "breakwater", targets: ["breakwater"]),
+]
+targets += [
+    .target(
+        name: "BreakwaterApp",
+        dependencies: [
+            "Triage",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Yams", package: "Yams"),
+        ],
+        swiftSettings: strictSwift
+    ),
+    .executableTarget(
+        name: "breakwater",
+        dependencies: [
+            "BreakwaterApp",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ],
+        swiftSettings: strictSwift
+    ),
+    .testTarget(
+        name: "BreakwaterAppTests",
+        dependencies: [
+            "BreakwaterApp",
+            "breakwater",  // built so the CLI tests can run the binary
+            .product(name: "Yams", package: "Yams"),
+        ],
+        swiftSettings: strictSwift
+    ),
+]
+
+// MARK: - Test support: finding the real services scripts/test started, schema checks
+
+targets.append(
+    .target(name: "ServiceTestSupport", dependencies: ["Triage"], swiftSettings: strictSwift)
+)
+
 let package = Package(
     name: "Breakwater",
     platforms: [.macOS(.v15)],
-    products: [
-        .library(name: "Triage", targets: ["Triage"]),
-        .library(name: "BreakwaterApp", targets: ["BreakwaterApp"]),
-        .executable(name: "breakwater", targets: ["breakwater"]),
-    ],
-    dependencies: [
-        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
-        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
-    ],
-    targets: [
-        .target(
-            name: "Triage",
-            dependencies: [
-                .product(name: "Logging", package: "swift-log"),
-            ],
-            swiftSettings: strictSwift
-        ),
-        // Test-only helpers: how a test finds the real services scripts/test started.
-        .target(name: "ServiceTestSupport", swiftSettings: strictSwift),
-        // The application layer: configuration, metric names, HTTP routes (later the
-        // worker wiring and the HTTP server).
-        .target(
-            name: "BreakwaterApp",
-            dependencies: [
-                "Triage",
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "Yams", package: "Yams"),
-            ],
-            swiftSettings: strictSwift
-        ),
-        // The `breakwater` command-line tool.
-        .executableTarget(
-            name: "breakwater",
-            dependencies: [
-                "BreakwaterApp",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ],
-            swiftSettings: strictSwift
-        ),
-        .testTarget(
-            name: "BreakwaterAppTests",
-            dependencies: [
-                "BreakwaterApp",
-                "breakwater",  // built so the CLI tests can run the binary
-                .product(name: "Yams", package: "Yams"),
-            ],
-            swiftSettings: strictSwift
-        ),
-        .testTarget(
-            name: "TriageTests",
-            dependencies: ["Triage", "ServiceTestSupport"],
-            swiftSettings: strictSwift
-        ),
-    ],
+    products: products,
+    dependencies: dependencies,
+    targets: targets,
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,111 @@
+import Foundation
+
+/// Why a fallback ran. The raw values are the wire format.
+public enum FallbackReason: String, Sendable, Codable, CaseIterable {
+    /// The breaker was open, so the primary was not called.
+    case circuitOpen = "circuit_open"
+    /// The primary call timed out.
+    case timeout
+    /// The primary call failed.
+    case error
+    /// The feature is switched off by configuration (e.g. ML classification disabled).
+    case featureOff = "feature_off"
+    /// The dependency is in read-only mode (e.g. the dedup store cannot write).
+    case readOnly = "read_only"
+}
+
+/// One record of `incidents.fallback-events`: one fallback execution.
+///
+/// Wire format (JSON, keys sorted, every key present; schema
+/// `deploy/schemas/fallback-event.schema.json`): `schema_version` (1), `event_id`
+/// (lowercase UUID), `incident_id`, `breaker`, `strategy`, `reason`, `stale_age_seconds`
+/// (number or `null`), `worker_id`, `timestamp` (UTC RFC 3339 with milliseconds).
+/// The Kafka record key is ``key`` (the incident id).
+public struct FallbackEventRecord: Sendable, Equatable {
+    /// The `schema_version` written by this code.
+    public static let schemaVersion = 1
+
+    /// Unique id of this event (fresh per fallback execution).
+    public var eventID: UUID
+    /// The incident the fallback ran for (``IncidentID/derive(for:)``).
+    public var incidentID: String
+    /// The circuit breaker's name, e.g. `catalog.postgres`, `classifier.ml`.
+    public var breaker: String
+    /// The fallback strategy that served, e.g. `cache`, `stale`, `secondary`, `static`,
+    /// `default`, `rules` (lowercase `[a-z0-9_.-]`, per the schema).
+    public var strategy: String
+    /// Why the fallback ran.
+    public var reason: FallbackReason
+    /// For stale-data fallbacks, how old the served value was, in seconds.
+    public var staleAgeSeconds: Double?
+    /// The worker that ran it.
+    public var workerID: String
+    /// When it ran.
+    public var timestamp: Date
+
+    /// Creates an event; `eventID` defaults to a fresh random UUID.
+    public init(
+        eventID: UUID = UUID(), incidentID: String, breaker: String, strategy: String, reason: FallbackReason,
+        staleAgeSeconds: Double? = nil, workerID: String, timestamp: Date
+    ) {
+        self.eventID = eventID
+        self.incidentID = incidentID
+        self.breaker = breaker
+        self.strategy = strategy
+        self.reason = reason
+        self.staleAgeSeconds = staleAgeSeconds
+        self.workerID = workerID
+        self.timestamp = timestamp
+    }
+
+    /// The Kafka record key: the UTF-8 bytes of the incident id, so one incident's
+    /// fallback events stay in order.
+    public var key: [UInt8] { Array(incidentID.utf8) }
+
+    /// The record value: the wire JSON described on the type.
+    /// - Throws: `EncodingError` when `staleAgeSeconds` is not finite.
+    public func jsonBytes() throws -> [UInt8] { try OutputJSON.encode(self) }
+
+    /// Reads a record value back.
+    /// - Throws: `DecodingError` when the bytes are not such a record.
+    public static func decode(_ bytes: [UInt8]) throws -> FallbackEventRecord { try OutputJSON.decode(Self.self, from: bytes) }
+}
+
+extension FallbackEventRecord: Codable {
+    enum CodingKeys: String, CodingKey {
+        case schemaVersion = "schema_version", eventID = "event_id", incidentID = "incident_id", breaker, strategy, reason
+        case staleAgeSeconds = "stale_age_seconds", workerID = "worker_id", timestamp
+    }
+
+    /// Decodes the wire format; throws `DecodingError` on anything else or another `schema_version`.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let version = try c.decode(Int.self, forKey: .schemaVersion)
+        guard version == Self.schemaVersion else {
+            throw DecodingError.dataCorruptedError(forKey: .schemaVersion, in: c, debugDescription: "unsupported schema_version \(version)")
+        }
+        self.init(
+            eventID: try c.decode(UUID.self, forKey: .eventID),
+            incidentID: try c.decode(String.self, forKey: .incidentID),
+            breaker: try c.decode(String.self, forKey: .breaker),
+            strategy: try c.decode(String.self, forKey: .strategy),
+            reason: try c.decode(FallbackReason.self, forKey: .reason),
+            staleAgeSeconds: try c.decodeIfPresent(Double.self, forKey: .staleAgeSeconds),
+            workerID: try c.decode(String.self, forKey: .workerID),
+            timestamp: try c.decode(WireDate.self, forKey: .timestamp).date)
+    }
+
+    /// Encodes the wire format; throws `EncodingError` for a non-finite stale age.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(Self.schemaVersion, forKey: .schemaVersion)
+        try c.encode(eventID.uuidString.lowercased(), forKey: .eventID)
+        try c.encode(incidentID, forKey: .incidentID)
+        try c.encode(breaker, forKey: .breaker)
+        try c.encode(strategy, forKey: .strategy)
+        try c.encode(reason, forKey: .reason)
+        try c.encodeOrNull(staleAgeSeconds, forKey: .staleAgeSeconds)
+        try c.encode(workerID, forKey: .workerID)
+        try c.encode(WireDate(timestamp), forKey: .timestamp)
+    }
+}

@@ -1,0 +1,179 @@
+import Foundation
+
+/// Stable incident ids.
+public enum IncidentID {
+    /// The incident id of `alert`: `inc-` + 16 hex digits of 64-bit FNV-1a (see
+    /// ``Fingerprint``) over the text `"<fingerprint>\n<startsAt>"`, where `<startsAt>` is
+    /// ``Timestamp/format(_:)`` of `startsAt` (empty when `nil`).
+    ///
+    /// So every update of one firing (re-sends, the resolve) shares an id, and a new firing
+    /// of the same alert (new `startsAt`) gets a new one. PagerDuty alerts carrying a dedup
+    /// key (`extra["dedup_key"]`) ignore `startsAt`: in PagerDuty the dedup key *is* the
+    /// incident, and its resolve events carry no start time.
+    public static func derive(for alert: Alert) -> String {
+        let start = alert.extra["dedup_key"] != nil ? "" : alert.startsAt.map(Timestamp.format) ?? ""
+        return "inc-" + Fingerprint.hex(Fingerprint.fnv1a64(alert.fingerprint + "\n" + start))
+    }
+}
+
+/// Which source served each step of an incident.
+public struct IncidentProvenance: Sendable, Equatable {
+    /// Who served the service-catalog lookup.
+    public var enrichment: StepProvenance
+    /// Who served the classification.
+    public var classification: StepProvenance
+    /// Who served the dedup lookup.
+    public var dedup: StepProvenance
+
+    /// Creates provenance for the three steps.
+    public init(enrichment: StepProvenance, classification: StepProvenance, dedup: StepProvenance) {
+        self.enrichment = enrichment
+        self.classification = classification
+        self.dedup = dedup
+    }
+}
+
+/// What deduplication knows about an alert.
+public enum DedupInfo: Sendable, Equatable {
+    /// The dedup store counted this alert: `occurrences` deliveries (this one included)
+    /// between `firstSeen` and `lastSeen`.
+    case seen(occurrences: Int, firstSeen: Date, lastSeen: Date)
+    /// The dedup store was not available; wire `{"available": false}`.
+    case unavailable
+}
+
+/// One record of `incidents.classified`: one classified alert.
+///
+/// Wire format (JSON, keys sorted, every key always present, `null` when unset; schema
+/// `deploy/schemas/incident.schema.json`):
+/// `schema_version` (1), `incident_id`, `alert` {`fingerprint`, `status`, `source`,
+/// `labels`, `annotations`, `starts_at`, `ends_at`, `generator_url`, `extra`},
+/// `enrichment` ({`name`, `owner_team`, `tier`, `runbook_url`, `on_call`, `chat_channel`,
+/// `tags`} or `null`), `classification` {`severity`, `category`, `confidence`,
+/// `classifier`, `rule`}, `provenance` {`enrichment`, `classification`, `dedup`: each
+/// {`source`, `fallback_used`, `stale_age_seconds`}}, `dedup` ({`available`: true,
+/// `occurrences`, `first_seen`, `last_seen`} or {`available`: false}), `worker_id`,
+/// `received_at`, `processed_at`. Timestamps are UTC RFC 3339 with milliseconds.
+/// The Kafka record key is ``key`` (the alert fingerprint).
+public struct IncidentRecord: Sendable, Equatable {
+    /// The `schema_version` written by this code.
+    public static let schemaVersion = 1
+
+    /// ``IncidentID/derive(for:)`` of ``alert`` unless given explicitly.
+    public var incidentID: String
+    /// The normalized alert.
+    public var alert: Alert
+    /// The catalog entry of the alert's service; `nil` when the alert names no service.
+    public var enrichment: ServiceInfo?
+    /// The verdict.
+    public var classification: Classification
+    /// Which source served each step.
+    public var provenance: IncidentProvenance
+    /// What dedup knows about the alert.
+    public var dedup: DedupInfo
+    /// The worker that processed the alert.
+    public var workerID: String
+    /// When the input record was received.
+    public var receivedAt: Date
+    /// When processing finished.
+    public var processedAt: Date
+
+    /// Creates a record; the incident id is derived from `alert` unless `incidentID` is given.
+    public init(
+        incidentID: String? = nil, alert: Alert, enrichment: ServiceInfo?, classification: Classification,
+        provenance: IncidentProvenance, dedup: DedupInfo, workerID: String, receivedAt: Date, processedAt: Date
+    ) {
+        self.incidentID = incidentID ?? IncidentID.derive(for: alert)
+        self.alert = alert
+        self.enrichment = enrichment
+        self.classification = classification
+        self.provenance = provenance
+        self.dedup = dedup
+        self.workerID = workerID
+        self.receivedAt = receivedAt
+        self.processedAt = processedAt
+    }
+
+    /// The Kafka record key: the UTF-8 bytes of the alert fingerprint, so all updates of
+    /// one alert land on one partition, in order.
+    public var key: [UInt8] { Array(alert.fingerprint.utf8) }
+
+    /// The record value: the wire JSON described on the type.
+    /// - Throws: `EncodingError` when a number is not finite (NaN confidence or stale age).
+    public func jsonBytes() throws -> [UInt8] { try OutputJSON.encode(self) }
+
+    /// Reads a record value back (for tests and consumers of the topic).
+    /// - Throws: `DecodingError` when the bytes are not such a record.
+    public static func decode(_ bytes: [UInt8]) throws -> IncidentRecord { try OutputJSON.decode(Self.self, from: bytes) }
+}
+
+extension IncidentRecord: Codable {
+    enum CodingKeys: String, CodingKey {
+        case schemaVersion = "schema_version", incidentID = "incident_id", alert, enrichment, classification
+        case provenance, dedup, workerID = "worker_id", receivedAt = "received_at", processedAt = "processed_at"
+    }
+
+    enum ProvenanceKeys: String, CodingKey { case enrichment, classification, dedup }
+
+    enum DedupKeys: String, CodingKey { case available, occurrences, firstSeen = "first_seen", lastSeen = "last_seen" }
+
+    /// Decodes the wire format; throws `DecodingError` on anything else or another `schema_version`.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let version = try c.decode(Int.self, forKey: .schemaVersion)
+        guard version == Self.schemaVersion else {
+            throw DecodingError.dataCorruptedError(forKey: .schemaVersion, in: c, debugDescription: "unsupported schema_version \(version)")
+        }
+        let p = try c.nestedContainer(keyedBy: ProvenanceKeys.self, forKey: .provenance)
+        let d = try c.nestedContainer(keyedBy: DedupKeys.self, forKey: .dedup)
+        let dedup: DedupInfo
+        if try d.decode(Bool.self, forKey: .available) {
+            dedup = .seen(
+                occurrences: try d.decode(Int.self, forKey: .occurrences),
+                firstSeen: try d.decode(WireDate.self, forKey: .firstSeen).date,
+                lastSeen: try d.decode(WireDate.self, forKey: .lastSeen).date)
+        } else {
+            dedup = .unavailable
+        }
+        self.init(
+            incidentID: try c.decode(String.self, forKey: .incidentID),
+            alert: try c.decode(WireAlert.self, forKey: .alert).alert,
+            enrichment: try c.decodeIfPresent(WireServiceInfo.self, forKey: .enrichment)?.info,
+            classification: try c.decode(WireClassification.self, forKey: .classification).classification,
+            provenance: IncidentProvenance(
+                enrichment: try p.decode(WireStepProvenance.self, forKey: .enrichment).step,
+                classification: try p.decode(WireStepProvenance.self, forKey: .classification).step,
+                dedup: try p.decode(WireStepProvenance.self, forKey: .dedup).step),
+            dedup: dedup,
+            workerID: try c.decode(String.self, forKey: .workerID),
+            receivedAt: try c.decode(WireDate.self, forKey: .receivedAt).date,
+            processedAt: try c.decode(WireDate.self, forKey: .processedAt).date)
+    }
+
+    /// Encodes the wire format; throws `EncodingError` for non-finite numbers.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(Self.schemaVersion, forKey: .schemaVersion)
+        try c.encode(incidentID, forKey: .incidentID)
+        try c.encode(WireAlert(alert), forKey: .alert)
+        try c.encodeOrNull(enrichment.map(WireServiceInfo.init), forKey: .enrichment)
+        try c.encode(WireClassification(classification), forKey: .classification)
+        var p = c.nestedContainer(keyedBy: ProvenanceKeys.self, forKey: .provenance)
+        try p.encode(WireStepProvenance(provenance.enrichment), forKey: .enrichment)
+        try p.encode(WireStepProvenance(provenance.classification), forKey: .classification)
+        try p.encode(WireStepProvenance(provenance.dedup), forKey: .dedup)
+        var d = c.nestedContainer(keyedBy: DedupKeys.self, forKey: .dedup)
+        switch dedup {
+        case .seen(let occurrences, let firstSeen, let lastSeen):
+            try d.encode(true, forKey: .available)
+            try d.encode(occurrences, forKey: .occurrences)
+            try d.encode(WireDate(firstSeen), forKey: .firstSeen)
+            try d.encode(WireDate(lastSeen), forKey: .lastSeen)
+        case .unavailable:
+            try d.encode(false, forKey: .available)
+        }
+        try c.encode(workerID, forKey: .workerID)
+        try c.encode(WireDate(receivedAt), forKey: .receivedAt)
+        try c.encode(WireDate(processedAt), forKey: .processedAt)
+    }
+}

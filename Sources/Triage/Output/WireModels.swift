@@ -1,0 +1,169 @@
+import Foundation
+
+// The wire (snake_case, `null` written explicitly) shapes of the domain types inside
+// output records. The domain types' own `Codable` conformances are left untouched; output
+// records always go through these, so the wire format is defined in exactly one place.
+
+/// A timestamp on the wire: ``Timestamp/format(_:)`` text.
+struct WireDate: Codable, Equatable {
+    var date: Date
+
+    init(_ date: Date) { self.date = date }
+
+    init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let date = Timestamp.parse(text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not an RFC 3339 timestamp: \(text)"))
+        }
+        self.date = date
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(Timestamp.format(date))
+    }
+}
+
+extension KeyedEncodingContainer {
+    /// Encodes `value`, writing an explicit `null` when it is `nil` (the synthesized
+    /// conformance would omit the key; our records always carry every key).
+    mutating func encodeOrNull<T: Encodable>(_ value: T?, forKey key: Key) throws {
+        if let value { try encode(value, forKey: key) } else { try encodeNil(forKey: key) }
+    }
+}
+
+struct WireAlert: Codable {
+    var alert: Alert
+
+    enum CodingKeys: String, CodingKey {
+        case fingerprint, status, source, labels, annotations
+        case startsAt = "starts_at", endsAt = "ends_at", generatorURL = "generator_url", extra
+    }
+
+    init(_ alert: Alert) { self.alert = alert }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        alert = Alert(
+            fingerprint: try c.decode(String.self, forKey: .fingerprint),
+            status: try c.decode(AlertStatus.self, forKey: .status),
+            source: try c.decode(AlertSource.self, forKey: .source),
+            labels: try c.decode([String: String].self, forKey: .labels),
+            annotations: try c.decode([String: String].self, forKey: .annotations),
+            startsAt: try c.decodeIfPresent(WireDate.self, forKey: .startsAt)?.date,
+            endsAt: try c.decodeIfPresent(WireDate.self, forKey: .endsAt)?.date,
+            generatorURL: try c.decodeIfPresent(String.self, forKey: .generatorURL),
+            extra: try c.decode([String: String].self, forKey: .extra))
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(alert.fingerprint, forKey: .fingerprint)
+        try c.encode(alert.status, forKey: .status)
+        try c.encode(alert.source, forKey: .source)
+        try c.encode(alert.labels, forKey: .labels)
+        try c.encode(alert.annotations, forKey: .annotations)
+        try c.encodeOrNull(alert.startsAt.map(WireDate.init), forKey: .startsAt)
+        try c.encodeOrNull(alert.endsAt.map(WireDate.init), forKey: .endsAt)
+        try c.encodeOrNull(alert.generatorURL, forKey: .generatorURL)
+        try c.encode(alert.extra, forKey: .extra)
+    }
+}
+
+struct WireServiceInfo: Codable {
+    var info: ServiceInfo
+
+    enum CodingKeys: String, CodingKey {
+        case name, ownerTeam = "owner_team", tier, runbookURL = "runbook_url", onCall = "on_call"
+        case chatChannel = "chat_channel", tags
+    }
+
+    init(_ info: ServiceInfo) { self.info = info }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        info = ServiceInfo(
+            name: try c.decode(String.self, forKey: .name),
+            ownerTeam: try c.decode(String.self, forKey: .ownerTeam),
+            tier: try c.decodeIfPresent(Int.self, forKey: .tier),
+            runbookURL: try c.decodeIfPresent(String.self, forKey: .runbookURL),
+            onCall: try c.decodeIfPresent(String.self, forKey: .onCall),
+            chatChannel: try c.decodeIfPresent(String.self, forKey: .chatChannel),
+            tags: try c.decode([String].self, forKey: .tags))
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(info.name, forKey: .name)
+        try c.encode(info.ownerTeam, forKey: .ownerTeam)
+        try c.encodeOrNull(info.tier, forKey: .tier)
+        try c.encodeOrNull(info.runbookURL, forKey: .runbookURL)
+        try c.encodeOrNull(info.onCall, forKey: .onCall)
+        try c.encodeOrNull(info.chatChannel, forKey: .chatChannel)
+        try c.encode(info.tags, forKey: .tags)
+    }
+}
+
+struct WireClassification: Codable {
+    var classification: Classification
+
+    enum CodingKeys: String, CodingKey { case severity, category, confidence, classifier, rule }
+
+    init(_ classification: Classification) { self.classification = classification }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        classification = Classification(
+            severity: try c.decode(Severity.self, forKey: .severity),
+            category: try c.decode(Category.self, forKey: .category),
+            confidence: try c.decode(Double.self, forKey: .confidence),
+            classifier: try c.decode(ClassifierKind.self, forKey: .classifier),
+            rule: try c.decodeIfPresent(String.self, forKey: .rule))
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(classification.severity, forKey: .severity)
+        try c.encode(classification.category, forKey: .category)
+        try c.encode(classification.confidence, forKey: .confidence)
+        try c.encode(classification.classifier, forKey: .classifier)
+        try c.encodeOrNull(classification.rule, forKey: .rule)
+    }
+}
+
+struct WireStepProvenance: Codable {
+    var step: StepProvenance
+
+    enum CodingKeys: String, CodingKey { case source, fallbackUsed = "fallback_used", staleAgeSeconds = "stale_age_seconds" }
+
+    init(_ step: StepProvenance) { self.step = step }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        step = StepProvenance(
+            source: try c.decode(ProvenanceSource.self, forKey: .source),
+            fallbackUsed: try c.decode(Bool.self, forKey: .fallbackUsed),
+            staleAgeSeconds: try c.decodeIfPresent(Double.self, forKey: .staleAgeSeconds))
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(step.source, forKey: .source)
+        try c.encode(step.fallbackUsed, forKey: .fallbackUsed)
+        try c.encodeOrNull(step.staleAgeSeconds, forKey: .staleAgeSeconds)
+    }
+}
+
+/// The one JSON configuration every output record is written with: sorted keys, no
+/// escaped slashes, compact.
+enum OutputJSON {
+    static func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return Array(try encoder.encode(value))
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8]) throws -> T {
+        try JSONDecoder().decode(type, from: Data(bytes))
+    }
+}

@@ -1,0 +1,67 @@
+/// Derives alert fingerprints and incident ids.
+///
+/// **Algorithm** (stable across processes, platforms and releases; changing it changes
+/// every derived key, so don't):
+/// 1. Take the label set. Sort the keys by their UTF-8 bytes (not by `String` `<`, which
+///    follows Unicode collation).
+/// 2. For each key write one line `key=value\n` where, in the key, `\` → `\\`, `=` → `\=`,
+///    newline → `\n`; and in the value `\` → `\\`, newline → `\n`. So no two label sets
+///    give the same text.
+/// 3. Hash the UTF-8 bytes of the text with 64-bit FNV-1a (offset basis
+///    `0xcbf29ce484222325`, prime `0x100000001b3`).
+/// 4. Write the hash as 16 lowercase hexadecimal digits, zero-padded.
+///
+/// Example: `["alertname": "InstanceDown", "job": "api"]` hashes the text
+/// `"alertname=InstanceDown\njob=api\n"`.
+public enum Fingerprint {
+    /// The fingerprint of a label set (see the type's documentation for the algorithm).
+    public static func derive(labels: [String: String]) -> String {
+        hex(fnv1a64(canonicalText(labels)))
+    }
+
+    /// The fingerprint of a PagerDuty dedup key: ``derive(labels:)`` of the one-label set
+    /// `["pagerduty_dedup_key": dedupKey]`, so all PagerDuty events with one dedup key share a
+    /// fingerprint whatever their payload says.
+    public static func derive(dedupKey: String) -> String {
+        derive(labels: ["pagerduty_dedup_key": dedupKey])
+    }
+
+    /// The canonical `key=value\n` text hashed by ``derive(labels:)``.
+    public static func canonicalText(_ labels: [String: String]) -> String {
+        var text = ""
+        for key in labels.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
+            text += escape(key, isKey: true) + "=" + escape(labels[key] ?? "", isKey: false) + "\n"
+        }
+        return text
+    }
+
+    /// 64-bit FNV-1a of the UTF-8 bytes of `text`.
+    public static func fnv1a64(_ text: String) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in text.utf8 {
+            hash ^= UInt64(byte)
+            hash &*= 0x0000_0100_0000_01b3
+        }
+        return hash
+    }
+
+    /// `value` as 16 lowercase hexadecimal digits.
+    public static func hex(_ value: UInt64) -> String {
+        let digits = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - digits.count) + digits
+    }
+
+    private static func escape(_ text: String, isKey: Bool) -> String {
+        guard text.utf8.contains(where: { $0 == 0x5C || $0 == 0x0A || (isKey && $0 == 0x3D) }) else { return text }
+        var out = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "=" where isKey: out += "\\="
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+}

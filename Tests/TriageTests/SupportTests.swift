@@ -1,0 +1,138 @@
+import Foundation
+import Testing
+import Triage
+
+@Suite struct FingerprintTests {
+    @Test func canonicalTextIsSortedByBytesAndEscaped() {
+        #expect(Fingerprint.canonicalText(["job": "api", "alertname": "InstanceDown"]) == "alertname=InstanceDown\njob=api\n")
+        #expect(Fingerprint.canonicalText(["a=b": "c\nd", "Z": "\\"]) == "Z=\\\\\na\\=b=c\\nd\n")
+        // Escaping keeps different label sets apart.
+        #expect(Fingerprint.derive(labels: ["a": "b\nc=d"]) != Fingerprint.derive(labels: ["a": "b", "c": "d"]))
+    }
+
+    @Test func knownValues() {
+        // FNV-1a 64 reference values: "" → cbf29ce484222325, "a" → af63dc4c8601ec8c.
+        #expect(Fingerprint.hex(Fingerprint.fnv1a64("")) == "cbf29ce484222325")
+        #expect(Fingerprint.hex(Fingerprint.fnv1a64("a")) == "af63dc4c8601ec8c")
+        #expect(Fingerprint.derive(labels: [:]) == "cbf29ce484222325")
+        #expect(Fingerprint.hex(1) == "0000000000000001")
+    }
+
+    @Test func stableAcrossLabelOrder() throws {
+        var rng = SeededRandom(seed: 7)
+        let labels = Dictionary(uniqueKeysWithValues: (0..<20).map { ("label_\($0)", "value-\($0)") })
+        let expected = Fingerprint.derive(labels: labels)
+        for _ in 0..<20 {
+            let shuffled = labels.shuffled(using: &rng)
+            var rebuilt: [String: String] = [:]
+            for (key, value) in shuffled { rebuilt[key] = value }
+            #expect(Fingerprint.derive(labels: rebuilt) == expected)
+            // And through JSON with the members written in that order.
+            let json = "{\"labels\":{" + shuffled.map { "\"\($0.key)\":\"\($0.value)\"" }.joined(separator: ",") + "}}"
+            let alert = try #require(try AlertDecoder().decode(value: Array(json.utf8)).first)
+            #expect(alert.fingerprint == expected)
+        }
+        #expect(expected.count == 16)
+    }
+}
+
+@Suite struct TimestampTests {
+    @Test(arguments: [
+        ("2026-11-29T10:15:30Z", 1_795_947_330.0),
+        ("2026-11-29T10:15:30.5Z", 1_795_947_330.5),
+        ("2026-11-29T11:15:30+01:00", 1_795_947_330.0),
+        ("2026-11-29T09:15:30-0100", 1_795_947_330.0),
+        ("2026-11-29t10:15:30.250z", 1_795_947_330.25),
+        ("2024-02-29T00:00:00Z", 1_709_164_800.0),
+        ("1970-01-01T00:00:00Z", 0.0),
+    ])
+    func parses(text: String, epoch: Double) throws {
+        let date = try #require(Timestamp.parse(text))
+        #expect(abs(date.timeIntervalSince1970 - epoch) < 0.000_001)
+    }
+
+    @Test func keepsNanosecondsToDoublePrecision() throws {
+        let date = try #require(Timestamp.parse("2026-11-29T10:15:30.123456789123Z"))
+        #expect(abs(date.timeIntervalSince1970 - 1_795_947_330.123_456_789) < 0.000_001)
+    }
+
+    @Test(arguments: ["", "2026-11-29", "2026-13-01T00:00:00Z", "2026-02-30T00:00:00Z", "2023-02-29T00:00:00Z",
+                      "2026-11-29T24:00:00Z", "2026-11-29T10:15:30", "2026-11-29T10:15:30.Z", "2026-11-29T10:15:30Zjunk",
+                      "2026-11-29T10:15:30+1", "x026-11-29T10:15:30Z", "2026-11-29T10:15:30+25:00"])
+    func rejects(text: String) {
+        #expect(Timestamp.parse(text) == nil)
+    }
+
+    @Test func formatsUTCWithMilliseconds() throws {
+        #expect(Timestamp.format(Date(timeIntervalSince1970: 1_795_947_330.123)) == "2026-11-29T10:15:30.123Z")
+        #expect(Timestamp.format(Date(timeIntervalSince1970: 0)) == "1970-01-01T00:00:00.000Z")
+        #expect(Timestamp.format(Date(timeIntervalSince1970: -1)) == "1969-12-31T23:59:59.000Z")
+        #expect(Timestamp.format(.distantFuture) == "4001-01-01T00:00:00.000Z")
+        #expect(Timestamp.format(Date(timeIntervalSince1970: 1e300)) == "9999-12-31T23:59:59.999Z")
+        #expect(Timestamp.format(Date(timeIntervalSince1970: .nan)) == "0001-01-01T00:00:00.000Z")
+        let text = "2026-11-29T10:15:30.999Z"
+        #expect(Timestamp.format(try #require(Timestamp.parse(text))) == text)
+    }
+
+    @Test func zeroTime() {
+        #expect(Timestamp.isZeroTime("0001-01-01T00:00:00Z"))
+        #expect(Timestamp.isZeroTime("0001-01-01T00:00:00.000000000Z"))
+        #expect(!Timestamp.isZeroTime("2026-01-01T00:00:00Z"))
+    }
+}
+
+@Suite struct JSONValueTests {
+    @Test func parsesEveryKind() throws {
+        let value = try JSONValue.parse(Array(#" {"a":[1,-2.5e3,true,false,null,"x\u00e9\ud83d\ude00\n\"\/"],"b":{}} "#.utf8))
+        let object = try #require(value.objectValue)
+        let array = try #require(object["a"]?.arrayValue)
+        #expect(array == [.number("1"), .number("-2.5e3"), .bool(true), .bool(false), .null, .string("xé😀\n\"/")])
+        #expect(array[1].doubleValue == -2500)
+        #expect(object["b"] == .object([:]))
+        #expect(value.canonicalText == #"{"a":[1,-2.5e3,true,false,null,"xé😀\n\"/"],"b":{}}"#)
+        #expect(JSONValue.string("\u{01}\t").canonicalText == #""\u0001\t""#)
+    }
+
+    @Test(arguments: ["", "{", "[1,]", "{\"a\"}", "01", "1.", "-", "1e", "tru", "nul", "\"\\x\"", "\"\\ud800\"", "\"\\udc00\"",
+                      "\"\\ud800\\u0041\"", "\"\\u12\"", "\"\u{01}\"", "[1] x", "{\"a\":1,}", "{1:2}", "\"abc"])
+    func rejectsSyntax(text: String) throws {
+        #expect(throws: JSONParseError.self) { try JSONValue.parse(Array(text.utf8)) }
+        do {
+            _ = try JSONValue.parse(Array(text.utf8))
+        } catch {
+            #expect(error.kind == .syntax)
+        }
+    }
+
+    @Test func enforcesLimits() {
+        let limits = JSONParseLimits(maxDepth: 3, maxStringBytes: 4, maxCollectionCount: 2)
+        func kind(_ text: String) -> JSONParseError.Kind? {
+            do { _ = try JSONValue.parse(Array(text.utf8), limits: limits); return nil } catch { return error.kind }
+        }
+        #expect(kind("[[[1]]]") == nil)
+        #expect(kind("[[[[1]]]]") == .tooDeep)
+        #expect(kind("\"abcde\"") == .stringTooLong)
+        #expect(kind("\"\\n\\n\\n\\n\\n\"") == .stringTooLong)  // the escape-decoding path counts too
+        #expect(kind("\"\\n\\n\\n\\n\"") == nil)
+        #expect(kind("123456") == .stringTooLong)
+        #expect(kind("[1,2,3]") == .collectionTooLarge)
+        #expect(kind("{\"a\":1,\"b\":2,\"c\":3}") == .collectionTooLarge)
+    }
+
+    @Test func invalidUTF8InsideStringsIsASyntaxError() {
+        for bytes: [UInt8] in [[0x22, 0xFF, 0x22], [0x22, 0x5C, 0x6E, 0xFF, 0x22], [0x22, 0xC3, 0x22]] {
+            do {
+                _ = try JSONValue.parse(bytes)
+                Issue.record("parsed \(bytes)")
+            } catch {
+                #expect(error.kind == .syntax)
+                #expect(error.message.contains("UTF-8"))
+            }
+        }
+    }
+
+    @Test func lastDuplicateKeyWins() throws {
+        #expect(try JSONValue.parse(Array(#"{"a":1,"a":2}"#.utf8)) == .object(["a": .number("2")]))
+    }
+}
+
