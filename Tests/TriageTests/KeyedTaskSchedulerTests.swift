@@ -1,0 +1,123 @@
+import Synchronization
+import Testing
+@testable import Triage
+
+/// A gate a job waits on until the test opens it; records that the job reached it.
+private final class Gate: Sendable {
+    private let opened: AsyncStream<Void>
+    private let opener: AsyncStream<Void>.Continuation
+    init() { (opened, opener) = AsyncStream.makeStream(of: Void.self) }
+    func wait() async { for await _ in opened { return } }
+    func open() { opener.yield(); opener.finish() }
+}
+
+/// Events in the order jobs produced them, readable as a stream by the test.
+private final class EventLog: Sendable {
+    let events: AsyncStream<String>
+    private let sink: AsyncStream<String>.Continuation
+    private let all = Mutex<[String]>([])
+    init() { (events, sink) = AsyncStream.makeStream(of: String.self) }
+    func record(_ event: String) {
+        all.withLock { $0.append(event) }
+        sink.yield(event)
+    }
+    var recorded: [String] { all.withLock { $0 } }
+    /// Waits until `count` more events arrived, returning them.
+    func next(_ count: Int, from iterator: inout AsyncStream<String>.Iterator) async -> [String] {
+        var seen: [String] = []
+        while seen.count < count, let event = await iterator.next() { seen.append(event) }
+        return seen
+    }
+}
+
+@Suite(.timeLimit(.minutes(1))) struct KeyedTaskSchedulerTests {
+    @Test func runsOneKeyInSubmissionOrderWithoutOverlap() async {
+        let scheduler = KeyedTaskScheduler(maxInFlight: 16)
+        let log = EventLog()
+        await withDiscardingTaskGroup { group in
+            group.addTask { await scheduler.run() }
+            for index in 0..<50 {
+                await scheduler.submit(key: "k") {
+                    log.record("start \(index)")
+                    await Task.yield()
+                    log.record("end \(index)")
+                }
+            }
+            await scheduler.waitUntilIdle()
+            scheduler.finish()
+        }
+        let expected = (0..<50).flatMap { ["start \($0)", "end \($0)"] }
+        #expect(log.recorded == expected)
+    }
+
+    @Test func runsDifferentKeysConcurrently() async {
+        let scheduler = KeyedTaskScheduler(maxInFlight: 4)
+        let log = EventLog()
+        let gate = Gate()
+        var iterator = log.events.makeAsyncIterator()
+        await withDiscardingTaskGroup { group in
+            group.addTask { await scheduler.run() }
+            for key in ["a", "b", "c"] {
+                await scheduler.submit(key: key) {
+                    log.record("started \(key)")
+                    await gate.wait()
+                }
+            }
+            // All three are running at once while the gate is closed.
+            let started = await log.next(3, from: &iterator)
+            #expect(Set(started) == ["started a", "started b", "started c"])
+            #expect(scheduler.inFlight == 3)
+            gate.open()
+            await scheduler.waitUntilIdle()
+            #expect(scheduler.inFlight == 0)
+            scheduler.finish()
+        }
+    }
+
+    @Test func submitWaitsWhileTheBoundIsHit() async {
+        let scheduler = KeyedTaskScheduler(maxInFlight: 2)
+        let log = EventLog()
+        let gate = Gate()
+        var iterator = log.events.makeAsyncIterator()
+        await withDiscardingTaskGroup { group in
+            group.addTask { await scheduler.run() }
+            await scheduler.submit(key: "a") { log.record("a"); await gate.wait() }
+            await scheduler.submit(key: "b") { log.record("b"); await gate.wait() }
+            _ = await log.next(2, from: &iterator)
+            #expect(scheduler.isSaturated)
+            group.addTask {
+                await scheduler.submit(key: "c") { log.record("c") }
+                log.record("c admitted")
+            }
+            // Nothing admits "c" until a slot frees: the only way forward is the gate.
+            #expect(!log.recorded.contains("c admitted"))
+            gate.open()
+            let rest = await log.next(2, from: &iterator)
+            #expect(Set(rest) == ["c", "c admitted"])
+            await scheduler.waitUntilIdle()
+            #expect(!scheduler.isSaturated)
+            scheduler.finish()
+        }
+    }
+
+    @Test func queuedWorkIsDroppedAndSubmitRefusedAfterStop() async {
+        let scheduler = KeyedTaskScheduler(maxInFlight: 8)
+        let log = EventLog()
+        let gate = Gate()
+        var iterator = log.events.makeAsyncIterator()
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await scheduler.run() }
+            await scheduler.submit(key: "k") { log.record("first"); await gate.wait() }
+            await scheduler.submit(key: "k") { log.record("second") }
+            _ = await log.next(1, from: &iterator)
+            scheduler.finish()
+            gate.open()
+            await group.next()
+        }
+        #expect(log.recorded == ["first"])
+        #expect(scheduler.inFlight == 0)
+        let accepted = await scheduler.submit(key: "k") { log.record("late") }
+        #expect(!accepted)
+        await scheduler.waitUntilIdle()
+    }
+}
