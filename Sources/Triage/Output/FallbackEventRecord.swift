@@ -1,7 +1,7 @@
 import Foundation
 
 /// Why a fallback ran. The raw values are the wire format.
-public enum FallbackReason: String, Sendable, Codable, CaseIterable {
+public enum FallbackEventReason: String, Sendable, Codable, CaseIterable {
     /// The breaker was open, so the primary was not called.
     case circuitOpen = "circuit_open"
     /// The primary call timed out.
@@ -35,7 +35,7 @@ public struct FallbackEventRecord: Sendable, Equatable {
     /// `default`, `rules` (lowercase `[a-z0-9_.-]`, per the schema).
     public var strategy: String
     /// Why the fallback ran.
-    public var reason: FallbackReason
+    public var reason: FallbackEventReason
     /// For stale-data fallbacks, how old the served value was, in seconds.
     public var staleAgeSeconds: Double?
     /// The worker that ran it.
@@ -45,7 +45,7 @@ public struct FallbackEventRecord: Sendable, Equatable {
 
     /// Creates an event; `eventID` defaults to a fresh random UUID.
     public init(
-        eventID: UUID = UUID(), incidentID: String, breaker: String, strategy: String, reason: FallbackReason,
+        eventID: UUID = UUID(), incidentID: String, breaker: String, strategy: String, reason: FallbackEventReason,
         staleAgeSeconds: Double? = nil, workerID: String, timestamp: Date
     ) {
         self.eventID = eventID
@@ -89,7 +89,7 @@ extension FallbackEventRecord: Codable {
             incidentID: try c.decode(String.self, forKey: .incidentID),
             breaker: try c.decode(String.self, forKey: .breaker),
             strategy: try c.decode(String.self, forKey: .strategy),
-            reason: try c.decode(FallbackReason.self, forKey: .reason),
+            reason: try c.decode(FallbackEventReason.self, forKey: .reason),
             staleAgeSeconds: try c.decodeIfPresent(Double.self, forKey: .staleAgeSeconds),
             workerID: try c.decode(String.self, forKey: .workerID),
             timestamp: try c.decode(WireDate.self, forKey: .timestamp).date)
