@@ -1,0 +1,184 @@
+import Foundation
+import Logging
+
+/// Where a consumed record came from; carried into dead letters.
+public struct RecordOrigin: Sendable, Hashable {
+    public var topic: String
+    public var partition: Int32
+    public var offset: Int64
+
+    public init(topic: String, partition: Int32, offset: Int64) {
+        self.topic = topic
+        self.partition = partition
+        self.offset = offset
+    }
+}
+
+/// Which output a produced record belongs to; the worker maps each to its topic.
+public enum OutputKind: String, Sendable, Hashable, CaseIterable {
+    case incident
+    case fallbackEvent
+    case deadLetter
+}
+
+/// One record to publish, not yet bound to a topic.
+public struct OutputRecord: Sendable, Equatable {
+    public var kind: OutputKind
+    public var key: [UInt8]?
+    public var value: [UInt8]
+    public var headers: [RecordHeader]
+
+    public init(kind: OutputKind, key: [UInt8]?, value: [UInt8], headers: [RecordHeader] = []) {
+        self.kind = kind
+        self.key = key
+        self.value = value
+        self.headers = headers
+    }
+}
+
+/// Everything one input record turned into.
+public struct ProcessingOutcome: Sendable {
+    /// One incident per alert the record carried (empty when dead-lettered).
+    public var incidents: [IncidentRecord]
+    /// One event per fallback that ran for those incidents.
+    public var fallbackEvents: [FallbackEventRecord]
+    /// Set when the record went to the dead-letter topic instead.
+    public var deadLetter: DeadLetter?
+    /// The records to publish, in order: every incident, then every fallback event, or
+    /// the single dead letter. The input is handled once all of them are acknowledged.
+    public var outputs: [OutputRecord]
+}
+
+/// Turns one consumed record into its output records: decode, then for every alert
+/// enrich, classify and count it (the three steps run concurrently), then encode.
+///
+/// It never throws and never drops a record: anything that cannot be decoded or
+/// encoded becomes a dead letter carrying the original bytes, headers and the reason.
+public struct AlertProcessor: Sendable {
+    public var decoder: AlertDecoder
+    public var enrichment: any EnrichmentStage
+    public var classification: any ClassificationStage
+    public var dedup: any DedupStage
+    /// Written into every output record.
+    public var workerID: String
+    /// How many alerts of one record are worked on at once (a webhook may carry many).
+    public var alertConcurrency: Int
+    private let now: @Sendable () -> Date
+
+    /// Creates a processor.
+    /// - Parameters:
+    ///   - now: the wall clock for `processed_at` and event times; tests pin it.
+    public init(
+        decoder: AlertDecoder = AlertDecoder(),
+        enrichment: any EnrichmentStage,
+        classification: any ClassificationStage,
+        dedup: any DedupStage,
+        workerID: String,
+        alertConcurrency: Int = 64,
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        self.decoder = decoder
+        self.enrichment = enrichment
+        self.classification = classification
+        self.dedup = dedup
+        self.workerID = workerID
+        self.alertConcurrency = max(1, alertConcurrency)
+        self.now = now
+    }
+
+    /// Processes one record.
+    /// - Parameters:
+    ///   - record: the consumed value and headers.
+    ///   - key: the consumed record key, kept on a dead letter.
+    ///   - origin: topic, partition and offset, written into a dead letter.
+    ///   - receivedAt: when the worker received the record.
+    public func process(_ record: InputRecord, key: [UInt8]?, origin: RecordOrigin, receivedAt: Date) async -> ProcessingOutcome {
+        let alerts: [Alert]
+        do {
+            alerts = try decoder.decode(record, receivedAt: receivedAt)
+        } catch {
+            let letter = DeadLetter(
+                error: error, sourceTopic: origin.topic, sourcePartition: origin.partition,
+                sourceOffset: origin.offset, time: now(), workerID: workerID
+            )
+            return deadLettered(letter, record: record, key: key)
+        }
+
+        var processed: [ProcessedAlert] = []
+        processed.reserveCapacity(alerts.count)
+        var start = 0
+        while start < alerts.count {
+            let chunk = Array(alerts[start..<min(start + alertConcurrency, alerts.count)])
+            processed += await withTaskGroup(of: (Int, ProcessedAlert).self) { group in
+                for (index, alert) in chunk.enumerated() {
+                    group.addTask { (index, await self.incident(for: alert, receivedAt: receivedAt)) }
+                }
+                var results = [ProcessedAlert?](repeating: nil, count: chunk.count)
+                for await (index, result) in group { results[index] = result }
+                return results.compactMap { $0 }
+            }
+            start += alertConcurrency
+        }
+
+        let trace = record.headers.traceparent.map { [$0] } ?? []
+        var outputs: [OutputRecord] = []
+        do {
+            for alert in processed {
+                let incident = alert.incident
+                outputs.append(OutputRecord(kind: .incident, key: incident.key, value: try incident.jsonBytes(), headers: trace))
+            }
+            for alert in processed {
+                for event in alert.events {
+                    outputs.append(OutputRecord(kind: .fallbackEvent, key: event.key, value: try event.jsonBytes(), headers: trace))
+                }
+            }
+        } catch {
+            let letter = DeadLetter(
+                reason: DeadLetter.processingFailedReason, detail: "encoding an output record failed: \(error)",
+                sourceTopic: origin.topic, sourcePartition: origin.partition, sourceOffset: origin.offset,
+                time: now(), workerID: workerID
+            )
+            return deadLettered(letter, record: record, key: key)
+        }
+        return ProcessingOutcome(
+            incidents: processed.map(\.incident), fallbackEvents: processed.flatMap(\.events), deadLetter: nil, outputs: outputs
+        )
+    }
+
+    private struct ProcessedAlert: Sendable {
+        var incident: IncidentRecord
+        var events: [FallbackEventRecord]
+    }
+
+    private func incident(for alert: Alert, receivedAt: Date) async -> ProcessedAlert {
+        async let enriched = enrichment.enrich(alert)
+        async let classified = classification.classify(alert)
+        async let counted = dedup.record(alert, at: receivedAt)
+        let (service, verdict, seen) = await (enriched, classified, counted)
+        let processedAt = now()
+        let incident = IncidentRecord(
+            alert: alert,
+            enrichment: service.value,
+            classification: verdict.value,
+            provenance: IncidentProvenance(
+                enrichment: service.provenance, classification: verdict.provenance, dedup: seen.provenance
+            ),
+            dedup: seen.value,
+            workerID: workerID,
+            receivedAt: receivedAt,
+            processedAt: processedAt
+        )
+        let events = (service.fallbacks + verdict.fallbacks + seen.fallbacks).map { note in
+            FallbackEventRecord(
+                incidentID: incident.incidentID, breaker: note.breaker, strategy: note.strategy,
+                reason: note.reason, staleAgeSeconds: note.staleAgeSeconds, workerID: workerID, timestamp: processedAt
+            )
+        }
+        return ProcessedAlert(incident: incident, events: events)
+    }
+
+    private func deadLettered(_ letter: DeadLetter, record: InputRecord, key: [UInt8]?) -> ProcessingOutcome {
+        let output = OutputRecord(kind: .deadLetter, key: key, value: record.value, headers: letter.headers(appendingTo: record.headers))
+        return ProcessingOutcome(incidents: [], fallbackEvents: [], deadLetter: letter, outputs: [output])
+    }
+}

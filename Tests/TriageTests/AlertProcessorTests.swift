@@ -1,0 +1,148 @@
+import Foundation
+import ServiceTestSupport
+import Testing
+@testable import Triage
+
+/// Stages with fixed answers: these tests are about what the processor does with them.
+private struct FixedEnrichment: EnrichmentStage {
+    var notes: [FallbackNote] = []
+    func enrich(_ alert: Alert) async -> StepOutcome<ServiceInfo?> {
+        let info = alert.serviceName.map { ServiceInfo(name: $0, ownerTeam: "team-\($0)", tier: 1) }
+        let source: ProvenanceSource = notes.isEmpty ? .primary : .stale
+        return StepOutcome(value: info, provenance: StepProvenance(source: source, fallbackUsed: !notes.isEmpty, staleAgeSeconds: notes.first?.staleAgeSeconds), fallbacks: notes)
+    }
+}
+
+private struct FixedClassification: ClassificationStage {
+    var notes: [FallbackNote] = []
+    func classify(_ alert: Alert) async -> StepOutcome<Classification> {
+        let verdict = Classification(severity: .high, category: .latency, confidence: 0.75, classifier: notes.isEmpty ? .ml : .rules)
+        return StepOutcome(value: verdict, provenance: StepProvenance(source: notes.isEmpty ? .primary : .default, fallbackUsed: !notes.isEmpty), fallbacks: notes)
+    }
+}
+
+private struct CountingDedup: DedupStage {
+    var available = true
+    func record(_ alert: Alert, at time: Date) async -> StepOutcome<DedupInfo> {
+        guard available else {
+            return StepOutcome(
+                value: .unavailable, provenance: StepProvenance(source: .unavailable, fallbackUsed: true),
+                fallbacks: [FallbackNote(breaker: "dedup", strategy: "read_only", reason: .readOnly)]
+            )
+        }
+        return StepOutcome(value: .seen(occurrences: 1, firstSeen: time, lastSeen: time), provenance: StepProvenance(source: .primary, fallbackUsed: false))
+    }
+}
+
+@Suite struct AlertProcessorTests {
+    static let fixedNow = Date(timeIntervalSince1970: 1_790_000_000)
+    static let origin = RecordOrigin(topic: "alerts", partition: 3, offset: 42)
+
+    func processor(enrichmentNotes: [FallbackNote] = [], classificationNotes: [FallbackNote] = [], dedupAvailable: Bool = true) -> AlertProcessor {
+        AlertProcessor(
+            enrichment: FixedEnrichment(notes: enrichmentNotes),
+            classification: FixedClassification(notes: classificationNotes),
+            dedup: CountingDedup(available: dedupAvailable),
+            workerID: "worker-1",
+            alertConcurrency: 2,
+            now: { Self.fixedNow }
+        )
+    }
+
+    @Test func webhookBecomesOneIncidentPerAlertInOrder() async throws {
+        let bytes = try Fixture.bytes("alertmanager-webhook-full.json")
+        let expected = try AlertDecoder().decode(InputRecord(value: bytes), receivedAt: Self.fixedNow)
+        let outcome = await processor().process(InputRecord(value: bytes), key: nil, origin: Self.origin, receivedAt: Self.fixedNow)
+
+        #expect(outcome.deadLetter == nil)
+        #expect(outcome.incidents.map(\.alert.fingerprint) == expected.map(\.fingerprint))
+        #expect(outcome.fallbackEvents.isEmpty)
+        #expect(outcome.outputs.map(\.kind) == Array(repeating: .incident, count: expected.count))
+        for (output, incident) in zip(outcome.outputs, outcome.incidents) {
+            #expect(output.key == Array(incident.alert.fingerprint.utf8))
+            // The wire keeps milliseconds, so compare what the record says, not the Dates.
+            #expect(try IncidentRecord.decode(output.value).jsonBytes() == incident.jsonBytes())
+            #expect(try IncidentRecord.decode(output.value).incidentID == incident.incidentID)
+            #expect(incident.workerID == "worker-1")
+            #expect(incident.processedAt == Self.fixedNow)
+        }
+    }
+
+    @Test func everyFallbackNoteBecomesAnEventOfItsIncident() async throws {
+        let stale = FallbackNote(breaker: "catalog", strategy: "stale_cache", reason: .circuitOpen, staleAgeSeconds: 90)
+        let rules = FallbackNote(breaker: "ml", strategy: "rules", reason: .featureOff)
+        let bytes = try Fixture.bytes("alertmanager-webhook-full.json")
+        let outcome = await processor(enrichmentNotes: [stale], classificationNotes: [rules], dedupAvailable: false)
+            .process(InputRecord(value: bytes), key: nil, origin: Self.origin, receivedAt: Self.fixedNow)
+
+        #expect(outcome.fallbackEvents.count == outcome.incidents.count * 3)
+        for incident in outcome.incidents {
+            let events = outcome.fallbackEvents.filter { $0.incidentID == incident.incidentID }
+            #expect(events.map(\.breaker) == ["catalog", "ml", "dedup"])
+            #expect(events.map(\.reason) == [.circuitOpen, .featureOff, .readOnly])
+            #expect(events.first?.staleAgeSeconds == 90)
+            #expect(incident.dedup == .unavailable)
+            #expect(incident.provenance.enrichment == StepProvenance(source: .stale, fallbackUsed: true, staleAgeSeconds: 90))
+        }
+        let kinds = outcome.outputs.map(\.kind)
+        #expect(kinds == Array(repeating: .incident, count: outcome.incidents.count) + Array(repeating: .fallbackEvent, count: outcome.fallbackEvents.count))
+    }
+
+    @Test func traceparentIsCarriedToEveryOutput() async throws {
+        let trace = RecordHeader("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+        let bytes = try Fixture.bytes("alertmanager-alert-full.json")
+        let record = InputRecord(value: bytes, headers: [RecordHeader("other", "x"), trace])
+        let outcome = await processor(classificationNotes: [FallbackNote(breaker: "ml", strategy: "rules", reason: .timeout)])
+            .process(record, key: nil, origin: Self.origin, receivedAt: Self.fixedNow)
+        #expect(outcome.outputs.count == 2)
+        for output in outcome.outputs { #expect(output.headers == [trace]) }
+    }
+
+    @Test func undecodableRecordIsDeadLetteredWithItsOriginalBytesAndHeaders() async throws {
+        let original = InputRecord(value: Array("{\"alerts\": [".utf8), headers: [RecordHeader("traceparent", "t"), RecordHeader("x", "y")])
+        let outcome = await processor().process(original, key: Array("k1".utf8), origin: Self.origin, receivedAt: Self.fixedNow)
+
+        let letter = try #require(outcome.deadLetter)
+        #expect(letter.reason == "invalid_json")
+        #expect(outcome.incidents.isEmpty && outcome.fallbackEvents.isEmpty)
+        let output = try #require(outcome.outputs.first)
+        #expect(outcome.outputs.count == 1)
+        #expect(output.kind == .deadLetter)
+        #expect(output.key == Array("k1".utf8))
+        #expect(output.value == original.value)
+        #expect(Array(output.headers.prefix(2)) == original.headers)
+        let parsed = try #require(DeadLetter(headers: output.headers))
+        #expect(parsed.sourceTopic == "alerts" && parsed.sourcePartition == 3 && parsed.sourceOffset == 42)
+        #expect(parsed.workerID == "worker-1")
+    }
+
+    @Test func unencodableConfidenceIsDeadLetteredNotDropped() async throws {
+        struct NaNClassification: ClassificationStage {
+            func classify(_ alert: Alert) async -> StepOutcome<Classification> {
+                StepOutcome(value: Classification(severity: .low, category: .other, confidence: .nan, classifier: .rules), provenance: StepProvenance(source: .primary, fallbackUsed: false))
+            }
+        }
+        var processor = processor()
+        processor.classification = NaNClassification()
+        let bytes = try Fixture.bytes("alertmanager-alert-full.json")
+        let outcome = await processor.process(InputRecord(value: bytes), key: nil, origin: Self.origin, receivedAt: Self.fixedNow)
+        #expect(outcome.deadLetter?.reason == DeadLetter.processingFailedReason)
+        #expect(outcome.outputs.map(\.kind) == [.deadLetter])
+        #expect(outcome.outputs.first?.value == bytes)
+    }
+
+    @Test func outputsValidateAgainstTheirSchemas() async throws {
+        let incidentSchema = try schemaValidator("incident.schema.json")
+        let eventSchema = try schemaValidator("fallback-event.schema.json")
+        var samples = SampleAlerts(seed: 7, now: Self.fixedNow)
+        let processor = processor(enrichmentNotes: [FallbackNote(breaker: "catalog", strategy: "static", reason: .error)])
+        for sample in samples.records(count: 40) {
+            let outcome = await processor.process(sample.inputRecord, key: sample.key, origin: Self.origin, receivedAt: Self.fixedNow)
+            #expect(outcome.deadLetter == nil, "\(sample.name): \(String(describing: outcome.deadLetter))")
+            for output in outcome.outputs {
+                let schema = output.kind == .incident ? incidentSchema : eventSchema
+                #expect(try schema.validate(bytes: output.value).isEmpty, "\(sample.name)")
+            }
+        }
+    }
+}
