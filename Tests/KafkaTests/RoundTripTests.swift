@@ -2,8 +2,7 @@ import Kafka
 import ServiceTestSupport
 import Testing
 
-@Suite("Produce and consume against the real broker")
-struct RoundTripTests {
+extension BrokerTests {
     @Test(.enabled(if: ExternalService.kafka.shouldRun))
     func createdTopicIsListedAndDescribedWithItsConfigs() async throws {
         let bootstrap = try TestKafka.bootstrap()
@@ -53,7 +52,7 @@ struct RoundTripTests {
             logger: TestKafka.logger
         )
         let messages = try await TestKafka.collect(consumer, count: 5)
-        try await consumer.close()
+        await consumer.close()
 
         #expect(messages.count == 5)
         let values = messages.filter { $0.value != nil }

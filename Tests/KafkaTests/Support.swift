@@ -4,6 +4,11 @@ import Logging
 import ServiceTestSupport
 import Testing
 
+/// Every test that talks to the real broker, run one at a time: each live consumer
+/// costs the broker about a third of a core.
+@Suite("Kafka against the real broker", .serialized)
+struct BrokerTests {}
+
 /// Shared helpers for tests against the real broker scripts/kafka-up started.
 enum TestKafka {
     static let logger: Logger = {
@@ -78,4 +83,44 @@ enum TestKafka {
         }
         return messages
     }
+}
+
+/// Per consumer, the partitions its event stream says it owns.
+actor AssignmentWatcher {
+    private(set) var owned: [Int: Set<KafkaTopicPartition>] = [:]
+    private(set) var received: [Int: [KafkaMessage]] = [:]
+
+    func apply(_ event: KafkaConsumerEvent, member: Int) {
+        switch event {
+        case .partitionsAssigned(let partitions): owned[member, default: []].formUnion(partitions)
+        case .partitionsRevoked(let partitions, _): owned[member, default: []].subtract(partitions)
+        case .message(let message): received[member, default: []].append(message)
+        }
+    }
+
+    func forget(_ member: Int) { owned[member] = nil }
+
+    /// Drives a consumer's event stream into the watcher until it ends, marking messages done.
+    nonisolated func drive(_ consumer: KafkaConsumer, member: Int) -> Task<Void, Never> {
+        Task {
+            do {
+                for try await event in consumer.events {
+                    if case .message(let message) = event { consumer.markDone(message) }
+                    await apply(event, member: member)
+                }
+            } catch {
+                Issue.record("consumer \(member) failed: \(error)")
+            }
+        }
+    }
+}
+
+/// Waits (polling) until `condition` holds, at most `limit`; returns whether it did.
+func eventually(within limit: Duration = .seconds(60), _ condition: () async throws -> Bool) async rethrows -> Bool {
+    let deadline = ContinuousClock.now + limit
+    while ContinuousClock.now < deadline {
+        if try await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(50))
+    }
+    return try await condition()
 }

@@ -276,11 +276,13 @@ public final class KafkaConsumer: Sendable {
     /// Commits done work (automatic mode), leaves the group (its partitions go to the
     /// other members at once) and releases the client. Iteration of ``events`` ends.
     /// Calling it again does nothing.
-    /// - Throws: the final commit's or the leave's ``KafkaError``; the client is released anyway.
-    public func close() async throws(KafkaError) {
+    /// - Returns: the final commit's or the leave's error, if any (also logged); the
+    ///   client is released anyway, and uncommitted work is redelivered to the next owner.
+    @discardableResult
+    public func close() async -> KafkaError? {
         commitTimer.withLock { $0?.cancel() }
-        try await runBlocking(on: queue) { [self] () throws(KafkaError) in
-            if let error = closeBlocking() { throw error }
+        return await withCheckedContinuation { continuation in
+            queue.async { [self] in continuation.resume(returning: closeBlocking()) }
         }
     }
 
@@ -295,7 +297,11 @@ public final class KafkaConsumer: Sendable {
         isOpen.withLock { $0 = false }
         core.state.withLock { $0.closed = true }
         rd_kafka_destroy(rk)
-        logger.info("consumer closed")
+        if let failure {
+            logger.warning("consumer closed; final commit or leave failed", metadata: ["error": "\(failure)"])
+        } else {
+            logger.info("consumer closed")
+        }
         return failure
     }
 
