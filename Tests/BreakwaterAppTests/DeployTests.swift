@@ -1,6 +1,7 @@
 import BreakwaterApp
 import Foundation
 import Testing
+import Triage
 import Yams
 
 /// Loosely typed access to parsed YAML/JSON documents.
