@@ -13,6 +13,14 @@ public final class FallbackMetrics: Sendable {
         public var failures: Int
         /// When the last one ran (clock offset of the owner's clock), if ever.
         public var lastFallbackAt: Duration?
+
+        /// Creates a snapshot.
+        public init(executions: Int, successes: Int, failures: Int, lastFallbackAt: Duration?) {
+            self.executions = executions
+            self.successes = successes
+            self.failures = failures
+            self.lastFallbackAt = lastFallbackAt
+        }
     }
 
     private let executions = Atomic<Int>(0)
