@@ -34,7 +34,7 @@ struct ReferenceBreaker {
         case 0..<30: .succeed
         case 30..<65: .fail
         case 65..<72: .ignoredError
-        case 72..<94: .advance(seconds: code % 7 * 3)
+        case 72..<94: .advance(seconds: code % 12)
         case 94..<96: .forceOpen
         case 96..<98: .forceClosed
         default: .reset
