@@ -7,6 +7,7 @@ extension CircuitBreaker {
     ///   exceeded ``Configuration/callTimeout`` (it is cancelled and counted as a failure);
     ///   ``CircuitBreakerError/operationFailed(breaker:underlying:counted:)`` with the
     ///   operation's own error otherwise (`counted: false` when the predicate ignores it).
+    @inlinable
     public func call<T: Sendable>(_ operation: @Sendable () async throws -> T) async throws(CircuitBreakerError) -> T {
         switch await execute(operation) {
         case .success(let value):
@@ -26,6 +27,7 @@ extension CircuitBreaker {
     /// throwing. A rejection returns ``CallOutcome/rejected(_:)`` without allocating.
     /// With ``Configuration/callTimeout`` set, the operation runs in a child task that is
     /// cancelled at the deadline (cooperatively: this call returns once it stops).
+    @inlinable
     public func execute<T: Sendable>(_ operation: @Sendable () async throws -> T) async -> CallOutcome<T> {
         let permit: Permit
         switch acquirePermit() {
@@ -46,7 +48,8 @@ extension CircuitBreaker {
         }
     }
 
-    private func classify<T>(_ error: any Error, permit: Permit) -> CallOutcome<T> {
+    @usableFromInline
+    func classify<T>(_ error: any Error, permit: Permit) -> CallOutcome<T> {
         if configuration.isFailure(error) {
             complete(permit, .failure)
             return .failure(error)
@@ -55,7 +58,8 @@ extension CircuitBreaker {
         return .ignoredFailure(error)
     }
 
-    private func execute<T: Sendable>(
+    @usableFromInline
+    func execute<T: Sendable>(
         _ operation: @Sendable () async throws -> T,
         permit: Permit,
         timeout: Duration

@@ -44,6 +44,7 @@ public final class CircuitBreaker: Sendable {
         case rejected(RejectionReason)
     }
 
+    @usableFromInline
     enum RecordKind: Sendable {
         case success
         case failure
@@ -88,8 +89,16 @@ public final class CircuitBreaker: Sendable {
     /// Low 8 bits: state raw value; the rest: generation.
     private let published = Atomic<UInt64>(0)
     private let openUntilNanos = Atomic<Int64>(0)
+    /// The open deadline on the coarse clock (see ``ResilienceClock/coarseNanoseconds()``).
+    private let openUntilCoarseNanos = Atomic<Int64>(0)
     private let rejectionCount = Atomic<Int>(0)
+    private let successCount = Atomic<Int>(0)
+    /// Mirrors `Core.consecutiveFailures > 0`, written under the lock.
+    private let failureStreak = Atomic<Bool>(false)
     private let tracksDuration: Bool
+    /// Successes need the lock only to reset a failure streak, feed the window or close
+    /// a half-open breaker; otherwise they are one atomic increment.
+    private let lockFreeSuccess: Bool
 
     /// Creates a closed breaker.
     ///
@@ -143,6 +152,7 @@ public final class CircuitBreaker: Sendable {
         logger[metadataKey: "breaker"] = "\(name)"
         self.logger = logger
         self.tracksDuration = configuration.slowCallDuration != nil
+        self.lockFreeSuccess = configuration.slowCallDuration == nil && !configuration.usesWindow
         let now = resilienceClock.now()
         self.core = Mutex(Core(stateSince: now, window: OutcomeWindow(configuration.slidingWindow, enabled: configuration.usesWindow)))
         metrics.state.record(CircuitBreakerState.closed.gaugeValue)
@@ -176,11 +186,13 @@ public final class CircuitBreaker: Sendable {
     /// A consistent point-in-time view of the breaker.
     public func snapshot() -> CircuitBreakerSnapshot {
         let rejections = rejectionCount.load(ordering: .relaxed)
+        let successes = successCount.load(ordering: .relaxed)
         return core.withLock { core in
             let now = clock.now()
             let window = core.window.counts(now: now)
             var totals = core.totals
             totals.rejections = rejections
+            totals.successes = successes
             return CircuitBreakerSnapshot(
                 name: name,
                 state: core.state,
@@ -242,7 +254,13 @@ public final class CircuitBreaker: Sendable {
         case .forcedOpen:
             return reject(.forcedOpen)
         case .open:
-            if clock.now().nanosecondsClamped < openUntilNanos.load(ordering: .relaxed) {
+            // The coarse reading may lag real time by one tick, so a "not yet" from it can
+            // only delay half-open by that much; a "due" is re-checked precisely under the lock.
+            if clock.hasCoarseTime {
+                if clock.coarseNanoseconds() < openUntilCoarseNanos.load(ordering: .relaxed) {
+                    return reject(.open)
+                }
+            } else if clock.now().nanosecondsClamped < openUntilNanos.load(ordering: .relaxed) {
                 return reject(.open)
             }
             return acquireLocked()
@@ -307,6 +325,7 @@ public final class CircuitBreaker: Sendable {
             core.forcedReason = nil
             if core.state == .closed {
                 core.consecutiveFailures = 0
+                failureStreak.store(false, ordering: .relaxed)
                 core.window.clear()
                 core.backoffStreak = 0
                 return nil
@@ -375,7 +394,19 @@ public final class CircuitBreaker: Sendable {
         }
     }
 
+    @usableFromInline
     func complete(_ permit: Permit, _ kind: RecordKind) {
+        if kind == .success {
+            successCount.add(1, ordering: .relaxed)
+            if lockFreeSuccess, permit.kind != .probe, !failureStreak.load(ordering: .relaxed),
+                published.load(ordering: .acquiring) >> 8 == permit.generation
+            {
+                // Same state episode as at admission and no streak to reset: nothing to
+                // change. (A failure racing this success is ordered after it.)
+                metrics.successes.increment()
+                return
+            }
+        }
         var end: Duration?
         var slow = false
         if let slowCallDuration = configuration.slowCallDuration {
@@ -392,7 +423,7 @@ public final class CircuitBreaker: Sendable {
         if slow { metrics.slowCalls.increment() }
         let transition = core.withLock { core -> Transition? in
             switch kind {
-            case .success: core.totals.successes += 1
+            case .success: break  // counted in successCount
             case .failure: core.totals.failures += 1
             case .timeout: core.totals.timeouts += 1
             case .ignored: core.totals.ignoredErrors += 1
@@ -420,6 +451,7 @@ public final class CircuitBreaker: Sendable {
         } else {
             core.consecutiveFailures = 0
         }
+        failureStreak.store(core.consecutiveFailures > 0, ordering: .relaxed)
         if configuration.usesWindow {
             if now == nil, core.window.needsTime { now = clock.now() }
             core.window.record(failure: failed, slow: slow, now: now ?? .zero)
@@ -465,6 +497,7 @@ public final class CircuitBreaker: Sendable {
         switch state {
         case .closed:
             core.consecutiveFailures = 0
+            failureStreak.store(false, ordering: .relaxed)
             core.window.clear()
             core.backoffStreak = 0
         case .open:
@@ -472,6 +505,11 @@ public final class CircuitBreaker: Sendable {
             core.lastOpenedAt = now
             core.openUntil = now + openDuration(streak: core.backoffStreak)
             openUntilNanos.store(core.openUntil.nanosecondsClamped, ordering: .relaxed)
+            if clock.hasCoarseTime {
+                let remaining = (core.openUntil - clock.now()).nanosecondsClamped
+                let (deadline, overflow) = clock.coarseNanoseconds().addingReportingOverflow(remaining)
+                openUntilCoarseNanos.store(overflow ? .max : deadline, ordering: .relaxed)
+            }
         case .halfOpen:
             core.probesAdmitted = 0
             core.probeSuccesses = 0

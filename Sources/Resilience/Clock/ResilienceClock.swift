@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A `Clock` erased to offsets from the moment it was wrapped.
 ///
 /// Every time-dependent type in this module is initialised generically over any
@@ -6,9 +10,31 @@
 /// freely. Times are `Duration` offsets from the box's origin ("clock offsets").
 struct ResilienceClock: Sendable {
     private let box: any ClockBox
+    /// Whether ``coarseNanoseconds()`` tracks the wrapped clock's rate: true for
+    /// `ContinuousClock` on Linux, where `CLOCK_MONOTONIC_COARSE` is a cheaper read.
+    let hasCoarseTime: Bool
 
     init<C: Clock>(_ clock: C) where C.Duration == Duration {
         box = ClockStorage(clock)
+        #if os(Linux)
+        hasCoarseTime = C.self == ContinuousClock.self
+        #else
+        hasCoarseTime = false
+        #endif
+    }
+
+    /// A cheap monotonic reading in nanoseconds that lags real time by at most one
+    /// kernel tick (a few ms). Its zero is arbitrary: only compare it with itself.
+    /// Meaningful only when ``hasCoarseTime``; 0 otherwise.
+    @inline(__always)
+    func coarseNanoseconds() -> Int64 {
+        #if os(Linux)
+        var spec = timespec()
+        clock_gettime(CLOCK_MONOTONIC_COARSE, &spec)
+        return Int64(spec.tv_sec) &* 1_000_000_000 &+ Int64(spec.tv_nsec)
+        #else
+        return 0
+        #endif
     }
 
     /// The time elapsed on the wrapped clock since this box was created.
