@@ -128,7 +128,7 @@ public enum CallOutcome<Value: Sendable>: Sendable {
 }
 
 /// Counts of one window of calls.
-public struct WindowCounts: Sendable, Hashable {
+public struct WindowCounts: Sendable, Hashable, Encodable {
     /// Calls in the window.
     public var calls: Int
     /// Counted failures (timeouts included) in the window.
@@ -150,7 +150,7 @@ public struct WindowCounts: Sendable, Hashable {
 }
 
 /// Lifetime call counts of a breaker.
-public struct CallTotals: Sendable, Hashable {
+public struct CallTotals: Sendable, Hashable, Encodable {
     /// Successful calls.
     public var successes = 0
     /// Counted failures other than timeouts.
