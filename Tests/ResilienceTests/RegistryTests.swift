@@ -1,3 +1,4 @@
+import MetricsTestKit
 import Resilience
 import Testing
 
@@ -83,5 +84,16 @@ struct RegistryTests {
         clock.advance(by: .seconds(11))
         #expect(tenants.breaker(for: 1).state == .closed)
         #expect(throws: ConfigurationError.self) { try KeyedCircuitBreakers<Int>(name: "x", idleTimeout: .zero, clock: clock) }
+    }
+
+    @Test func keyedMembersReportMetricsUnderTheSetName() async throws {
+        let metrics = TestMetrics()
+        let tenants = try KeyedCircuitBreakers<String>(name: "tenant", idleTimeout: .seconds(10), clock: clock, metricsFactory: metrics)
+        await succeed(tenants.breaker(for: "a"))
+        await succeed(tenants.breaker(for: "b"))
+        #expect(
+            metrics.counterTotal(label: "circuit_breaker_calls_total", dimensions: [("breaker", "tenant"), ("outcome", "success")]) == 2
+        )
+        #expect(metrics.counters(label: "circuit_breaker_calls_total").allSatisfy { $0.dimensions.first?.1 == "tenant" })
     }
 }

@@ -136,7 +136,7 @@ public final class CircuitBreaker: Sendable {
         metricsFactory: (any MetricsFactory)?,
         logger: Logger,
         eventBufferSize: Int = 256,
-        metricsName: String? = nil
+        sharedMetrics: CircuitBreakerMetrics? = nil
     ) throws(ConfigurationError) {
         try configuration.validate()
         if eventBufferSize < 1 {
@@ -145,7 +145,7 @@ public final class CircuitBreaker: Sendable {
         self.name = name
         self.configuration = configuration
         self.clock = resilienceClock
-        self.metrics = CircuitBreakerMetrics(breaker: metricsName ?? name, factory: metricsFactory ?? MetricsSystem.factory)
+        self.metrics = sharedMetrics ?? CircuitBreakerMetrics(breaker: name, factory: metricsFactory ?? MetricsSystem.factory)
         self.eventHub = EventHub(bufferSize: eventBufferSize)
         self.fallbackMetrics = FallbackMetrics()
         var logger = logger

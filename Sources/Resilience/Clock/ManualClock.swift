@@ -85,14 +85,18 @@ public final class ManualClock: Clock, Sendable {
     /// Moves the clock forward by `duration` and resumes every sleeper whose deadline
     /// is reached. A negative duration is ignored (the clock never goes back).
     public func advance(by duration: Duration) {
-        let target = state.withLock { $0.now.advanced(by: max(duration, .zero)) }
-        advance(to: target)
+        advance { $0.advanced(by: max(duration, .zero)) }
     }
 
     /// Moves the clock to `instant` (if later than now) and resumes every sleeper whose
     /// deadline is reached.
     public func advance(to instant: Instant) {
+        advance { _ in instant }
+    }
+
+    private func advance(_ target: (Instant) -> Instant) {
         let due = state.withLock { state -> [CheckedContinuation<Void, any Error>] in
+            let instant = target(state.now)
             if instant > state.now { state.now = instant }
             let now = state.now
             let dueIDs = state.sleepers.filter { $0.value.deadline <= now }.map(\.key)

@@ -8,8 +8,9 @@ import Synchronization
 /// A key's breaker is created on first use. Every ``breaker(for:)`` marks its key used;
 /// at most once per ``idleTimeout`` it also sweeps out keys idle longer than that (also
 /// available as ``evictIdle()``). An evicted key starts afresh (closed) on its next use.
-/// Members share the set's metrics dimension `breaker` = `name`, so tenant keys do not
-/// become metric labels.
+/// Members share one set of metric instruments with dimension `breaker` = `name`, so
+/// tenant keys never become metric labels (the state gauge shows the latest transition
+/// of any member; per-key state is in ``snapshots()``).
 public final class KeyedCircuitBreakers<Key: Hashable & Sendable>: Sendable, KeyedBreakerSet {
     private struct Member: Sendable {
         var breaker: CircuitBreaker
@@ -28,7 +29,7 @@ public final class KeyedCircuitBreakers<Key: Hashable & Sendable>: Sendable, Key
     /// Keys unused for longer than this are evicted.
     public let idleTimeout: Duration
     private let clock: ResilienceClock
-    private let metricsFactory: (any MetricsFactory)?
+    private let metrics: CircuitBreakerMetrics
     private let logger: Logger
     private let state: Mutex<State>
 
@@ -69,7 +70,7 @@ public final class KeyedCircuitBreakers<Key: Hashable & Sendable>: Sendable, Key
         self.configuration = configuration
         self.idleTimeout = idleTimeout
         self.clock = resilienceClock
-        self.metricsFactory = metricsFactory
+        self.metrics = CircuitBreakerMetrics(breaker: name, factory: metricsFactory ?? MetricsSystem.factory)
         self.logger = logger
         self.state = Mutex(State(lastSweep: resilienceClock.now()))
     }
@@ -134,9 +135,9 @@ public final class KeyedCircuitBreakers<Key: Hashable & Sendable>: Sendable, Key
                 name: memberName(for: key),
                 configuration: configuration,
                 resilienceClock: clock,
-                metricsFactory: metricsFactory,
+                metricsFactory: nil,
                 logger: logger,
-                metricsName: name
+                sharedMetrics: metrics
             )
         } catch {
             // The configuration was validated by this set's initializer.
