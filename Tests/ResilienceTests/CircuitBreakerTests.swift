@@ -35,6 +35,7 @@ struct CircuitBreakerTests {
         (CircuitBreaker.Configuration(halfOpenProbes: 0, successThreshold: 1), "halfOpenProbes"),
         (CircuitBreaker.Configuration(halfOpenProbes: 2, successThreshold: 3), "successThreshold"),
         (CircuitBreaker.Configuration(callTimeout: .zero), "callTimeout"),
+        (CircuitBreaker.Configuration(halfOpenMaxWait: .seconds(-1)), "halfOpenMaxWait"),
     ])
     func invalidConfigurationNamesTheField(configuration: CircuitBreaker.Configuration, field: String) throws {
         let error = #expect(throws: ConfigurationError.self) {
@@ -381,5 +382,19 @@ struct CircuitBreakerTests {
         #expect(snapshot.totals.successes == 1)
         #expect(snapshot.totals.failures == 2)
         #expect(snapshot.health == .unhealthy)
+    }
+
+    @Test func lostProbePermitsReopenAfterTheHalfOpenMaxWait() async throws {
+        let configuration = CircuitBreaker.Configuration(failureThreshold: 1, halfOpenProbes: 1, successThreshold: 1, halfOpenMaxWait: .seconds(30))
+        let breaker = try makeBreaker(configuration, clock: clock)
+        await fail(breaker)
+        clock.advance(by: .seconds(60))
+        _ = try #require(breaker.acquirePermit().permit)  // never reported
+        clock.advance(by: .seconds(30) - .nanoseconds(1))
+        #expect(await succeed(breaker).rejection == .halfOpenProbesExhausted)
+        clock.advance(by: .nanoseconds(1))
+        #expect(await succeed(breaker).rejection == .open)
+        #expect(breaker.state == .open)
+        #expect(breaker.snapshot().openCount == 2)
     }
 }

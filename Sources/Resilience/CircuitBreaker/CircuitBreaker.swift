@@ -378,6 +378,10 @@ public final class CircuitBreaker: Sendable {
                 break
             }
             guard core.probesAdmitted < configuration.halfOpenProbes else {
+                if let maxWait = configuration.halfOpenMaxWait, now - core.stateSince >= maxWait {
+                    core.backoffStreak += 1
+                    return (.rejected(.open), move(&core, to: .open, at: now))
+                }
                 return (.rejected(.halfOpenProbesExhausted), transition)
             }
             core.probesAdmitted += 1

@@ -70,6 +70,11 @@ extension CircuitBreaker {
         /// the operation is cancelled and the call counts as a failure (outcome `timeout`).
         /// `nil` means no timeout. Default `nil`.
         public var callTimeout: Duration?
+        /// When every half-open probe slot has been taken for this long without the
+        /// episode concluding (a permit was never reported), the next call reopens the
+        /// breaker as if a probe had failed, so a lost permit cannot wedge it.
+        /// `nil` waits forever. Default `nil`.
+        public var halfOpenMaxWait: Duration?
         /// Decides which errors count as failures. Errors it rejects pass through
         /// unchanged in meaning (outcome `ignored_error`) and leave the state alone.
         /// Default: every error except `CancellationError`.
@@ -87,6 +92,7 @@ extension CircuitBreaker {
             halfOpenProbes: Int = 3,
             successThreshold: Int = 2,
             callTimeout: Duration? = nil,
+            halfOpenMaxWait: Duration? = nil,
             isFailure: @escaping @Sendable (any Error) -> Bool = { !($0 is CancellationError) }
         ) {
             self.failureThreshold = failureThreshold
@@ -99,6 +105,7 @@ extension CircuitBreaker {
             self.halfOpenProbes = halfOpenProbes
             self.successThreshold = successThreshold
             self.callTimeout = callTimeout
+            self.halfOpenMaxWait = halfOpenMaxWait
             self.isFailure = isFailure
         }
 
@@ -160,6 +167,9 @@ extension CircuitBreaker {
             }
             if let callTimeout, callTimeout <= .zero {
                 throw ConfigurationError(field: "callTimeout", reason: "must be positive, got \(callTimeout)")
+            }
+            if let halfOpenMaxWait, halfOpenMaxWait <= .zero {
+                throw ConfigurationError(field: "halfOpenMaxWait", reason: "must be positive, got \(halfOpenMaxWait)")
             }
         }
 
