@@ -102,6 +102,16 @@ struct Row {
 
 // MARK: - Cases
 
+// The allocation counter must see a known allocation, or "0 allocations" means nothing.
+do {
+    let before = malloc_counter_allocations()
+    blackHole([Int](repeating: 1, count: 1_000))
+    guard malloc_counter_allocations() > before else {
+        print("allocation counting does not work on this platform (needs glibc); aborting")
+        exit(2)
+    }
+}
+
 let iterations = CommandLine.arguments.dropFirst().first.flatMap { Int($0) } ?? 100_000
 let rounds = 41
 
