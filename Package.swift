@@ -16,9 +16,34 @@ var dependencies: [Package.Dependency] = [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
     .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+    .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
 ]
 var products: [Product] = []
 var targets: [Target] = []
+
+// MARK: - Resilience: circuit breaker and every fallback strategy; knows nothing of Kafka or alerts
+
+products.append(.library(name: "Resilience", targets: ["Resilience"]))
+targets += [
+    .target(
+        name: "Resilience",
+        dependencies: [
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "OrderedCollections", package: "swift-collections"),
+        ],
+        swiftSettings: strictSwift
+    ),
+    .testTarget(
+        name: "ResilienceTests",
+        dependencies: [
+            "Resilience",
+            .product(name: "MetricsTestKit", package: "swift-metrics"),
+            .product(name: "PropertyBased", package: "swift-property-based"),
+        ],
+        swiftSettings: strictSwift
+    ),
+]
 
 // MARK: - Kafka: a Swift 6 client over librdkafka; knows nothing of alerts
 
@@ -53,6 +78,7 @@ targets += [
         name: "Triage",
         dependencies: [
             "Kafka",
+            "Resilience",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

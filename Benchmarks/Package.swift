@@ -1,8 +1,35 @@
 // swift-tools-version: 6.1
-import PackageDescription
-
 // Benchmarks live in their own package so the main build and CI never compile them.
 // Run one with: swift run -c release --package-path Benchmarks <Name>
+// (or the scripts/bench-* wrapper for it). Each reports ratios against a baseline
+// measured in the same run; none of them is a test.
+import PackageDescription
+
+let settings: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
+var targets: [Target] = []
+
+// MARK: - Resilience: breaker hot paths vs a bare Mutex breaker
+
+targets += [
+    // Counts malloc-family calls by interposing them in the benchmark executable (Linux/glibc).
+    .target(name: "MallocCounter"),
+    .executableTarget(
+        name: "ResilienceBenchmark",
+        dependencies: ["MallocCounter", .product(name: "Resilience", package: "Breakwater")],
+        swiftSettings: settings
+    ),
+]
+
+// MARK: - Triage: decoding throughput vs JSONSerialization
+
+targets.append(
+    .executableTarget(
+        name: "DecodeThroughput",
+        dependencies: [.product(name: "Triage", package: "Breakwater")],
+        swiftSettings: settings
+    )
+)
+
 let package = Package(
     name: "BreakwaterBenchmarks",
     platforms: [.macOS(.v15)],
@@ -11,12 +38,6 @@ let package = Package(
         // which differs between checkouts and worktrees.
         .package(name: "Breakwater", path: ".."),
     ],
-    targets: [
-        .executableTarget(
-            name: "DecodeThroughput",
-            dependencies: [.product(name: "Triage", package: "Breakwater")],
-            swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
-        ),
-    ],
+    targets: targets,
     swiftLanguageModes: [.v6]
 )
