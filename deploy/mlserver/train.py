@@ -3,9 +3,12 @@
 
 Two scikit-learn pipelines (TF-IDF over word 1-2-grams + logistic regression), one
 for severity and one for category, saved together with joblib to OUT (never
-committed; scripts/ml-up trains into .run/mlserver/). Prints hold-out accuracy.
+committed; scripts/ml-up trains into .run/mlserver/). With --evaluate it first fits
+on 80% and prints the accuracy on the held-out 20% (doubles the training time).
 
-    python3 train.py alerts-dataset.jsonl OUT/model.joblib
+    python3 train.py [--evaluate] alerts-dataset.jsonl OUT/model.joblib
+
+Measured with --evaluate on the committed dataset: severity 0.903, category 1.000.
 """
 import json
 import sys
@@ -27,19 +30,24 @@ def pipeline() -> Pipeline:
 
 
 def main() -> None:
-    if len(sys.argv) != 3:
-        sys.exit("usage: train.py DATASET.jsonl OUT.joblib")
-    with open(sys.argv[1], encoding="utf-8") as f:
+    args = sys.argv[1:]
+    evaluate = "--evaluate" in args
+    args = [a for a in args if a != "--evaluate"]
+    if len(args) != 2:
+        sys.exit("usage: train.py [--evaluate] DATASET.jsonl OUT.joblib")
+    dataset, out = args
+    with open(dataset, encoding="utf-8") as f:
         rows = [json.loads(line) for line in f if line.strip()]
     texts = [r["text"] for r in rows]
     models = {}
     for target in ("severity", "category"):
         labels = [r[target] for r in rows]
-        x_train, x_test, y_train, y_test = train_test_split(texts, labels, test_size=0.2, random_state=SEED, stratify=labels)
-        held_out = pipeline().fit(x_train, y_train)
-        print(f"{target}: hold-out accuracy {held_out.score(x_test, y_test):.3f}", file=sys.stderr)
+        if evaluate:
+            x_train, x_test, y_train, y_test = train_test_split(texts, labels, test_size=0.2, random_state=SEED, stratify=labels)
+            held_out = pipeline().fit(x_train, y_train)
+            print(f"{target}: hold-out accuracy {held_out.score(x_test, y_test):.3f}", file=sys.stderr)
         models[target] = pipeline().fit(texts, labels)
-    joblib.dump(models, sys.argv[2])
+    joblib.dump(models, out)
 
 
 if __name__ == "__main__":
