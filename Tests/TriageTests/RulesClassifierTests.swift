@@ -85,6 +85,28 @@ struct RulesClassifierTests {
         #expect(classifier.classify(alert(["alertname": "NoRunbook"])).rule == nil)
     }
 
+    @Test func ruleWithoutCategoryUsesKeywordsThenDefault() throws {
+        let classifier = try rules(yaml)
+        let keyword = classifier.classify(alert(["alertname": "NoRunbook", "team": "db"], summary: "replication stopped"))
+        #expect(keyword.rule == "needs-runbook-absent")
+        #expect(keyword.category == .data)
+        let fallback = classifier.classify(alert(["alertname": "NoRunbook", "team": "db"], summary: "something odd"))
+        #expect(fallback.category == .other)
+    }
+
+    @Test func customKeywordsReplaceTheBuiltInOnes() throws {
+        let classifier = try rules("""
+        keywords:
+          - category: security
+            words: [Latency]
+        rules: []
+        """)
+        #expect(classifier.ruleSet.rules.isEmpty)
+        // Keywords are lower-cased at load and matched case-insensitively.
+        #expect(classifier.classify(alert(["alertname": "HighLatency"])).category == .security)
+        #expect(classifier.classify(alert(["alertname": "HighErrorRate"])).category == .other)
+    }
+
     @Test func descriptionMatcher() throws {
         let classifier = try rules(yaml)
         let verdict = classifier.classify(alert(["alertname": "Y"], description: "exact text"))

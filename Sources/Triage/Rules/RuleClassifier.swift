@@ -30,16 +30,16 @@ public struct RuleClassifier: AlertClassifier {
     /// Classifies one alert. Never fails.
     public func classify(_ alert: Alert) -> Classification {
         let sourceSeverity = alert.sourceSeverity.flatMap(Severity.init(sourceSeverity:))
-        let keywordCategory = ruleSet.keywords.category(for: alert)
         if let rule = ruleSet.rules.first(where: { $0.matches(alert) }) {
             return Classification(
                 severity: rule.severity ?? sourceSeverity ?? ruleSet.defaultSeverity,
-                category: rule.category ?? keywordCategory ?? ruleSet.defaultCategory,
+                category: rule.category ?? ruleSet.keywords.category(for: alert) ?? ruleSet.defaultCategory,
                 confidence: rule.confidence,
                 classifier: .rules,
                 rule: rule.name
             )
         }
+        let keywordCategory = ruleSet.keywords.category(for: alert)
         let confidence = 0.2 + (sourceSeverity == nil ? 0 : 0.1) + (keywordCategory == nil ? 0 : 0.1)
         return Classification(
             severity: sourceSeverity ?? ruleSet.defaultSeverity,
