@@ -17,6 +17,8 @@ var dependencies: [Package.Dependency] = [
     .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
     .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+    .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+    .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
 ]
 var products: [Product] = []
 var targets: [Target] = []
@@ -83,6 +85,7 @@ targets += [
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "DequeModule", package: "swift-collections"),
+            .product(name: "Yams", package: "Yams"),
         ],
         swiftSettings: strictSwift
     ),
@@ -91,6 +94,37 @@ targets += [
         dependencies: ["Triage", "ServiceTestSupport"],
         // Read by path (#filePath) in Fixtures.swift, so not bundled as resources.
         exclude: ["Fixtures"],
+        swiftSettings: strictSwift
+    ),
+]
+
+// MARK: - TriageML: ML classification over the Open Inference Protocol v2 (MLServer, KServe, Triton)
+
+products.append(.library(name: "TriageML", targets: ["TriageML"]))
+targets += [
+    .target(
+        name: "TriageML",
+        dependencies: [
+            "Triage",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "NIOCore", package: "swift-nio"),
+        ],
+        swiftSettings: strictSwift
+    ),
+    .testTarget(
+        name: "TriageMLTests",
+        dependencies: [
+            "TriageML",
+            "Triage",
+            "ServiceTestSupport",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "MetricsTestKit", package: "swift-metrics"),
+        ],
         swiftSettings: strictSwift
     ),
 ]

@@ -1,0 +1,141 @@
+import Metrics
+import Triage
+
+/// Groups alerts that wait for classification at the same moment into one call of an
+/// upstream ``AlertClassifier`` (typically ``MLClient``: one infer request per batch).
+///
+/// A batch is sent when it reaches ``Configuration/maxBatchSize`` alerts, or
+/// ``Configuration/maxWait`` after its first alert arrived, whichever comes first.
+/// Batches run concurrently with each other. When the upstream call fails, every alert
+/// of that batch gets the error, so each caller can fall back for its own alert; a
+/// wrong number of results fails the batch with ``ClassifierError/resultCountMismatch(expected:got:)``.
+/// Each sent batch's size is recorded in the `breakwater_ml_batch_size` recorder.
+///
+/// Time comes from the injected clock, so tests drive `maxWait` with a manual clock.
+public actor MicroBatcher<C: Clock>: AlertClassifier where C.Duration == Duration {
+    /// Batching limits.
+    public struct Configuration: Sendable {
+        /// Most alerts in one upstream call. Default 32; values below 1 act as 1.
+        public var maxBatchSize: Int
+        /// Longest an alert waits for others before its batch is sent. Default 2 ms;
+        /// `.zero` still gathers the alerts submitted before the batch's timer task runs.
+        public var maxWait: Duration
+
+        /// Creates limits; the defaults are documented on the properties.
+        public init(maxBatchSize: Int = 32, maxWait: Duration = .milliseconds(2)) {
+            self.maxBatchSize = max(1, maxBatchSize)
+            self.maxWait = maxWait
+        }
+    }
+
+    private struct Waiter {
+        let alert: Alert
+        let continuation: CheckedContinuation<Classification, any Error>
+    }
+
+    /// The limits this batcher applies.
+    public nonisolated let configuration: Configuration
+    private let upstream: any AlertClassifier
+    private let clock: C
+    private let batchSize: Recorder
+    private var pending: [Waiter] = []
+    /// Identifies the batch now gathering, so a timer that fires after its batch was
+    /// already sent for being full does not send the next batch early.
+    private var generation = 0
+    private var timerArmed = false
+
+    /// Creates a batcher in front of `upstream`.
+    /// - Parameter metricsFactory: where `breakwater_ml_batch_size` goes; default the
+    ///   bootstrapped `MetricsSystem`.
+    public init(
+        upstream: any AlertClassifier,
+        configuration: Configuration = Configuration(),
+        clock: C,
+        metricsFactory: any MetricsFactory = MetricsSystem.factory
+    ) {
+        self.upstream = upstream
+        self.configuration = configuration
+        self.clock = clock
+        self.batchSize = Recorder(label: "breakwater_ml_batch_size", factory: metricsFactory)
+    }
+
+    /// The number of alerts waiting for their batch to be sent (for tests and gauges).
+    public var pendingCount: Int { pending.count }
+
+    /// Classifies one alert as part of the next batch.
+    /// - Throws: the upstream's error when this alert's batch failed.
+    public func classify(_ alert: Alert) async throws -> Classification {
+        try await withCheckedThrowingContinuation { continuation in
+            pending.append(Waiter(alert: alert, continuation: continuation))
+            if pending.count >= configuration.maxBatchSize {
+                flush()
+            } else if !timerArmed {
+                armTimer()
+            }
+        }
+    }
+
+    /// Classifies alerts through the batcher: they join the gathering batch(es)
+    /// together, in order.
+    /// - Throws: the first error of any batch they were in.
+    public func classify(_ alerts: [Alert]) async throws -> [Classification] {
+        try await withThrowingTaskGroup(of: (Int, Classification).self) { group in
+            for (index, alert) in alerts.enumerated() {
+                group.addTask { (index, try await self.classify(alert)) }
+            }
+            var results = [Classification?](repeating: nil, count: alerts.count)
+            for try await (index, classification) in group { results[index] = classification }
+            return results.compactMap { $0 }
+        }
+    }
+
+    private func armTimer() {
+        timerArmed = true
+        let armedFor = generation
+        let wait = configuration.maxWait
+        let clock = self.clock
+        Task {
+            // A cancelled or failed sleep still sends the batch: never strand callers.
+            try? await clock.sleep(for: wait)
+            self.timerFired(generation: armedFor)
+        }
+    }
+
+    private func timerFired(generation armedFor: Int) {
+        guard armedFor == generation else { return }
+        flush()
+    }
+
+    /// Sends up to `maxBatchSize` waiting alerts as one batch; re-arms the timer for the rest.
+    private func flush() {
+        timerArmed = false
+        generation &+= 1
+        guard !pending.isEmpty else { return }
+        let take = min(pending.count, configuration.maxBatchSize)
+        let batch = Array(pending.prefix(take))
+        pending.removeFirst(take)
+        if !pending.isEmpty {
+            if pending.count >= configuration.maxBatchSize { flush() } else { armTimer() }
+        }
+        batchSize.record(batch.count)
+        let upstream = self.upstream
+        Task {
+            do {
+                let results = try await upstream.classify(batch.map(\.alert))
+                guard results.count == batch.count else {
+                    throw ClassifierError.resultCountMismatch(expected: batch.count, got: results.count)
+                }
+                for (waiter, result) in zip(batch, results) { waiter.continuation.resume(returning: result) }
+            } catch {
+                for waiter in batch { waiter.continuation.resume(throwing: error) }
+            }
+        }
+    }
+}
+
+extension MicroBatcher where C == ContinuousClock {
+    /// Creates a batcher on the continuous clock.
+    public init(upstream: any AlertClassifier, configuration: Configuration = Configuration(), metricsFactory: any MetricsFactory = MetricsSystem.factory) {
+        self.init(upstream: upstream, configuration: configuration, clock: .continuous, metricsFactory: metricsFactory)
+    }
+}

@@ -1,0 +1,152 @@
+import MetricsTestKit
+import Synchronization
+import Testing
+import Triage
+@testable import TriageML
+
+/// An upstream classifier that records each batch and answers from a closure.
+private final class RecordingClassifier: AlertClassifier {
+    struct Failure: Error, Equatable {}
+
+    private let batches = Mutex<[[String]]>([])
+    private let fails: Bool
+    private let dropOne: Bool
+
+    init(fails: Bool = false, dropOne: Bool = false) {
+        self.fails = fails
+        self.dropOne = dropOne
+    }
+
+    var recordedBatches: [[String]] { batches.withLock { $0 } }
+
+    func classify(_ alerts: [Alert]) async throws -> [Classification] {
+        batches.withLock { $0.append(alerts.map(\.fingerprint)) }
+        if fails { throw Failure() }
+        // Encode each alert's position in the confidence, to check results reach their caller.
+        let results = alerts.map { alert in
+            Classification(severity: .low, category: .other, confidence: Double(alert.fingerprint.dropFirst()) ?? -1, classifier: .ml)
+        }
+        return dropOne ? Array(results.dropLast()) : results
+    }
+}
+
+/// Waits (by yielding, never by sleeping) until `condition` holds.
+private func eventually(_ condition: () async -> Bool) async {
+    for _ in 0..<100_000 {
+        if await condition() { return }
+        await Task.yield()
+    }
+}
+
+@Suite("MicroBatcher timing with a manual clock")
+struct MicroBatcherTests {
+    private func alert(_ index: Int) -> Alert { makeAlert("A\(index)") }
+
+    @Test func alertsArrivingTogetherGoInOneBatchAfterMaxWait() async throws {
+        let clock = ManualClock()
+        let upstream = RecordingClassifier()
+        let metrics = TestMetrics()
+        let batcher = MicroBatcher(upstream: upstream, configuration: .init(maxBatchSize: 10, maxWait: .milliseconds(5)), clock: clock, metricsFactory: metrics)
+        let results = Task {
+            try await withThrowingTaskGroup(of: (Int, Classification).self) { group in
+                for index in 0..<3 { group.addTask { (index, try await batcher.classify(alert(index))) } }
+                return try await group.reduce(into: [Int: Classification]()) { $0[$1.0] = $1.1 }
+            }
+        }
+        await eventually { await batcher.pendingCount == 3 && clock.sleeperCount == 1 }
+        #expect(await batcher.pendingCount == 3)
+        #expect(upstream.recordedBatches.isEmpty)
+
+        clock.advance(by: .milliseconds(4))
+        #expect(upstream.recordedBatches.isEmpty)
+        #expect(await batcher.pendingCount == 3)
+
+        clock.advance(by: .milliseconds(1))
+        let classified = try await results.value
+        #expect(upstream.recordedBatches.count == 1)
+        #expect(Set(upstream.recordedBatches.first ?? []) == ["A0", "A1", "A2"])
+        for index in 0..<3 { #expect(classified[index]?.confidence == Double(index)) }
+        #expect(try metrics.expectRecorder("breakwater_ml_batch_size").values == [3])
+    }
+
+    @Test func fullBatchIsSentWithoutWaiting() async throws {
+        let clock = ManualClock()
+        let upstream = RecordingClassifier()
+        let metrics = TestMetrics()
+        let batcher = MicroBatcher(upstream: upstream, configuration: .init(maxBatchSize: 2, maxWait: .seconds(60)), clock: clock, metricsFactory: metrics)
+        async let first = batcher.classify(alert(0))
+        async let second = batcher.classify(alert(1))
+        // The clock never moves: the batch went out because it was full.
+        let results = try await [first, second]
+        #expect(results.map(\.confidence) == [0, 1])
+        #expect(upstream.recordedBatches.count == 1)
+        #expect(try metrics.expectRecorder("breakwater_ml_batch_size").values == [2])
+    }
+
+    @Test func overflowSplitsIntoBatchesOfMaxSize() async throws {
+        let clock = ManualClock()
+        let upstream = RecordingClassifier()
+        let batcher = MicroBatcher(upstream: upstream, configuration: .init(maxBatchSize: 4, maxWait: .milliseconds(1)), clock: clock, metricsFactory: TestMetrics())
+        let results = Task { try await batcher.classify((0..<10).map(alert)) }
+        // Two full batches leave at once; the last 2 alerts wait for the timer.
+        await eventually { upstream.recordedBatches.count == 2 && clock.sleeperCount == 1 }
+        #expect(upstream.recordedBatches.map(\.count) == [4, 4])
+        clock.advance(by: .milliseconds(1))
+        let classified = try await results.value
+        #expect(classified.map(\.confidence) == (0..<10).map(Double.init))
+        #expect(upstream.recordedBatches.map(\.count) == [4, 4, 2])
+    }
+
+    @Test func staleTimerDoesNotSendTheNextBatchEarly() async throws {
+        let clock = ManualClock()
+        let upstream = RecordingClassifier()
+        let batcher = MicroBatcher(upstream: upstream, configuration: .init(maxBatchSize: 2, maxWait: .milliseconds(10)), clock: clock, metricsFactory: TestMetrics())
+        // Alert 0 arms the timer at t=0; alert 1 fills the batch, which leaves at once.
+        let firstPair = Task { try await batcher.classify([alert(0), alert(1)]) }
+        _ = try await firstPair.value
+        // Alert 2 arrives at t=6 and arms its own timer (due at t=16).
+        clock.advance(by: .milliseconds(6))
+        let third = Task { try await batcher.classify(alert(2)) }
+        await eventually { await batcher.pendingCount == 1 && clock.sleeperCount == 2 }
+        // t=10: the first timer fires, but its batch is gone; alert 2 must keep waiting.
+        clock.advance(by: .milliseconds(4))
+        await eventually { clock.sleeperCount == 1 }
+        #expect(await batcher.pendingCount == 1)
+        #expect(upstream.recordedBatches.count == 1)
+        clock.advance(by: .milliseconds(6))
+        #expect(try await third.value.confidence == 2)
+        #expect(upstream.recordedBatches.count == 2)
+    }
+
+    @Test func failedBatchFailsEveryAlertInIt() async throws {
+        let clock = ManualClock()
+        let upstream = RecordingClassifier(fails: true)
+        let batcher = MicroBatcher(upstream: upstream, configuration: .init(maxBatchSize: 3, maxWait: .seconds(1)), clock: clock, metricsFactory: TestMetrics())
+        let outcomes = await withTaskGroup(of: Bool.self) { group in
+            for index in 0..<3 {
+                group.addTask {
+                    do {
+                        _ = try await batcher.classify(alert(index))
+                        return false
+                    } catch {
+                        return error as? RecordingClassifier.Failure == RecordingClassifier.Failure()
+                    }
+                }
+            }
+            return await group.reduce(into: [Bool]()) { $0.append($1) }
+        }
+        #expect(outcomes == [true, true, true])
+        #expect(upstream.recordedBatches.count == 1)
+    }
+
+    @Test func upstreamReturningTooFewResultsFailsTheBatch() async throws {
+        let batcher = MicroBatcher(upstream: RecordingClassifier(dropOne: true), configuration: .init(maxBatchSize: 2, maxWait: .seconds(1)), clock: ManualClock(), metricsFactory: TestMetrics())
+        let error = await #expect(throws: ClassifierError.self) { try await batcher.classify([alert(0), alert(1)]) }
+        #expect(error == .resultCountMismatch(expected: 2, got: 1))
+    }
+
+    @Test func configurationClampsBatchSize() {
+        #expect(MicroBatcher<ManualClock>.Configuration(maxBatchSize: 0).maxBatchSize == 1)
+        #expect(MicroBatcher<ManualClock>.Configuration().maxBatchSize == 32)
+    }
+}

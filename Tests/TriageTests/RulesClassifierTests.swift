@@ -1,0 +1,180 @@
+import Foundation
+import Testing
+@testable import Triage
+
+private func alert(_ labels: [String: String], summary: String? = nil, description: String? = nil) -> Alert {
+    var annotations: [String: String] = [:]
+    annotations["summary"] = summary
+    annotations["description"] = description
+    return Alert(fingerprint: "fp", status: .firing, source: .alertmanager, labels: labels, annotations: annotations)
+}
+
+private func rules(_ yaml: String) throws -> RuleClassifier {
+    RuleClassifier(ruleSet: try RuleSet(yaml: yaml, file: "test.yaml"))
+}
+
+@Suite("Rule classifier: matching and verdicts")
+struct RulesClassifierTests {
+    let yaml = """
+    defaults:
+      severity: low
+      category: other
+    rules:
+      - name: exact-name
+        match:
+          alertname: HostDown
+        severity: critical
+        category: availability
+      - name: regex-summary
+        match:
+          summary: { regex: "(?i)disk .* full" }
+        category: capacity
+      - name: needs-runbook-absent
+        match:
+          alertname: { equals: NoRunbook }
+          labels:
+            runbook: { present: false }
+            team: { present: true }
+        severity: high
+      - name: description-match
+        match:
+          description: { regex: "^exact text$" }
+        severity: info
+        category: data
+    """
+
+    @Test func firstMatchingRuleWinsWithItsSeverityAndCategory() throws {
+        let classifier = try rules(yaml)
+        // Also matches no later rule; HostDown is exact, so 0.5 + 0.15.
+        let verdict = classifier.classify(alert(["alertname": "HostDown", "severity": "info"], summary: "disk a full"))
+        #expect(verdict == Classification(severity: .critical, category: .availability, confidence: 0.65, classifier: .rules, rule: "exact-name"))
+    }
+
+    @Test func exactMatchIsCaseSensitiveAndWhole() throws {
+        let classifier = try rules(yaml)
+        #expect(classifier.classify(alert(["alertname": "hostdown"])).rule == nil)
+        #expect(classifier.classify(alert(["alertname": "HostDown2"])).rule == nil)
+    }
+
+    @Test func ruleWithoutSeverityKeepsTheSourceSeverity() throws {
+        let classifier = try rules(yaml)
+        let verdict = classifier.classify(alert(["alertname": "X", "severity": "warning"], summary: "Disk /var is FULL"))
+        #expect(verdict.rule == "regex-summary")
+        #expect(verdict.severity == .medium)
+        #expect(verdict.category == .capacity)
+        #expect(verdict.confidence == 0.6)
+    }
+
+    @Test func ruleWithoutSeverityAndUnknownSourceSeverityUsesDefault() throws {
+        let classifier = try rules(yaml)
+        let verdict = classifier.classify(alert(["alertname": "X", "severity": "whatever"], summary: "disk / full"))
+        #expect(verdict.rule == "regex-summary")
+        #expect(verdict.severity == .low)
+    }
+
+    @Test func presenceAndAbsenceMatchers() throws {
+        let classifier = try rules(yaml)
+        let matching = classifier.classify(alert(["alertname": "NoRunbook", "team": "db"]))
+        #expect(matching.rule == "needs-runbook-absent")
+        #expect(matching.severity == .high)
+        // 0.5 + exact 0.15 + two presence matchers 0.05 each.
+        #expect(abs(matching.confidence - 0.75) < 1e-9)
+        // An empty label counts as absent.
+        #expect(classifier.classify(alert(["alertname": "NoRunbook", "team": "db", "runbook": ""])).rule == "needs-runbook-absent")
+        #expect(classifier.classify(alert(["alertname": "NoRunbook", "team": "db", "runbook": "http://x"])).rule == nil)
+        #expect(classifier.classify(alert(["alertname": "NoRunbook"])).rule == nil)
+    }
+
+    @Test func ruleWithoutCategoryUsesKeywordsThenDefault() throws {
+        let classifier = try rules(yaml)
+        let keyword = classifier.classify(alert(["alertname": "NoRunbook", "team": "db"], summary: "replication stopped"))
+        #expect(keyword.rule == "needs-runbook-absent")
+        #expect(keyword.category == .data)
+        let fallback = classifier.classify(alert(["alertname": "NoRunbook", "team": "db"], summary: "something odd"))
+        #expect(fallback.category == .other)
+    }
+
+    @Test func customKeywordsReplaceTheBuiltInOnes() throws {
+        let classifier = try rules("""
+        keywords:
+          - category: security
+            words: [Latency]
+        rules: []
+        """)
+        #expect(classifier.ruleSet.rules.isEmpty)
+        // Keywords are lower-cased at load and matched case-insensitively.
+        #expect(classifier.classify(alert(["alertname": "HighLatency"])).category == .security)
+        #expect(classifier.classify(alert(["alertname": "HighErrorRate"])).category == .other)
+    }
+
+    @Test func descriptionMatcher() throws {
+        let classifier = try rules(yaml)
+        let verdict = classifier.classify(alert(["alertname": "Y"], description: "exact text"))
+        #expect(verdict.rule == "description-match")
+        #expect(verdict.category == .data)
+        #expect(classifier.classify(alert(["alertname": "Y"], description: "not exact text")).rule == nil)
+    }
+
+    @Test func noRuleMatchesFallsBackToSourceSeverityAndKeywords() throws {
+        let classifier = try rules(yaml)
+        let verdict = classifier.classify(alert(["alertname": "CheckoutLatencyHigh", "severity": "error"]))
+        #expect(verdict == Classification(severity: .high, category: .latency, confidence: 0.4, classifier: .rules, rule: nil))
+    }
+
+    @Test func noRuleNoSeverityNoKeywordUsesDefaultsWithLowestConfidence() throws {
+        let classifier = try rules(yaml)
+        let verdict = classifier.classify(alert(["alertname": "Mystery"]))
+        #expect(verdict == Classification(severity: .low, category: .other, confidence: 0.2, classifier: .rules, rule: nil))
+    }
+
+    @Test(arguments: [
+        ("critical", Severity.critical), ("error", .high), ("high", .high), ("warning", .medium),
+        ("info", .info), ("low", .low),
+    ])
+    func sourceSeverityMappingForDefaultVerdicts(raw: String, expected: Severity) throws {
+        let classifier = try rules(yaml)
+        #expect(classifier.classify(alert(["alertname": "Mystery", "severity": raw])).severity == expected)
+    }
+
+    @Test func confidenceGrowsWithSpecificityAndIsCapped() {
+        let one = ClassificationRule(name: "a", matchers: [(.alertName, .present(true))])
+        let two = ClassificationRule(name: "b", matchers: [(.alertName, .exact("x")), (.summary, .present(true))])
+        let many = ClassificationRule(name: "c", matchers: Array(repeating: (AlertField.alertName, FieldMatcher.exact("x")), count: 6))
+        #expect(one.confidence < two.confidence)
+        #expect(many.confidence == 0.95)
+    }
+
+    @Test func batchClassifiesInOrderThroughTheProtocol() async throws {
+        let classifier: any AlertClassifier = try rules(yaml)
+        let verdicts = try await classifier.classify([alert(["alertname": "HostDown"]), alert(["alertname": "Mystery"])])
+        #expect(verdicts.map(\.rule) == ["exact-name", nil])
+        let single = try await classifier.classify(alert(["alertname": "HostDown"]))
+        #expect(single.rule == "exact-name")
+    }
+}
+
+@Suite("Rule classifier: the shipped deploy/rules.yaml")
+struct ShippedRulesTests {
+    static let path = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("deploy/rules.yaml").path
+
+    @Test func loadsAndClassifiesTypicalAlerts() throws {
+        let classifier = try RuleClassifier(contentsOf: Self.path)
+        #expect(classifier.ruleSet.rules.count >= 5)
+        let down = classifier.classify(alert(["alertname": "InstanceDown", "env": "production"]))
+        #expect(down.rule == "production-service-down")
+        #expect(down.severity == .critical)
+        #expect(down.category == .availability)
+        let disk = classifier.classify(alert(["alertname": "NodeDiskSpaceLow", "severity": "warning"]))
+        #expect(disk.rule == "disk-nearly-full")
+        #expect(disk.severity == .medium)
+        #expect(disk.category == .capacity)
+        let watchdog = classifier.classify(alert(["alertname": "Watchdog", "severity": "none"]))
+        #expect(watchdog.severity == .info)
+        let unknown = classifier.classify(alert(["alertname": "QueueBacklogGrowing", "severity": "high"]))
+        #expect(unknown.rule == nil)
+        #expect(unknown.category == .saturation)
+        #expect(unknown.severity == .high)
+    }
+}

@@ -1,0 +1,54 @@
+#!/usr/bin/env python3
+"""Trains the demo alert classifier from the committed JSONL dataset.
+
+Two scikit-learn pipelines (TF-IDF over word 1-2-grams + logistic regression), one
+for severity and one for category, saved together with joblib to OUT (never
+committed; scripts/ml-up trains into .run/mlserver/). With --evaluate it first fits
+on 80% and prints the accuracy on the held-out 20% (doubles the training time).
+
+    python3 train.py [--evaluate] alerts-dataset.jsonl OUT/model.joblib
+
+Measured with --evaluate on the committed dataset: severity 0.903, category 1.000.
+"""
+import json
+import sys
+
+import joblib
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import Pipeline
+
+SEED = 20261129
+
+
+def pipeline() -> Pipeline:
+    return Pipeline([
+        ("tfidf", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1)),
+        ("clf", LogisticRegression(max_iter=2000, C=10.0, random_state=SEED)),
+    ])
+
+
+def main() -> None:
+    args = sys.argv[1:]
+    evaluate = "--evaluate" in args
+    args = [a for a in args if a != "--evaluate"]
+    if len(args) != 2:
+        sys.exit("usage: train.py [--evaluate] DATASET.jsonl OUT.joblib")
+    dataset, out = args
+    with open(dataset, encoding="utf-8") as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    texts = [r["text"] for r in rows]
+    models = {}
+    for target in ("severity", "category"):
+        labels = [r[target] for r in rows]
+        if evaluate:
+            x_train, x_test, y_train, y_test = train_test_split(texts, labels, test_size=0.2, random_state=SEED, stratify=labels)
+            held_out = pipeline().fit(x_train, y_train)
+            print(f"{target}: hold-out accuracy {held_out.score(x_test, y_test):.3f}", file=sys.stderr)
+        models[target] = pipeline().fit(texts, labels)
+    joblib.dump(models, out)
+
+
+if __name__ == "__main__":
+    main()
