@@ -361,6 +361,8 @@ final class RelayHandler: ChannelDuplexHandler, @unchecked Sendable {
     /// Chunks read from this channel, waiting for their delay before going to the partner.
     private var delayed: [(due: NIODeadline, data: ByteBuffer)] = []
     private var delayedHead = 0
+    /// Chunks read while paused (a read was already in flight); forwarded on resume.
+    private var held: [ByteBuffer] = []
     private var timer: Scheduled<Void>?
     /// This channel closed while chunks were still delayed: close the partner once sent.
     private var closePartnerWhenDrained = false
@@ -386,7 +388,15 @@ final class RelayHandler: ChannelDuplexHandler, @unchecked Sendable {
 
     func setPaused(_ paused: Bool) {
         self.paused = paused
-        if !paused { readIfAllowed() }
+        guard !paused else { return }
+        // Bytes that arrived from a read already in flight when the pause began.
+        let held = self.held
+        self.held.removeAll()
+        for buffer in held { forward(buffer) }
+        partner?.flush()
+        scheduleDelayed()
+        closePartnerIfDrained()
+        readIfAllowed()
     }
 
     private var mayRead: Bool {
@@ -414,6 +424,14 @@ final class RelayHandler: ChannelDuplexHandler, @unchecked Sendable {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
+        if paused {
+            held.append(buffer)
+        } else {
+            forward(buffer)
+        }
+    }
+
+    private func forward(_ buffer: ByteBuffer) {
         if delay == .zero && delayedHead == delayed.count {
             partner?.write(buffer)
         } else {
@@ -439,12 +457,8 @@ final class RelayHandler: ChannelDuplexHandler, @unchecked Sendable {
     func channelInactive(context: ChannelHandlerContext) {
         // Whatever the partner still delays was headed into this closed channel.
         partner?.dropDelayed()
-        if delayedHead == delayed.count {
-            partner?.closeChannel()
-        } else {
-            closePartnerWhenDrained = true
-        }
-        if !closePartnerWhenDrained { partner = nil }  // breaks the pair's reference cycle
+        closePartnerWhenDrained = true
+        closePartnerIfDrained()
         context.fireChannelInactive()
     }
 
@@ -465,6 +479,7 @@ final class RelayHandler: ChannelDuplexHandler, @unchecked Sendable {
     }
 
     private func dropDelayed() {
+        held.removeAll()
         delayed.removeAll()
         delayedHead = 0
         timer?.cancel()
@@ -472,7 +487,7 @@ final class RelayHandler: ChannelDuplexHandler, @unchecked Sendable {
     }
 
     private func scheduleDelayed() {
-        guard timer == nil, delayedHead < delayed.count, let eventLoop else { return }
+        guard !paused, timer == nil, delayedHead < delayed.count, let eventLoop else { return }
         timer = eventLoop.scheduleTask(deadline: delayed[delayedHead].due) { [self] in
             timer = nil
             releaseDue()
@@ -480,6 +495,7 @@ final class RelayHandler: ChannelDuplexHandler, @unchecked Sendable {
     }
 
     private func releaseDue() {
+        guard !paused else { return }  // resumed by setPaused(false)
         let now = NIODeadline.now()
         var sent = false
         while delayedHead < delayed.count, delayed[delayedHead].due <= now {
@@ -491,14 +507,18 @@ final class RelayHandler: ChannelDuplexHandler, @unchecked Sendable {
         if delayedHead == delayed.count {
             delayed.removeAll(keepingCapacity: true)
             delayedHead = 0
-            if closePartnerWhenDrained {
-                partner?.closeChannel()
-                // Break the reference cycle once both sides are done.
-                partner = nil
-            }
+            closePartnerIfDrained()
         } else {
             scheduleDelayed()
         }
+    }
+
+    /// After this channel closed: once nothing read from it waits (delayed or held),
+    /// close the partner and drop the link (breaking the pair's reference cycle).
+    private func closePartnerIfDrained() {
+        guard closePartnerWhenDrained, delayedHead == delayed.count, held.isEmpty else { return }
+        partner?.closeChannel()
+        partner = nil
     }
 
     private static func nanoseconds(_ duration: Duration) -> Int64 {

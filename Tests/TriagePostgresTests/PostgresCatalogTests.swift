@@ -73,7 +73,7 @@ struct PostgresCatalogTests {
             .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("deploy/catalog.yaml")
         let expected = try StaticCatalog(contentsOf: url)
-        try await withPool { pool in
+        try await withPool { (pool: PostgresPool) async throws in
             let catalog = PostgresCatalog(pool: pool)
             #expect(try await catalog.seed(fromYAMLAt: url) == expected.services.count)
             // Seeding again is harmless (upsert).

@@ -5,6 +5,7 @@ import Testing
 @testable import TriagePostgres
 
 /// Runs `body` with a running pool on the PostgreSQL that scripts/test started.
+@discardableResult
 func withPool<Result: Sendable>(
     _ configure: (inout PostgresConfiguration) -> Void = { _ in },
     _ body: @Sendable (PostgresPool) async throws -> Result
