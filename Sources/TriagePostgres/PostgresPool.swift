@@ -49,7 +49,9 @@ public final class PostgresPool: Sendable, Service {
 
     /// Leases a pooled connection for `body`, under the operation deadline.
     ///
-    /// `body` must not keep the connection. On cancellation or deadline the connection is
+    /// `body` must not keep the connection, and must consume the rows it queries before
+    /// returning (errors such as a statement timeout arrive while iterating them, and a
+    /// row sequence must not outlive the lease). On cancellation or deadline the connection is
     /// closed, so a statement stuck on a dead network ends promptly.
     /// - Parameter operation: names the operation in error messages.
     /// - Throws: ``PostgresStoreError`` classifying the failure (unreachable, timed out,

@@ -104,7 +104,8 @@ struct PostgresCatalogTests {
             #expect(setting == "200ms")
             await #expect {
                 try await pool.withConnection("slow query") { connection in
-                    try await connection.query("SELECT pg_sleep(5)", logger: Logger(label: "test"))
+                    let rows = try await connection.query("SELECT pg_sleep(5)", logger: Logger(label: "test"))
+                    for try await _ in rows {}
                 }
             } throws: { error in
                 guard let error = error as? PostgresStoreError else { return false }
@@ -134,7 +135,8 @@ struct PostgresCatalogTests {
         try await withPool { pool in
             await #expect {
                 try await pool.withConnection("query") { connection in
-                    try await connection.query("SELECT * FROM no_such_table_breakwater", logger: Logger(label: "test"))
+                    let rows = try await connection.query("SELECT * FROM no_such_table_breakwater", logger: Logger(label: "test"))
+                    for try await _ in rows {}
                 }
             } throws: { error in
                 (error as? PostgresStoreError).map { $0.kind == .server && $0.sqlState == "42P01" } ?? false
