@@ -1,6 +1,8 @@
 import Logging
 import PostgresNIO
 import ServiceLifecycle
+import Synchronization
+import _ConnectionPoolModule
 
 /// A pooled connection to one PostgreSQL database, shared by ``PostgresCatalog`` and
 /// ``PostgresDedupStore``.
@@ -14,6 +16,11 @@ import ServiceLifecycle
 /// connection attempt (bounded by the connect timeout) finds out why, so the error says
 /// "unreachable: connection refused" or "authenticationFailed: password authentication
 /// failed …" instead of a bare timeout.
+///
+/// After about a minute of failed connection attempts the pool trips its own connection
+/// circuit breaker and only retries after a backoff of up to a minute; operations then
+/// run on a dedicated connection instead, so service resumes as soon as the database
+/// is reachable again (see ``dedicatedConnectionFallbacks``).
 public final class PostgresPool: Sendable, Service {
     /// The configuration this pool connects with.
     public let configuration: PostgresConfiguration
@@ -21,6 +28,7 @@ public final class PostgresPool: Sendable, Service {
     private let connectionConfiguration: PostgresConnection.Configuration
     private let logger: Logger
     private let sleep: @Sendable (Duration) async throws -> Void
+    private let fallbacks = Atomic<Int>(0)
 
     /// Creates the pool (it does not connect yet).
     /// - Parameters:
@@ -64,18 +72,39 @@ public final class PostgresPool: Sendable, Service {
         let client = self.client
         let sleep = self.sleep
         let timeout = configuration.operationTimeout
+        let connectionConfiguration = self.connectionConfiguration
+        let logger = self.logger
         let outcome: DeadlineOutcome<Result>
         do {
             outcome = try await withThrowingTaskGroup(of: DeadlineOutcome<Result>.self) { group in
                 group.addTask {
-                    let value = try await client.withConnection { connection in
-                        try await withTaskCancellationHandler {
-                            try await body(connection)
-                        } onCancel: {
-                            connection.close()
+                    do {
+                        return .finished(try await client.withConnection { connection in
+                            try await Self.run(body, on: connection)
+                        })
+                    } catch let error as ConnectionPoolError where error == .connectionCreationCircuitBreakerTripped {
+                        // After a long outage the pool fails requests at once and retries
+                        // connecting only after its backoff (growing to a minute). A direct
+                        // connection tells at once whether the database is back, and if so
+                        // serves this operation, so recovery is not delayed by the backoff.
+                        self.fallbacks.add(1, ordering: .relaxed)
+                        let connection: PostgresConnection
+                        do {
+                            connection = try await PostgresConnection.connect(
+                                configuration: connectionConfiguration, id: 0, logger: logger
+                            )
+                        } catch {
+                            throw self.connectFailure(error, operation: operation, context: "the pool stopped connecting after repeated failures")
+                        }
+                        do {
+                            let value = try await Self.run(body, on: connection)
+                            try? await connection.close()
+                            return .finished(value)
+                        } catch {
+                            try? await connection.close()
+                            throw error
                         }
                     }
-                    return .finished(value)
                 }
                 group.addTask {
                     try await sleep(timeout)
@@ -102,6 +131,39 @@ public final class PostgresPool: Sendable, Service {
         }
     }
 
+    /// Runs `body`, closing the connection if the task is cancelled (deadline), so a
+    /// statement stuck on a dead network ends promptly.
+    private static func run<Result: Sendable>(
+        _ body: @Sendable (PostgresConnection) async throws -> Result,
+        on connection: PostgresConnection
+    ) async throws -> Result {
+        try await withTaskCancellationHandler {
+            try await body(connection)
+        } onCancel: {
+            connection.close()
+        }
+    }
+
+    /// How many operations ran on a dedicated connection because the pool's own connection
+    /// circuit breaker was open (after about a minute of failed connection attempts).
+    public var dedicatedConnectionFallbacks: Int {
+        fallbacks.load(ordering: .relaxed)
+    }
+
+    /// Classifies a failed direct connection attempt: rejected credentials and server
+    /// errors keep their kind, anything else means the database is unreachable.
+    private func connectFailure(_ error: any Error, operation: String, context: String) -> PostgresStoreError {
+        let cause = mapped(error, operation: operation)
+        let kind: PostgresStoreError.Kind = switch cause.kind {
+        case .authenticationFailed, .server: cause.kind
+        default: .unreachable
+        }
+        return PostgresStoreError(
+            kind: kind, operation: operation, endpoint: configuration.endpoint,
+            detail: "\(context); connecting fails: \(cause.detail)", sqlState: cause.sqlState
+        )
+    }
+
     func mapped(_ error: any Error, operation: String) -> PostgresStoreError {
         PostgresStoreError.from(error, operation: operation, endpoint: configuration.endpoint, secret: configuration.password)
     }
@@ -116,7 +178,7 @@ public final class PostgresPool: Sendable, Service {
         let connectTimeout = configuration.connectTimeout
         enum Probe: Sendable {
             case connected
-            case failed(PostgresStoreError)
+            case failed(any Error)
             case hung
         }
         let probe: Probe = await withTaskGroup(of: Probe.self) { group in
@@ -128,11 +190,11 @@ public final class PostgresPool: Sendable, Service {
                     try? await connection.close()
                     return .connected
                 } catch {
-                    return .failed(self.mapped(error, operation: operation))
+                    return .failed(error)
                 }
             }
             group.addTask {
-                do { try await sleep(connectTimeout) } catch { return .connected }
+                try? await sleep(connectTimeout)  // cancelled when the attempt finished first
                 return .hung
             }
             defer { group.cancelAll() }
@@ -147,12 +209,7 @@ public final class PostgresPool: Sendable, Service {
                 detail: "\(timeoutMessage); a new connection did not complete its startup within \(PostgresConfiguration.milliseconds(connectTimeout)) ms"
             )
         case .failed(let error):
-            let kind: PostgresStoreError.Kind = error.kind == .authenticationFailed ? .authenticationFailed
-                : error.kind == .server ? .server : .unreachable
-            return PostgresStoreError(
-                kind: kind, operation: operation, endpoint: configuration.endpoint,
-                detail: "\(timeoutMessage); connecting fails: \(error.detail)", sqlState: error.sqlState
-            )
+            return connectFailure(error, operation: operation, context: timeoutMessage)
         }
     }
 }

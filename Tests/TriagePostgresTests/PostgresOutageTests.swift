@@ -91,4 +91,43 @@ struct PostgresOutageTests {
             #expect(try await eventually { try await catalog.lookup(service: name) }?.ownerTeam == "commerce")
         }
     }
+
+    /// Slow by nature (about 70 s): the pool trips its own connection breaker only after
+    /// a minute of failed attempts, and that cannot be shortened through PostgresClient.
+    @Test(.timeLimit(.minutes(3)))
+    func longOutageDoesNotDelayRecoveryByThePoolBackoff() async throws {
+        try await withProxiedPool { pool, proxy in
+            let catalog = PostgresCatalog(pool: pool)
+            try await catalog.migrate()
+            let name = uniqueName("ledger")
+            try await catalog.upsert(ServiceInfo(name: name, ownerTeam: "finance-eng"))
+
+            await proxy.cut()
+            // Keep the outage visible to the pool until it trips its breaker and operations
+            // go to a dedicated connection (bounded: 90 rounds of at most ~2.5 s).
+            var rounds = 0
+            while pool.dedicatedConnectionFallbacks == 0 {
+                rounds += 1
+                try #require(rounds <= 90, "the pool never tripped its connection breaker")
+                await #expect {
+                    try await catalog.lookup(service: name)
+                } throws: { error in
+                    (error as? PostgresStoreError)?.kind == .unreachable
+                }
+                try await Task.sleep(for: .seconds(1))
+            }
+            // Still down: the dedicated attempt fails as unreachable, with the cause.
+            await #expect {
+                try await catalog.lookup(service: name)
+            } throws: { error in
+                guard let error = error as? PostgresStoreError else { return false }
+                return error.kind == .unreachable && error.detail.contains("connecting fails")
+            }
+
+            await proxy.restore()
+            // The first operation after the database returns succeeds, although the pool
+            // itself is still waiting out its backoff.
+            #expect(try await catalog.lookup(service: name)?.ownerTeam == "finance-eng")
+        }
+    }
 }
