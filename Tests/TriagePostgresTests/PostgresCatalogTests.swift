@@ -158,3 +158,33 @@ struct PostgresCatalogTests {
         }
     }
 }
+
+@Suite(.enabled(if: ExternalService.postgres.shouldRun))
+struct PostgresTLSTests {
+    @Test func requireAgainstAServerWithoutTLSFailsClearly() async throws {
+        // The test cluster has no TLS: `prefer` (the default, used by every other test)
+        // falls back to plain TCP, `require` must refuse.
+        try await withPool({ $0.tls = .require; $0.operationTimeout = .seconds(1) }) { pool in
+            await #expect {
+                try await PostgresCatalog(pool: pool).lookup(service: "checkout")
+            } throws: { error in
+                guard let error = error as? PostgresStoreError else { return false }
+                return error.kind == .unreachable && error.detail.contains("does not support TLS")
+            }
+        }
+    }
+
+    @Test func caFileThatIsNotPEMIsRejected() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("not-a-ca-\(UUID().uuidString).pem").path
+        try Data("definitely not a certificate".utf8).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        var configuration = try PostgresConfiguration(url: try ExternalService.postgres.require())
+        configuration.tls = .require
+        configuration.caFile = path
+        #expect {
+            _ = try PostgresPool(configuration: configuration)
+        } throws: { error in
+            (error as? PostgresConfigurationError)?.problem.contains("is not a PEM certificate file") == true
+        }
+    }
+}
