@@ -41,6 +41,13 @@ let package = Package(
             ],
             swiftSettings: strictSwift
         ),
+        // Seeds the PostgreSQL catalog from a YAML file (demo / operator tool).
+        .executableTarget(
+            name: "breakwater-catalog-seed",
+            dependencies: ["Triage", "TriagePostgres", .product(name: "Logging", package: "swift-log")],
+            path: "Sources/CatalogSeed",
+            swiftSettings: strictSwift
+        ),
         // Test-only helpers: how a test finds the real services scripts/test started.
         .target(
             name: "ServiceTestSupport",
