@@ -19,6 +19,7 @@ var dependencies: [Package.Dependency] = [
     .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+    .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
 ]
 var products: [Product] = []
 var targets: [Target] = []
@@ -129,6 +130,36 @@ targets += [
     ),
 ]
 
+// MARK: - TriagePostgres: service catalog and dedup store on PostgreSQL (postgres-nio)
+
+products.append(.library(name: "TriagePostgres", targets: ["TriagePostgres"]))
+targets += [
+    .target(
+        name: "TriagePostgres",
+        dependencies: [
+            "Triage",
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+            // Only for matching the pool's ConnectionPoolError (thrown through PostgresClient).
+            .product(name: "_ConnectionPoolModule", package: "postgres-nio"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ],
+        swiftSettings: strictSwift
+    ),
+    // Seeds the PostgreSQL catalog from a YAML file (demo / operator tool).
+    .executableTarget(
+        name: "breakwater-catalog-seed",
+        dependencies: ["Triage", "TriagePostgres", .product(name: "Logging", package: "swift-log")],
+        path: "Sources/CatalogSeed",
+        swiftSettings: strictSwift
+    ),
+    .testTarget(
+        name: "TriagePostgresTests",
+        dependencies: ["TriagePostgres", "Triage", "ServiceTestSupport"],
+        swiftSettings: strictSwift
+    ),
+]
+
 // MARK: - Application: configuration, HTTP, worker wiring, the `breakwater` CLI
 
 products += [
@@ -166,9 +197,26 @@ targets += [
 
 // MARK: - Test support: finding the real services scripts/test started, schema checks
 
-targets.append(
-    .target(name: "ServiceTestSupport", dependencies: ["Triage"], swiftSettings: strictSwift)
-)
+targets += [
+    .target(
+        name: "ServiceTestSupport",
+        dependencies: [
+            "Triage",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ],
+        swiftSettings: strictSwift
+    ),
+    .testTarget(
+        name: "ServiceTestSupportTests",
+        dependencies: [
+            "ServiceTestSupport",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ],
+        swiftSettings: strictSwift
+    ),
+]
 
 let package = Package(
     name: "Breakwater",

@@ -1,0 +1,46 @@
+import PostgresNIO
+
+/// One named, append-only schema change. Applied at most once per database, recorded
+/// in `breakwater_migrations`.
+struct Migration: Sendable {
+    let name: String
+    let statements: [PostgresQuery]
+}
+
+enum Migrations {
+    /// Serializes concurrent migrators (several workers starting at once) on one advisory lock.
+    private static let advisoryLockKey: Int64 = 0x6272_6B77_7472  // "brkwtr"
+
+    /// Applies the migrations not applied yet, in order, in one transaction under an
+    /// advisory lock; already applied ones are skipped, so calling this again is harmless.
+    /// - Returns: the names of the migrations applied by this call.
+    static func apply(_ migrations: [Migration], on pool: PostgresPool, operation: String) async throws -> [String] {
+        try await pool.withConnection(operation) { connection in
+            let logger = Logger(label: "breakwater.postgres.migrations")
+            return try await connection.withTransaction(logger: logger) { connection in
+                try await connection.query("SELECT pg_advisory_xact_lock(\(advisoryLockKey))", logger: logger)
+                try await connection.query("""
+                    CREATE TABLE IF NOT EXISTS breakwater_migrations (
+                        name text PRIMARY KEY,
+                        applied_at timestamptz NOT NULL DEFAULT now()
+                    )
+                    """, logger: logger)
+                var applied: [String] = []
+                for migration in migrations {
+                    let rows = try await connection.query(
+                        "SELECT 1 FROM breakwater_migrations WHERE name = \(migration.name)", logger: logger
+                    )
+                    var alreadyApplied = false
+                    for try await _ in rows { alreadyApplied = true }
+                    if alreadyApplied { continue }
+                    for statement in migration.statements {
+                        try await connection.query(statement, logger: logger)
+                    }
+                    try await connection.query("INSERT INTO breakwater_migrations (name) VALUES (\(migration.name))", logger: logger)
+                    applied.append(migration.name)
+                }
+                return applied
+            }
+        }
+    }
+}

@@ -1,0 +1,77 @@
+import Foundation
+import ServiceTestSupport
+import Testing
+import Triage
+@testable import TriagePostgres
+
+@Suite(.enabled(if: ExternalService.postgres.shouldRun))
+struct PostgresDedupStoreTests {
+    @Test func countsRepeatedOccurrences() async throws {
+        try await withPool { pool in
+            let store = PostgresDedupStore(pool: pool)
+            try await store.migrate()
+            let fingerprint = uniqueName("fp")
+            let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+            #expect(try await store.lookup(fingerprint: fingerprint) == nil)
+            let first = try await store.record(fingerprint: fingerprint, seenAt: t0)
+            #expect(first == DedupRecord(fingerprint: fingerprint, firstSeen: t0, lastSeen: t0, occurrences: 1))
+            for minute in 1...4 {
+                _ = try await store.record(fingerprint: fingerprint, seenAt: t0.addingTimeInterval(Double(minute) * 60))
+            }
+            // An out-of-order, older delivery moves first_seen back but not last_seen.
+            let last = try await store.record(fingerprint: fingerprint, seenAt: t0.addingTimeInterval(-30))
+            #expect(last == DedupRecord(
+                fingerprint: fingerprint, firstSeen: t0.addingTimeInterval(-30), lastSeen: t0.addingTimeInterval(240), occurrences: 6
+            ))
+            #expect(try await store.lookup(fingerprint: fingerprint) == last)
+            // Lookup is read-only.
+            #expect(try await store.lookup(fingerprint: fingerprint) == last)
+        }
+    }
+
+    @Test func concurrentUpsertsOfOneFingerprintLoseNoCount() async throws {
+        try await withPool({ $0.poolSize = 8 }) { pool in
+            let store = PostgresDedupStore(pool: pool)
+            try await store.migrate()
+            let fingerprint = uniqueName("storm")
+            let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+            let writers = 16
+            let perWriter = 25
+            let counts = try await withThrowingTaskGroup(of: [Int].self) { group in
+                for writer in 0..<writers {
+                    group.addTask {
+                        var seen: [Int] = []
+                        for index in 0..<perWriter {
+                            let at = t0.addingTimeInterval(Double(writer * perWriter + index))
+                            seen.append(try await store.record(fingerprint: fingerprint, seenAt: at).occurrences)
+                        }
+                        return seen
+                    }
+                }
+                var all: [Int] = []
+                for try await seen in group { all += seen }
+                return all
+            }
+            let total = writers * perWriter
+            // Every upsert saw a distinct count: 1…total, each exactly once.
+            #expect(counts.sorted() == Array(1...total))
+            let record = try #require(try await store.lookup(fingerprint: fingerprint))
+            #expect(record.occurrences == total)
+            #expect(record.firstSeen == t0)
+            #expect(record.lastSeen == t0.addingTimeInterval(Double(total - 1)))
+        }
+    }
+
+    @Test func fingerprintsAreIndependent() async throws {
+        try await withPool { pool in
+            let store = PostgresDedupStore(pool: pool)
+            try await store.migrate()
+            let a = uniqueName("a"), b = uniqueName("b")
+            let now = Date(timeIntervalSince1970: 1_800_000_000)
+            _ = try await store.record(fingerprint: a, seenAt: now)
+            _ = try await store.record(fingerprint: a, seenAt: now)
+            #expect(try await store.record(fingerprint: b, seenAt: now).occurrences == 1)
+            #expect(try await store.lookup(fingerprint: a)?.occurrences == 2)
+        }
+    }
+}

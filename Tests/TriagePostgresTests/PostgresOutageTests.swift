@@ -1,0 +1,133 @@
+import Foundation
+import ServiceTestSupport
+import Testing
+import Triage
+@testable import TriagePostgres
+
+/// PostgreSQL made unreachable (and reachable again) through a TCPFaultProxy, without
+/// touching the real server.
+@Suite(.enabled(if: ExternalService.postgres.shouldRun))
+struct PostgresOutageTests {
+    /// Runs `body` with a pool that connects through a proxy in front of the test server.
+    func withProxiedPool(_ body: @Sendable (PostgresPool, TCPFaultProxy) async throws -> Void) async throws {
+        let real = try PostgresConfiguration(url: try ExternalService.postgres.require())
+        let proxy = try await TCPFaultProxy.start(forwardingTo: real.host, port: real.port)
+        do {
+            try await withPool({
+                $0.host = proxy.host
+                $0.port = proxy.port
+                $0.operationTimeout = .seconds(1)
+                $0.connectTimeout = .milliseconds(500)
+            }) { pool in
+                try await body(pool, proxy)
+            }
+        } catch {
+            await proxy.stop()
+            throw error
+        }
+        await proxy.stop()
+    }
+
+    /// Retries `operation` until it succeeds (the pool reconnects with its own backoff);
+    /// bounded, so a broken recovery fails instead of hanging.
+    func eventually<T: Sendable>(_ operation: @Sendable () async throws -> T) async throws -> T {
+        var lastError: (any Error)?
+        for _ in 0..<30 {
+            do { return try await operation() } catch { lastError = error }
+        }
+        throw lastError ?? CancellationError()
+    }
+
+    @Test func cutGivesAClearUnreachableErrorAndRestoreRecovers() async throws {
+        try await withProxiedPool { pool, proxy in
+            let catalog = PostgresCatalog(pool: pool)
+            let store = PostgresDedupStore(pool: pool)
+            try await catalog.migrate()
+            try await store.migrate()
+            let name = uniqueName("orders")
+            let entry = ServiceInfo(name: name, ownerTeam: "commerce", tier: 1)
+            try await catalog.upsert(entry)
+            #expect(try await catalog.lookup(service: name) == entry)
+
+            await proxy.cut()
+            await #expect {
+                try await catalog.lookup(service: name)
+            } throws: { error in
+                guard let error = error as? PostgresStoreError else { return false }
+                return error.kind == .unreachable && error.operation == "catalog lookup"
+                    && error.endpoint == "127.0.0.1:\(proxy.port)/\(pool.configuration.database)"
+            }
+            await #expect {
+                try await store.record(fingerprint: name, seenAt: Date())
+            } throws: { error in
+                (error as? PostgresStoreError)?.kind == .unreachable
+            }
+            #expect(proxy.statistics.refused >= 1)
+
+            await proxy.restore()
+            #expect(try await eventually { try await catalog.lookup(service: name) } == entry)
+            #expect(try await store.record(fingerprint: name, seenAt: Date()).occurrences == 1)
+        }
+    }
+
+    @Test func partitionTimesOutAsUnreachableAndRecovers() async throws {
+        try await withProxiedPool { pool, proxy in
+            let catalog = PostgresCatalog(pool: pool)
+            try await catalog.migrate()
+            let name = uniqueName("cart")
+            try await catalog.upsert(ServiceInfo(name: name, ownerTeam: "commerce"))
+
+            // Packets silently dropped: the query on the existing connection cannot finish,
+            // the deadline closes that connection, and a fresh connection cannot start up.
+            await proxy.partition()
+            await #expect {
+                try await catalog.lookup(service: name)
+            } throws: { error in
+                guard let error = error as? PostgresStoreError else { return false }
+                return error.kind == .unreachable && error.detail.contains("did not complete its startup")
+            }
+
+            await proxy.restore()
+            #expect(try await eventually { try await catalog.lookup(service: name) }?.ownerTeam == "commerce")
+        }
+    }
+
+    /// Slow by nature (about 70 s): the pool trips its own connection breaker only after
+    /// a minute of failed attempts, and that cannot be shortened through PostgresClient.
+    @Test(.timeLimit(.minutes(3)))
+    func longOutageDoesNotDelayRecoveryByThePoolBackoff() async throws {
+        try await withProxiedPool { pool, proxy in
+            let catalog = PostgresCatalog(pool: pool)
+            try await catalog.migrate()
+            let name = uniqueName("ledger")
+            try await catalog.upsert(ServiceInfo(name: name, ownerTeam: "finance-eng"))
+
+            await proxy.cut()
+            // Keep the outage visible to the pool until it trips its breaker and operations
+            // go to a dedicated connection (bounded: 90 rounds of at most ~2.5 s).
+            var rounds = 0
+            while pool.dedicatedConnectionFallbacks == 0 {
+                rounds += 1
+                try #require(rounds <= 90, "the pool never tripped its connection breaker")
+                await #expect {
+                    try await catalog.lookup(service: name)
+                } throws: { error in
+                    (error as? PostgresStoreError)?.kind == .unreachable
+                }
+                try await Task.sleep(for: .seconds(1))
+            }
+            // Still down: the dedicated attempt fails as unreachable, with the cause.
+            await #expect {
+                try await catalog.lookup(service: name)
+            } throws: { error in
+                guard let error = error as? PostgresStoreError else { return false }
+                return error.kind == .unreachable && error.detail.contains("connecting fails")
+            }
+
+            await proxy.restore()
+            // The first operation after the database returns succeeds, although the pool
+            // itself is still waiting out its backoff.
+            #expect(try await catalog.lookup(service: name)?.ownerTeam == "finance-eng")
+        }
+    }
+}

@@ -1,0 +1,35 @@
+import Foundation
+import PostgresNIO
+import ServiceTestSupport
+import Testing
+@testable import TriagePostgres
+
+/// Runs `body` with a running pool on the PostgreSQL that scripts/test started.
+@discardableResult
+func withPool<Result: Sendable>(
+    _ configure: (inout PostgresConfiguration) -> Void = { _ in },
+    _ body: @Sendable (PostgresPool) async throws -> Result
+) async throws -> Result {
+    var configuration = try PostgresConfiguration(url: try ExternalService.postgres.require())
+    configure(&configuration)
+    let pool = try PostgresPool(configuration: configuration)
+    return try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask { await pool.run() }
+        defer { group.cancelAll() }
+        return try await body(pool)
+    }
+}
+
+/// A name no other test (or earlier run) uses.
+func uniqueName(_ prefix: String) -> String {
+    "\(prefix)-\(UUID().uuidString.lowercased().prefix(12))"
+}
+
+/// Runs one scalar query.
+func scalar<T: PostgresDecodable & Sendable>(_ pool: PostgresPool, _ query: PostgresQuery, as type: T.Type) async throws -> T? {
+    try await pool.withConnection("test query") { connection in
+        let rows = try await connection.query(query, logger: Logger(label: "test"))
+        for try await value in rows.decode(T.self) { return value }
+        return nil
+    }
+}
