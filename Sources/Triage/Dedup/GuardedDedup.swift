@@ -1,0 +1,52 @@
+import Foundation
+import Resilience
+
+/// The dedup step: counts deliveries of an alert in the dedup store, whose writes go
+/// through the `dedup` breaker inside a ``DegradedService``. While the breaker is open
+/// (or read-only mode is switched on) the store is read-only: the write is refused, the
+/// incident says dedup was unavailable, and a `read_only` fallback event is written.
+public struct GuardedDedup: DedupStage {
+    /// The strategy name of the degraded answer in events and metrics.
+    public static let unavailableStrategy = "read_only"
+
+    private let store: DegradedService<any DedupStore>
+
+    /// Creates the step over a store wrapped in its degraded-service switch.
+    public init(store: DegradedService<any DedupStore>) {
+        self.store = store
+    }
+
+    /// Counts `alert` at `time`; never fails.
+    public func record(_ alert: Alert, at time: Date) async -> StepOutcome<DedupInfo> {
+        let fingerprint = alert.fingerprint
+        do {
+            let record = try await store.write { try await $0.record(fingerprint: fingerprint, seenAt: time) }
+            return StepOutcome(
+                value: .seen(occurrences: record.occurrences, firstSeen: record.firstSeen, lastSeen: record.lastSeen),
+                provenance: StepProvenance(source: .primary, fallbackUsed: false)
+            )
+        } catch {
+            let note: FallbackNote
+            switch error {
+            case .readOnly(_, _, let execution):
+                note = FallbackNote(execution)
+            case .breaker(let failure):
+                let reason: FallbackEventReason = if case .timeout = failure { .timeout } else { .error }
+                note = FallbackNote(breaker: store.breaker.name, strategy: Self.unavailableStrategy, reason: reason)
+            }
+            return StepOutcome(
+                value: .unavailable, provenance: StepProvenance(source: .unavailable, fallbackUsed: true), fallbacks: [note]
+            )
+        }
+    }
+}
+
+/// The dedup step when dedup is switched off by configuration: every incident says
+/// dedup was unavailable; no fallback ran, so no event is written.
+public struct DisabledDedup: DedupStage {
+    public init() {}
+
+    public func record(_ alert: Alert, at time: Date) async -> StepOutcome<DedupInfo> {
+        StepOutcome(value: .unavailable, provenance: StepProvenance(source: .unavailable, fallbackUsed: false))
+    }
+}

@@ -1,0 +1,103 @@
+import Resilience
+
+/// The enrichment step: looks up the alert's service in the catalog behind a circuit
+/// breaker, with the fallback chain of the design, tried in this order:
+///
+/// 1. fresh cache (not a fallback: provenance `cache`),
+/// 2. the primary catalog (PostgreSQL), through the `catalog` breaker,
+/// 3. stale cache, with its age (`stale_cache`),
+/// 4. an optional secondary catalog (a read replica), through its own breaker (`secondary`),
+/// 5. the static catalog file (`static_catalog`),
+/// 6. a default "unowned" entry (`default`).
+///
+/// Steps 3–6 run when the primary is open, fails or times out. A primary answer of
+/// "unknown service" is an answer: the entry is `unowned` and no fallback runs.
+public struct CatalogEnrichment: EnrichmentStage {
+    /// Strategy names, as they appear in fallback events and metrics.
+    public enum Strategy {
+        public static let staleCache = "stale_cache"
+        public static let secondary = "secondary"
+        public static let staticCatalog = "static_catalog"
+        public static let defaultEntry = "default"
+    }
+
+    private let primary: any ServiceCatalog
+    private let breaker: CircuitBreaker
+    private let secondary: (catalog: any ServiceCatalog, breaker: CircuitBreaker)?
+    private let staticCatalog: StaticCatalog?
+    private let cache: StaleCache<String, ServiceInfo>
+
+    /// Creates the step.
+    /// - Parameters:
+    ///   - primary: the catalog of record.
+    ///   - breaker: guards `primary`.
+    ///   - secondary: a replica and the breaker guarding it, if configured.
+    ///   - staticCatalog: the static file's entries, if configured.
+    ///   - cache: fresh/stale cache of primary answers (its TTLs set what "fresh" means).
+    public init(
+        primary: any ServiceCatalog,
+        breaker: CircuitBreaker,
+        secondary: (catalog: any ServiceCatalog, breaker: CircuitBreaker)? = nil,
+        staticCatalog: StaticCatalog? = nil,
+        cache: StaleCache<String, ServiceInfo>
+    ) {
+        self.primary = primary
+        self.breaker = breaker
+        self.secondary = secondary
+        self.staticCatalog = staticCatalog
+        self.cache = cache
+    }
+
+    /// Enriches `alert`; never fails (the default entry always serves).
+    /// - Returns: `nil` value only when the alert names no service at all.
+    public func enrich(_ alert: Alert) async -> StepOutcome<ServiceInfo?> {
+        guard let name = alert.serviceName else {
+            return StepOutcome(value: nil, provenance: StepProvenance(source: .default, fallbackUsed: false))
+        }
+        if let cached = cache.get(name), !cached.isStale {
+            return StepOutcome(value: cached.value, provenance: StepProvenance(source: .cache, fallbackUsed: false))
+        }
+        let primary = self.primary
+        do {
+            let result = try await breaker.call(fallback: fallbacks(for: name), policy: .onAnyFailure) {
+                try await primary.lookup(service: name) ?? .unowned(name)
+            }
+            guard let servedBy = result.servedBy else {
+                cache.insert(result.value, for: name)
+                return StepOutcome(value: result.value, provenance: StepProvenance(source: .primary, fallbackUsed: false))
+            }
+            let staleAge = result.staleAge?.seconds
+            return StepOutcome(
+                value: result.value,
+                provenance: StepProvenance(source: Self.source(of: servedBy), fallbackUsed: true, staleAgeSeconds: staleAge),
+                fallbacks: FallbackNote.served(in: result)
+            )
+        } catch {
+            // Only an error the breaker does not count (it passes through untouched)
+            // lands here; serve the default so the alert is still enriched.
+            return StepOutcome(value: .unowned(name), provenance: StepProvenance(source: .default, fallbackUsed: true))
+        }
+    }
+
+    private func fallbacks(for name: String) -> FallbackChain<ServiceInfo> {
+        var chain = FallbackChain<ServiceInfo>([cache.strategy(for: name, name: Strategy.staleCache).values])
+        if let secondary {
+            chain = chain.adding(AsyncFunctionFallback(name: Strategy.secondary) { _ in
+                try await secondary.breaker.call { try await secondary.catalog.lookup(service: name) }
+            })
+        }
+        if let staticCatalog {
+            chain = chain.adding(AsyncFunctionFallback(name: Strategy.staticCatalog) { _ in staticCatalog.entry(named: name) })
+        }
+        return chain.adding(StaticFallback(ServiceInfo.unowned(name), name: Strategy.defaultEntry))
+    }
+
+    private static func source(of strategy: String) -> ProvenanceSource {
+        switch strategy {
+        case Strategy.staleCache: .stale
+        case Strategy.secondary: .secondary
+        case Strategy.staticCatalog: .static
+        default: .default
+        }
+    }
+}
