@@ -19,7 +19,10 @@ let logger: Logger = {
     logger.logLevel = .warning
     return logger
 }()
-let common = KafkaConfiguration(bootstrapServers: [bootstrap], clientID: "kafka-benchmark")
+// noida-db ignores fetch size limits and answers with everything up to the high
+// watermark (~114 MB here), above librdkafka's default 100 MB receive limit.
+let largeResponses = ["receive.message.max.bytes": "1000000000"]
+let common = KafkaConfiguration(bootstrapServers: [bootstrap], clientID: "kafka-benchmark", properties: largeResponses)
 let run = UUID().uuidString.prefix(8).lowercased()
 let input = "bench-in-\(run)"
 let outputOurs = "bench-out-ours-\(run)"
@@ -98,7 +101,7 @@ func passThroughOurs() async throws -> Duration {
 func passThroughKcat() -> Duration {
     let start = ContinuousClock.now
     shell(
-        "kcat -b \(bootstrap) -G bench-kcat-\(run) -o beginning -e -q -c \(recordCount) -f '%s\\n' \(input)"
+        "kcat -b \(bootstrap) -G bench-kcat-\(run) -X receive.message.max.bytes=1000000000 -o beginning -e -q -c \(recordCount) -f '%s\\n' \(input)"
             + " | kcat -b \(bootstrap) -P -t \(outputKcat) -X enable.idempotence=true"
     )
     return ContinuousClock.now - start
