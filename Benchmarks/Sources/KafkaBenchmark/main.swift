@@ -3,6 +3,8 @@
 //   cd Benchmarks && swift run -c release KafkaBenchmark [bootstrap] [records] [bytes]
 //
 // Defaults: $BREAKWATER_TEST_KAFKA_BOOTSTRAP or 127.0.0.1:9092, 200000 records, 500 bytes.
+// BENCH_PHASES=1 prints when our pass-through saw its first/last record; BENCH_DEBUG=<librdkafka
+// debug contexts> (e.g. cgrp,fetch) turns on librdkafka debug logs.
 import Foundation
 import Kafka
 import Logging
@@ -16,12 +18,13 @@ let recordSize = arguments.count > 3 ? Int(arguments[3]) ?? 500 : 500
 
 let logger: Logger = {
     var logger = Logger(label: "kafka-benchmark")
-    logger.logLevel = .warning
+    logger.logLevel = ProcessInfo.processInfo.environment["BENCH_DEBUG"] != nil ? .debug : .warning
     return logger
 }()
 // noida-db ignores fetch size limits and answers with everything up to the high
 // watermark (~114 MB here), above librdkafka's default 100 MB receive limit.
-let largeResponses = ["receive.message.max.bytes": "1000000000"]
+var largeResponses = ["receive.message.max.bytes": "1000000000"]
+if let debug = ProcessInfo.processInfo.environment["BENCH_DEBUG"] { largeResponses["debug"] = debug }
 let common = KafkaConfiguration(bootstrapServers: [bootstrap], clientID: "kafka-benchmark", properties: largeResponses)
 let run = UUID().uuidString.prefix(8).lowercased()
 let input = "bench-in-\(run)"
@@ -63,7 +66,8 @@ func fill(topic: String, count: Int, size: Int) async throws {
 }
 
 /// Our layer: group consumer -> producer, each record marked done on its delivery report;
-/// done offsets committed every 5 s (the default, like kcat's auto-commit interval).
+/// done offsets committed every 5 s (the default, like kcat's auto-commit interval);
+/// up to 100 000 records in flight, like kcat's librdkafka queue (queue.buffering.max.messages).
 func passThroughOurs(group: String, output: String) async throws -> Duration {
     let start = ContinuousClock.now
     let consumer = try KafkaConsumer(
@@ -72,12 +76,13 @@ func passThroughOurs(group: String, output: String) async throws -> Duration {
         logger: logger
     )
     let producer = try KafkaProducer(
-        configuration: KafkaProducerConfiguration(common: common, maxInFlight: 50_000),
+        configuration: KafkaProducerConfiguration(common: common, maxInFlight: 100_000),
         logger: logger
     )
     let delivered = Atomic<Int>(0)
     let failed = Atomic<Int>(0)
     var received = 0
+    var firstAt = Duration.zero
     for try await event in consumer.events {
         guard case .message(let message) = event else { continue }
         let reference = message.reference
@@ -87,9 +92,14 @@ func passThroughOurs(group: String, output: String) async throws -> Duration {
             delivered.add(1, ordering: .relaxed)
         }
         received += 1
+        if received == 1 { firstAt = ContinuousClock.now - start }
         if received == recordCount { break }
     }
+    let lastAt = ContinuousClock.now - start
     try await producer.flush(timeout: .seconds(120))
+    if ProcessInfo.processInfo.environment["BENCH_PHASES"] != nil {
+        print("  ours: first message after \(firstAt), last received after \(lastAt), all acknowledged after \(ContinuousClock.now - start)")
+    }
     let elapsed = ContinuousClock.now - start
     await producer.close()
     await consumer.close()
