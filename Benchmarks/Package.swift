@@ -30,6 +30,32 @@ targets.append(
     )
 )
 
+// MARK: - Kafka: consume→produce pass-through vs kcat on the same broker
+
+targets.append(
+    .executableTarget(
+        name: "KafkaBenchmark",
+        dependencies: [
+            .product(name: "Kafka", package: "Breakwater"),
+            .product(name: "Logging", package: "swift-log"),
+        ],
+        swiftSettings: settings
+    )
+)
+
+// MARK: - TriageML: micro-batched vs one-call-per-alert inference on the same MLServer
+
+targets.append(
+    .executableTarget(
+        name: "ClassifierBenchmark",
+        dependencies: [
+            .product(name: "Triage", package: "Breakwater"),
+            .product(name: "TriageML", package: "Breakwater"),
+        ],
+        swiftSettings: settings
+    )
+)
+
 let package = Package(
     name: "BreakwaterBenchmarks",
     platforms: [.macOS(.v15)],
@@ -37,6 +63,7 @@ let package = Package(
         // Named explicitly: a path dependency's identity is otherwise its directory name,
         // which differs between checkouts and worktrees.
         .package(name: "Breakwater", path: ".."),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: targets,
     swiftLanguageModes: [.v6]

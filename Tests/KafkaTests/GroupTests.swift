@@ -174,3 +174,41 @@ extension BrokerTests {
         #expect(throws: KafkaError.closed) { try consumer.lag() }
     }
 }
+
+extension BrokerTests {
+    @Test(.enabled(if: ExternalService.kafka.shouldRun))
+    func doneOffsetsAreCommittedWhenTheCommitTimerFires() async throws {
+        let bootstrap = try TestKafka.bootstrap()
+        let topic = try await TestKafka.createTopic(bootstrap, prefix: "timer")
+        let partition = KafkaTopicPartition(topic: topic, partition: 0)
+        let producer = try TestKafka.producer(bootstrap)
+        for index in 0..<3 { _ = try await producer.send(topic: topic, key: nil, value: TestKafka.bytes("\(index)")) }
+        await producer.close()
+        let clock = ManualClock()
+        let consumer = try KafkaConsumer(
+            configuration: TestKafka.consumerConfiguration(bootstrap, group: TestKafka.uniqueName("g")) { $0.commitInterval = .seconds(5) },
+            topics: [topic],
+            logger: TestKafka.logger,
+            clock: clock
+        )
+        let read = try await TestKafka.collect(consumer, count: 3, markDone: false)
+        consumer.markDone(read[0])
+        consumer.markDone(read[2])
+        #expect(try await consumer.committedOffsets().isEmpty)
+
+        // The timer is the only committer here: nothing before it fires.
+        #expect(await eventually { clock.sleeperCount == 1 })
+        clock.advance(by: .seconds(4))
+        #expect(try await consumer.committedOffsets().isEmpty)
+        clock.advance(by: .seconds(1))
+        let firstTick = try await eventually { try await consumer.committedOffsets() == [partition: 1] }
+        #expect(firstTick)
+
+        consumer.markDone(read[1])
+        #expect(await eventually { clock.sleeperCount == 1 })
+        clock.advance(by: .seconds(5))
+        let secondTick = try await eventually { try await consumer.committedOffsets() == [partition: 3] }
+        #expect(secondTick)
+        #expect(await consumer.close() == nil)
+    }
+}

@@ -146,9 +146,9 @@ final class ConsumerCore: Sendable {
     /// assigned again since (another epoch).
     func markDone(_ reference: KafkaMessageReference) {
         state.withLock { state in
-            guard var progress = state.progress[reference.topicPartition], progress.epoch == reference.assignmentEpoch else { return }
-            progress.markDone(reference.offset)
-            state.progress[reference.topicPartition] = progress
+            guard state.progress[reference.topicPartition]?.epoch == reference.assignmentEpoch else { return }
+            // Mutated in place: copying the progress out would copy its arrays per call.
+            state.progress[reference.topicPartition]?.markDone(reference.offset)
         }
     }
 
@@ -178,9 +178,8 @@ final class ConsumerCore: Sendable {
                 guard case .message(let message) = event else { return .event(event) }
                 let partition = message.topicPartition
                 // Stale: its partition was revoked (and maybe reassigned) after polling.
-                guard var progress = state.progress[partition], progress.epoch == message.assignmentEpoch else { continue }
-                progress.delivered(message.offset)
-                state.progress[partition] = progress
+                guard state.progress[partition]?.epoch == message.assignmentEpoch else { continue }
+                state.progress[partition]?.delivered(message.offset)
                 return .event(event)
             }
             return .empty

@@ -181,6 +181,20 @@ public final class KafkaConsumer: Sendable {
         core.recordCommitted(offsets.map { PartitionListEntry(topicPartition: $0.key, offset: $0.value, error: RD_KAFKA_RESP_ERR_NO_ERROR) })
     }
 
+    /// The group's committed offsets (next offset to read) for the assigned partitions,
+    /// asked from the broker; partitions without a committed offset are left out.
+    /// - Throws: ``KafkaError`` from the broker (e.g. `_TIMED_OUT`), or `_DESTROY` after close.
+    public func committedOffsets(timeout: Duration = .seconds(10)) async throws(KafkaError) -> [KafkaTopicPartition: Int64] {
+        try await runBlocking(on: queue) { [self] () throws(KafkaError) -> [KafkaTopicPartition: Int64] in
+            guard isOpen.withLock({ $0 }) else { throw KafkaError.closed }
+            let list = try currentAssignment(handle.pointer)
+            try check(rd_kafka_committed(handle.pointer, list.pointer, timeout.wholeMilliseconds), "reading committed offsets")
+            var result: [KafkaTopicPartition: Int64] = [:]
+            for entry in list.entries where entry.offset >= 0 { result[entry.topicPartition] = entry.offset }
+            return result
+        }
+    }
+
     /// Commits the done prefix of every assigned partition now and waits for the answer.
     /// - Throws: the commit ``KafkaError``, or `_DESTROY` after close.
     public func commit() async throws(KafkaError) {

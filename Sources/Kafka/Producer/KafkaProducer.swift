@@ -41,8 +41,11 @@ public struct KafkaDeliveryReport: Sendable, Hashable {
 private final class DeliveryWaiter: Sendable {
     let completion: @Sendable (Result<KafkaDeliveryReport, KafkaError>) -> Void
     let permits: AsyncPermits
+    /// The record's topic (saves reading it back from librdkafka per report).
+    let topic: String
 
-    init(permits: AsyncPermits, completion: @escaping @Sendable (Result<KafkaDeliveryReport, KafkaError>) -> Void) {
+    init(topic: String, permits: AsyncPermits, completion: @escaping @Sendable (Result<KafkaDeliveryReport, KafkaError>) -> Void) {
+        self.topic = topic
         self.permits = permits
         self.completion = completion
     }
@@ -83,8 +86,7 @@ public final class KafkaProducer: Sendable {
                 let waiter = Unmanaged<DeliveryWaiter>.fromOpaque(opaque).takeRetainedValue()
                 let raw = message.pointee
                 if raw.err == RD_KAFKA_RESP_ERR_NO_ERROR {
-                    let topic = raw.rkt.flatMap { rd_kafka_topic_name($0) }.map { String(cString: $0) } ?? ""
-                    waiter.finish(.success(KafkaDeliveryReport(topic: topic, partition: raw.partition, offset: raw.offset)))
+                    waiter.finish(.success(KafkaDeliveryReport(topic: waiter.topic, partition: raw.partition, offset: raw.offset)))
                 } else {
                     let text = rd_kafka_message_errstr(message).map { String(cString: $0) }
                     waiter.finish(.failure(KafkaError(code: raw.err, text: text)))
@@ -149,7 +151,7 @@ public final class KafkaProducer: Sendable {
         _ record: KafkaProducerRecord,
         completion: @escaping @Sendable (Result<KafkaDeliveryReport, KafkaError>) -> Void
     ) throws(KafkaError) {
-        let waiter = DeliveryWaiter(permits: permits, completion: completion)
+        let waiter = DeliveryWaiter(topic: record.topic, permits: permits, completion: completion)
         let opaque = Unmanaged.passRetained(waiter).toOpaque()
         let code: rd_kafka_resp_err_t = isOpen.withLock { open in
             guard open else { return RD_KAFKA_RESP_ERR__DESTROY }
