@@ -18,7 +18,7 @@ guard let baseURL = arguments.first ?? ProcessInfo.processInfo.environment["BREA
     exit(2)
 }
 let alertCount = arguments.dropFirst().first.flatMap(Int.init) ?? 2000
-let concurrency = arguments.dropFirst(2).first.flatMap(Int.init) ?? 64
+let concurrency = arguments.dropFirst(2).first.flatMap(Int.init) ?? 16
 
 let templates: [(String, String, String)] = [
     ("HighLatency", "error", "checkout p99 latency above 900ms"),
