@@ -38,7 +38,21 @@ let alerts = (0..<alertCount).map { index in
 
 /// Classifies every alert with `concurrency` callers each taking the next alert;
 /// returns alerts per second.
-func measure(_ classifier: any AlertClassifier) async throws -> Double {
+func measure(_ phase: String, _ classifier: any AlertClassifier) async throws -> Double {
+    do {
+        return try await measureAlertsPerSecond(classifier)
+    } catch {
+        throw BenchmarkFailure(phase: phase, error: error)
+    }
+}
+
+struct BenchmarkFailure: Error, CustomStringConvertible {
+    let phase: String
+    let error: any Error
+    var description: String { "\(phase): \(error)" }
+}
+
+func measureAlertsPerSecond(_ classifier: any AlertClassifier) async throws -> Double {
     let next = IndexDispenser()
     let start = ContinuousClock.now
     try await withThrowingTaskGroup(of: Void.self) { group in
@@ -76,10 +90,10 @@ do {
     }
     let batcher = MicroBatcher(upstream: client, configuration: .init(maxBatchSize: 64, maxWait: .milliseconds(2)))
     print("ClassifierBenchmark: \(alertCount) alerts, \(concurrency) concurrent callers, MLServer at \(baseURL)")
-    _ = try await measure(client)   // warm-up: connections, server caches
-    let unbatched = try await measure(client)
-    _ = try await measure(batcher)  // warm-up
-    let batched = try await measure(batcher)
+    _ = try await measure("unbatched warm-up", client)   // connections, server caches
+    let unbatched = try await measure("unbatched", client)
+    _ = try await measure("batched warm-up", batcher)
+    let batched = try await measure("batched", batcher)
     print(String(format: "one infer call per alert: %8.0f alerts/s", unbatched))
     print(String(format: "micro-batched (max 64, 2 ms): %8.0f alerts/s", batched))
     print(String(format: "ratio batched/unbatched: %.1fx (target >= 5x)", batched / unbatched))
