@@ -12,9 +12,8 @@ public struct ClassificationRule: Sendable {
     /// file's default.
     public let category: Category?
 
-    /// Creates a rule.
-    /// - Precondition: none; an empty `matchers` list makes a rule that matches every
-    ///   alert (rule files reject that, use the file's defaults instead).
+    /// Creates a rule. Never fails; an empty `matchers` list makes a rule that matches
+    /// every alert (rule files reject that: they use their `defaults` instead).
     public init(name: String, matchers: [(field: AlertField, matcher: FieldMatcher)], severity: Severity? = nil, category: Category? = nil) {
         self.name = name
         self.matchers = matchers

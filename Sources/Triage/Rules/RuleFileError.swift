@@ -53,6 +53,7 @@ public struct RuleFileError: Error, Equatable, CustomStringConvertible {
     public let ruleIndex: Int?
     /// The 1-based line of the offending node, when the YAML parser knows it.
     public let line: Int?
+    /// What is wrong.
     public let problem: Problem
 
     /// Creates an error.
