@@ -1,0 +1,127 @@
+import Synchronization
+
+/// A clock that only moves when a test tells it to.
+///
+/// Use it wherever this module takes a `clock:` argument so time-dependent behaviour
+/// (open durations, windows, TTLs, staleness, timeouts, idle eviction) is exact and no
+/// test ever sleeps. Sleepers registered with ``sleep(until:tolerance:)`` resume when
+/// ``advance(by:)`` or ``advance(to:)`` reaches their deadline, or throw
+/// `CancellationError` when their task is cancelled.
+public final class ManualClock: Clock, Sendable {
+    /// A point on a ``ManualClock``: an offset from the clock's zero.
+    public struct Instant: InstantProtocol, Sendable, Hashable, Comparable, CustomStringConvertible {
+        /// The offset from the clock's zero.
+        public var offset: Duration
+
+        /// Creates the instant `offset` after the clock's zero.
+        public init(offset: Duration) { self.offset = offset }
+
+        /// The instant `duration` later.
+        public func advanced(by duration: Duration) -> Instant { Instant(offset: offset + duration) }
+        /// The duration from this instant to `other`.
+        public func duration(to other: Instant) -> Duration { other.offset - offset }
+        /// Orders instants by offset.
+        public static func < (lhs: Instant, rhs: Instant) -> Bool { lhs.offset < rhs.offset }
+        /// `"t+<offset>"`.
+        public var description: String { "t+\(offset)" }
+    }
+
+    private struct Sleeper {
+        var deadline: Instant
+        var continuation: CheckedContinuation<Void, any Error>
+    }
+
+    private struct SleeperWaiter {
+        var count: Int
+        var continuation: CheckedContinuation<Void, Never>
+    }
+
+    private struct State {
+        var now: Instant
+        var nextID = 0
+        var sleepers: [Int: Sleeper] = [:]
+        var waiters: [SleeperWaiter] = []
+    }
+
+    private let state: Mutex<State>
+
+    /// Creates a clock reading `now` (zero by default).
+    public init(now: Instant = Instant(offset: .zero)) {
+        state = Mutex(State(now: now))
+    }
+
+    /// The current instant; changes only through ``advance(by:)`` and ``advance(to:)``.
+    public var now: Instant { state.withLock { $0.now } }
+
+    /// Zero: the clock has no resolution limit.
+    public var minimumResolution: Duration { .zero }
+
+    /// The number of tasks currently suspended in ``sleep(until:tolerance:)``.
+    public var sleeperCount: Int { state.withLock { $0.sleepers.count } }
+
+    /// Suspends until the clock is advanced to `deadline` (returns at once if it is there).
+    /// - Throws: `CancellationError` when the task is cancelled before the deadline.
+    public func sleep(until deadline: Instant, tolerance: Duration? = nil) async throws {
+        let id = state.withLock { state -> Int in
+            state.nextID += 1
+            return state.nextID
+        }
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let (resumeNow, ready) = state.withLock { state -> (Bool, [CheckedContinuation<Void, Never>]) in
+                    if deadline <= state.now { return (true, []) }
+                    state.sleepers[id] = Sleeper(deadline: deadline, continuation: continuation)
+                    return (false, Self.takeReadyWaiters(&state))
+                }
+                ready.forEach { $0.resume() }
+                if resumeNow { continuation.resume() }
+            }
+        } onCancel: {
+            let sleeper = state.withLock { $0.sleepers.removeValue(forKey: id) }
+            sleeper?.continuation.resume(throwing: CancellationError())
+        }
+    }
+
+    /// Moves the clock forward by `duration` and resumes every sleeper whose deadline
+    /// is reached. A negative duration is ignored (the clock never goes back).
+    public func advance(by duration: Duration) {
+        let target = state.withLock { $0.now.advanced(by: max(duration, .zero)) }
+        advance(to: target)
+    }
+
+    /// Moves the clock to `instant` (if later than now) and resumes every sleeper whose
+    /// deadline is reached.
+    public func advance(to instant: Instant) {
+        let due = state.withLock { state -> [CheckedContinuation<Void, any Error>] in
+            if instant > state.now { state.now = instant }
+            let now = state.now
+            let dueIDs = state.sleepers.filter { $0.value.deadline <= now }.map(\.key)
+            return dueIDs.compactMap { state.sleepers.removeValue(forKey: $0)?.continuation }
+        }
+        due.forEach { $0.resume() }
+    }
+
+    /// Returns once at least `count` tasks are suspended in ``sleep(until:tolerance:)``,
+    /// so a test can advance the clock knowing the sleep it wants to end has begun.
+    public func waitForSleepers(count: Int) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let ready = state.withLock { state -> Bool in
+                if state.sleepers.count >= count { return true }
+                state.waiters.append(SleeperWaiter(count: count, continuation: continuation))
+                return false
+            }
+            if ready { continuation.resume() }
+        }
+    }
+
+    private static func takeReadyWaiters(_ state: inout State) -> [CheckedContinuation<Void, Never>] {
+        let sleeping = state.sleepers.count
+        var ready: [CheckedContinuation<Void, Never>] = []
+        state.waiters.removeAll { waiter in
+            guard waiter.count <= sleeping else { return false }
+            ready.append(waiter.continuation)
+            return true
+        }
+        return ready
+    }
+}

@@ -1,0 +1,178 @@
+extension CircuitBreaker {
+    /// Runs `operation` through the breaker and, when `policy` says so, falls back to
+    /// `chain`.
+    ///
+    /// - Returns: The value with the per-call record of every fallback tried
+    ///   (``GuardedResult/fallbackExecutions``), which one served, why, and the stale age.
+    /// - Throws: ``CircuitBreakerError/fallbackFailed(_:)`` when a fallback was needed and
+    ///   none served (it carries the trigger and every fallback's error); otherwise the
+    ///   error ``call(_:)`` would throw, when the policy does not cover the cause or the
+    ///   error was not counted by the predicate.
+    public func call<T: Sendable>(
+        fallback chain: FallbackChain<T>,
+        policy: FallbackPolicy = .onCircuitOpen,
+        _ operation: @Sendable () async throws -> T
+    ) async throws(CircuitBreakerError) -> GuardedResult<T> {
+        let trigger: CircuitBreakerError
+        let reason: FallbackReason
+        switch await execute(operation) {
+        case .success(let value):
+            return GuardedResult(value: value)
+        case .rejected(let rejection):
+            trigger = .open(breaker: name, reason: rejection)
+            reason = .circuitOpen
+        case .timedOut(let after):
+            trigger = .timeout(breaker: name, after: after)
+            reason = .timeout
+        case .failure(let error):
+            trigger = .operationFailed(breaker: name, underlying: error, counted: true)
+            reason = .failure
+        case .ignoredFailure(let error):
+            throw .operationFailed(breaker: name, underlying: error, counted: false)
+        }
+        guard policy.contains(reason.policy) else { throw trigger }
+        return try await runFallback(chain, reason: reason, trigger: trigger)
+    }
+
+    /// ``call(fallback:policy:_:)`` with a single strategy. When it fails, its error and
+    /// the trigger both surface in ``CircuitBreakerError/fallbackFailed(_:)``.
+    public func call<T: Sendable>(
+        fallback strategy: some FallbackStrategy<T>,
+        policy: FallbackPolicy = .onCircuitOpen,
+        _ operation: @Sendable () async throws -> T
+    ) async throws(CircuitBreakerError) -> GuardedResult<T> {
+        try await call(fallback: FallbackChain([strategy]), policy: policy, operation)
+    }
+
+    /// Falls back to `value` (the design's `call_with_static_fallback`).
+    /// - Throws: As ``call(fallback:policy:_:)``.
+    public func callWithStaticFallback<T: Sendable>(
+        _ value: T,
+        policy: FallbackPolicy = .onCircuitOpen,
+        _ operation: @Sendable () async throws -> T
+    ) async throws(CircuitBreakerError) -> GuardedResult<T> {
+        try await call(fallback: StaticFallback(value), policy: policy, operation)
+    }
+
+    /// Falls back to a synchronous function (the design's `call_with_fallback`).
+    /// - Throws: As ``call(fallback:policy:_:)``; the function's own error is attached.
+    public func callWithFallback<T: Sendable>(
+        policy: FallbackPolicy = .onCircuitOpen,
+        _ operation: @Sendable () async throws -> T,
+        fallback: @escaping @Sendable (FallbackContext) throws -> T
+    ) async throws(CircuitBreakerError) -> GuardedResult<T> {
+        try await call(fallback: FunctionFallback(fallback), policy: policy, operation)
+    }
+
+    /// Falls back to an async function (the design's `call_with_async_fallback`).
+    /// - Throws: As ``call(fallback:policy:_:)``; the function's own error is attached.
+    public func callWithAsyncFallback<T: Sendable>(
+        policy: FallbackPolicy = .onCircuitOpen,
+        _ operation: @Sendable () async throws -> T,
+        fallback: @escaping @Sendable (FallbackContext) async throws -> T
+    ) async throws(CircuitBreakerError) -> GuardedResult<T> {
+        try await call(fallback: AsyncFunctionFallback(fallback), policy: policy, operation)
+    }
+
+    /// Caches every successful result under `key` and falls back to the cached value
+    /// (the design's `call_with_cache`).
+    /// - Throws: As ``call(fallback:policy:_:)``; a cache miss is a failed fallback.
+    public func callWithCache<Key, T>(
+        _ cache: CacheFallback<Key, T>,
+        key: Key,
+        policy: FallbackPolicy = .onCircuitOpen,
+        _ operation: @Sendable () async throws -> T
+    ) async throws(CircuitBreakerError) -> GuardedResult<T> {
+        let result = try await call(fallback: cache.strategy(for: key), policy: policy, operation)
+        if !result.isFallback { cache.insert(result.value, for: key) }
+        return result
+    }
+
+    /// Stores every successful result in `cache` and falls back to it, fresh or stale
+    /// (the design's `call_with_stale_cache`). A primary result is fresh with age zero.
+    /// - Throws: As ``call(fallback:policy:_:)``; a miss or expired entry is a failed fallback.
+    public func callWithStaleCache<Key, V>(
+        _ cache: StaleCache<Key, V>,
+        key: Key,
+        policy: FallbackPolicy = .onCircuitOpen,
+        _ operation: @Sendable () async throws -> V
+    ) async throws(CircuitBreakerError) -> GuardedResult<StaleValue<V>> {
+        let result = try await call(fallback: cache.strategy(for: key), policy: policy) {
+            StaleValue(value: try await operation(), age: .zero, isStale: false)
+        }
+        if !result.isFallback { cache.insert(result.value.value, for: key) }
+        return result
+    }
+
+    /// Runs `chain` for a call that could not be served, reporting each attempt (event,
+    /// metrics, ``fallbackMetrics``). Public so permit-API users can fall back too.
+    /// - Throws: ``CircuitBreakerError/fallbackFailed(_:)`` when no strategy served.
+    public func runFallback<T: Sendable>(
+        _ chain: FallbackChain<T>,
+        reason: FallbackReason,
+        trigger: CircuitBreakerError
+    ) async throws(CircuitBreakerError) -> GuardedResult<T> {
+        let triggerError: (any Error)? =
+            switch trigger {
+            case .operationFailed(_, let underlying, _): underlying
+            default: trigger
+            }
+        let outcome = await chain.execute(FallbackContext(breaker: name, reason: reason, error: triggerError))
+        let executions = outcome.attempts.map { reportFallback($0, reason: reason) }
+        guard let served = outcome.value else {
+            throw .fallbackFailed(FallbackFailure(trigger: trigger, reason: reason, attempts: outcome.attempts, executions: executions))
+        }
+        return GuardedResult(value: served.value, servedBy: outcome.servedBy, reason: reason, fallbackExecutions: executions)
+    }
+
+    /// Records one fallback attempt: metrics, ``fallbackMetrics`` and an event.
+    func reportFallback(_ attempt: FallbackAttempt, reason: FallbackReason) -> FallbackExecution {
+        let execution: FallbackExecution
+        let at = clock.now()
+        switch attempt.outcome {
+        case .served(let age, let isStale):
+            execution = FallbackExecution(
+                breaker: name, strategy: attempt.strategy, reason: reason, result: .success,
+                dataAge: age, staleAge: isStale ? age : nil, at: at
+            )
+        case .noValue:
+            execution = FallbackExecution(breaker: name, strategy: attempt.strategy, reason: reason, result: .noValue, at: at)
+        case .failed(let error):
+            execution = FallbackExecution(
+                breaker: name, strategy: attempt.strategy, reason: reason, result: .failure,
+                errorDescription: String(describing: error), at: at
+            )
+        }
+        report(execution)
+        return execution
+    }
+
+    /// Publishes a fallback execution that happened outside ``runFallback(_:reason:trigger:)``
+    /// (read-only mode, feature switches): metrics, ``fallbackMetrics`` and an event.
+    public func report(_ execution: FallbackExecution) {
+        fallbackMetrics.recordFallbackExecution(success: execution.succeeded, at: execution.at)
+        metrics.fallback(strategy: execution.strategy, reason: execution.reason, success: execution.succeeded)
+        logger.debug(
+            "fallback executed",
+            metadata: [
+                "strategy": "\(execution.strategy)", "reason": "\(execution.reason.rawValue)",
+                "result": "\(execution.result.rawValue)",
+            ]
+        )
+        eventHub.emit(.fallbackExecuted(execution))
+    }
+
+    /// The current time on this breaker's clock (offset since the breaker was created).
+    public var now: Duration { clock.now() }
+}
+
+extension FallbackReason {
+    var policy: FallbackPolicy {
+        switch self {
+        case .circuitOpen: .circuitOpen
+        case .failure: .failure
+        case .timeout: .timeout
+        case .featureOff, .readOnly: []
+        }
+    }
+}
