@@ -77,10 +77,10 @@ enum JSONResponse {
         case DecodingError.typeMismatch(let type, let context):
             let path = context.codingPath.map(\.stringValue).joined(separator: ".")
             return "'\(path)' must be \(type == Bool.self ? "true or false" : "of type \(type)")"
-        case DecodingError.valueNotFound(_, let context):
-            return "'\(context.codingPath.map(\.stringValue).joined(separator: "."))' must not be null"
-        default:
+        case DecodingError.dataCorrupted:
             return "not valid JSON"
+        default:
+            return "does not have the expected shape"
         }
     }
 }

@@ -115,7 +115,7 @@ enum LogLineFormatter {
     // MARK: logfmt
 
     /// `ts=… level=… logger=… msg=… source=… <metadata sorted by key> error=…`; nested
-    /// dictionaries are flattened to `key.sub=…`, arrays written as `[a, b]`.
+    /// dictionaries are flattened to `key.sub=…`, arrays written as JSON text.
     static func logfmt(_ record: LogRecord) -> String {
         var out = ""
         func pair(_ key: String, _ value: String) {
@@ -144,6 +144,10 @@ enum LogLineFormatter {
             switch value {
             case .dictionary(let nested) where !nested.isEmpty:
                 result += flatten(nested, prefix: fullKey)
+            case .array, .dictionary:  // arrays and empty dictionaries
+                var json = ""
+                appendJSON(value, to: &json)
+                result.append((fullKey, json))
             default:
                 result.append((fullKey, value.description))
             }
