@@ -261,6 +261,7 @@ import Testing
             try await $0.admin(.put, HTTPRoutes.adminReadOnly, body: #"{"enabled":true}"# + padding)
         }
         #expect(response.status == .contentTooLarge)
+        #expect(try response.decode(ErrorBody.self).error == "request body is larger than 64 KiB")
         #expect(!fixture.dedup.isReadOnly)
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import NIOCore
 
 /// An error the HTTP API answers with a status and a JSON body `{"error": "<message>"}`.
 struct APIError: HTTPResponseError, Sendable {
@@ -46,14 +47,15 @@ enum JSONResponse {
     }
 
     /// Decodes the JSON request body as `T`; an empty body decodes as `empty` when given.
-    /// - Throws: ``APIError`` 400 when the body is missing (and `empty` is nil), too large
-    ///   (over 64 KiB) or not valid JSON of the expected shape.
+    /// - Throws: ``APIError`` 400 when the body is missing (and `empty` is nil) or not valid
+    ///   JSON of the expected shape, 413 when it is over 64 KiB; the transport's error when
+    ///   the body cannot be read.
     static func decodeBody<T: Decodable>(_ type: T.Type, from request: Request, empty: T? = nil) async throws -> T {
         var request = request
         let buffer: ByteBuffer
         do {
             buffer = try await request.collectBody(upTo: 64 * 1024)
-        } catch {
+        } catch is NIOTooManyBytesError {
             throw APIError(status: .contentTooLarge, message: "request body is larger than 64 KiB")
         }
         if buffer.readableBytes == 0 {
