@@ -23,7 +23,7 @@ extension HTTPRoutes {
         case forceOpen = "force-open"
         /// Let every call through and stop tripping until reset.
         case forceClose = "force-close"
-        /// Back to closed with its counters cleared, leaving any forced state.
+        /// Back to closed (also from a forced state), its window and backoff cleared.
         case reset
     }
 
