@@ -221,7 +221,7 @@ func parseLogfmt(_ line: String) throws -> [(String, String)] {
                 "kafka": ["sasl": ["password": .string(secret)], "bootstrap": "b:9092"],
                 "dsn": .string("postgres://u:\(secret)@h/db?sslmode=disable"),
                 "replica": .string("postgres://u@h/db?password=\(secret)"),
-                "secretValue": .stringConvertible(Secret(secret)),
+                "configured": .stringConvertible(Secret(secret)),  // a Secret describes itself masked
                 "partitionKey": "svc-1",
             ]
         )
