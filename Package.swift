@@ -20,6 +20,8 @@ var dependencies: [Package.Dependency] = [
     .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+    .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+    .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
 ]
 var products: [Product] = []
 var targets: [Target] = []
@@ -171,8 +173,15 @@ targets += [
         name: "BreakwaterApp",
         dependencies: [
             "Triage",
+            "Resilience",
+            "Kafka",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Yams", package: "Yams"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "NIOCore", package: "swift-nio"),
         ],
         swiftSettings: strictSwift
     ),
@@ -189,7 +198,15 @@ targets += [
         dependencies: [
             "BreakwaterApp",
             "breakwater",  // built so the CLI tests can run the binary
+            "Resilience",
+            "Triage",
+            "Kafka",
+            "ServiceTestSupport",
             .product(name: "Yams", package: "Yams"),
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ],
         swiftSettings: strictSwift
     ),
