@@ -18,6 +18,31 @@ var dependencies: [Package.Dependency] = [
 var products: [Product] = []
 var targets: [Target] = []
 
+// MARK: - Kafka: a Swift 6 client over librdkafka; knows nothing of alerts
+
+products.append(.library(name: "Kafka", targets: ["Kafka"]))
+targets += [
+    // librdkafka (Debian: librdkafka-dev), found through pkg-config `rdkafka`.
+    .systemLibrary(
+        name: "CRdKafka",
+        pkgConfig: "rdkafka",
+        providers: [.apt(["librdkafka-dev"])]
+    ),
+    .target(
+        name: "Kafka",
+        dependencies: [
+            "CRdKafka",
+            .product(name: "Logging", package: "swift-log"),
+        ],
+        swiftSettings: strictSwift
+    ),
+    .testTarget(
+        name: "KafkaTests",
+        dependencies: ["Kafka", "ServiceTestSupport"],
+        swiftSettings: strictSwift
+    ),
+]
+
 // MARK: - Triage: the domain (alert formats, incident records, rules, the pipeline)
 
 products.append(.library(name: "Triage", targets: ["Triage"]))

@@ -1,0 +1,189 @@
+import CRdKafka
+import Logging
+import Synchronization
+
+/// The consumer's shared state, reachable from librdkafka's rebalance and commit
+/// callbacks (which run on the polling queue) and from callers on any task.
+final class ConsumerCore: Sendable {
+    struct State {
+        /// Events polled but not yet handed out, oldest first from `head`.
+        var buffer: [KafkaConsumerEvent] = []
+        var head = 0
+        /// Bookkeeping of every assigned partition.
+        var progress: [KafkaTopicPartition: PartitionProgress] = [:]
+        var nextEpoch: UInt64 = 1
+        var fatal: KafkaError?
+        var closed = false
+
+        mutating func append(_ event: KafkaConsumerEvent) {
+            buffer.append(event)
+        }
+
+        mutating func popFirst() -> KafkaConsumerEvent? {
+            guard head < buffer.count else { return nil }
+            let event = buffer[head]
+            head += 1
+            if head == buffer.count {
+                buffer.removeAll(keepingCapacity: true)
+                head = 0
+            }
+            return event
+        }
+    }
+
+    let state = Mutex(State())
+    let logger: Logger
+    let commitsAutomatically: Bool
+
+    init(logger: Logger, commitsAutomatically: Bool) {
+        self.logger = logger
+        self.commitsAutomatically = commitsAutomatically
+    }
+
+    /// Handles a rebalance inside `rd_kafka_consumer_poll`/`rd_kafka_consumer_close`.
+    func rebalance(_ rk: OpaquePointer, _ code: rd_kafka_resp_err_t, _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) {
+        let partitions = PartitionList.entries(of: list).map(\.topicPartition)
+        let cooperative = rd_kafka_rebalance_protocol(rk).map { String(cString: $0) } == "COOPERATIVE"
+        switch code {
+        case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
+            state.withLock { state in
+                for partition in partitions {
+                    state.progress[partition] = PartitionProgress(epoch: state.nextEpoch)
+                    state.nextEpoch += 1
+                }
+                state.append(.partitionsAssigned(partitions))
+            }
+            logger.info("partitions assigned", metadata: ["partitions": "\(partitions)", "cooperative": "\(cooperative)"])
+            let error: KafkaError?
+            if cooperative {
+                error = rd_kafka_incremental_assign(rk, list).map { KafkaError(consuming: $0) }
+            } else {
+                let code = rd_kafka_assign(rk, list)
+                error = code == RD_KAFKA_RESP_ERR_NO_ERROR ? nil : KafkaError(code: code)
+            }
+            if let error { logger.error("assigning partitions failed", metadata: ["error": "\(error)"]) }
+        case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
+            let lost = rd_kafka_assignment_lost(rk) != 0
+            if !lost, commitsAutomatically {
+                // Commit done work before the partitions go to another member.
+                if let error = commit(rk, only: Set(partitions), asynchronously: false) {
+                    logger.warning("commit on revoke failed", metadata: ["error": "\(error)"])
+                }
+            }
+            let revoked = Set(partitions)
+            state.withLock { state in
+                for partition in partitions { state.progress[partition] = nil }
+                // Messages of revoked partitions not yet handed out are dropped.
+                let pending = state.buffer[state.head...].filter { event in
+                    if case .message(let message) = event { return !revoked.contains(message.topicPartition) }
+                    return true
+                }
+                state.buffer = Array(pending)
+                state.head = 0
+                state.append(.partitionsRevoked(partitions, lost: lost))
+            }
+            logger.info("partitions revoked", metadata: ["partitions": "\(partitions)", "lost": "\(lost)"])
+            let error: KafkaError?
+            if cooperative {
+                error = rd_kafka_incremental_unassign(rk, list).map { KafkaError(consuming: $0) }
+            } else {
+                let code = rd_kafka_assign(rk, nil)
+                error = code == RD_KAFKA_RESP_ERR_NO_ERROR ? nil : KafkaError(code: code)
+            }
+            if let error { logger.error("unassigning partitions failed", metadata: ["error": "\(error)"]) }
+        default:
+            logger.error("rebalance error", metadata: ["error": "\(KafkaError(code: code))"])
+            _ = rd_kafka_assign(rk, nil)
+        }
+    }
+
+    /// Commits the done prefix of every (or the given) assigned partition that moved
+    /// since the last commit.
+    /// - Returns: the commit error, or `nil` (also when there was nothing to commit).
+    func commit(_ rk: OpaquePointer, only partitions: Set<KafkaTopicPartition>? = nil, asynchronously: Bool) -> KafkaError? {
+        let offsets = committableOffsets(only: partitions)
+        guard !offsets.isEmpty else { return nil }
+        let list = PartitionList(offsets.map { ($0.key, $0.value) })
+        let code = rd_kafka_commit(rk, list.pointer, asynchronously ? 1 : 0)
+        guard code == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            return KafkaError(code: code, text: "committing \(offsets.count) partition offsets failed: \(KafkaError(code: code).text)")
+        }
+        if !asynchronously { recordCommitted(list.entries) }
+        logger.trace("committed offsets", metadata: ["offsets": "\(offsets)", "async": "\(asynchronously)"])
+        return nil
+    }
+
+    /// The next offset to commit per partition whose done prefix moved since the last commit.
+    func committableOffsets(only partitions: Set<KafkaTopicPartition>? = nil) -> [KafkaTopicPartition: Int64] {
+        state.withLock { state in
+            var result: [KafkaTopicPartition: Int64] = [:]
+            for (partition, progress) in state.progress where partitions?.contains(partition) ?? true {
+                if let offset = progress.pendingCommit { result[partition] = offset }
+            }
+            return result
+        }
+    }
+
+    /// Records offsets the group accepted.
+    func recordCommitted(_ entries: [PartitionListEntry]) {
+        state.withLock { state in
+            for entry in entries where entry.error == RD_KAFKA_RESP_ERR_NO_ERROR && entry.offset >= 0 {
+                state.progress[entry.topicPartition]?.didCommit(entry.offset)
+            }
+        }
+    }
+
+    /// Result of an asynchronous commit.
+    func commitFinished(_ code: rd_kafka_resp_err_t, _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?) {
+        // _NO_OFFSET: nothing to commit; not a failure.
+        if code != RD_KAFKA_RESP_ERR_NO_ERROR, code != RD_KAFKA_RESP_ERR__NO_OFFSET {
+            logger.warning("offset commit failed", metadata: ["error": "\(KafkaError(code: code))"])
+        }
+        if let list { recordCommitted(PartitionList.entries(of: list)) }
+    }
+
+    /// Marks a handed-out message done. Ignored for partitions no longer assigned, or
+    /// assigned again since (another epoch).
+    func markDone(_ reference: KafkaMessageReference) {
+        state.withLock { state in
+            guard var progress = state.progress[reference.topicPartition], progress.epoch == reference.assignmentEpoch else { return }
+            progress.markDone(reference.offset)
+            state.progress[reference.topicPartition] = progress
+        }
+    }
+
+    /// Appends a polled message; drops it if its partition is no longer assigned.
+    func buffer(_ message: UnsafeMutablePointer<rd_kafka_message_t>) {
+        let topic = message.pointee.rkt.flatMap { rd_kafka_topic_name($0) }.map { String(cString: $0) } ?? ""
+        let partition = KafkaTopicPartition(topic: topic, partition: message.pointee.partition)
+        state.withLock { state in
+            guard let epoch = state.progress[partition]?.epoch else { return }
+            state.append(.message(KafkaMessage(copying: message, topic: topic, epoch: epoch)))
+        }
+    }
+
+    enum Next {
+        case event(KafkaConsumerEvent)
+        case empty
+        case finished
+        case failed(KafkaError)
+    }
+
+    /// Hands out the next buffered event, registering messages as in flight.
+    func takeNext() -> Next {
+        state.withLock { state in
+            if let fatal = state.fatal { return .failed(fatal) }
+            if state.closed { return .finished }
+            while let event = state.popFirst() {
+                guard case .message(let message) = event else { return .event(event) }
+                let partition = message.topicPartition
+                // Stale: its partition was revoked (and maybe reassigned) after polling.
+                guard var progress = state.progress[partition], progress.epoch == message.assignmentEpoch else { continue }
+                progress.delivered(message.offset)
+                state.progress[partition] = progress
+                return .event(event)
+            }
+            return .empty
+        }
+    }
+}

@@ -1,0 +1,324 @@
+import CRdKafka
+import Dispatch
+import Logging
+import Synchronization
+
+/// A consumer-group member that delivers messages and assignment changes as one
+/// ordered `AsyncSequence` (``events``) and commits offsets for at-least-once
+/// processing: the caller marks messages done in any order, from any task, and only
+/// the contiguous done prefix of each partition is committed (on a timer, for revoked
+/// partitions before they are given up, and on ``close()``).
+///
+/// Eager and cooperative-sticky rebalancing are both handled. Every blocking
+/// librdkafka call runs on the consumer's own serial Dispatch queue, never on the
+/// cooperative thread pool. Call ``close()`` when done; dropping an open consumer
+/// closes it synchronously on the releasing thread.
+public final class KafkaConsumer: Sendable {
+    private let handle: RdKafkaHandle
+    private let context: CallbackContext
+    private let core: ConsumerCore
+    /// Serial queue for polls, synchronous commits and close.
+    private let queue: DispatchQueue
+    /// Guards the handle's life: non-blocking calls hold it while using the handle.
+    private let isOpen = Mutex(true)
+    private let commitTimer = Mutex<Task<Void, Never>?>(nil)
+    private let batchSize: Int
+    private let logger: Logger
+
+    /// Creates a group member and subscribes it to `topics`; the group assigns
+    /// partitions once ``events`` is iterated.
+    /// - Parameters:
+    ///   - clock: drives the automatic commit timer.
+    /// - Throws: ``KafkaError`` naming a property librdkafka rejects, or the subscribe error.
+    public init<C: Clock>(
+        configuration: KafkaConsumerConfiguration,
+        topics: [String],
+        logger: Logger,
+        clock: C = ContinuousClock()
+    ) throws(KafkaError) where C.Duration == Duration {
+        let core = ConsumerCore(logger: logger, commitsAutomatically: configuration.offsetCommits == .automatic)
+        self.core = core
+        self.logger = logger
+        batchSize = max(configuration.pollBatchSize, 1)
+        context = CallbackContext(
+            logger: logger,
+            rebalance: { rk, code, list in core.rebalance(rk, code, list) },
+            offsetCommit: { code, list in core.commitFinished(code, list) }
+        )
+        handle = try ClientFactory.make(
+            type: RD_KAFKA_CONSUMER, properties: configuration.librdkafkaProperties(), context: context
+        ) { conf in
+            rd_kafka_conf_set_rebalance_cb(conf) { rk, code, list, _ in
+                guard let rk, let list, let rebalance = CallbackContext.from(rk)?.rebalance else { return }
+                rebalance(rk, code, list)
+            }
+            rd_kafka_conf_set_offset_commit_cb(conf) { rk, code, list, _ in
+                CallbackContext.from(rk)?.offsetCommit?(code, list)
+            }
+        }
+        queue = DispatchQueue(label: "kafka-consumer-\(configuration.groupID)")
+        // Everything (logs, errors, rebalances) is served by rd_kafka_consumer_poll.
+        _ = rd_kafka_poll_set_consumer(handle.pointer)
+        let subscription = PartitionList(topics.map { KafkaTopicPartition(topic: $0, partition: bw_partition_unassigned()) })
+        let code = rd_kafka_subscribe(handle.pointer, subscription.pointer)
+        guard code == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            rd_kafka_destroy(handle.pointer)
+            throw KafkaError(code: code, text: "subscribing to \(topics) failed: \(KafkaError(code: code).text)")
+        }
+        logger.info("consumer subscribed", metadata: ["topics": "\(topics)", "configuration": "\(configuration)"])
+        if configuration.offsetCommits == .automatic {
+            let interval = configuration.commitInterval
+            commitTimer.withLock {
+                $0 = Task { [weak self] in
+                    while (try? await clock.sleep(for: interval)) != nil {
+                        guard let self else { return }
+                        self.commitInBackground()
+                    }
+                }
+            }
+        }
+    }
+
+    deinit {
+        commitTimer.withLock { $0?.cancel() }
+        if isOpen.withLock({ $0 }) { closeBlocking() }
+    }
+
+    /// Messages and assignment changes, in the order librdkafka produced them. Iteration
+    /// ends after ``close()``; it throws the consumer's fatal error if it gets one.
+    /// Iterate from one task at a time. Cancelling the iterating task ends the iteration.
+    public var events: Events { Events(consumer: self) }
+
+    /// The sequence behind ``events``.
+    public struct Events: AsyncSequence, Sendable {
+        public typealias Element = KafkaConsumerEvent
+        let consumer: KafkaConsumer
+
+        public func makeAsyncIterator() -> Iterator { Iterator(consumer: consumer) }
+
+        /// Pulls events, polling librdkafka on the consumer's queue when none is buffered.
+        public struct Iterator: AsyncIteratorProtocol {
+            let consumer: KafkaConsumer
+
+            /// The next event, `nil` after close or cancellation.
+            /// - Throws: the consumer's fatal ``KafkaError``.
+            public mutating func next() async throws -> KafkaConsumerEvent? {
+                try await consumer.nextEvent()
+            }
+        }
+    }
+
+    func nextEvent() async throws(KafkaError) -> KafkaConsumerEvent? {
+        while true {
+            switch core.takeNext() {
+            case .event(let event): return event
+            case .finished: return nil
+            case .failed(let error): throw error
+            case .empty: break
+            }
+            if Task.isCancelled { return nil }
+            await fill()
+        }
+    }
+
+    /// Polls up to one batch into the buffer (waits at most 100 ms for the first message).
+    private func fill() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            queue.async { [self] in
+                defer { continuation.resume() }
+                guard isOpen.withLock({ $0 }) else { return }
+                var timeout: Int32 = 100
+                for _ in 0..<batchSize {
+                    guard let message = rd_kafka_consumer_poll(handle.pointer, timeout) else { return }
+                    timeout = 0
+                    defer { rd_kafka_message_destroy(message) }
+                    handlePolled(message)
+                }
+            }
+        }
+    }
+
+    private func handlePolled(_ message: UnsafeMutablePointer<rd_kafka_message_t>) {
+        let code = message.pointee.err
+        switch code {
+        case RD_KAFKA_RESP_ERR_NO_ERROR:
+            core.buffer(message)
+        case RD_KAFKA_RESP_ERR__PARTITION_EOF:
+            break
+        case RD_KAFKA_RESP_ERR__FATAL:
+            let error = KafkaError.fatal(of: handle.pointer) ?? KafkaError(code: code, isFatal: true)
+            logger.critical("consumer fatal error", metadata: ["error": "\(error)"])
+            core.state.withLock { $0.fatal = error }
+        default:
+            let text = rd_kafka_message_errstr(message).map { String(cString: $0) }
+            logger.warning("consumer error", metadata: ["error": "\(KafkaError(code: code, text: text))"])
+        }
+    }
+
+    /// Marks a delivered message done (processing finished, successfully or not). Any
+    /// order, any task. Harmless for messages whose partition was revoked since.
+    public func markDone(_ message: KafkaMessage) {
+        core.markDone(message.reference)
+    }
+
+    /// Marks the message behind `reference` done; see ``markDone(_:)-(KafkaMessage)``.
+    public func markDone(_ reference: KafkaMessageReference) {
+        core.markDone(reference)
+    }
+
+    /// Per assigned partition, the offset that would be committed now (the contiguous
+    /// done prefix, plus one) when it moved since the last commit. With
+    /// ``KafkaConsumerConfiguration/OffsetCommits/manual`` commits, pass these to
+    /// ``KafkaTransactionalProducer/sendOffsetsToTransaction(_:groupMetadata:timeout:)``
+    /// and then to ``offsetsCommitted(_:)``.
+    public func committableOffsets() -> [KafkaTopicPartition: Int64] {
+        core.committableOffsets()
+    }
+
+    /// Tells the consumer that offsets were committed elsewhere (e.g. in a transaction),
+    /// so ``committableOffsets()`` stops returning them.
+    public func offsetsCommitted(_ offsets: [KafkaTopicPartition: Int64]) {
+        core.recordCommitted(offsets.map { PartitionListEntry(topicPartition: $0.key, offset: $0.value, error: RD_KAFKA_RESP_ERR_NO_ERROR) })
+    }
+
+    /// Commits the done prefix of every assigned partition now and waits for the answer.
+    /// - Throws: the commit ``KafkaError``, or `_DESTROY` after close.
+    public func commit() async throws(KafkaError) {
+        try await runBlocking(on: queue) { [self] () throws(KafkaError) in
+            guard isOpen.withLock({ $0 }) else { throw KafkaError.closed }
+            if let error = core.commit(handle.pointer, asynchronously: false) { throw error }
+        }
+    }
+
+    private func commitInBackground() {
+        isOpen.withLock { open in
+            guard open else { return }
+            if let error = core.commit(handle.pointer, asynchronously: true) {
+                logger.warning("periodic commit failed", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    /// Stops fetching from these partitions (backpressure) until ``resume(_:)``; their
+    /// assignment is kept. Messages already buffered may still be delivered.
+    /// - Throws: ``KafkaError`` from librdkafka, or `_DESTROY` after close.
+    public func pause(_ partitions: [KafkaTopicPartition]) throws(KafkaError) {
+        try withOpenHandle { rk throws(KafkaError) in
+            let list = PartitionList(partitions)
+            try check(rd_kafka_pause_partitions(rk, list.pointer), "pausing \(partitions)")
+        }
+    }
+
+    /// Resumes fetching from paused partitions.
+    /// - Throws: ``KafkaError`` from librdkafka, or `_DESTROY` after close.
+    public func resume(_ partitions: [KafkaTopicPartition]) throws(KafkaError) {
+        try withOpenHandle { rk throws(KafkaError) in
+            let list = PartitionList(partitions)
+            try check(rd_kafka_resume_partitions(rk, list.pointer), "resuming \(partitions)")
+        }
+    }
+
+    /// The partitions currently assigned to this member.
+    /// - Throws: ``KafkaError`` from librdkafka, or `_DESTROY` after close.
+    public func assignment() throws(KafkaError) -> [KafkaTopicPartition] {
+        try withOpenHandle { rk throws(KafkaError) in
+            try currentAssignment(rk).entries.map(\.topicPartition).sorted()
+        }
+    }
+
+    private func currentAssignment(_ rk: OpaquePointer) throws(KafkaError) -> PartitionList {
+        var pointer: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?
+        let code = rd_kafka_assignment(rk, &pointer)
+        // The returned list must always be destroyed, or rd_kafka_destroy hangs.
+        let list = pointer.map { PartitionList(owning: $0) }
+        try check(code, "reading the assignment")
+        return list ?? PartitionList([KafkaTopicPartition]())
+    }
+
+    /// Lag of every assigned partition (high watermark minus position), for metrics.
+    /// Uses the watermarks of the latest fetch; never blocks on the network.
+    /// - Throws: ``KafkaError`` from librdkafka, or `_DESTROY` after close.
+    public func lag() throws(KafkaError) -> [KafkaPartitionLag] {
+        try withOpenHandle { rk throws(KafkaError) in
+            let list = try currentAssignment(rk)
+            try check(rd_kafka_position(rk, list.pointer), "reading positions")
+            return list.entries.map { entry in
+                var low: Int64 = 0
+                var high: Int64 = 0
+                let code = rd_kafka_get_watermark_offsets(rk, entry.topicPartition.topic, entry.topicPartition.partition, &low, &high)
+                return KafkaPartitionLag(
+                    topicPartition: entry.topicPartition,
+                    position: entry.offset >= 0 ? entry.offset : nil,
+                    highWatermark: code == RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0 ? high : nil
+                )
+            }.sorted { $0.topicPartition < $1.topicPartition }
+        }
+    }
+
+    /// This member's group metadata, for sending offsets inside a transaction.
+    /// - Throws: ``KafkaError`` when librdkafka has none, or `_DESTROY` after close.
+    public func groupMetadata() throws(KafkaError) -> KafkaConsumerGroupMetadata {
+        try withOpenHandle { rk throws(KafkaError) in
+            guard let pointer = rd_kafka_consumer_group_metadata(rk) else {
+                throw KafkaError(code: RD_KAFKA_RESP_ERR__STATE, text: "consumer has no group metadata")
+            }
+            return KafkaConsumerGroupMetadata(pointer: pointer)
+        }
+    }
+
+    private func withOpenHandle<T>(_ body: (OpaquePointer) throws(KafkaError) -> T) throws(KafkaError) -> T {
+        try isOpen.withLock { open throws(KafkaError) -> T in
+            guard open else { throw KafkaError.closed }
+            return try body(handle.pointer)
+        }
+    }
+
+    /// Commits done work (automatic mode), leaves the group (its partitions go to the
+    /// other members at once) and releases the client. Iteration of ``events`` ends.
+    /// Calling it again does nothing.
+    /// - Returns: the final commit's or the leave's error, if any (also logged); the
+    ///   client is released anyway, and uncommitted work is redelivered to the next owner.
+    @discardableResult
+    public func close() async -> KafkaError? {
+        commitTimer.withLock { $0?.cancel() }
+        return await withCheckedContinuation { continuation in
+            queue.async { [self] in continuation.resume(returning: closeBlocking()) }
+        }
+    }
+
+    @discardableResult
+    private func closeBlocking() -> KafkaError? {
+        guard isOpen.withLock({ $0 }) else { return nil }
+        let rk = handle.pointer
+        var failure: KafkaError?
+        if core.commitsAutomatically { failure = core.commit(rk, asynchronously: false) }
+        let code = rd_kafka_consumer_close(rk)
+        if code != RD_KAFKA_RESP_ERR_NO_ERROR { failure = failure ?? KafkaError(code: code, text: "leaving the group failed") }
+        isOpen.withLock { $0 = false }
+        core.state.withLock { $0.closed = true }
+        rd_kafka_destroy(rk)
+        if let failure {
+            logger.warning("consumer closed; final commit or leave failed", metadata: ["error": "\(failure)"])
+        } else {
+            logger.info("consumer closed")
+        }
+        return failure
+    }
+
+    /// Test hook: destroys the client without leaving the group or committing, as if
+    /// the process had been killed. The group only notices after the session timeout.
+    func terminateWithoutLeavingGroup() async {
+        commitTimer.withLock { $0?.cancel() }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            queue.async { [self] in
+                defer { continuation.resume() }
+                guard isOpen.withLock({ open in
+                    defer { open = false }
+                    return open
+                }) else { return }
+                core.state.withLock { $0.closed = true }
+                rd_kafka_destroy_flags(handle.pointer, Int32(RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE))
+            }
+        }
+    }
+}

@@ -1,0 +1,176 @@
+@testable import Kafka
+import ServiceTestSupport
+import Testing
+
+extension BrokerTests {
+    @Test(
+        .enabled(if: ExternalService.kafka.shouldRun),
+        arguments: [KafkaConsumerConfiguration.AssignmentStrategy.cooperativeSticky, .range]
+    )
+    func threeMembersSharePartitionsAndSurvivorsTakeOverOnClose(strategy: KafkaConsumerConfiguration.AssignmentStrategy) async throws {
+        let bootstrap = try TestKafka.bootstrap()
+        let topic = try await TestKafka.createTopic(bootstrap, prefix: "group", partitions: 6)
+        let all = Set((0..<6).map { KafkaTopicPartition(topic: topic, partition: Int32($0)) })
+        let group = TestKafka.uniqueName("g")
+        let watcher = AssignmentWatcher()
+        var consumers: [KafkaConsumer] = []
+        var tasks: [Task<Void, Never>] = []
+        for member in 0..<3 {
+            let consumer = try KafkaConsumer(
+                configuration: TestKafka.consumerConfiguration(bootstrap, group: group) { $0.assignmentStrategy = strategy },
+                topics: [topic],
+                logger: TestKafka.logger
+            )
+            consumers.append(consumer)
+            tasks.append(watcher.drive(consumer, member: member))
+        }
+
+        let shared = await eventually {
+            let owned = await watcher.owned
+            let sets = (0..<3).map { owned[$0] ?? [] }
+            let disjoint = sets[0].isDisjoint(with: sets[1]) && sets[0].isDisjoint(with: sets[2]) && sets[1].isDisjoint(with: sets[2])
+            return disjoint && sets.allSatisfy { !$0.isEmpty } && sets.reduce(into: Set()) { $0.formUnion($1) } == all
+        }
+        let ownedByThree = await watcher.owned
+        #expect(shared, "three members should each own some of the 6 partitions: \(ownedByThree)")
+
+        await consumers[2].close()
+        await tasks[2].value
+        await watcher.forget(2)
+        let takenOver = await eventually {
+            let owned = await watcher.owned
+            let first = owned[0] ?? []
+            let second = owned[1] ?? []
+            return first.isDisjoint(with: second) && first.union(second) == all
+        }
+        let ownedByTwo = await watcher.owned
+        #expect(takenOver, "the two survivors should own all 6 partitions: \(ownedByTwo)")
+
+        for consumer in consumers.prefix(2) { await consumer.close() }
+        for task in tasks { await task.value }
+    }
+
+    @Test(.enabled(if: ExternalService.kafka.shouldRun))
+    func restartedConsumerResumesRightAfterItsLastCommit() async throws {
+        let bootstrap = try TestKafka.bootstrap()
+        let topic = try await TestKafka.createTopic(bootstrap, prefix: "resume")
+        let producer = try TestKafka.producer(bootstrap)
+        for index in 0..<10 {
+            _ = try await producer.send(topic: topic, key: nil, value: TestKafka.bytes("\(index)"))
+        }
+        await producer.close()
+        let configuration = TestKafka.consumerConfiguration(bootstrap, group: TestKafka.uniqueName("g"))
+
+        let first = try KafkaConsumer(configuration: configuration, topics: [topic], logger: TestKafka.logger)
+        let read = try await TestKafka.collect(first, count: 10, markDone: false)
+        #expect(read.map(\.offset) == Array(0..<10))
+        // Offsets 0...5 done, 6...9 still in progress when the worker stops.
+        for message in read.prefix(6) { first.markDone(message) }
+        await first.close()
+
+        let second = try KafkaConsumer(configuration: configuration, topics: [topic], logger: TestKafka.logger)
+        let reread = try await TestKafka.collect(second, count: 4)
+        await second.close()
+        #expect(reread.map(\.offset) == [6, 7, 8, 9])
+    }
+
+    @Test(.enabled(if: ExternalService.kafka.shouldRun))
+    func outOfOrderCompletionNeverCommitsPastUnfinishedWork() async throws {
+        let bootstrap = try TestKafka.bootstrap()
+        let topic = try await TestKafka.createTopic(bootstrap, prefix: "order")
+        let partition = KafkaTopicPartition(topic: topic, partition: 0)
+        let producer = try TestKafka.producer(bootstrap)
+        for index in 0..<5 {
+            _ = try await producer.send(topic: topic, key: nil, value: TestKafka.bytes("\(index)"))
+        }
+        await producer.close()
+        let configuration = TestKafka.consumerConfiguration(bootstrap, group: TestKafka.uniqueName("g"))
+
+        let first = try KafkaConsumer(configuration: configuration, topics: [topic], logger: TestKafka.logger)
+        let read = try await TestKafka.collect(first, count: 5, markDone: false)
+        #expect(read.count == 5)
+        // 4, 3, 2 and 0 finish; 1 is still running.
+        for index in [4, 3, 2, 0] { first.markDone(read[index]) }
+        #expect(first.committableOffsets() == [partition: 1])
+        try await first.commit()
+        #expect(first.committableOffsets().isEmpty)
+        await first.close()
+
+        // Only offset 0 was committed as done: 1...4 come again (at-least-once).
+        let second = try KafkaConsumer(configuration: configuration, topics: [topic], logger: TestKafka.logger)
+        let reread = try await TestKafka.collect(second, count: 4, markDone: false)
+        #expect(reread.map(\.offset) == [1, 2, 3, 4])
+        second.markDone(reread[0])
+        #expect(second.committableOffsets() == [partition: 2])
+        for message in reread { second.markDone(message) }
+        #expect(second.committableOffsets() == [partition: 5])
+        await second.close()
+    }
+
+    @Test(.enabled(if: ExternalService.kafka.shouldRun))
+    func pausedPartitionIsNotFetchedUntilResumed() async throws {
+        let bootstrap = try TestKafka.bootstrap()
+        let topic = try await TestKafka.createTopic(bootstrap, prefix: "pause", partitions: 2)
+        let paused = KafkaTopicPartition(topic: topic, partition: 0)
+        let producer = try TestKafka.producer(bootstrap)
+        for partition in [Int32(0), 1] {
+            _ = try await producer.send(topic: topic, key: nil, value: TestKafka.bytes("before"), partition: partition)
+        }
+        let consumer = try KafkaConsumer(
+            configuration: TestKafka.consumerConfiguration(bootstrap, group: TestKafka.uniqueName("g")),
+            topics: [topic],
+            logger: TestKafka.logger
+        )
+        var seen: [KafkaMessage] = []
+        var resumed = false
+        for try await event in consumer.events {
+            switch event {
+            case .partitionsAssigned(let partitions):
+                // Paused before the first fetch.
+                if partitions.contains(paused) { try consumer.pause([paused]) }
+            case .partitionsRevoked:
+                break
+            case .message(let message):
+                seen.append(message)
+                consumer.markDone(message)
+                if message.partition == 1, message.value == TestKafka.bytes("before") {
+                    // A marker behind the paused partition's record, on the running one.
+                    _ = try await producer.send(topic: topic, key: nil, value: TestKafka.bytes("marker"), partition: 1)
+                } else if message.value == TestKafka.bytes("marker") {
+                    #expect(!seen.contains { $0.partition == 0 }, "a paused partition was fetched")
+                    try consumer.resume([paused])
+                    resumed = true
+                }
+            }
+            if resumed, seen.contains(where: { $0.partition == 0 }) { break }
+        }
+        #expect(resumed)
+        #expect(seen.filter { $0.partition == 0 }.map(\.value) == [TestKafka.bytes("before")])
+        await producer.close()
+        await consumer.close()
+    }
+
+    @Test(.enabled(if: ExternalService.kafka.shouldRun))
+    func lagIsHighWatermarkMinusPosition() async throws {
+        let bootstrap = try TestKafka.bootstrap()
+        let topic = try await TestKafka.createTopic(bootstrap, prefix: "lag")
+        let producer = try TestKafka.producer(bootstrap)
+        for index in 0..<5 {
+            _ = try await producer.send(topic: topic, key: nil, value: TestKafka.bytes("\(index)"))
+        }
+        await producer.close()
+        let consumer = try KafkaConsumer(
+            configuration: TestKafka.consumerConfiguration(bootstrap, group: TestKafka.uniqueName("g")) { $0.pollBatchSize = 1 },
+            topics: [topic],
+            logger: TestKafka.logger
+        )
+        _ = try await TestKafka.collect(consumer, count: 2)
+        let lag = try consumer.lag()
+        #expect(lag.map(\.topicPartition) == [KafkaTopicPartition(topic: topic, partition: 0)])
+        #expect(lag.first?.position == 2)
+        #expect(lag.first?.highWatermark == 5)
+        #expect(lag.first?.lag == 3)
+        await consumer.close()
+        #expect(throws: KafkaError.closed) { try consumer.lag() }
+    }
+}

@@ -1,0 +1,87 @@
+@testable import Kafka
+import Testing
+
+/// Behaviour the local broker cannot show, on librdkafka's in-process mock cluster.
+@Suite("Kafka on librdkafka's mock cluster", .serialized)
+struct MockClusterTests {
+    static func configuration(
+        _ cluster: KafkaMockCluster,
+        group: String,
+        strategy: KafkaConsumerConfiguration.AssignmentStrategy = .cooperativeSticky
+    ) -> KafkaConsumerConfiguration {
+        var configuration = TestKafka.consumerConfiguration(cluster.bootstrapServers, group: group) {
+            $0.assignmentStrategy = strategy
+            $0.commitInterval = .seconds(3_600)
+            $0.sessionTimeout = .seconds(6)
+        }
+        configuration.common.properties["topic.metadata.refresh.interval.ms"] = "1000"
+        return configuration
+    }
+
+    @Test func survivorsTakeOverTheKilledMembersPartitionsAfterItsSessionTimesOut() async throws {
+        let cluster = try KafkaMockCluster(logger: TestKafka.logger)
+        let topic = TestKafka.uniqueName("evict")
+        try cluster.createTopic(topic, partitions: 4)
+        let all = Set((0..<4).map { KafkaTopicPartition(topic: topic, partition: Int32($0)) })
+        let group = TestKafka.uniqueName("g")
+        let watcher = AssignmentWatcher()
+        let survivor = try KafkaConsumer(configuration: Self.configuration(cluster, group: group), topics: [topic], logger: TestKafka.logger)
+        let victim = try KafkaConsumer(configuration: Self.configuration(cluster, group: group), topics: [topic], logger: TestKafka.logger)
+        let survivorTask = watcher.drive(survivor, member: 0)
+        let victimTask = watcher.drive(victim, member: 1)
+        let shared = await eventually {
+            let owned = await watcher.owned
+            return owned[0]?.isEmpty == false && owned[1]?.isEmpty == false && (owned[0] ?? []).union(owned[1] ?? []) == all
+        }
+        #expect(shared)
+
+        // Killed: no LeaveGroup, no commit. Only the session timeout reveals it.
+        await victim.terminateWithoutLeavingGroup()
+        await victimTask.value
+        let takenOver = await eventually(within: .seconds(60)) { await watcher.owned[0] == all }
+        #expect(takenOver)
+        await survivor.close()
+        await survivorTask.value
+    }
+
+    @Test func revokedPartitionsAreCommittedBeforeTheyAreGivenUp() async throws {
+        let cluster = try KafkaMockCluster(logger: TestKafka.logger)
+        let topic = TestKafka.uniqueName("revoke")
+        try cluster.createTopic(topic, partitions: 2)
+        let producer = try TestKafka.producer(cluster.bootstrapServers)
+        for partition in [Int32(0), 1] {
+            for index in 0..<3 {
+                _ = try await producer.send(topic: topic, key: nil, value: TestKafka.bytes("old-\(index)"), partition: partition)
+            }
+        }
+        let configuration = Self.configuration(cluster, group: TestKafka.uniqueName("g"))
+        let watcher = AssignmentWatcher()
+        let first = try KafkaConsumer(configuration: configuration, topics: [topic], logger: TestKafka.logger)
+        let firstTask = watcher.drive(first, member: 0)
+        let readAll = await eventually { await watcher.received[0]?.count == 6 }
+        #expect(readAll)
+
+        // A second member joins: one partition moves, done work is committed first.
+        let second = try KafkaConsumer(configuration: configuration, topics: [topic], logger: TestKafka.logger)
+        let secondTask = watcher.drive(second, member: 1)
+        let rebalanced = await eventually {
+            let owned = await watcher.owned
+            return owned[1]?.count == 1 && owned[0]?.count == 1
+        }
+        #expect(rebalanced)
+        let moved = try #require(await watcher.owned[1]?.first)
+        _ = try await producer.send(topic: topic, key: nil, value: TestKafka.bytes("new"), partition: moved.partition)
+        let newOwnerRead = await eventually { await watcher.received[1]?.isEmpty == false }
+        #expect(newOwnerRead)
+        // The new owner starts right after the old owner's done work: nothing re-read.
+        let received = await watcher.received[1] ?? []
+        #expect(received.map(\.offset) == [3])
+        #expect(received.first?.value == TestKafka.bytes("new"))
+
+        await producer.close()
+        await first.close()
+        await second.close()
+        await firstTask.value
+        await secondTask.value
+    }
+}

@@ -1,0 +1,68 @@
+# Shared install helpers for the scripts in scripts/ (source this file; bash only).
+# Every install step the project needs lives here, so a fresh machine (CI) gets it.
+
+# Repository root and the gitignored state directory (one subdirectory per service).
+BREAKWATER_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+BREAKWATER_RUN="$BREAKWATER_ROOT/.run"
+
+# ensure_apt_packages PKG...: installs the Debian packages that are missing; runs
+# `apt-get update` at most once per process and only when something is missing.
+ensure_apt_packages() {
+    local missing=() pkg
+    for pkg in "$@"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+    done
+    [ "${#missing[@]}" -eq 0 ] && return 0
+    local sudo=()
+    if [ "$(id -u)" -ne 0 ]; then
+        command -v sudo >/dev/null || { echo "error: need root or sudo to install: ${missing[*]}" >&2; return 1; }
+        sudo=(sudo)
+    fi
+    echo "installing ${missing[*]}" >&2
+    if [ -z "${BREAKWATER_APT_UPDATED:-}" ]; then
+        "${sudo[@]}" apt-get update -q >&2 || { echo "error: apt-get update failed" >&2; return 1; }
+        BREAKWATER_APT_UPDATED=1
+    fi
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" >&2 \
+        || { echo "error: apt-get install ${missing[*]} failed" >&2; return 1; }
+}
+
+# ensure_kafka_client_deps: librdkafka headers/library (the CRdKafka module), pkg-config
+# (which finds them for SwiftPM) and kcat (the broker readiness probe and benchmark baseline).
+ensure_kafka_client_deps() {
+    ensure_apt_packages librdkafka-dev kcat pkg-config
+}
+
+# NOIDA_VERSION: the pinned noida-db wheel that provides the local broker.
+NOIDA_VERSION="0.2.3"
+
+# ensure_noida: installs noida-db==$NOIDA_VERSION into the project venv .run/venv (created
+# if absent) and prints the path of the server binary inside the wheel. Running that
+# binary directly (not the `noida-db` console script, a Python wrapper) makes the PID
+# we record the broker's own.
+ensure_noida() {
+    local venv="$BREAKWATER_RUN/venv"
+    if [ ! -x "$venv/bin/python" ]; then
+        command -v python3 >/dev/null || ensure_apt_packages python3 python3-venv
+        python3 -m venv "$venv" >&2 || { echo "error: cannot create venv $venv (install python3-venv)" >&2; return 1; }
+    fi
+    if [ "$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("noida-db"))' 2>/dev/null)" != "$NOIDA_VERSION" ]; then
+        "$venv/bin/pip" install -q "noida-db==$NOIDA_VERSION" >&2 \
+            || { echo "error: pip install noida-db==$NOIDA_VERSION failed" >&2; return 1; }
+    fi
+    local bin
+    bin="$("$venv/bin/python" -c 'import os, noida_db; print(os.path.join(os.path.dirname(noida_db.__file__), "noida-db"))')"
+    [ -f "$bin" ] || { echo "error: noida-db binary not found at $bin" >&2; return 1; }
+    chmod +x "$bin"
+    printf '%s\n' "$bin"
+}
+
+# free_tcp_port: prints a TCP port on 127.0.0.1 that is free right now.
+free_tcp_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# tcp_port_in_use PORT: succeeds when something listens on 127.0.0.1:PORT.
+tcp_port_in_use() {
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
