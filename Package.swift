@@ -75,6 +75,7 @@ targets += [
         name: "BreakwaterApp",
         dependencies: [
             "Triage",
+            "Kafka",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Yams", package: "Yams"),
         ],
@@ -93,6 +94,8 @@ targets += [
         dependencies: [
             "BreakwaterApp",
             "breakwater",  // built so the CLI tests can run the binary
+            "Kafka",
+            "ServiceTestSupport",
             .product(name: "Yams", package: "Yams"),
         ],
         swiftSettings: strictSwift
