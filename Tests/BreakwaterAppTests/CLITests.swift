@@ -71,7 +71,7 @@ struct CLITests {
         #expect(result.error.contains("/nonexistent.yaml: cannot read the configuration file"))
     }
 
-    @Test(arguments: [["run"], ["produce", "--generate", "10"], ["tail", "--json"]])
+    @Test(arguments: [["run"]])
     func unbuiltCommandsSaySoAndFail(arguments: [String]) throws {
         let result = try breakwater(arguments, environment: ["BREAKWATER_KAFKA_BOOTSTRAP_SERVERS": "broker:9092"])
         #expect(result.status == 69)

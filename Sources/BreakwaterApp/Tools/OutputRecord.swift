@@ -63,7 +63,9 @@ public enum OutputRecord: Sendable, Equatable {
     private static func describe(_ error: any Error) -> String {
         guard let error = error as? DecodingError else { return "\(error)" }
         switch error {
-        case .dataCorrupted(let context), .keyNotFound(_, let context), .typeMismatch(_, let context), .valueNotFound(_, let context):
+        case .keyNotFound(let key, let context):
+            return "missing key \((context.codingPath + [key]).map(\.stringValue).joined(separator: "."))"
+        case .dataCorrupted(let context), .typeMismatch(_, let context), .valueNotFound(_, let context):
             let path = context.codingPath.map(\.stringValue).joined(separator: ".")
             return path.isEmpty ? context.debugDescription : "\(path): \(context.debugDescription)"
         @unknown default:

@@ -1,0 +1,103 @@
+import ArgumentParser
+import BreakwaterApp
+import Foundation
+import Kafka
+import Synchronization
+import Triage
+
+/// `breakwater tail`: prints incidents and fallback events as they arrive.
+struct Tail: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print classified incidents and fallback events as they arrive (aligned table, or JSON lines).",
+        discussion: """
+            Reads as a member of a fresh, unique consumer group and never commits offsets, so the workers' \
+            group is never disturbed. With --summary, reads all three output topics from the beginning until \
+            nothing arrives for --until-idle seconds, then prints counts: incidents by classifier and severity, \
+            fallback events by breaker, strategy and reason, DLQ records by reason, distinct incidents.
+            """
+    )
+
+    @OptionGroup var options: ConfigOptions
+
+    @Flag(name: .long, help: "Print JSON lines instead of a table.")
+    var json = false
+
+    @Flag(name: .long, help: "Start from the earliest retained records instead of new ones.")
+    var fromBeginning = false
+
+    @Flag(name: .long, help: "Also print records of the dead-letter topic (reason from their headers).")
+    var dlq = false
+
+    @Option(name: .long, help: "Stop after this many records.")
+    var limit: Int?
+
+    @Option(name: .long, help: ArgumentHelp("Stop when no record arrived for this many seconds.", valueName: "seconds"))
+    var untilIdle: Double?
+
+    @Flag(name: .long, help: "Print a summary instead of the records (all three topics from the beginning; needs --until-idle).")
+    var summary = false
+
+    @Option(name: .long, help: ArgumentHelp("Write the summary as JSON to this file (implies --summary).", valueName: "file"))
+    var summaryJson: String?
+
+    func validate() throws {
+        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1 (got \(limit))") }
+        if let untilIdle, !(untilIdle > 0) { throw ValidationError("--until-idle must be a positive number of seconds") }
+        if summary || summaryJson != nil, untilIdle == nil {
+            throw ValidationError("--summary needs --until-idle <seconds> (when to consider the topics drained)")
+        }
+    }
+
+    mutating func run() async throws {
+        let configuration = try options.load().configuration
+        let topics = configuration.topics
+        let summarizing = summary || summaryJson != nil
+        var roles: [OutputTopicRole] = [.classified, .fallbackEvents]
+        if dlq || summarizing { roles.append(.deadLetter) }
+        let reader = OutputTopicReader(
+            kafka: configuration.kafka.toolClientConfiguration(clientID: "breakwater-tail"),
+            clock: ContinuousClock(), logger: toolLogger(label: "breakwater.tail"))
+        let totals = Mutex(OutputSummary())
+        if !summarizing, !json { printLine(TailRow.table.header) }
+        let json = json
+        do {
+            _ = try await reader.read(
+                topics: roles.map(topics.name(of:)), fromBeginning: fromBeginning || summarizing,
+                idleTimeout: untilIdle.map { .milliseconds(Int64($0 * 1000)) }, limit: limit
+            ) { message in
+                guard let role = topics.role(of: message.topic) else { return }
+                let headers = message.headers.map { RecordHeader(key: $0.name, value: $0.value) }
+                let record = OutputRecord(role: role, value: message.value, headers: headers)
+                if summarizing {
+                    totals.withLock { $0.add(record) }
+                    return
+                }
+                let row = TailRow(record, recordTime: message.timestamp.map { Date(timeIntervalSince1970: Double($0.milliseconds) / 1000) })
+                printLine(json
+                    ? row.jsonLine(topic: message.topic, partition: message.partition, offset: message.offset,
+                                   key: message.key, value: message.value, headers: headers)
+                    : row.tableLine)
+            }
+        } catch {
+            printError("breakwater tail: \(error)")
+            throw ExitCode.failure
+        }
+        guard summarizing else { return }
+        let result = totals.withLock { $0 }
+        if summary || summaryJson == nil { print(result.text) }
+        if let summaryJson {
+            do {
+                try result.write(to: summaryJson)
+            } catch {
+                printError("breakwater tail: \(error)")
+                throw ExitCode.failure
+            }
+        }
+    }
+}
+
+/// Writes a line to standard output at once (unbuffered, also into a pipe), so a tail
+/// piped into another program shows each record as it arrives.
+func printLine(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}
