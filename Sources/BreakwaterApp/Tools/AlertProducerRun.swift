@@ -75,6 +75,22 @@ public struct ProduceSummary: Sendable, Equatable {
     /// Wall time of the run.
     public var elapsed: Duration
 
+    /// Creates a summary.
+    public init(
+        topic: String, records: Int, delivered: Int, failed: Int, alerts: Int, malformed: Int,
+        byFormat: [String: Int], errors: [String: Int], elapsed: Duration
+    ) {
+        self.topic = topic
+        self.records = records
+        self.delivered = delivered
+        self.failed = failed
+        self.alerts = alerts
+        self.malformed = malformed
+        self.byFormat = byFormat
+        self.errors = errors
+        self.elapsed = elapsed
+    }
+
     /// Acknowledged records per second.
     public var rate: Double {
         ProduceProgress(total: records, delivered: delivered, failed: failed, elapsed: elapsed).rate
