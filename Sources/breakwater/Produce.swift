@@ -64,6 +64,16 @@ struct Produce: AsyncParsableCommand {
         }
         if let count, count + malformed == 0 { throw ValidationError("nothing to send: --count and --malformed are both 0") }
         if sendInvalid, file == nil { throw ValidationError("--send-invalid only applies to --file") }
+        _ = try chosenFormats()
+    }
+
+    /// The formats `--formats` names (all when it is absent).
+    private func chosenFormats() throws -> [InputFormat] {
+        do {
+            return try formats.map(SampleBatch.formats(from:)) ?? InputFormat.allCases
+        } catch {
+            throw ValidationError(error.description)
+        }
     }
 
     mutating func run() async throws {
@@ -117,13 +127,7 @@ struct Produce: AsyncParsableCommand {
             }
             return payloads.records(includingInvalid: sendInvalid)
         }
-        let chosen: [InputFormat]
-        do {
-            chosen = try formats.map(SampleBatch.formats(from:)) ?? InputFormat.allCases
-        } catch {
-            throw ValidationError(error.description)
-        }
-        return SampleBatch.records(count: count ?? 0, malformed: malformed, formats: chosen, seed: seed, now: Date())
+        return SampleBatch.records(count: count ?? 0, malformed: malformed, formats: try chosenFormats(), seed: seed, now: Date())
     }
 }
 
