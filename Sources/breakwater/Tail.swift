@@ -40,18 +40,33 @@ struct Tail: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Write the summary as JSON to this file (implies --summary).", valueName: "file"))
     var summaryJson: String?
 
+    @Option(name: .long, help: ArgumentHelp(
+        "Compare the summary with this file from `produce --expect-file`; exit 1 when alerts or dead letters are missing.",
+        valueName: "file"))
+    var expect: String?
+
     func validate() throws {
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1 (got \(limit))") }
         if let untilIdle, !(untilIdle > 0) { throw ValidationError("--until-idle must be a positive number of seconds") }
-        if summary || summaryJson != nil, untilIdle == nil {
+        if summary || summaryJson != nil || expect != nil, untilIdle == nil {
             throw ValidationError("--summary needs --until-idle <seconds> (when to consider the topics drained)")
         }
     }
 
+    /// How long `--until-idle` waits for the group to assign partitions before failing.
+    static let joinTimeout = Duration.seconds(30)
+
     mutating func run() async throws {
         let configuration = try options.load().configuration
         let topics = configuration.topics
-        let summarizing = summary || summaryJson != nil
+        let summarizing = summary || summaryJson != nil || expect != nil
+        let expectation = try expect.map { path in
+            do {
+                return try ProduceExpectation(path: path)
+            } catch {
+                throw ValidationError("\(error)")
+            }
+        }
         var roles: [OutputTopicRole] = [.classified, .fallbackEvents]
         if dlq || summarizing { roles.append(.deadLetter) }
         let reader = OutputTopicReader(
@@ -60,10 +75,11 @@ struct Tail: AsyncParsableCommand {
         let totals = Mutex(OutputSummary())
         if !summarizing, !json { printLine(TailRow.table.header) }
         let json = json
+        let outcome: (stop: OutputTopicReader<ContinuousClock>.Stop, records: Int)
         do {
-            _ = try await reader.read(
+            outcome = try await reader.read(
                 topics: roles.map(topics.name(of:)), fromBeginning: fromBeginning || summarizing,
-                idleTimeout: untilIdle.map { .milliseconds(Int64($0 * 1000)) }, limit: limit
+                idleTimeout: untilIdle.map { .milliseconds(Int64($0 * 1000)) }, joinTimeout: Self.joinTimeout, limit: limit
             ) { message in
                 guard let role = topics.role(of: message.topic) else { return }
                 let headers = message.headers.map { RecordHeader(key: $0.name, value: $0.value) }
@@ -82,9 +98,14 @@ struct Tail: AsyncParsableCommand {
             printError("breakwater tail: \(error)")
             throw ExitCode.failure
         }
+        if outcome.stop == .notAssigned {
+            printError("breakwater tail: no partition of \(roles.map(topics.name(of:)).joined(separator: ", ")) was assigned within "
+                + "\(Self.joinTimeout); is kafka.bootstrapServers (\(configuration.kafka.bootstrapServers)) reachable and do the topics exist?")
+            throw ExitCode.failure
+        }
         guard summarizing else { return }
         let result = totals.withLock { $0 }
-        if summary || summaryJson == nil { print(result.text) }
+        if summary || summaryJson == nil { printLine(result.text) }
         if let summaryJson {
             do {
                 try result.write(to: summaryJson)
@@ -92,6 +113,11 @@ struct Tail: AsyncParsableCommand {
                 printError("breakwater tail: \(error)")
                 throw ExitCode.failure
             }
+        }
+        if let expectation {
+            let check = DeliveryCheck(expectation: expectation, summary: result)
+            printLine(check.text)
+            if !check.nothingLost { throw ExitCode.failure }
         }
     }
 }

@@ -166,6 +166,39 @@ struct ToolsKafkaTests {
         #expect(summary.deadLetters == 27)
         #expect(summary.deadLettersByReason == ["unknown": 27])
         #expect(summary.incidents == 0)
+
+        // As dead letters, the valid records still carry their alerts: nothing is lost.
+        #expect(summary.deadLetteredAlerts == expectation.alerts)
+        #expect(summary.decodableDeadLetters == 24)
+        let accounted = try breakwater(
+            ["tail", "--until-idle", "3", "--expect", expectPath,
+             "--set", "topics.deadLetter=\(names[0])", "--set", "topics.classified=\(names[1])",
+             "--set", "topics.fallbackEvents=\(names[2])"],
+            environment: environment)
+        #expect(accounted.status == 0, "\(accounted.error)")
+        #expect(accounted.output.contains("alerts sent: \(expectation.alerts) → incidents: 0 + \(expectation.alerts) dead-lettered"))
+        #expect(accounted.output.hasSuffix("nothing lost\n"))
+
+        // Read as fallback events, they are unreadable: every alert and dead letter is missing.
+        let missing = try breakwater(
+            ["tail", "--until-idle", "3", "--expect", expectPath,
+             "--set", "topics.fallbackEvents=\(names[0])", "--set", "topics.classified=\(names[1])",
+             "--set", "topics.deadLetter=\(names[2])"],
+            environment: environment)
+        #expect(missing.status == 1)
+        #expect(missing.output.contains("unreadable records: 27"))
+        #expect(missing.output.contains("MISSING: \(expectation.alerts) alerts, 3 dead letters"))
+    }
+
+    @Test(.enabled(if: ExternalService.kafka.shouldRun))
+    func aReadOfTopicsThatNeverGetAssignedEndsAsNotAssigned() async throws {
+        let bootstrap = try ExternalService.kafka.require()
+        let reader = OutputTopicReader(kafka: Self.kafka(bootstrap), clock: ContinuousClock(), logger: Self.logger)
+        let outcome = try await reader.read(
+            topics: ["tools-missing-\(UUID().uuidString.prefix(8).lowercased())"], fromBeginning: true,
+            idleTimeout: .seconds(1), joinTimeout: .seconds(2)) { _ in }
+        #expect(outcome.stop == .notAssigned)
+        #expect(outcome.records == 0)
     }
 
     @Test(.enabled(if: ExternalService.kafka.shouldRun))

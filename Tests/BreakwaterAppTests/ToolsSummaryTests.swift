@@ -142,7 +142,8 @@ struct ToolsSummaryTests {
         let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         #expect(Set(object.keys) == [
             "incidents", "distinct_incidents", "incidents_by_classifier", "incidents_by_severity", "incidents_by_category",
-            "fallback_events", "fallback_events_by_breaker", "dead_letters", "dead_letters_by_reason", "unreadable",
+            "fallback_events", "fallback_events_by_breaker", "dead_letters", "dead_letters_by_reason", "decodable_dead_letters",
+            "dead_lettered_alerts", "unreadable",
         ])
         #expect(object["distinct_incidents"] as? Int == 4)
         let decoded = try JSONDecoder().decode(OutputSummary.self, from: data)
@@ -151,5 +152,60 @@ struct ToolsSummaryTests {
 
     @Test func writingToAnUnwritablePathNamesIt() {
         #expect(throws: ToolError.self) { try OutputSummary().write(to: "/nonexistent-dir/summary.json") }
+    }
+
+    @Test func aDeadLetteredValidRecordCountsTheAlertsItCarries() throws {
+        var generator = SampleAlerts(seed: 3)
+        let webhook = generator.next(format: .alertmanagerWebhook)
+        let headers = DeadLetter(reason: DeadLetter.processingFailedReason, detail: "d", sourceTopic: "alerts", sourcePartition: 0,
+                                 sourceOffset: 1, time: Self.now, workerID: "w").headers(appendingTo: webhook.headers)
+        let record = OutputRecord(role: .deadLetter, value: webhook.value, headers: headers)
+        #expect(record == .deadLetter(reason: DeadLetter.processingFailedReason, DeadLetter(headers: headers),
+                                      carriedAlerts: webhook.expectedAlertCount))
+        var summary = OutputSummary()
+        summary.add(record)
+        summary.add(.deadLetter(reason: "invalid_json", nil))
+        #expect(summary.deadLetteredAlerts == webhook.expectedAlertCount)
+        #expect(summary.decodableDeadLetters == 1)
+        #expect(summary.text.contains("dead letters: 2 (carrying \(webhook.expectedAlertCount) valid alerts)"))
+    }
+
+    static func expectation(alerts: Int, malformed: Int) -> ProduceExpectation {
+        ProduceExpectation(ProduceSummary(topic: "alerts", records: alerts + malformed, delivered: alerts + malformed, failed: 0,
+                                          alerts: alerts, malformed: malformed, byFormat: [:], errors: [:], elapsed: .seconds(1)))
+    }
+
+    @Test func theCheckPassesWhenEveryAlertAndMalformedRecordIsAccountedFor() {
+        var summary = OutputSummary()
+        for fingerprint in ["a", "b", "c", "c"] { summary.add(.incident(Self.incident(fingerprint, .low, .other, .rules))) }
+        summary.add(.deadLetter(reason: "invalid_json", nil))
+        summary.add(.deadLetter(reason: DeadLetter.processingFailedReason, nil, carriedAlerts: 2))
+        let check = DeliveryCheck(expectation: Self.expectation(alerts: 6, malformed: 1), summary: summary)
+        #expect(check.nothingLost)
+        #expect(check.text == "alerts sent: 6 → incidents: 4 + 2 dead-lettered\nmalformed records sent: 1 → dead letters: 2\nnothing lost")
+        // Duplicates from at-least-once redelivery are not a loss.
+        #expect(DeliveryCheck(expectation: Self.expectation(alerts: 3, malformed: 0), summary: summary).nothingLost)
+    }
+
+    @Test func theCheckNamesWhatIsMissing() {
+        var summary = OutputSummary()
+        summary.add(.incident(Self.incident("a", .low, .other, .rules)))
+        // A dead-lettered valid record does not stand in for a malformed one.
+        summary.add(.deadLetter(reason: DeadLetter.processingFailedReason, nil, carriedAlerts: 1))
+        let check = DeliveryCheck(expectation: Self.expectation(alerts: 5, malformed: 2), summary: summary)
+        #expect(!check.nothingLost)
+        #expect(check.missingAlerts == 3)
+        #expect(check.missingDeadLetters == 2)
+        #expect(check.text.hasSuffix("MISSING: 3 alerts, 2 dead letters"))
+    }
+
+    @Test func anExpectationFileIsReadBackOrRejectedByName() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("expect-\(UUID().uuidString).json").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try Self.expectation(alerts: 4, malformed: 1).write(to: path)
+        #expect(try ProduceExpectation(path: path) == Self.expectation(alerts: 4, malformed: 1))
+        #expect(throws: ToolError("/nonexistent/e.json: cannot read the expectation file")) { try ProduceExpectation(path: "/nonexistent/e.json") }
+        try Data("{}".utf8).write(to: URL(fileURLWithPath: path))
+        #expect(throws: ToolError.self) { try ProduceExpectation(path: path) }
     }
 }

@@ -34,8 +34,10 @@ public enum OutputRecord: Sendable, Equatable {
     /// A fallback execution.
     case fallbackEvent(FallbackEventRecord)
     /// A dead-lettered record: its reason from the `breakwater-dlq-reason` header
-    /// (`unknown` when absent), and the full dead letter when every header is readable.
-    case deadLetter(reason: String, DeadLetter?)
+    /// (`unknown` when absent), the full dead letter when every header is readable, and
+    /// how many alerts the original record carries when it decodes (a valid record that
+    /// failed processing), else 0.
+    case deadLetter(reason: String, DeadLetter?, carriedAlerts: Int = 0)
     /// A record of an output topic that is not in that topic's format.
     case unreadable(role: OutputTopicRole, problem: String)
 
@@ -55,7 +57,9 @@ public enum OutputRecord: Sendable, Equatable {
             }
         case .deadLetter:
             let reason = headers.last(named: DeadLetter.Header.reason)?.stringValue ?? "unknown"
-            self = .deadLetter(reason: reason, DeadLetter(headers: headers))
+            let original = InputRecord(value: value ?? [], headers: headers.filter { !$0.key.hasPrefix(DeadLetter.Header.prefix) })
+            let carried = (try? AlertDecoder().decode(original))?.count ?? 0
+            self = .deadLetter(reason: reason, DeadLetter(headers: headers), carriedAlerts: carried)
         }
     }
 

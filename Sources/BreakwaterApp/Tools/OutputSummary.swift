@@ -7,7 +7,9 @@ import Triage
 /// JSON (keys sorted): `incidents`, `distinct_incidents`, `incidents_by_classifier`
 /// (classifier → severity → count), `incidents_by_severity`, `incidents_by_category`,
 /// `fallback_events`, `fallback_events_by_breaker` (breaker → strategy → reason → count),
-/// `dead_letters`, `dead_letters_by_reason`, `unreadable` (role → count).
+/// `dead_letters`, `dead_letters_by_reason`, `decodable_dead_letters` (DLQ records that still
+/// decode: valid records whose processing failed), `dead_lettered_alerts` (the alerts inside
+/// them), `unreadable` (role → count).
 public struct OutputSummary: Sendable, Equatable, Codable {
     /// Incident records read.
     public var incidents = 0
@@ -27,6 +29,10 @@ public struct OutputSummary: Sendable, Equatable, Codable {
     public var deadLetters = 0
     /// DLQ records by reason.
     public var deadLettersByReason: [String: Int] = [:]
+    /// DLQ records that still decode (valid records whose processing failed).
+    public var decodableDeadLetters = 0
+    /// Alerts inside those records.
+    public var deadLetteredAlerts = 0
     /// Records of an output topic that did not decode, by topic role.
     public var unreadable: [String: Int] = [:]
 
@@ -36,7 +42,8 @@ public struct OutputSummary: Sendable, Equatable, Codable {
         case incidents, distinctIncidents = "distinct_incidents", incidentsByClassifier = "incidents_by_classifier"
         case incidentsBySeverity = "incidents_by_severity", incidentsByCategory = "incidents_by_category"
         case fallbackEvents = "fallback_events", fallbackEventsByBreaker = "fallback_events_by_breaker"
-        case deadLetters = "dead_letters", deadLettersByReason = "dead_letters_by_reason", unreadable
+        case deadLetters = "dead_letters", deadLettersByReason = "dead_letters_by_reason"
+        case decodableDeadLetters = "decodable_dead_letters", deadLetteredAlerts = "dead_lettered_alerts", unreadable
     }
 
     /// An empty summary.
@@ -55,9 +62,11 @@ public struct OutputSummary: Sendable, Equatable, Codable {
         case .fallbackEvent(let event):
             fallbackEvents += 1
             fallbackEventsByBreaker[event.breaker, default: [:]][event.strategy, default: [:]][event.reason.rawValue, default: 0] += 1
-        case .deadLetter(let reason, _):
+        case .deadLetter(let reason, _, let carriedAlerts):
             deadLetters += 1
             deadLettersByReason[reason, default: 0] += 1
+            deadLetteredAlerts += carriedAlerts
+            if carriedAlerts > 0 { decodableDeadLetters += 1 }
         case .unreadable(let role, _):
             unreadable[role.rawValue, default: 0] += 1
         }
@@ -82,7 +91,7 @@ public struct OutputSummary: Sendable, Equatable, Codable {
                 lines += Self.counts(byReason, indent: 6)
             }
         }
-        lines.append("dead letters: \(deadLetters)")
+        lines.append("dead letters: \(deadLetters)" + (deadLetteredAlerts > 0 ? " (carrying \(deadLetteredAlerts) valid alerts)" : ""))
         lines += Self.counts(deadLettersByReason, indent: 2)
         if !unreadable.isEmpty {
             lines.append("unreadable records: \(unreadable.values.reduce(0, +))")

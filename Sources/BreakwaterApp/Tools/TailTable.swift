@@ -97,7 +97,7 @@ public struct TailRow: Sendable, Equatable {
         case .fallbackEvent(let event):
             self.init(time: event.timestamp, kind: "fallback", what: "\(event.breaker) → \(event.strategy) (\(event.reason.rawValue))",
                       incidentID: event.incidentID)
-        case .deadLetter(let reason, let letter):
+        case .deadLetter(let reason, let letter, _):
             self.init(time: letter?.time ?? recordTime, kind: "dlq", what: letter.map { "\(reason): \($0.detail)" } ?? reason)
         case .unreadable(let role, let problem):
             self.init(time: recordTime, kind: "unreadable", what: "\(role.rawValue): \(problem)")

@@ -25,6 +25,8 @@ public struct OutputTopicReader<C: Clock>: Sendable where C.Duration == Duration
         case limit
         /// No record (or assignment) arrived for the idle timeout.
         case idle
+        /// The group assigned no partitions within the join timeout (broker unreachable?).
+        case notAssigned
         /// The consumer's event stream ended (closed or the task was cancelled).
         case ended
     }
@@ -48,27 +50,31 @@ public struct OutputTopicReader<C: Clock>: Sendable where C.Duration == Duration
 
     /// Reads `topics` with one consumer, calling `handle` for every record in arrival order,
     /// until `limit` records were handled, or nothing arrived for `idleTimeout` (counted from
-    /// the start, the last assignment change or the last record), or the task is cancelled.
-    /// - Parameter fromBeginning: start at the oldest retained records; otherwise only
-    ///   records produced after the assignment are read.
+    /// the last assignment change or record), or the task is cancelled.
+    /// - Parameters:
+    ///   - fromBeginning: start at the oldest retained records; otherwise only records
+    ///     produced after the assignment are read.
+    ///   - joinTimeout: with an `idleTimeout`, how long to wait for the group to assign
+    ///     partitions before giving up as idle (joining takes seconds, so the idle clock
+    ///     only starts once partitions are assigned); at least `idleTimeout`.
     /// - Returns: why it stopped and how many records were handled.
     /// - Throws: ``KafkaError`` when the consumer cannot be created or fails fatally.
     public func read(
-        topics: [String], fromBeginning: Bool, idleTimeout: Duration? = nil, limit: Int? = nil,
-        handle: @escaping @Sendable (KafkaMessage) -> Void
+        topics: [String], fromBeginning: Bool, idleTimeout: Duration? = nil, joinTimeout: Duration = .seconds(30),
+        limit: Int? = nil, handle: @escaping @Sendable (KafkaMessage) -> Void
     ) async throws -> (stop: Stop, records: Int) {
         let configuration = KafkaConsumerConfiguration(
             common: kafka, groupID: groupID, offsetReset: fromBeginning ? .earliest : .latest,
             sessionTimeout: .seconds(10), offsetCommits: .manual)
         let consumer = try KafkaConsumer(configuration: configuration, topics: topics, logger: logger, clock: clock)
-        let lastActivity = SharedValue(clock.now)
+        let lastActivity = SharedValue<(at: C.Instant, assigned: Bool)>((clock.now, false))
         let result: (stop: Stop, records: Int)
         do {
             result = try await withThrowingTaskGroup(of: (stop: Stop, records: Int).self) { group in
                 group.addTask { [clock] in
                     var records = 0
                     for try await event in consumer.events {
-                        lastActivity.withLock { $0 = clock.now }
+                        lastActivity.withLock { $0 = (clock.now, true) }
                         guard case .message(let message) = event else { continue }
                         handle(message)
                         records += 1
@@ -79,16 +85,22 @@ public struct OutputTopicReader<C: Clock>: Sendable where C.Duration == Duration
                 if let idleTimeout {
                     group.addTask { [clock] in
                         while true {
-                            let deadline = lastActivity.withLock { $0 }.advanced(by: idleTimeout)
-                            if clock.now >= deadline { return (.idle, 0) }
-                            try await clock.sleep(until: deadline, tolerance: nil)
+                            let (deadline, assigned) = lastActivity.withLock { last in
+                                (last.at.advanced(by: last.assigned ? idleTimeout : max(idleTimeout, joinTimeout)), last.assigned)
+                            }
+                            let now = clock.now
+                            if now >= deadline { return (assigned ? .idle : .notAssigned, 0) }
+                            // Wake at least every idleTimeout: an assignment moves a join deadline closer.
+                            try await clock.sleep(until: min(deadline, now.advanced(by: idleTimeout)), tolerance: nil)
                         }
                     }
                 }
                 guard let first = try await group.next() else { return (.ended, 0) }
                 group.cancelAll()
                 // The reader's count is the one that matters; wait for it when the timer won.
-                if first.stop == .idle, let reader = try await group.next() { return (.idle, reader.records) }
+                if first.stop == .idle || first.stop == .notAssigned, let reader = try await group.next() {
+                    return (first.stop, reader.records)
+                }
                 return first
             }
         } catch {
