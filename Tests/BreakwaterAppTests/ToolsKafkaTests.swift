@@ -233,6 +233,15 @@ struct ToolsCommandTests {
         #expect(result.output.isEmpty)
     }
 
+    @Test func anUnreachableBrokerFailsEveryRecordAndTheRun() throws {
+        let result = try breakwater(
+            ["produce", "--count", "4", "--no-progress", "--set", "kafka.properties.message.timeout.ms=1000"],
+            environment: ["BREAKWATER_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1"])
+        #expect(result.status == 1)
+        #expect(result.output.hasPrefix("sent 0/4 records to alerts (0 alerts, 0 malformed), 4 failed"))
+        #expect(result.error.contains("4 × KafkaError _MSG_TIMED_OUT (-192)"))
+    }
+
     @Test(arguments: [
         (["produce"], "give exactly one of --file <file> or --count <N>"),
         (["produce", "--count", "0"], "nothing to send"),

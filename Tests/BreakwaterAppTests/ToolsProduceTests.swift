@@ -105,6 +105,21 @@ struct ToolsProduceTests {
         #expect(summary.finalLine.hasPrefix("sent 6/10 records to t (\(delivered) alerts, 0 malformed), 4 failed, in "))
     }
 
+    @Test func longFailureMessagesAreCut() async {
+        let long = String(repeating: "x", count: 500)
+        struct Long: Error, CustomStringConvertible { let description: String }
+        final class LongFailureSink: AlertRecordSink {
+            let message: String
+            init(message: String) { self.message = message }
+            func submit(_ record: KafkaProducerRecord, onDelivery: @escaping @Sendable ((any Error)?) -> Void) async throws {
+                throw Long(description: message)
+            }
+        }
+        let records = SampleBatch.records(count: 2, seed: 4, now: Self.now)
+        let summary = await AlertProducerRun(topic: "t", clock: ContinuousClock()).send(records, to: LongFailureSink(message: long))
+        #expect(summary.errors == [String(repeating: "x", count: 199) + "…": 2])
+    }
+
     @Test func aRunWhereNothingCouldBeQueuedEnds() async {
         let records = SampleBatch.records(count: 3, seed: 4, now: Self.now)
         let summary = await AlertProducerRun(topic: "t", clock: ContinuousClock()).send(records, to: FakeSink(refuse: [1, 2, 3]))
