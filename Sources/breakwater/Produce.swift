@@ -78,7 +78,7 @@ struct Produce: AsyncParsableCommand {
 
     mutating func run() async throws {
         let configuration = try options.load().configuration
-        let records = try makeRecords()
+        let records = try makeRecords(decoder: AlertDecoder.configured(by: configuration.pipeline))
         let topic = topic ?? configuration.topics.alerts
         let producer: KafkaProducer
         do {
@@ -109,8 +109,8 @@ struct Produce: AsyncParsableCommand {
         if summary.failed > 0 { throw ExitCode.failure }
     }
 
-    /// The records to send, from the file or the generator.
-    private func makeRecords() throws -> [OutgoingAlertRecord] {
+    /// The records to send, from the file (classified by `decoder`, as the workers will) or the generator.
+    private func makeRecords(decoder: AlertDecoder) throws -> [OutgoingAlertRecord] {
         if let file {
             let payloads: PayloadFile
             do {
@@ -125,7 +125,7 @@ struct Produce: AsyncParsableCommand {
                     + "(fix them, or pass --send-invalid to send them for the dead-letter topic)")
                 throw dataErrorExitCode
             }
-            return payloads.records(includingInvalid: sendInvalid)
+            return payloads.records(includingInvalid: sendInvalid, decoder: decoder)
         }
         return SampleBatch.records(count: count ?? 0, malformed: malformed, formats: try chosenFormats(), seed: seed, now: Date())
     }

@@ -73,6 +73,7 @@ struct Tail: AsyncParsableCommand {
             kafka: configuration.kafka.toolClientConfiguration(clientID: "breakwater-tail"),
             clock: ContinuousClock(), logger: toolLogger(label: "breakwater.tail"))
         let totals = Mutex(OutputSummary())
+        let decoder = AlertDecoder.configured(by: configuration.pipeline)
         if !summarizing, !json { printLine(TailRow.table.header) }
         let json = json
         let outcome: (stop: OutputTopicReader<ContinuousClock>.Stop, records: Int)
@@ -83,7 +84,7 @@ struct Tail: AsyncParsableCommand {
             ) { message in
                 guard let role = topics.role(of: message.topic) else { return }
                 let headers = message.headers.map { RecordHeader(key: $0.name, value: $0.value) }
-                let record = OutputRecord(role: role, value: message.value, headers: headers)
+                let record = OutputRecord(role: role, value: message.value, headers: headers, decoder: decoder)
                 if summarizing {
                     totals.withLock { $0.add(record) }
                     return

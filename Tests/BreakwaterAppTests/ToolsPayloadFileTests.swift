@@ -92,3 +92,26 @@ struct ToolsPayloadFileTests {
         #expect(file.payloads.count == 3)
     }
 }
+
+@Suite("produce: the workers' limits")
+struct ToolsDecoderLimitTests {
+    @Test func aPayloadOverTheConfiguredLimitsIsExpectedInTheDLQ() throws {
+        var generator = SampleAlerts(seed: 2)
+        var webhook = generator.next(format: .alertmanagerWebhook)
+        while webhook.expectedAlertCount < 2 { webhook = generator.next(format: .alertmanagerWebhook) }
+        var pipeline = PipelineSettings()
+        #expect(OutgoingAlertRecord(origin: "w", payload: webhook.value, decoder: .configured(by: pipeline)).alertCount
+                == webhook.expectedAlertCount)
+        pipeline.maxAlertsPerPayload = 1
+        #expect(OutgoingAlertRecord(origin: "w", payload: webhook.value, decoder: .configured(by: pipeline)).isMalformed)
+        pipeline = PipelineSettings()
+        pipeline.maxRecordBytes = webhook.value.count - 1
+        let tooLarge = OutgoingAlertRecord(origin: "w", payload: webhook.value, decoder: .configured(by: pipeline))
+        #expect(tooLarge.isMalformed)
+        // Counting a dead-lettered record's alerts uses the same limits.
+        let headers = DeadLetter(reason: "too_large", detail: "d", sourceTopic: "alerts", sourcePartition: 0, sourceOffset: 0,
+                                 time: Date(timeIntervalSince1970: 0), workerID: "w").headers(appendingTo: [])
+        #expect(OutputRecord(role: .deadLetter, value: webhook.value, headers: headers, decoder: .configured(by: pipeline))
+                == .deadLetter(reason: "too_large", DeadLetter(headers: headers), carriedAlerts: 0))
+    }
+}

@@ -11,6 +11,14 @@ public enum OutputTopicRole: String, Sendable, Hashable, CaseIterable, Codable {
     case deadLetter
 }
 
+extension AlertDecoder {
+    /// The decoder the workers run with `pipeline`: default limits except the record size
+    /// and the alerts per record, which are configured.
+    public static func configured(by pipeline: PipelineSettings) -> AlertDecoder {
+        AlertDecoder(limits: DecodingLimits(maxRecordBytes: pipeline.maxRecordBytes, maxAlertsPerRecord: pipeline.maxAlertsPerPayload))
+    }
+}
+
 extension TopicSettings {
     /// The topic name of an output role.
     public func name(of role: OutputTopicRole) -> String {
@@ -43,7 +51,8 @@ public enum OutputRecord: Sendable, Equatable {
 
     /// Decodes a record value (and, for the DLQ, its headers) by the topic's role. Never
     /// throws: a record that does not decode is ``unreadable(role:problem:)``.
-    public init(role: OutputTopicRole, value: [UInt8]?, headers: [RecordHeader]) {
+    /// - Parameter decoder: counts the alerts inside a DLQ record; give it the workers' limits.
+    public init(role: OutputTopicRole, value: [UInt8]?, headers: [RecordHeader], decoder: AlertDecoder = AlertDecoder()) {
         switch role {
         case .classified, .fallbackEvents:
             guard let value else {
@@ -58,7 +67,7 @@ public enum OutputRecord: Sendable, Equatable {
         case .deadLetter:
             let reason = headers.last(named: DeadLetter.Header.reason)?.stringValue ?? "unknown"
             let original = InputRecord(value: value ?? [], headers: headers.filter { !$0.key.hasPrefix(DeadLetter.Header.prefix) })
-            let carried = (try? AlertDecoder().decode(original))?.count ?? 0
+            let carried = (try? decoder.decode(original))?.count ?? 0
             self = .deadLetter(reason: reason, DeadLetter(headers: headers), carriedAlerts: carried)
         }
     }
