@@ -6,7 +6,7 @@ import Synchronization
 import Triage
 
 /// `breakwater tail`: prints incidents and fallback events as they arrive.
-struct Tail: AsyncParsableCommand {
+struct Tail: AsyncParsableCommand, Sendable {
     static let configuration = CommandConfiguration(
         abstract: "Print classified incidents and fallback events as they arrive (aligned table, or JSON lines).",
         discussion: """
@@ -57,6 +57,12 @@ struct Tail: AsyncParsableCommand {
     static let joinTimeout = Duration.seconds(30)
 
     mutating func run() async throws {
+        let command = self
+        try await cancellingOnInterrupt { try await command.tail() }
+    }
+
+    /// The command's work; Ctrl-C cancels it, which ends the read and leaves the group.
+    private func tail() async throws {
         let configuration = try options.load().configuration
         let topics = configuration.topics
         let summarizing = summary || summaryJson != nil || expect != nil
@@ -119,6 +125,10 @@ struct Tail: AsyncParsableCommand {
             let check = DeliveryCheck(expectation: expectation, summary: result)
             printLine(check.text)
             if !check.nothingLost { throw ExitCode.failure }
+        }
+        if outcome.stop == .ended {
+            printError("breakwater tail: interrupted before the topics were idle; the summary is partial")
+            throw ExitCode(130)
         }
     }
 }

@@ -191,6 +191,27 @@ struct ToolsKafkaTests {
     }
 
     @Test(.enabled(if: ExternalService.kafka.shouldRun))
+    func cancellingAReadEndsItWithTheRecordsSoFar() async throws {
+        let bootstrap = try ExternalService.kafka.require()
+        let names = try await Self.createTopics(bootstrap, ["tools-cancel"], partitions: 1)
+        defer { Task { await Self.deleteTopics(bootstrap, names) } }
+        let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(common: Self.kafka(bootstrap)), logger: Self.logger)
+        _ = try await producer.send(topic: names[0], key: nil, value: Array("one".utf8))
+        _ = await producer.close()
+
+        let (arrivals, arrived) = AsyncStream<Void>.makeStream()
+        let reader = OutputTopicReader(kafka: Self.kafka(bootstrap), clock: ContinuousClock(), logger: Self.logger)
+        let read = Task {
+            try await reader.read(topics: names, fromBeginning: true, idleTimeout: .seconds(600)) { _ in arrived.yield() }
+        }
+        for await _ in arrivals { break }
+        read.cancel()
+        let outcome = try await read.value
+        #expect(outcome.stop == .ended)
+        #expect(outcome.records == 1)
+    }
+
+    @Test(.enabled(if: ExternalService.kafka.shouldRun))
     func aReadOfTopicsThatNeverGetAssignedEndsAsNotAssigned() async throws {
         let bootstrap = try ExternalService.kafka.require()
         let reader = OutputTopicReader(kafka: Self.kafka(bootstrap), clock: ContinuousClock(), logger: Self.logger)

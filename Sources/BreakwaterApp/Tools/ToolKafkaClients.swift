@@ -27,7 +27,7 @@ public struct OutputTopicReader<C: Clock>: Sendable where C.Duration == Duration
         case idle
         /// The group assigned no partitions within the join timeout (broker unreachable?).
         case notAssigned
-        /// The consumer's event stream ended (closed or the task was cancelled).
+        /// The consumer's event stream ended, or the task was cancelled (Ctrl-C).
         case ended
     }
 
@@ -68,19 +68,22 @@ public struct OutputTopicReader<C: Clock>: Sendable where C.Duration == Duration
             sessionTimeout: .seconds(10), offsetCommits: .manual)
         let consumer = try KafkaConsumer(configuration: configuration, topics: topics, logger: logger, clock: clock)
         let lastActivity = SharedValue<(at: C.Instant, assigned: Bool)>((clock.now, false))
-        let result: (stop: Stop, records: Int)
+        let handled = SharedValue(0)
+        let stop: Stop
         do {
-            result = try await withThrowingTaskGroup(of: (stop: Stop, records: Int).self) { group in
+            stop = try await withThrowingTaskGroup(of: Stop.self) { group in
                 group.addTask { [clock] in
-                    var records = 0
                     for try await event in consumer.events {
                         lastActivity.withLock { $0 = (clock.now, true) }
                         guard case .message(let message) = event else { continue }
                         handle(message)
-                        records += 1
-                        if let limit, records >= limit { return (.limit, records) }
+                        let count = handled.withLock { count in
+                            count += 1
+                            return count
+                        }
+                        if let limit, count >= limit { return .limit }
                     }
-                    return (.ended, records)
+                    return .ended
                 }
                 if let idleTimeout {
                     group.addTask { [clock] in
@@ -89,24 +92,27 @@ public struct OutputTopicReader<C: Clock>: Sendable where C.Duration == Duration
                                 (last.at.advanced(by: last.assigned ? idleTimeout : max(idleTimeout, joinTimeout)), last.assigned)
                             }
                             let now = clock.now
-                            if now >= deadline { return (assigned ? .idle : .notAssigned, 0) }
+                            if now >= deadline { return assigned ? .idle : .notAssigned }
                             // Wake at least every idleTimeout: an assignment moves a join deadline closer.
-                            try await clock.sleep(until: min(deadline, now.advanced(by: idleTimeout)), tolerance: nil)
+                            do {
+                                try await clock.sleep(until: min(deadline, now.advanced(by: idleTimeout)), tolerance: nil)
+                            } catch {
+                                return .ended  // cancelled: the read is over anyway
+                            }
                         }
                     }
                 }
-                guard let first = try await group.next() else { return (.ended, 0) }
+                let first = try await group.next() ?? .ended
                 group.cancelAll()
-                // The reader's count is the one that matters; wait for it when the timer won.
-                if first.stop == .idle || first.stop == .notAssigned, let reader = try await group.next() {
-                    return (first.stop, reader.records)
-                }
+                // Let the reader finish the record in hand, so the count is final.
+                try await group.waitForAll()
                 return first
             }
         } catch {
             _ = await consumer.close()
             throw error
         }
+        let result = (stop: stop, records: handled.withLock { $0 })
         _ = await consumer.close()
         return result
     }
