@@ -8,13 +8,14 @@ import Triage
 let dataErrorExitCode = ExitCode(65)
 
 /// `breakwater produce`: sends alerts from a file or generated samples.
-struct Produce: AsyncParsableCommand {
+struct Produce: AsyncParsableCommand, Sendable {
     static let configuration = CommandConfiguration(
         abstract: "Send alerts to the input topic from a file or as generated samples, with progress and final rate.",
         discussion: """
             Waits for the broker to acknowledge every record, then prints one line: records sent, alerts \
             carried, malformed records, failures and the rate. Exits 1 if any record failed, 65 if the file \
-            has lines that are not JSON (nothing is sent unless --send-invalid).
+            has lines that are not JSON (nothing is sent unless --send-invalid), 130 when Ctrl-C stopped it \
+            early (what was queued is still awaited and reported).
             """
     )
 
@@ -77,6 +78,13 @@ struct Produce: AsyncParsableCommand {
     }
 
     mutating func run() async throws {
+        let command = self
+        try await cancellingOnInterrupt { try await command.produce() }
+    }
+
+    /// The command's work; Ctrl-C stops queuing, awaits the queued records' reports and
+    /// reports what was sent.
+    private func produce() async throws {
         let configuration = try options.load().configuration
         let records = try makeRecords(decoder: AlertDecoder.configured(by: configuration.pipeline))
         let topic = topic ?? configuration.topics.alerts
@@ -107,6 +115,7 @@ struct Produce: AsyncParsableCommand {
             }
         }
         if summary.failed > 0 { throw ExitCode.failure }
+        if summary.notSent > 0 { throw ExitCode(130) }
     }
 
     /// The records to send, from the file (classified by `decoder`, as the workers will) or the generator.

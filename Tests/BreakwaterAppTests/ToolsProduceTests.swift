@@ -120,6 +120,25 @@ struct ToolsProduceTests {
         #expect(summary.errors == [String(repeating: "x", count: 199) + "…": 2])
     }
 
+    /// Cancels the sending task from inside the third submit, as Ctrl-C would mid-run.
+    final class CancellingSink: AlertRecordSink {
+        let inner = FakeSink(failDeliveries: [2])
+        func submit(_ record: KafkaProducerRecord, onDelivery: @escaping @Sendable ((any Error)?) -> Void) async throws {
+            try await inner.submit(record, onDelivery: onDelivery)
+            if inner.received.withLock({ $0.count }) == 3 { withUnsafeCurrentTask { $0?.cancel() } }
+        }
+    }
+
+    @Test func aCancelledRunStopsQueuingButAwaitsWhatWasQueued() async throws {
+        let records = SampleBatch.records(count: 10, seed: 4, now: Self.now)
+        let summary = await AlertProducerRun(topic: "t", clock: ContinuousClock()).send(records, to: CancellingSink())
+        #expect(summary.delivered == 2)
+        #expect(summary.failed == 1)
+        #expect(summary.notSent == 7)
+        #expect(summary.finalLine.contains("1 failed, 7 not sent (interrupted), in "))
+        #expect(ProduceExpectation(summary).notSent == 7)
+    }
+
     @Test func aRunWhereNothingCouldBeQueuedEnds() async {
         let records = SampleBatch.records(count: 3, seed: 4, now: Self.now)
         let summary = await AlertProducerRun(topic: "t", clock: ContinuousClock()).send(records, to: FakeSink(refuse: [1, 2, 3]))

@@ -70,16 +70,19 @@ public struct ProduceSummary: Sendable, Equatable {
     public var malformed: Int
     /// Acknowledged valid records by input format.
     public var byFormat: [String: Int]
-    /// Failure messages and how often each happened.
+    /// Failure kinds (Kafka error codes, or messages) and how often each happened.
     public var errors: [String: Int]
+    /// Records never handed to the producer because the run was cancelled (Ctrl-C).
+    public var notSent = 0
     /// Wall time of the run.
     public var elapsed: Duration
 
     /// Creates a summary.
     public init(
         topic: String, records: Int, delivered: Int, failed: Int, alerts: Int, malformed: Int,
-        byFormat: [String: Int], errors: [String: Int], elapsed: Duration
+        byFormat: [String: Int], errors: [String: Int], elapsed: Duration, notSent: Int = 0
     ) {
+        self.notSent = notSent
         self.topic = topic
         self.records = records
         self.delivered = delivered
@@ -99,6 +102,7 @@ public struct ProduceSummary: Sendable, Equatable {
     /// The final line: records sent, alerts carried, failures and the rate.
     public var finalLine: String {
         "sent \(delivered)/\(records) records to \(topic) (\(alerts) alerts, \(malformed) malformed), \(failed) failed, "
+            + (notSent > 0 ? "\(notSent) not sent (interrupted), " : "")
             + "in \(String(format: "%.2f", elapsed.seconds))s: \(String(format: "%.0f", rate)) records/s"
     }
 }
@@ -123,7 +127,9 @@ public struct AlertProducerRun<C: Clock>: Sendable where C.Duration == Duration 
 
     /// Sends `records` in order through `sink`, calling `onProgress` every
     /// ``progressInterval`` and once at the end, and returns when every record is
-    /// acknowledged or failed.
+    /// acknowledged or failed. When the calling task is cancelled (Ctrl-C), no further
+    /// record is queued (they count as ``ProduceSummary/notSent``), but the delivery reports
+    /// of those already queued are still awaited, so the summary stays true.
     public func send(
         _ records: [OutgoingAlertRecord], to sink: some AlertRecordSink,
         onProgress: (@Sendable (ProduceProgress) -> Void)? = nil
@@ -141,7 +147,12 @@ public struct AlertProducerRun<C: Clock>: Sendable where C.Duration == Duration 
             }
         }
         var queued = 0
-        for record in records {
+        var notSent = 0
+        for (index, record) in records.enumerated() {
+            if Task.isCancelled {
+                notSent = records.count - index
+                break
+            }
             let message = KafkaProducerRecord(
                 topic: topic, key: record.key, value: record.value,
                 headers: record.headers.map { KafkaHeader(name: $0.key, value: $0.value) })
@@ -151,17 +162,22 @@ public struct AlertProducerRun<C: Clock>: Sendable where C.Duration == Duration 
                     continuation.yield()
                 }
                 queued += 1
+            } catch is CancellationError {
+                notSent = records.count - index
+                break
             } catch {
                 tally.withLock { $0.finish(record, error: error) }
             }
         }
-        var reported = 0
-        if queued > 0 {
+        // Not a child task: the reports of queued records are awaited even when cancelled.
+        await Task { [queued] in
+            var reported = 0
+            guard queued > 0 else { return }
             for await _ in deliveries {
                 reported += 1
                 if reported == queued { break }
             }
-        }
+        }.value
         continuation.finish()
         ticker?.cancel()
         let final = sampler()
@@ -169,7 +185,7 @@ public struct AlertProducerRun<C: Clock>: Sendable where C.Duration == Duration 
         return tally.withLock { tally in
             ProduceSummary(
                 topic: topic, records: records.count, delivered: tally.delivered, failed: tally.failed, alerts: tally.alerts,
-                malformed: tally.malformed, byFormat: tally.byFormat, errors: tally.errors, elapsed: final.elapsed)
+                malformed: tally.malformed, byFormat: tally.byFormat, errors: tally.errors, elapsed: final.elapsed, notSent: notSent)
         }
     }
 }

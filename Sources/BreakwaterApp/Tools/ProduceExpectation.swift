@@ -6,7 +6,8 @@ import Foundation
 ///
 /// JSON (keys sorted): `topic`, `records` (attempted), `delivered`, `failed`, `alerts`
 /// (carried by delivered valid records), `malformed` (delivered malformed records),
-/// `by_format` (delivered valid records per input format), `errors` (message → count),
+/// `by_format` (delivered valid records per input format), `errors` (failure kind → count),
+/// `not_sent` (records left unsent by an interrupt),
 /// `elapsed_seconds`, `records_per_second`.
 public struct ProduceExpectation: Sendable, Equatable, Codable {
     /// Topic the records went to.
@@ -23,8 +24,10 @@ public struct ProduceExpectation: Sendable, Equatable, Codable {
     public var malformed: Int
     /// Acknowledged valid records per input format.
     public var byFormat: [String: Int]
-    /// Failure messages and their counts.
+    /// Failure kinds and their counts.
     public var errors: [String: Int]
+    /// Records not sent because the run was interrupted.
+    public var notSent: Int
     /// Wall time of the run, seconds.
     public var elapsedSeconds: Double
     /// Acknowledged records per second.
@@ -32,7 +35,7 @@ public struct ProduceExpectation: Sendable, Equatable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case topic, records, delivered, failed, alerts, malformed, errors
-        case byFormat = "by_format", elapsedSeconds = "elapsed_seconds", recordsPerSecond = "records_per_second"
+        case byFormat = "by_format", notSent = "not_sent", elapsedSeconds = "elapsed_seconds", recordsPerSecond = "records_per_second"
     }
 
     /// The expectation of a finished run.
@@ -45,6 +48,7 @@ public struct ProduceExpectation: Sendable, Equatable, Codable {
         malformed = summary.malformed
         byFormat = summary.byFormat
         errors = summary.errors
+        notSent = summary.notSent
         elapsedSeconds = summary.elapsed.seconds
         recordsPerSecond = summary.rate
     }
