@@ -38,7 +38,7 @@ struct Produce: AsyncParsableCommand, Sendable {
         valueName: "list"))
     var formats: String?
 
-    @Option(name: .long, help: "Seed of the sample generator, for reproducible runs.")
+    @Option(name: .long, help: "Seed of the sample generator: one seed, the same alerts (timestamps relative to the time of the run).")
     var seed: UInt64 = 1
 
     @Flag(name: .long, help: "With --file, also send the lines that are not JSON (as malformed records).")

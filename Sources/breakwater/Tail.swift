@@ -13,7 +13,9 @@ struct Tail: AsyncParsableCommand, Sendable {
             Reads as a member of a fresh, unique consumer group and never commits offsets, so the workers' \
             group is never disturbed. With --summary, reads all three output topics from the beginning until \
             nothing arrives for --until-idle seconds, then prints counts: incidents by classifier and severity, \
-            fallback events by breaker, strategy and reason, DLQ records by reason, distinct incidents.
+            fallback events by breaker, strategy and reason, DLQ records by reason, distinct incidents. \
+            --expect compares that with `produce --expect-file` and exits 1 when something is missing. \
+            Ctrl-C ends a tail cleanly (an interrupted summary is printed as partial, status 130).
             """
     )
 
