@@ -189,6 +189,9 @@ targets += [
         name: "breakwater",
         dependencies: [
             "BreakwaterApp",
+            "Kafka",
+            "Triage",
+            .product(name: "Logging", package: "swift-log"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ],
         swiftSettings: strictSwift

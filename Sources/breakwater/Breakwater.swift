@@ -50,3 +50,18 @@ func notImplementedYet(_ command: String) throws -> Never {
     printError("breakwater \(command): not implemented yet in this build (it arrives with the worker); nothing was done")
     throw unavailableExitCode
 }
+
+/// Runs `body` in a task that Ctrl-C (SIGINT) cancels instead of killing the process, so
+/// a command can finish cleanly (leave its consumer group, report what it did).
+func cancellingOnInterrupt<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    let task = Task { try await body() }
+    signal(SIGINT, SIG_IGN)
+    let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: DispatchQueue.global())
+    source.setEventHandler { task.cancel() }
+    source.resume()
+    defer {
+        source.cancel()
+        signal(SIGINT, SIG_DFL)
+    }
+    return try await task.value
+}

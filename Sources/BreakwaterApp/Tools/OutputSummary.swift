@@ -1,0 +1,118 @@
+import Foundation
+import Triage
+
+/// Counts of what the workers wrote to the output topics, for `breakwater tail --summary`
+/// and `--summary-json`; the demo compares it with `produce --expect-file`.
+///
+/// JSON (keys sorted): `incidents`, `distinct_incidents`, `incidents_by_classifier`
+/// (classifier → severity → count), `incidents_by_severity`, `incidents_by_category`,
+/// `fallback_events`, `fallback_events_by_breaker` (breaker → strategy → reason → count),
+/// `dead_letters`, `dead_letters_by_reason`, `decodable_dead_letters` (DLQ records that still
+/// decode: valid records whose processing failed), `dead_lettered_alerts` (the alerts inside
+/// them), `unreadable` (role → count).
+public struct OutputSummary: Sendable, Equatable, Codable {
+    /// Incident records read.
+    public var incidents = 0
+    /// Distinct incident ids among them (re-sends and resolves share an id).
+    public var distinctIncidents = 0
+    /// Incidents by classifier, then severity.
+    public var incidentsByClassifier: [String: [String: Int]] = [:]
+    /// Incidents by severity.
+    public var incidentsBySeverity: [String: Int] = [:]
+    /// Incidents by category.
+    public var incidentsByCategory: [String: Int] = [:]
+    /// Fallback event records read.
+    public var fallbackEvents = 0
+    /// Fallback events by breaker, then strategy, then reason.
+    public var fallbackEventsByBreaker: [String: [String: [String: Int]]] = [:]
+    /// DLQ records read.
+    public var deadLetters = 0
+    /// DLQ records by reason.
+    public var deadLettersByReason: [String: Int] = [:]
+    /// DLQ records that still decode (valid records whose processing failed).
+    public var decodableDeadLetters = 0
+    /// Alerts inside those records.
+    public var deadLetteredAlerts = 0
+    /// Records of an output topic that did not decode, by topic role.
+    public var unreadable: [String: Int] = [:]
+
+    private var incidentIDs: Set<String> = []
+
+    enum CodingKeys: String, CodingKey {
+        case incidents, distinctIncidents = "distinct_incidents", incidentsByClassifier = "incidents_by_classifier"
+        case incidentsBySeverity = "incidents_by_severity", incidentsByCategory = "incidents_by_category"
+        case fallbackEvents = "fallback_events", fallbackEventsByBreaker = "fallback_events_by_breaker"
+        case deadLetters = "dead_letters", deadLettersByReason = "dead_letters_by_reason"
+        case decodableDeadLetters = "decodable_dead_letters", deadLetteredAlerts = "dead_lettered_alerts", unreadable
+    }
+
+    /// An empty summary.
+    public init() {}
+
+    /// Counts one record.
+    public mutating func add(_ record: OutputRecord) {
+        switch record {
+        case .incident(let incident):
+            let verdict = incident.classification
+            incidents += 1
+            incidentsByClassifier[verdict.classifier.rawValue, default: [:]][verdict.severity.rawValue, default: 0] += 1
+            incidentsBySeverity[verdict.severity.rawValue, default: 0] += 1
+            incidentsByCategory[verdict.category.rawValue, default: 0] += 1
+            if incidentIDs.insert(incident.incidentID).inserted { distinctIncidents += 1 }
+        case .fallbackEvent(let event):
+            fallbackEvents += 1
+            fallbackEventsByBreaker[event.breaker, default: [:]][event.strategy, default: [:]][event.reason.rawValue, default: 0] += 1
+        case .deadLetter(let reason, _, let carriedAlerts):
+            deadLetters += 1
+            deadLettersByReason[reason, default: 0] += 1
+            deadLetteredAlerts += carriedAlerts
+            if carriedAlerts > 0 { decodableDeadLetters += 1 }
+        case .unreadable(let role, _):
+            unreadable[role.rawValue, default: 0] += 1
+        }
+    }
+
+    /// The summary as text: one section per output, counts right-aligned, names sorted.
+    public var text: String {
+        var lines = ["incidents: \(incidents) (\(distinctIncidents) distinct)"]
+        for (classifier, bySeverity) in incidentsByClassifier.sorted(by: { $0.key < $1.key }) {
+            lines.append("  \(classifier): \(bySeverity.values.reduce(0, +))")
+            lines += Self.counts(bySeverity, indent: 4, order: Severity.allCases.map(\.rawValue))
+        }
+        if !incidentsByCategory.isEmpty {
+            lines.append("  by category:")
+            lines += Self.counts(incidentsByCategory, indent: 4)
+        }
+        lines.append("fallback events: \(fallbackEvents)")
+        for (breaker, byStrategy) in fallbackEventsByBreaker.sorted(by: { $0.key < $1.key }) {
+            lines.append("  \(breaker): \(byStrategy.values.flatMap(\.values).reduce(0, +))")
+            for (strategy, byReason) in byStrategy.sorted(by: { $0.key < $1.key }) {
+                lines.append("    \(strategy): \(byReason.values.reduce(0, +))")
+                lines += Self.counts(byReason, indent: 6)
+            }
+        }
+        lines.append("dead letters: \(deadLetters)" + (deadLetteredAlerts > 0 ? " (carrying \(deadLetteredAlerts) valid alerts)" : ""))
+        lines += Self.counts(deadLettersByReason, indent: 2)
+        if !unreadable.isEmpty {
+            lines.append("unreadable records: \(unreadable.values.reduce(0, +))")
+            lines += Self.counts(unreadable, indent: 2)
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// `name  count` lines, names padded to one width, in `order` first then sorted.
+    private static func counts(_ counts: [String: Int], indent: Int, order: [String] = []) -> [String] {
+        let names = order.filter { counts[$0] != nil } + counts.keys.filter { !order.contains($0) }.sorted()
+        let nameWidth = names.map(\.count).max() ?? 0
+        let countWidth = counts.values.map { String($0).count }.max() ?? 0
+        return names.map { name in
+            let count = String(counts[name] ?? 0)
+            return String(repeating: " ", count: indent) + TextTable.fit(name, width: nameWidth) + "  "
+                + TextTable.fit(count, width: countWidth, alignment: .right)
+        }
+    }
+
+    /// Writes the summary as JSON to `path`.
+    /// - Throws: ``ToolError`` naming the path when it cannot be written.
+    public func write(to path: String) throws(ToolError) { try ToolJSON.write(self, to: path) }
+}
