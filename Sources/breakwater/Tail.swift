@@ -92,7 +92,7 @@ struct Tail: AsyncParsableCommand, Sendable {
             ) { message in
                 guard let role = topics.role(of: message.topic) else { return }
                 let headers = message.headers.map { RecordHeader(key: $0.name, value: $0.value) }
-                let record = OutputRecord(role: role, value: message.value, headers: headers, decoder: decoder)
+                let record = PublishedRecord(role: role, value: message.value, headers: headers, decoder: decoder)
                 if summarizing {
                     totals.withLock { $0.add(record) }
                     return

@@ -6,6 +6,7 @@ import Prometheus
 import Resilience
 import Synchronization
 import Testing
+import Triage
 
 @testable import BreakwaterApp
 

@@ -107,7 +107,7 @@ struct ToolsKafkaTests {
             topics: OutputTopicRole.allCases.map(topics.name(of:)), fromBeginning: true, idleTimeout: .seconds(3)
         ) { message in
             guard let role = topics.role(of: message.topic) else { return }
-            let record = OutputRecord(role: role, value: message.value, headers: message.headers.map { RecordHeader(key: $0.name, value: $0.value) })
+            let record = PublishedRecord(role: role, value: message.value, headers: message.headers.map { RecordHeader(key: $0.name, value: $0.value) })
             collected.withLock { $0.summary.add(record); $0.rows.append(TailRow(record)) }
         }
         #expect(outcome.stop == .idle)
@@ -116,7 +116,7 @@ struct ToolsKafkaTests {
         #expect(summary.incidents == 3)
         #expect(summary.distinctIncidents == 2)
         #expect(summary.incidentsByClassifier == ["ml": ["critical": 2], "rules": ["low": 1]])
-        #expect(summary.fallbackEventsByBreaker == ["classifier.ml": ["rules": [FallbackReason.circuitOpen.rawValue: 2]]])
+        #expect(summary.fallbackEventsByBreaker == ["classifier.ml": ["rules": [FallbackEventReason.circuitOpen.rawValue: 2]]])
         #expect(summary.deadLettersByReason == ["invalid_json": 2, "too_large": 1])
         #expect(summary.unreadable == ["classified": 1])
         #expect(rows.filter { $0.kind == "incident" }.map(\.incidentID) == [first.incidentID, first.incidentID, second.incidentID])

@@ -20,7 +20,7 @@ struct ToolsSummaryTests {
             dedup: .unavailable, workerID: "w", receivedAt: now, processedAt: now)
     }
 
-    static func fallback(_ breaker: String, _ strategy: String, _ reason: FallbackReason) -> FallbackEventRecord {
+    static func fallback(_ breaker: String, _ strategy: String, _ reason: FallbackEventReason) -> FallbackEventRecord {
         FallbackEventRecord(incidentID: "inc-x", breaker: breaker, strategy: strategy, reason: reason, workerID: "w", timestamp: now)
     }
 
@@ -31,36 +31,36 @@ struct ToolsSummaryTests {
 
     @Test func recordsDecodeByTheirTopicsRole() throws {
         let incident = Self.incident("f1", .high, .latency, .rules)
-        #expect(OutputRecord(role: .classified, value: try incident.jsonBytes(), headers: []) == .incident(incident))
+        #expect(PublishedRecord(role: .classified, value: try incident.jsonBytes(), headers: []) == .incident(incident))
         let event = Self.fallback("classifier.ml", "rules", .timeout)
-        #expect(OutputRecord(role: .fallbackEvents, value: try event.jsonBytes(), headers: []) == .fallbackEvent(event))
+        #expect(PublishedRecord(role: .fallbackEvents, value: try event.jsonBytes(), headers: []) == .fallbackEvent(event))
         let headers = Self.deadLetterHeaders("invalid_json")
-        #expect(OutputRecord(role: .deadLetter, value: Array("{".utf8), headers: headers)
+        #expect(PublishedRecord(role: .deadLetter, value: Array("{".utf8), headers: headers)
                 == .deadLetter(reason: "invalid_json", DeadLetter(headers: headers)))
     }
 
     @Test func recordsInTheWrongFormatAreUnreadableNotFatal() throws {
-        #expect(OutputRecord(role: .classified, value: nil, headers: []) == .unreadable(role: .classified, problem: "tombstone (no value)"))
-        guard case .unreadable(.classified, let missing) = OutputRecord(role: .classified, value: Array("{}".utf8), headers: []) else {
+        #expect(PublishedRecord(role: .classified, value: nil, headers: []) == .unreadable(role: .classified, problem: "tombstone (no value)"))
+        guard case .unreadable(.classified, let missing) = PublishedRecord(role: .classified, value: Array("{}".utf8), headers: []) else {
             Issue.record("an empty object must be unreadable")
             return
         }
         #expect(missing == "missing key schema_version")
         let event = try Self.fallback("b", "s", .timeout).jsonBytes()
-        guard case .unreadable(.classified, _) = OutputRecord(role: .classified, value: event, headers: []) else {
+        guard case .unreadable(.classified, _) = PublishedRecord(role: .classified, value: event, headers: []) else {
             Issue.record("a fallback event on the incidents topic must be unreadable")
             return
         }
-        guard case .unreadable(.fallbackEvents, _) = OutputRecord(role: .fallbackEvents, value: Array("not json".utf8), headers: []) else {
+        guard case .unreadable(.fallbackEvents, _) = PublishedRecord(role: .fallbackEvents, value: Array("not json".utf8), headers: []) else {
             Issue.record("garbage must be unreadable")
             return
         }
     }
 
     @Test func aDeadLetterWithoutHeadersStillCountsWithAnUnknownReason() {
-        #expect(OutputRecord(role: .deadLetter, value: nil, headers: []) == .deadLetter(reason: "unknown", nil))
+        #expect(PublishedRecord(role: .deadLetter, value: nil, headers: []) == .deadLetter(reason: "unknown", nil))
         let partial = [RecordHeader(DeadLetter.Header.reason, "too_large")]
-        #expect(OutputRecord(role: .deadLetter, value: nil, headers: partial) == .deadLetter(reason: "too_large", nil))
+        #expect(PublishedRecord(role: .deadLetter, value: nil, headers: partial) == .deadLetter(reason: "too_large", nil))
     }
 
     @Test func topicNamesMapToRoles() {
@@ -76,7 +76,7 @@ struct ToolsSummaryTests {
     static func sampleSummary() -> OutputSummary {
         var summary = OutputSummary()
         let first = Self.incident("f1", .critical, .errors, .ml)
-        for record: OutputRecord in [
+        for record: PublishedRecord in [
             .incident(first), .incident(first),  // a re-delivery: same incident id
             .incident(Self.incident("f2", .critical, .errors, .rules)),
             .incident(Self.incident("f3", .low, .capacity, .rules)),
@@ -102,8 +102,8 @@ struct ToolsSummaryTests {
         #expect(summary.incidentsByCategory == ["errors": 4, "capacity": 1])
         #expect(summary.fallbackEvents == 4)
         #expect(summary.fallbackEventsByBreaker == [
-            "classifier.ml": ["rules": [FallbackReason.circuitOpen.rawValue: 2, FallbackReason.timeout.rawValue: 1]],
-            "catalog.postgres": ["stale": [FallbackReason.error.rawValue: 1]],
+            "classifier.ml": ["rules": [FallbackEventReason.circuitOpen.rawValue: 2, FallbackEventReason.timeout.rawValue: 1]],
+            "catalog.postgres": ["stale": [FallbackEventReason.error.rawValue: 1]],
         ])
         #expect(summary.deadLetters == 3)
         #expect(summary.deadLettersByReason == ["invalid_json": 2, "too_large": 1])
@@ -159,7 +159,7 @@ struct ToolsSummaryTests {
         let webhook = generator.next(format: .alertmanagerWebhook)
         let headers = DeadLetter(reason: DeadLetter.processingFailedReason, detail: "d", sourceTopic: "alerts", sourcePartition: 0,
                                  sourceOffset: 1, time: Self.now, workerID: "w").headers(appendingTo: webhook.headers)
-        let record = OutputRecord(role: .deadLetter, value: webhook.value, headers: headers)
+        let record = PublishedRecord(role: .deadLetter, value: webhook.value, headers: headers)
         #expect(record == .deadLetter(reason: DeadLetter.processingFailedReason, DeadLetter(headers: headers),
                                       carriedAlerts: webhook.expectedAlertCount))
         var summary = OutputSummary()

@@ -68,7 +68,7 @@ struct ToolsTableTests {
                                         workerID: "w1", timestamp: Self.processed)
         let row = TailRow(.fallbackEvent(event))
         #expect(row.kind == "fallback")
-        #expect(row.what == "classifier.ml → rules (\(FallbackReason.circuitOpen.rawValue))")
+        #expect(row.what == "classifier.ml → rules (\(FallbackEventReason.circuitOpen.rawValue))")
         #expect(row.incidentID == "inc-1")
         #expect(row.cells[2...5] == ["-", "-", "-", "-"])
     }

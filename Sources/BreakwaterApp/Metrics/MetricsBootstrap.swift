@@ -1,5 +1,6 @@
 import CoreMetrics
 import Prometheus
+import Triage
 
 /// swift-metrics → Prometheus wiring.
 ///

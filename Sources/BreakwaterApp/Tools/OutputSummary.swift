@@ -50,7 +50,7 @@ public struct OutputSummary: Sendable, Equatable, Codable {
     public init() {}
 
     /// Counts one record.
-    public mutating func add(_ record: OutputRecord) {
+    public mutating func add(_ record: PublishedRecord) {
         switch record {
         case .incident(let incident):
             let verdict = incident.classification

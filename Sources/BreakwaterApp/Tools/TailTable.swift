@@ -85,7 +85,7 @@ public struct TailRow: Sendable, Equatable {
 
     /// The row of a decoded output record; `recordTime` (the Kafka timestamp) is used when
     /// the record carries no time of its own.
-    public init(_ record: OutputRecord, recordTime: Date? = nil) {
+    public init(_ record: PublishedRecord, recordTime: Date? = nil) {
         switch record {
         case .incident(let incident):
             self.init(time: incident.processedAt, kind: "incident", what: incident.alert.alertName ?? incident.alert.summary ?? "-",

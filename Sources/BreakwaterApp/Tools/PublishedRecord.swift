@@ -36,7 +36,7 @@ extension TopicSettings {
 }
 
 /// One record read from an output topic, decoded by its topic's role.
-public enum OutputRecord: Sendable, Equatable {
+public enum PublishedRecord: Sendable, Equatable {
     /// A classified incident.
     case incident(IncidentRecord)
     /// A fallback execution.
