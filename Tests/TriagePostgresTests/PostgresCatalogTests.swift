@@ -5,7 +5,7 @@ import Testing
 import Triage
 @testable import TriagePostgres
 
-@Suite(.enabled(if: ExternalService.postgres.shouldRun))
+@Suite(.enabled(if: ExternalService.postgres.shouldRun), .timeLimit(.minutes(3)))
 struct PostgresCatalogTests {
     @Test func migrationIsIdempotent() async throws {
         try await withPool { pool in
@@ -159,7 +159,7 @@ struct PostgresCatalogTests {
     }
 }
 
-@Suite(.enabled(if: ExternalService.postgres.shouldRun))
+@Suite(.enabled(if: ExternalService.postgres.shouldRun), .timeLimit(.minutes(3)))
 struct PostgresTLSTests {
     @Test func requireAgainstAServerWithoutTLSFailsClearly() async throws {
         // The test cluster has no TLS: `prefer` (the default, used by every other test)
