@@ -75,7 +75,7 @@ extension PostgresStoreError {
         guard let psql = error as? PSQLError else {
             return make(.server, String(describing: error))
         }
-        let underlying = psql.underlying.map { String(describing: $0) }
+        let underlying = psql.underlying.map(describe)
         switch psql.code {
         case .server:
             let state = psql.serverInfo?[.sqlState]
@@ -104,5 +104,13 @@ extension PostgresStoreError {
         default:
             return make(.server, "\(psql.code)\(underlying.map { ": \($0)" } ?? "")")
         }
+    }
+
+    /// A driver error in words. PSQLError's own description is deliberately generic, so
+    /// nested ones are described by their code and server message (never the query).
+    private static func describe(_ error: any Error) -> String {
+        guard let psql = error as? PSQLError else { return String(describing: error) }
+        if let message = psql.serverInfo?[.message] { return "\(psql.code): \(message)" }
+        return "\(psql.code)"
     }
 }
