@@ -29,8 +29,11 @@ import Darwin
 public final class TCPFaultProxy: Sendable {
     /// What the proxy does with traffic right now.
     public enum Mode: Sendable, Equatable {
+        /// Bytes flow both ways.
         case forwarding
+        /// Connections are closed and new ones reset.
         case cut
+        /// Bytes are held, new connections are accepted but not connected upstream.
         case partitioned
     }
 
@@ -48,8 +51,9 @@ public final class TCPFaultProxy: Sendable {
     public let host: String = "127.0.0.1"
     /// The port the proxy listens on.
     public let port: Int
-    /// The upstream server.
+    /// The upstream server's host.
     public let targetHost: String
+    /// The upstream server's port.
     public let targetPort: Int
 
     private let serverChannel: any Channel
@@ -76,6 +80,7 @@ public final class TCPFaultProxy: Sendable {
 
     /// The error thrown by ``start(forwardingTo:port:group:)`` when it cannot listen.
     public struct StartError: Error, CustomStringConvertible {
+        /// Why the proxy could not start.
         public let description: String
     }
 

@@ -18,11 +18,15 @@ public struct PostgresConfiguration: Sendable, Equatable, CustomStringConvertibl
         case require
     }
 
+    /// Server host name or IP address.
     public var host: String
+    /// Server TCP port (default 5432).
     public var port: Int
+    /// Role to log in as.
     public var username: String
     /// The password; `nil` for none. Never included in ``description``.
     public var password: String?
+    /// Database to open.
     public var database: String
     /// Maximum number of pooled connections (at least 1).
     public var poolSize: Int
@@ -36,6 +40,7 @@ public struct PostgresConfiguration: Sendable, Equatable, CustomStringConvertibl
     /// running the statements). Bounds how long a caller waits while the database is
     /// unreachable: the pool itself would keep a request queued for up to a minute.
     public var operationTimeout: Duration
+    /// TLS mode (default `prefer`).
     public var tls: TLSMode
     /// PEM file with the CA certificate(s) trusted for the server certificate (`sslrootcert`).
     public var caFile: String?
@@ -249,7 +254,9 @@ public struct PostgresConfiguration: Sendable, Equatable, CustomStringConvertibl
 
 /// A DSN or configuration that cannot be used. The message never contains the password.
 public struct PostgresConfigurationError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// What is wrong with the DSN or configuration.
     public let problem: String
     init(_ problem: String) { self.problem = problem }
+    /// `invalid PostgreSQL configuration: <problem>`.
     public var description: String { "invalid PostgreSQL configuration: \(problem)" }
 }

@@ -6,6 +6,7 @@ import _ConnectionPoolModule
 /// The message names the operation and `host:port/database`, never the password
 /// (any accidental occurrence of it in a driver message is replaced by `***`).
 public struct PostgresStoreError: Error, Sendable, CustomStringConvertible {
+    /// The class of failure; a breaker or fallback chain decides on this, not on the text.
     public enum Kind: String, Sendable, Equatable {
         /// No connection could be made: refused, connect timeout, closed during startup.
         case unreachable
@@ -25,6 +26,7 @@ public struct PostgresStoreError: Error, Sendable, CustomStringConvertible {
         case shutdown
     }
 
+    /// The class of failure.
     public let kind: Kind
     /// What was being done, e.g. `catalog lookup`.
     public let operation: String
@@ -35,6 +37,7 @@ public struct PostgresStoreError: Error, Sendable, CustomStringConvertible {
     /// SQLSTATE code for server errors, when known.
     public let sqlState: String?
 
+    /// Creates an error; `detail` must not contain secrets.
     public init(kind: Kind, operation: String, endpoint: String, detail: String, sqlState: String? = nil) {
         self.kind = kind
         self.operation = operation
@@ -43,6 +46,7 @@ public struct PostgresStoreError: Error, Sendable, CustomStringConvertible {
         self.sqlState = sqlState
     }
 
+    /// `PostgreSQL <operation> at <host:port/db> failed: <kind>: <detail> (SQLSTATE …)`.
     public var description: String {
         let state = sqlState.map { " (SQLSTATE \($0))" } ?? ""
         return "PostgreSQL \(operation) at \(endpoint) failed: \(kind.rawValue): \(detail)\(state)"
@@ -71,7 +75,7 @@ extension PostgresStoreError {
         guard let psql = error as? PSQLError else {
             return make(.server, String(describing: error))
         }
-        let underlying = psql.underlying.map { String(describing: $0) }
+        let underlying = psql.underlying.map(describe)
         switch psql.code {
         case .server:
             let state = psql.serverInfo?[.sqlState]
@@ -100,5 +104,13 @@ extension PostgresStoreError {
         default:
             return make(.server, "\(psql.code)\(underlying.map { ": \($0)" } ?? "")")
         }
+    }
+
+    /// A driver error in words. PSQLError's own description is deliberately generic, so
+    /// nested ones are described by their code and server message (never the query).
+    private static func describe(_ error: any Error) -> String {
+        guard let psql = error as? PSQLError else { return String(describing: error) }
+        if let message = psql.serverInfo?[.message] { return "\(psql.code): \(message)" }
+        return "\(psql.code)"
     }
 }

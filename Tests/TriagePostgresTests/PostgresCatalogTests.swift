@@ -5,7 +5,7 @@ import Testing
 import Triage
 @testable import TriagePostgres
 
-@Suite(.enabled(if: ExternalService.postgres.shouldRun))
+@Suite(.enabled(if: ExternalService.postgres.shouldRun), .timeLimit(.minutes(3)))
 struct PostgresCatalogTests {
     @Test func migrationIsIdempotent() async throws {
         try await withPool { pool in
@@ -119,7 +119,7 @@ struct PostgresCatalogTests {
 
     @Test func wrongPasswordIsAClearErrorWithoutThePassword() async throws {
         let wrong = "definitely-Wrong-\(UUID().uuidString.prefix(8))"
-        try await withPool({ $0.password = wrong; $0.operationTimeout = .seconds(1); $0.connectTimeout = .seconds(2) }) { pool in
+        try await withPool({ $0.password = wrong; $0.operationTimeout = .seconds(1); $0.connectTimeout = .seconds(5) }) { pool in
             await #expect {
                 try await PostgresCatalog(pool: pool).lookup(service: "checkout")
             } throws: { error in
@@ -159,12 +159,12 @@ struct PostgresCatalogTests {
     }
 }
 
-@Suite(.enabled(if: ExternalService.postgres.shouldRun))
+@Suite(.enabled(if: ExternalService.postgres.shouldRun), .timeLimit(.minutes(3)))
 struct PostgresTLSTests {
     @Test func requireAgainstAServerWithoutTLSFailsClearly() async throws {
         // The test cluster has no TLS: `prefer` (the default, used by every other test)
         // falls back to plain TCP, `require` must refuse.
-        try await withPool({ $0.tls = .require; $0.operationTimeout = .seconds(1) }) { pool in
+        try await withPool({ $0.tls = .require; $0.operationTimeout = .seconds(1); $0.connectTimeout = .seconds(5) }) { pool in
             await #expect {
                 try await PostgresCatalog(pool: pool).lookup(service: "checkout")
             } throws: { error in

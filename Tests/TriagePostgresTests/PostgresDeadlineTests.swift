@@ -19,7 +19,7 @@ struct FiringClock: Clock {
     }
 }
 
-@Suite(.enabled(if: ExternalService.postgres.shouldRun))
+@Suite(.enabled(if: ExternalService.postgres.shouldRun), .timeLimit(.minutes(3)))
 struct PostgresDeadlineTests {
     @Test func deadlineWhileTheDatabaseAnswersIsTimedOutAndEndsTheStatement() async throws {
         var configuration = try PostgresConfiguration(url: try ExternalService.postgres.require())

@@ -4,7 +4,7 @@ import Testing
 import Triage
 @testable import TriagePostgres
 
-@Suite(.enabled(if: ExternalService.postgres.shouldRun))
+@Suite(.enabled(if: ExternalService.postgres.shouldRun), .timeLimit(.minutes(3)))
 struct PostgresDedupStoreTests {
     @Test func countsRepeatedOccurrences() async throws {
         try await withPool { pool in

@@ -98,6 +98,7 @@ public struct StaticCatalog: ServiceCatalog, Sendable, Equatable {
         byName[service]
     }
 
+    /// Two catalogs are equal when they list the same entries in the same order.
     public static func == (lhs: StaticCatalog, rhs: StaticCatalog) -> Bool {
         lhs.services == rhs.services
     }
@@ -161,12 +162,14 @@ public struct CatalogFileError: Error, Sendable, Equatable, CustomStringConverti
     /// What is wrong.
     public let problem: String
 
+    /// Creates the error.
     public init(file: String, entryIndex: Int?, problem: String) {
         self.file = file
         self.entryIndex = entryIndex
         self.problem = problem
     }
 
+    /// `<file>: services[<index>]: <problem>`, or `<file>: <problem>` for file-level problems.
     public var description: String {
         if let entryIndex {
             return "\(file): services[\(entryIndex)]: \(problem)"

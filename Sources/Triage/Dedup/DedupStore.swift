@@ -2,6 +2,7 @@ import Foundation
 
 /// What the dedup store knows about one alert fingerprint.
 public struct DedupRecord: Sendable, Codable, Equatable {
+    /// The alert fingerprint this record counts.
     public var fingerprint: String
     /// Earliest time the fingerprint was recorded.
     public var firstSeen: Date
@@ -10,6 +11,7 @@ public struct DedupRecord: Sendable, Codable, Equatable {
     /// How many times it was recorded, 1 on first sight.
     public var occurrences: Int
 
+    /// Creates a record.
     public init(fingerprint: String, firstSeen: Date, lastSeen: Date, occurrences: Int) {
         self.fingerprint = fingerprint
         self.firstSeen = firstSeen
@@ -42,6 +44,7 @@ public protocol DedupStore: Sendable {
 public actor InMemoryDedupStore: DedupStore {
     private var records: [String: DedupRecord] = [:]
 
+    /// Creates an empty store.
     public init() {}
 
     /// Records one occurrence; see ``DedupStore/record(fingerprint:seenAt:)``.
