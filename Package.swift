@@ -175,6 +175,8 @@ targets += [
             "Triage",
             "Resilience",
             "Kafka",
+            "TriageML",
+            "TriagePostgres",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Yams", package: "Yams"),
             .product(name: "Metrics", package: "swift-metrics"),

@@ -143,9 +143,9 @@ public struct MLSettings: Sendable, Hashable, Codable {
     /// Model name in `POST /v2/models/{name}/infer`.
     public var modelName = "alert-classifier"
     /// Name of the BYTES input tensor carrying the alert texts.
-    public var inputName = "text"
+    public var inputName = "alerts"
     /// Names of the output tensors requested.
-    public var outputNames = ["severity", "category"]
+    public var outputNames = ["severity", "severity_confidence", "category", "category_confidence"]
     /// Per-request timeout.
     public var timeout = ConfigDuration.seconds(2)
     /// Most alerts sent in one infer request.

@@ -128,8 +128,9 @@ extension BreakwaterConfiguration {
         check.url(ml.url, schemes: ["http", "https"], "ml.url", sensitivity: .url)
         check.notEmpty(ml.modelName, "ml.modelName")
         check.notEmpty(ml.inputName, "ml.inputName")
-        check.require(!ml.outputNames.isEmpty && ml.outputNames.allSatisfy { !$0.isEmpty }, "ml.outputNames",
-                      ml.outputNames.joined(separator: ", "), "one or more output tensor names")
+        check.require(ml.outputNames.count == 4 && ml.outputNames.allSatisfy { !$0.isEmpty }, "ml.outputNames",
+                      ml.outputNames.joined(separator: ", "),
+                      "four output tensor names: severity, severity confidence, category, category confidence")
         check.positive(ml.timeout, "ml.timeout")
         check.atLeast(1, ml.maxBatchSize, "ml.maxBatchSize")
     }
