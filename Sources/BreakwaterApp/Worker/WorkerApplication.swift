@@ -163,14 +163,16 @@ public struct WorkerApplication: Sendable {
             ),
             logger: logger
         )
-        logBreakerTransitions(breakers)
 
         // The group stops services in reverse order: the worker drains first, the
         // pools and the HTTP server (answering 503 on readiness meanwhile) last.
-        var services: [any Service] = [http, primaryPool]
-        if let secondaryPool { services.append(secondaryPool) }
-        services.append(SchemaMigrator(catalog: catalog, dedup: dedupStore, logger: logger))
-        services.append(worker)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: http), .init(service: primaryPool)]
+        if let secondaryPool { services.append(.init(service: secondaryPool)) }
+        // The migrator is done once the schema is there; that must not stop the group.
+        services.append(.init(
+            service: SchemaMigrator(catalog: catalog, dedup: dedupStore, logger: logger), successTerminationBehavior: .ignore
+        ))
+        services.append(.init(service: worker))
         let group = ServiceGroup(configuration: .init(services: services, logger: logger))
         onServiceGroup(group)
         defer { logger.info("worker application stopped") }
@@ -232,20 +234,6 @@ public struct WorkerApplication: Sendable {
         }
         try await admin.createTopics(specifications, ignoreExisting: true)
         logger.info("topics ready", metadata: ["topics": "\(specifications.map(\.name))"])
-    }
-
-    /// One log line per breaker transition (the brief's operator contract).
-    private func logBreakerTransitions(_ breakers: CircuitBreakerRegistry) {
-        let logger = self.logger
-        for breaker in breakers.allBreakers {
-            _ = breaker.addListener { event in
-                if case .stateChanged(let name, let from, let to, _) = event {
-                    logger.notice("circuit breaker state changed", metadata: [
-                        "breaker": "\(name)", "from": "\(from)", "to": "\(to)",
-                    ])
-                }
-            }
-        }
     }
 }
 
