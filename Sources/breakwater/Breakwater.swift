@@ -14,8 +14,6 @@ struct Breakwater: AsyncParsableCommand {
 
 /// Exit status for an unusable configuration (sysexits `EX_CONFIG`).
 let configurationExitCode = ExitCode(78)
-/// Exit status for a command this build does not contain yet (sysexits `EX_UNAVAILABLE`).
-let unavailableExitCode = ExitCode(69)
 
 /// Writes a line to standard error.
 func printError(_ message: String) {
@@ -43,12 +41,6 @@ struct ConfigOptions: ParsableArguments {
             throw configurationExitCode
         }
     }
-}
-
-/// Reports that a command's body is not in this build and exits with status 69.
-func notImplementedYet(_ command: String) throws -> Never {
-    printError("breakwater \(command): not implemented yet in this build (it arrives with the worker); nothing was done")
-    throw unavailableExitCode
 }
 
 /// Runs `body` in a task that Ctrl-C (SIGINT) cancels instead of killing the process, so

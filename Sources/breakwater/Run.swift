@@ -24,7 +24,10 @@ struct Run: AsyncParsableCommand {
         _ = BreakwaterLogging.bootstrap(configuration.logging)
         let metrics = BreakwaterMetrics.bootstrap()
         let logger = Logger(label: "breakwater")
-        logger.info("starting worker", metadata: ["configuration": "\(loaded.maskedDescription)"])
+        logger.info("starting worker", metadata: [
+            "worker_id": "\(configuration.pipeline.workerId)", "kafka": "\(configuration.kafka.bootstrapServers)",
+        ])
+        logger.debug("effective configuration", metadata: ["configuration": "\(loaded.maskedDescription)"])
 
         let application = WorkerApplication(configuration: configuration, logger: logger)
         let shutdown = ShutdownSignals()

@@ -71,14 +71,26 @@ struct CLITests {
         #expect(result.error.contains("/nonexistent.yaml: cannot read the configuration file"))
     }
 
-    @Test(arguments: [["run"]])
-    func unbuiltCommandsSaySoAndFail(arguments: [String]) throws {
-        let result = try breakwater(arguments, environment: ["BREAKWATER_KAFKA_BOOTSTRAP_SERVERS": "broker:9092"])
-        #expect(result.status == 69)
-        #expect(result.error.contains("breakwater \(arguments[0]): not implemented yet in this build"))
+    @Test func runStopsOnAnUnusableRuleFileNamingTheKey() throws {
+        let result = try breakwater(
+            ["run", "--set", "rules.file=/nonexistent/rules.yaml"],
+            environment: ["BREAKWATER_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1"]
+        )
+        #expect(result.status == 78)
+        #expect(result.error.contains("breakwater run: rules.file:"))
+        #expect(result.error.contains("/nonexistent/rules.yaml"))
     }
 
-    @Test func unbuiltCommandsStillRejectAnInvalidConfiguration() throws {
+    @Test func runStopsOnAnUnusableStaticCatalogNamingTheKey() throws {
+        let result = try breakwater(
+            ["run", "--set", "catalog.staticCatalogFile=/nonexistent/catalog.yaml"],
+            environment: ["BREAKWATER_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1"]
+        )
+        #expect(result.status == 78)
+        #expect(result.error.contains("breakwater run: catalog.staticCatalogFile:"))
+    }
+
+    @Test func runRejectsAnInvalidConfiguration() throws {
         let result = try breakwater(["run", "--set", "http.port=0"])
         #expect(result.status == 78)
         #expect(result.error.contains("http.port: 0 is not allowed"))

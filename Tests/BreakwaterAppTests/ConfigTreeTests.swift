@@ -35,7 +35,7 @@ struct ConfigTreeTests {
         #expect(url.value == .scalar("postgres://breakwater@127.0.0.1:5432/breakwater"))
         #expect(port.kind == .integer && port.value == .scalar("8080"))
         #expect(rate.kind == .number && rate.value == .scalar("0.5"))
-        #expect(names.kind == .list && names.value == .list(["severity", "category"]))
+        #expect(names.kind == .list && names.value == .list(["severity", "severity_confidence", "category", "category_confidence"]))
         #expect(tree.node(at: ["kafka", "properties"]) == .dictionary([:]))
     }
 

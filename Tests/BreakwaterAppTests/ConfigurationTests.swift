@@ -101,7 +101,7 @@ struct ConfigurationTests {
             "BREAKWATER_BREAKERS_DEDUP_CALL_TIMEOUT": "250ms",
             "BREAKWATER_BREAKERS_CATALOG_WINDOW_TYPE": "time",
             "BREAKWATER_FEATURES_ML_CLASSIFICATION": "off",
-            "BREAKWATER_ML_OUTPUT_NAMES": "sev, cat",
+            "BREAKWATER_ML_OUTPUT_NAMES": "sev, sev_p, cat, cat_p",
             "BREAKWATER_CATALOG_SECONDARY_URL": "postgres://ro@replica:5432/catalog",
             "BREAKWATER_PIPELINE_EXACTLY_ONCE": "true",
             "BREAKWATER_CONFIG": "",
@@ -120,7 +120,7 @@ struct ConfigurationTests {
         #expect(config.breakers.dedup.callTimeout == .milliseconds(250))
         #expect(config.breakers.catalog.windowType == .time)
         #expect(config.features.mlClassification == false)
-        #expect(config.ml.outputNames == ["sev", "cat"])
+        #expect(config.ml.outputNames == ["sev", "sev_p", "cat", "cat_p"])
         #expect(config.catalog.secondaryURL == DatabaseURL("postgres://ro@replica:5432/catalog"))
         #expect(config.pipeline.exactlyOnce)
         let origin = loaded.effectiveValues.first { $0.key == "breakers.ml.failureThreshold" }?.origin
@@ -153,9 +153,9 @@ struct ConfigurationTests {
     @Test func flagsSetMapEntriesAndLists() throws {
         let loaded = try loadConfig(
             yaml: "kafka:\n  properties:\n    acks: all\n",
-            overrides: ["kafka.properties.socket.keepalive.enable=true", "ml.outputNames=a,b,c"])
+            overrides: ["kafka.properties.socket.keepalive.enable=true", "ml.outputNames=a,b,c,d"])
         #expect(loaded.configuration.kafka.properties == ["acks": "all", "socket.keepalive.enable": "true"])
-        #expect(loaded.configuration.ml.outputNames == ["a", "b", "c"])
+        #expect(loaded.configuration.ml.outputNames == ["a", "b", "c", "d"])
         #expect(loaded.effectiveValues.contains { $0.key == "kafka.properties.socket.keepalive.enable" && $0.value == "true" })
     }
 

@@ -69,14 +69,7 @@ public struct WorkerApplication: Sendable {
         let mlBreaker = try breaker(BreakerName.ml, config.breakers.ml)
         let features = FeatureFallback()
         features.register(GuardedClassification.featureName, breaker: mlBreaker, enabled: config.features.mlClassification)
-        let mlClient: MLClient? = config.ml.enabled ? try makeMLClient() : nil
-        let batcher = mlClient.map {
-            MicroBatcher(
-                upstream: $0,
-                configuration: .init(maxBatchSize: config.ml.maxBatchSize, maxWait: config.ml.maxBatchWait.duration)
-            )
-        }
-        let classification = GuardedClassification(ml: batcher, rules: rules, breaker: mlBreaker, features: features)
+        let mlConfiguration = config.ml.enabled ? try mlClientConfiguration() : nil
 
         // Enrichment: PostgreSQL catalog, stale cache, replica, static file, default.
         let staticCatalog: StaticCatalog
@@ -111,14 +104,6 @@ public struct WorkerApplication: Sendable {
         }
         let dedup: any DedupStage = degradedDedup.map { GuardedDedup(store: $0) } ?? DisabledDedup()
 
-        let processor = AlertProcessor(
-            decoder: .configured(by: config.pipeline),
-            enrichment: enrichment,
-            classification: classification,
-            dedup: dedup,
-            workerID: config.pipeline.workerId
-        )
-
         // Kafka: topics, consumer, producer.
         let kafka = config.kafka.workerClientConfiguration()
         if config.kafka.createTopics {
@@ -134,6 +119,22 @@ public struct WorkerApplication: Sendable {
         )
         let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(common: kafka), logger: logger)
         readiness.setProducerConnected(true)
+
+        // Nothing below throws: the HTTP client must be shut down once it exists.
+        let mlClient = mlConfiguration.map { MLClient(configuration: $0, logger: logger) }
+        let batcher = mlClient.map {
+            MicroBatcher(
+                upstream: $0,
+                configuration: .init(maxBatchSize: config.ml.maxBatchSize, maxWait: config.ml.maxBatchWait.duration)
+            )
+        }
+        let processor = AlertProcessor(
+            decoder: .configured(by: config.pipeline),
+            enrichment: enrichment,
+            classification: GuardedClassification(ml: batcher, rules: rules, breaker: mlBreaker, features: features),
+            dedup: dedup,
+            workerID: config.pipeline.workerId
+        )
         let worker = PipelineWorker(
             configuration: .init(
                 topics: PipelineTopics(
@@ -185,20 +186,17 @@ public struct WorkerApplication: Sendable {
         try? await mlClient?.shutdown()
     }
 
-    private func makeMLClient() throws -> MLClient {
+    private func mlClientConfiguration() throws -> MLClient.Configuration {
         let ml = configuration.ml
         let names = ml.outputNames
         guard names.count == 4 else {
             throw StartError(description: "ml.outputNames: expected four names, got \(names.count)")
         }
-        return MLClient(
-            configuration: .init(
-                baseURL: ml.url, modelName: ml.modelName, inputName: ml.inputName,
-                severityOutput: names[0], severityConfidenceOutput: names[1],
-                categoryOutput: names[2], categoryConfidenceOutput: names[3],
-                timeout: ml.timeout.duration
-            ),
-            logger: logger
+        return MLClient.Configuration(
+            baseURL: ml.url, modelName: ml.modelName, inputName: ml.inputName,
+            severityOutput: names[0], severityConfidenceOutput: names[1],
+            categoryOutput: names[2], categoryConfidenceOutput: names[3],
+            timeout: ml.timeout.duration
         )
     }
 
