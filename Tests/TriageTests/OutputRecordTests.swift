@@ -22,14 +22,14 @@ enum ExampleRecords {
         classification: Classification(severity: .critical, category: .errors, confidence: 0.92, classifier: .rules, rule: "http-5xx"),
         provenance: IncidentProvenance(
             enrichment: StepProvenance(source: .stale, fallbackUsed: true, staleAgeSeconds: 42.5),
-            classification: StepProvenance(source: .default, fallbackUsed: true),
+            classification: StepProvenance(source: .secondary, fallbackUsed: true),
             dedup: StepProvenance(source: .primary, fallbackUsed: false)),
         dedup: .seen(occurrences: 3, firstSeen: Date(timeIntervalSince1970: 1_795_947_010), lastSeen: received),
         workerID: "worker-1", receivedAt: received, processedAt: processed)
 
     static let fallback = FallbackEventRecord(
         eventID: UUID(uuid: (0x5f, 0x0c, 0x9a, 0x4e, 0x1b, 0x2d, 0x4c, 0x3e, 0x8f, 0x6a, 0x7b, 0x8c, 0x9d, 0x0e, 0x1f, 0x2a)),
-        incidentID: incident.incidentID, breaker: "catalog.postgres", strategy: "stale", reason: .circuitOpen,
+        incidentID: incident.incidentID, breaker: "catalog", strategy: "stale_cache", reason: .circuitOpen,
         staleAgeSeconds: 42.5, workerID: "worker-1", timestamp: processed)
 
     static let deadLetter = DeadLetter(
