@@ -70,7 +70,7 @@ targets += [
     ),
     .testTarget(
         name: "KafkaTests",
-        dependencies: ["Kafka", "ServiceTestSupport"],
+        dependencies: ["Kafka", "ServiceTestSupport", "Resilience"],
         swiftSettings: strictSwift
     ),
 ]
@@ -121,6 +121,7 @@ targets += [
         dependencies: [
             "TriageML",
             "Triage",
+            "Resilience",
             "ServiceTestSupport",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),

@@ -1,5 +1,6 @@
 @testable import Kafka
 import ServiceTestSupport
+import Resilience
 import Testing
 
 extension BrokerTests {

@@ -1,5 +1,6 @@
 import MetricsTestKit
 import Synchronization
+import Resilience
 import Testing
 import Triage
 @testable import TriageML
