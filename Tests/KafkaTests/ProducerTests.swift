@@ -79,10 +79,13 @@ extension BrokerTests {
             configuration: KafkaProducerConfiguration(common: TestKafka.common("127.0.0.1:1"), messageTimeout: .seconds(2)),
             logger: TestKafka.logger
         )
+        // The payload has no NUL terminator; it must not be read as the error text.
+        let payload = Array("payload-must-not-leak".utf8)
         let sendError = await #expect(throws: KafkaError.self) {
-            _ = try await producer.send(topic: "nowhere", key: nil, value: [1])
+            _ = try await producer.send(topic: "nowhere", key: nil, value: payload)
         }
         #expect(sendError?.name == "_MSG_TIMED_OUT")
+        #expect(sendError.map { !"\($0)".contains("payload-must-not-leak") } == true)
         #expect(sendError?.isTimeout == true)
         await producer.close()
 

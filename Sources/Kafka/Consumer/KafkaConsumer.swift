@@ -150,7 +150,12 @@ public final class KafkaConsumer: Sendable {
             logger.critical("consumer fatal error", metadata: ["error": "\(error)"])
             core.state.withLock { $0.fatal = error }
         default:
-            let text = rd_kafka_message_errstr(message).map { String(cString: $0) }
+            // A consumer error event carries its text as the payload, with a length and
+            // no guaranteed NUL terminator: read exactly `len` bytes.
+            let raw = message.pointee
+            let text = raw.payload.map {
+                String(decoding: UnsafeRawBufferPointer(start: $0, count: raw.len), as: UTF8.self)
+            }
             logger.warning("consumer error", metadata: ["error": "\(KafkaError(code: code, text: text))"])
         }
     }

@@ -88,8 +88,9 @@ public final class KafkaProducer: Sendable {
                 if raw.err == RD_KAFKA_RESP_ERR_NO_ERROR {
                     waiter.finish(.success(KafkaDeliveryReport(topic: waiter.topic, partition: raw.partition, offset: raw.offset)))
                 } else {
-                    let text = rd_kafka_message_errstr(message).map { String(cString: $0) }
-                    waiter.finish(.failure(KafkaError(code: raw.err, text: text)))
+                    // Not rd_kafka_message_errstr: for a failed delivery it returns the
+                    // record's own payload, which is not NUL-terminated.
+                    waiter.finish(.failure(KafkaError(code: raw.err, text: String(cString: rd_kafka_err2str(raw.err)))))
                 }
             }
         }
