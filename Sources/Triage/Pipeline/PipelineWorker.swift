@@ -252,6 +252,12 @@ public final class PipelineWorker: Service, Sendable {
         )
         let origin = RecordOrigin(topic: message.topic, partition: message.partition, offset: message.offset)
         let outcome = await processor.process(record, key: message.key, origin: origin, receivedAt: Date())
+        // Cancelled (the shutdown deadline passed) or revoked while processing: the stages
+        // may have cut corners on cancellation, and the next owner redoes the record anyway.
+        guard !Task.isCancelled, isStillAssigned(message, epoch: epoch) else {
+            logger.debug("abandoning work cancelled or revoked while processing", metadata: ["message": "\(message.reference)"])
+            return
+        }
         var outputs = outcome.outputs
         var rejections = 0
         while true {
@@ -365,8 +371,10 @@ public final class PipelineWorker: Service, Sendable {
         logger.info("draining in-flight work", metadata: ["in_flight": "\(scheduler.inFlight)"])
         let finished = await withTaskGroup(of: Bool.self) { group in
             group.addTask {
-                await self.scheduler.waitUntilIdle()
-                return true
+                // Cancellable (unlike waitUntilIdle): when the deadline wins, this task
+                // must end too, or the group waits for the stuck work it is giving up on.
+                await self.scheduler.waitUntilInFlight(atMost: 0)
+                return !Task.isCancelled
             }
             group.addTask {
                 try? await self.sleep(self.configuration.shutdownDeadline)
