@@ -186,7 +186,7 @@ public final class KeyedTaskScheduler: Sendable {
                 idle.append(room.continuation)
             }
             if state.admitted == 0 {
-                idle = state.idleWaiters
+                idle += state.idleWaiters
                 state.idleWaiters = []
             }
             return (next, waiter, idle)
