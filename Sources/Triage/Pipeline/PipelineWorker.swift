@@ -346,11 +346,11 @@ public final class PipelineWorker: Service, Sendable {
             pending = failed.map(\.output)
             guard let first = failed.first else { break }
             onEvent(.publishFailed(source: message.reference, attempt: attempt, error: "\(first.error)"))
-            if let rejection = failed.lazy.compactMap({ ($0.output, $0.error as? KafkaError) }).first(where: { $0.1?.isRecordRejection == true }),
-               let error = rejection.1 {
+            if let rejected = failed.first(where: { ($0.error as? KafkaError)?.isRecordRejection == true }),
+               let error = rejected.error as? KafkaError {
                 rejectedAttempts += 1
                 if giveUp, rejectedAttempts >= configuration.maxRejectedAttempts {
-                    return .rejected(topic: configuration.topics.topic(for: rejection.0.kind), error: error)
+                    return .rejected(topic: configuration.topics.topic(for: rejected.output.kind), error: error)
                 }
             }
             guard !Task.isCancelled, isStillAssigned(message, epoch: epoch) else { return .abandoned }
