@@ -163,6 +163,23 @@ targets += [
     ),
 ]
 
+// MARK: - PipelineTests: the worker end to end against the real broker (slow; needs scripts/kafka-up)
+
+targets.append(
+    .testTarget(
+        name: "PipelineTests",
+        dependencies: [
+            "Triage",
+            "Kafka",
+            "Resilience",
+            "ServiceTestSupport",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ],
+        swiftSettings: strictSwift
+    )
+)
+
 // MARK: - Application: configuration, HTTP, worker wiring, the `breakwater` CLI
 
 products += [

@@ -120,4 +120,54 @@ private final class EventLog: Sendable {
         #expect(!accepted)
         await scheduler.waitUntilIdle()
     }
+
+    @Test func waitUntilInFlightWakesOnceWorkDrainsToTheLimit() async {
+        let scheduler = KeyedTaskScheduler(maxInFlight: 3)
+        let log = EventLog()
+        let gates = [Gate(), Gate(), Gate()]
+        var iterator = log.events.makeAsyncIterator()
+        await withDiscardingTaskGroup { group in
+            group.addTask { await scheduler.run() }
+            for (index, gate) in gates.enumerated() {
+                await scheduler.submit(key: "\(index)") { log.record("started \(index)"); await gate.wait() }
+            }
+            _ = await log.next(3, from: &iterator)
+            group.addTask {
+                await scheduler.waitUntilInFlight(atMost: 1)
+                log.record("at most 1")
+            }
+            group.addTask {
+                await scheduler.waitUntilInFlight(atMost: 0)
+                log.record("at most 0")
+            }
+            group.addTask {
+                await scheduler.waitUntilIdle()
+                log.record("idle")
+            }
+            // Only finishing work moves them: one job done leaves 2, still above both limits.
+            gates[0].open()
+            gates[1].open()
+            #expect(await log.next(1, from: &iterator) == ["at most 1"])
+            // The last job wakes the limit-0 waiter and the idle waiter together.
+            gates[2].open()
+            #expect(Set(await log.next(2, from: &iterator)) == ["at most 0", "idle"])
+            scheduler.finish()
+        }
+    }
+
+    @Test func waitUntilInFlightReturnsWhenCancelled() async {
+        let scheduler = KeyedTaskScheduler(maxInFlight: 1)
+        let gate = Gate()
+        await withDiscardingTaskGroup { group in
+            group.addTask { await scheduler.run() }
+            await scheduler.submit(key: "k") { await gate.wait() }
+            let waiter = Task { await scheduler.waitUntilInFlight(atMost: 0) }
+            waiter.cancel()
+            await waiter.value
+            #expect(scheduler.inFlight == 1, "it returned on cancellation, not because work finished")
+            gate.open()
+            await scheduler.waitUntilIdle()
+            scheduler.finish()
+        }
+    }
 }

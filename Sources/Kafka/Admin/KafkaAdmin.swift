@@ -225,7 +225,7 @@ public final class KafkaAdmin: Sendable {
 
     /// Runs one admin request: `start` issues it on a fresh result queue, `result` reads
     /// the result event.
-    private func request<T: Sendable>(
+    func request<T: Sendable>(
         _ operation: rd_kafka_admin_op_t,
         timeout: Duration,
         start: @escaping @Sendable (OpaquePointer, OpaquePointer?, OpaquePointer?) throws(KafkaError) -> Void,

@@ -7,7 +7,7 @@ import Foundation
 ///
 /// | header | value |
 /// |---|---|
-/// | `breakwater-dlq-reason` | reason code: an ``AlertDecodingError/Reason`` raw value, or `processing_failed` |
+/// | `breakwater-dlq-reason` | reason code: an ``AlertDecodingError/Reason`` raw value, `processing_failed` or `publish_failed` |
 /// | `breakwater-dlq-detail` | human detail, at most 1,024 UTF-8 bytes |
 /// | `breakwater-dlq-source-topic` | topic the record was consumed from |
 /// | `breakwater-dlq-source-partition` | its partition, decimal |
@@ -42,9 +42,13 @@ public struct DeadLetter: Sendable, Equatable {
     /// Longest detail kept, in UTF-8 bytes.
     public static let maxDetailBytes = 1024
 
+    /// The reason code for a record whose outputs the cluster rejected for good (e.g. too
+    /// large for their topic), so the worker dead-lettered it instead of retrying forever.
+    public static let publishFailedReason = "publish_failed"
+
     /// Every reason code a DLQ record can carry.
     public static var reasonCodes: [String] {
-        AlertDecodingError.Reason.allCases.map(\.rawValue) + [processingFailedReason]
+        AlertDecodingError.Reason.allCases.map(\.rawValue) + [processingFailedReason, publishFailedReason]
     }
 
     /// Reason code (see ``reasonCodes``).

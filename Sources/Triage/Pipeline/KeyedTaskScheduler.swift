@@ -27,6 +27,9 @@ public final class KeyedTaskScheduler: Sendable {
         var busyKeys: [String: Deque<Job>] = [:]
         var capacityWaiters: Deque<CheckedContinuation<Void, Never>> = []
         var idleWaiters: [CheckedContinuation<Void, Never>] = []
+        /// Waiters of ``waitUntilInFlight(atMost:)``, by id (so cancellation can find them).
+        var roomWaiters: [UInt64: (limit: Int, continuation: CheckedContinuation<Void, Never>)] = [:]
+        var nextWaiterID: UInt64 = 0
         var isStopped = false
     }
 
@@ -72,9 +75,10 @@ public final class KeyedTaskScheduler: Sendable {
             state.isStopped = true
             state.admitted = 0
             state.busyKeys = [:]
-            let waiters = Array(state.capacityWaiters) + state.idleWaiters
+            let waiters = Array(state.capacityWaiters) + state.idleWaiters + state.roomWaiters.values.map(\.continuation)
             state.capacityWaiters = []
             state.idleWaiters = []
+            state.roomWaiters = [:]
             return waiters
         }
         for waiter in waiters { waiter.resume() }
@@ -134,6 +138,31 @@ public final class KeyedTaskScheduler: Sendable {
         }
     }
 
+    /// Suspends until at most `limit` items are admitted, the scheduler has stopped, or
+    /// the calling task is cancelled (it returns at once then).
+    ///
+    /// The consumer loop waits here, with its partitions paused, while the bound is hit:
+    /// unlike waiting inside ``submit(key:_:)``, it wakes when enough work finished even
+    /// if no further record ever arrives, so it can resume the partitions.
+    public func waitUntilInFlight(atMost limit: Int) async {
+        let id: UInt64 = state.withLock { state in
+            defer { state.nextWaiterID += 1 }
+            return state.nextWaiterID
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let resumeNow: Bool = state.withLock { state in
+                    if state.isStopped || state.admitted <= limit || Task.isCancelled { return true }
+                    state.roomWaiters[id] = (limit, continuation)
+                    return false
+                }
+                if resumeNow { continuation.resume() }
+            }
+        } onCancel: {
+            state.withLock { $0.roomWaiters.removeValue(forKey: id) }?.continuation.resume()
+        }
+    }
+
     /// Lets ``run()`` return once the work it has started is done; work not yet
     /// started is dropped.
     public func finish() {
@@ -152,8 +181,12 @@ public final class KeyedTaskScheduler: Sendable {
             }
             let waiter = state.capacityWaiters.popFirst()
             var idle: [CheckedContinuation<Void, Never>] = []
+            for (id, room) in state.roomWaiters where state.admitted <= room.limit {
+                state.roomWaiters[id] = nil
+                idle.append(room.continuation)
+            }
             if state.admitted == 0 {
-                idle = state.idleWaiters
+                idle += state.idleWaiters
                 state.idleWaiters = []
             }
             return (next, waiter, idle)
