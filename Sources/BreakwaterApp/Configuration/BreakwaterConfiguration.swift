@@ -42,6 +42,9 @@ public struct KafkaSettings: Sendable, Hashable, Codable {
     public var groupId = "breakwater"
     /// Client id reported to the broker.
     public var clientId = "breakwater"
+    /// How the group assigns partitions: incremental (`cooperative-sticky`) or eager
+    /// (`range`, `roundrobin`). Use `range` with brokers that mishandle cooperative joins.
+    public var assignmentStrategy = KafkaAssignmentStrategy.cooperativeSticky
     /// `security.protocol`.
     public var securityProtocol = KafkaSecurityProtocol.plaintext
     /// SASL credentials (used with `sasl_plaintext` and `sasl_ssl`).

@@ -26,7 +26,17 @@ extension ConfigEnum {
     }
 }
 
-/// Kafka `security.protocol`.
+/// `kafka.assignmentStrategy`: librdkafka's `partition.assignment.strategy`.
+public enum KafkaAssignmentStrategy: String, ConfigEnum {
+    /// Incremental rebalancing: only moved partitions are revoked.
+    case cooperativeSticky = "cooperative-sticky"
+    /// Eager: every rebalance revokes everything, then assigns ranges.
+    case range
+    /// Eager: every rebalance revokes everything, then assigns round-robin.
+    case roundRobin = "roundrobin"
+}
+
+/// `kafka.securityProtocol`.
 public enum KafkaSecurityProtocol: String, ConfigEnum {
     /// No TLS, no SASL.
     case plaintext

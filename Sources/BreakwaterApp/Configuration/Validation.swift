@@ -46,6 +46,7 @@ extension BreakwaterConfiguration {
         "ssl.ca.location": "kafka.ssl.caLocation", "ssl.certificate.location": "kafka.ssl.certificateLocation",
         "ssl.key.location": "kafka.ssl.keyLocation", "ssl.key.password": "kafka.ssl.keyPassword",
         "ssl.endpoint.identification.algorithm": "kafka.ssl.verifyHostname",
+        "partition.assignment.strategy": "kafka.assignmentStrategy",
     ]
 
     /// Minimum length of `http.adminToken`.

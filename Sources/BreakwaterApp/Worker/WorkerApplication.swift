@@ -112,7 +112,10 @@ public struct WorkerApplication: Sendable {
         let readiness = Readiness()
         let consumer = try KafkaConsumer(
             configuration: KafkaConsumerConfiguration(
-                common: kafka, groupID: config.kafka.groupId, commitInterval: config.pipeline.commitInterval.duration
+                common: kafka,
+                groupID: config.kafka.groupId,
+                assignmentStrategy: config.kafka.assignmentStrategy.consumerStrategy,
+                commitInterval: config.pipeline.commitInterval.duration
             ),
             topics: [config.topics.alerts],
             logger: logger
@@ -232,6 +235,17 @@ public struct WorkerApplication: Sendable {
         }
         try await admin.createTopics(specifications, ignoreExisting: true)
         logger.info("topics ready", metadata: ["topics": "\(specifications.map(\.name))"])
+    }
+}
+
+extension KafkaAssignmentStrategy {
+    /// The Kafka layer's strategy for this setting.
+    var consumerStrategy: KafkaConsumerConfiguration.AssignmentStrategy {
+        switch self {
+        case .cooperativeSticky: .cooperativeSticky
+        case .range: .range
+        case .roundRobin: .roundRobin
+        }
     }
 }
 
