@@ -226,6 +226,8 @@ targets += [
             "Triage",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
+            // StubInferenceServer: a tiny HTTP server answering what a test tells it to.
+            .product(name: "NIOHTTP1", package: "swift-nio"),
         ],
         swiftSettings: strictSwift
     ),
