@@ -94,7 +94,7 @@ targets += [
     ),
     .testTarget(
         name: "TriageTests",
-        dependencies: ["Triage", "ServiceTestSupport"],
+        dependencies: ["Triage", "Resilience", "ServiceTestSupport"],
         // Read by path (#filePath) in Fixtures.swift, so not bundled as resources.
         exclude: ["Fixtures"],
         swiftSettings: strictSwift
