@@ -242,6 +242,23 @@ targets += [
     ),
 ]
 
+// MARK: - Degradation: the breaker-guarded steps against real PostgreSQL and MLServer behind fault proxies
+
+targets += [
+    .testTarget(
+        name: "DegradationTests",
+        dependencies: [
+            "Triage",
+            "TriageML",
+            "TriagePostgres",
+            "Resilience",
+            "ServiceTestSupport",
+            .product(name: "NIOCore", package: "swift-nio"),
+        ],
+        swiftSettings: strictSwift
+    ),
+]
+
 let package = Package(
     name: "Breakwater",
     platforms: [.macOS(.v15)],
