@@ -66,7 +66,7 @@ struct DegradationTests {
             #expect(rig.mlProxy.statistics.accepted == acceptedWhenOpened)
             for (outcome, alert) in zip(outcomes, down) {
                 let incident = try #require(outcome.incident)
-                #expect(incident.classification == rig.rules.classify(incident.alert), "\(alert.id)")
+                #expect(incident.classification == rig.ruleVerdict(incident.alert), "\(alert.id)")
                 #expect(incident.provenance.classification == StepProvenance(source: .secondary, fallbackUsed: true))
                 // Only classification fell back: the catalog and dedup are up.
                 #expect(outcome.fallbackEvents.map(\.breaker) == ["ml"])
@@ -103,7 +103,7 @@ struct DegradationTests {
             #expect(rig.mlBreaker.snapshot().totals.timeouts == slow.count)
             #expect(rig.mlBreaker.state == .open)
             for incident in outcome.incidents {
-                #expect(incident.classification == rig.rules.classify(incident.alert))
+                #expect(incident.classification == rig.ruleVerdict(incident.alert))
             }
             #expect(outcome.events("ml").map(\.reason) == Array(repeating: .timeout, count: slow.count))
             #expect(outcome.events("ml").allSatisfy { $0.strategy == "rules" })
@@ -189,7 +189,7 @@ struct DegradationTests {
 
             for (outcome, alert) in zip(outcomes, alerts) {
                 let incident = try #require(outcome.incident)
-                #expect(incident.classification == rig.rules.classify(incident.alert), "\(alert.id)")
+                #expect(incident.classification == rig.ruleVerdict(incident.alert), "\(alert.id)")
                 #expect(incident.dedup == .unavailable)
                 switch alert.service {
                 case .some(let name) where rig.staticCatalog.entry(named: name) != nil:
@@ -237,6 +237,8 @@ struct DegradationTests {
         features.register(GuardedClassification.featureName, breaker: breaker)
         let rules = try RuleClassifier(contentsOf: Rig.repositoryRoot.appendingPathComponent("deploy/rules.yaml").path)
         let step = GuardedClassification(ml: client, rules: rules, breaker: breaker, features: features)
+        // The rules' synchronous, never-failing overload.
+        let ruleVerdict: @Sendable (Alert) -> Classification = rules.classify
         let alert = Alert(
             fingerprint: "bad-answer", status: .firing, source: .alertmanager,
             labels: ["alertname": "HighLatency", "service": "checkout", "severity": "warning"]
@@ -245,7 +247,7 @@ struct DegradationTests {
         var reasons: [FallbackEventReason] = []
         for _ in 0..<(replies.count + 1) {
             let outcome = await step.classify(alert)
-            #expect(outcome.value == rules.classify(alert))
+            #expect(outcome.value == ruleVerdict(alert))
             #expect(outcome.fallbacks.map(\.strategy) == ["rules"])
             reasons += outcome.fallbacks.map(\.reason)
         }
@@ -261,5 +263,10 @@ struct DegradationTests {
 final class Counter: Sendable {
     private let value = Mutex(0)
     /// Returns the number of earlier calls.
-    func next() -> Int { value.withLock { defer { $0 += 1 }; return $0 } }
+    func next() -> Int {
+        value.withLock { count in
+            count += 1
+            return count - 1
+        }
+    }
 }

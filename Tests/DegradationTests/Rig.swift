@@ -163,6 +163,9 @@ struct Rig: Sendable {
         return InputRecord(value: Array(data))
     }
 
+    /// What the rules (the fallback) say about `alert`.
+    func ruleVerdict(_ alert: Alert) -> Classification { rules.classify(alert) }
+
     func fingerprint(_ alert: TestAlert) -> String { "deg-\(runID)-\(alert.id)" }
 
     /// Runs `alerts` through the processor as one record; fails the test on a dead letter.

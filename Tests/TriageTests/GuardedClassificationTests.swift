@@ -22,8 +22,11 @@ import Testing
         GuardedClassification(ml: ml, rules: rules, breaker: breaker, features: features)
     }
 
+    /// The rules' verdict (a synchronous context picks their never-failing overload).
+    var ruleVerdict: Classification { rules.classify(stepAlert()) }
+
     func expectRules(_ outcome: StepOutcome<Classification>, reason: FallbackEventReason, sourceLocation: SourceLocation = #_sourceLocation) {
-        #expect(outcome.value == rules.classify(stepAlert()), sourceLocation: sourceLocation)
+        #expect(outcome.value == ruleVerdict, sourceLocation: sourceLocation)
         #expect(outcome.value.classifier == .rules, sourceLocation: sourceLocation)
         #expect(outcome.provenance == StepProvenance(source: .secondary, fallbackUsed: true), sourceLocation: sourceLocation)
         #expect(outcome.fallbacks == [FallbackNote(breaker: "ml", strategy: "rules", reason: reason)], sourceLocation: sourceLocation)
@@ -94,7 +97,7 @@ import Testing
     @Test func withoutMLTheRulesArePrimary() async {
         let step = GuardedClassification(ml: nil, rules: rules, breaker: breaker, features: features)
         let outcome = await step.classify(stepAlert())
-        #expect(outcome.value == rules.classify(stepAlert()))
+        #expect(outcome.value == ruleVerdict)
         #expect(outcome.provenance == StepProvenance(source: .primary, fallbackUsed: false))
         #expect(outcome.fallbacks.isEmpty)
     }
