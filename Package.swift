@@ -94,7 +94,7 @@ targets += [
     ),
     .testTarget(
         name: "TriageTests",
-        dependencies: ["Triage", "ServiceTestSupport"],
+        dependencies: ["Triage", "Resilience", "ServiceTestSupport"],
         // Read by path (#filePath) in Fixtures.swift, so not bundled as resources.
         exclude: ["Fixtures"],
         swiftSettings: strictSwift
@@ -244,6 +244,8 @@ targets += [
             "Triage",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
+            // StubInferenceServer: a tiny HTTP server answering what a test tells it to.
+            .product(name: "NIOHTTP1", package: "swift-nio"),
         ],
         swiftSettings: strictSwift
     ),
@@ -253,6 +255,23 @@ targets += [
             "ServiceTestSupport",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
+        ],
+        swiftSettings: strictSwift
+    ),
+]
+
+// MARK: - Degradation: the breaker-guarded steps against real PostgreSQL and MLServer behind fault proxies
+
+targets += [
+    .testTarget(
+        name: "DegradationTests",
+        dependencies: [
+            "Triage",
+            "TriageML",
+            "TriagePostgres",
+            "Resilience",
+            "ServiceTestSupport",
+            .product(name: "NIOCore", package: "swift-nio"),
         ],
         swiftSettings: strictSwift
     ),

@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import ServiceTestSupport
 import Testing
 import Triage
 @testable import TriageML

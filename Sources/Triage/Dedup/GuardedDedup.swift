@@ -31,7 +31,13 @@ public struct GuardedDedup: DedupStage {
             case .readOnly(_, _, let execution):
                 note = FallbackNote(execution)
             case .breaker(let failure):
-                let reason: FallbackEventReason = if case .timeout = failure { .timeout } else { .error }
+                // A rejection reaches here when the breaker is half-open with every probe
+                // slot taken (an open breaker makes the store read-only before the call).
+                let reason: FallbackEventReason = switch failure {
+                case .timeout: .timeout
+                case .open: .circuitOpen
+                case .operationFailed, .fallbackFailed: .error
+                }
                 note = FallbackNote(breaker: store.breaker.name, strategy: Self.unavailableStrategy, reason: reason)
             }
             return StepOutcome(

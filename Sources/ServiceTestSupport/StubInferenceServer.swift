@@ -5,24 +5,37 @@ import Synchronization
 
 /// A real HTTP/1.1 server on 127.0.0.1 (port 0) that answers every request with what
 /// the test tells it to: a status, a body, and optionally a delay (to provoke timeouts).
-/// Records the bodies it received.
-final class StubInferenceServer: Sendable {
-    struct Reply: Sendable {
-        var status: HTTPResponseStatus = .ok
-        var body: String
-        var delay: TimeAmount = .zero
+/// Records the bodies it received. Stands in for an inference server in tests of how
+/// the client and the pipeline handle bad answers (500, malformed bodies, slowness).
+public final class StubInferenceServer: Sendable {
+    /// What the server answers to one request.
+    public struct Reply: Sendable {
+        /// The HTTP status.
+        public var status: HTTPResponseStatus
+        /// The body, sent as `application/json`.
+        public var body: String
+        /// How long to wait before answering.
+        public var delay: TimeAmount
+
+        /// Creates a reply (200 and no delay by default).
+        public init(status: HTTPResponseStatus = .ok, body: String, delay: TimeAmount = .zero) {
+            self.status = status
+            self.body = body
+            self.delay = delay
+        }
     }
 
-    typealias Responder = @Sendable (_ uri: String, _ body: String) -> Reply
+    /// Decides the reply from the request's URI and body.
+    public typealias Responder = @Sendable (_ uri: String, _ body: String) -> Reply
 
     private let channel: any Channel
     private let received: Received
 
     /// `http://127.0.0.1:<port>`.
-    let baseURL: String
+    public let baseURL: String
 
     /// The request bodies received so far, in arrival order.
-    var requestBodies: [String] { received.bodies.withLock { $0 } }
+    public var requestBodies: [String] { received.bodies.withLock { $0 } }
 
     private init(channel: any Channel, received: Received) throws {
         self.channel = channel
@@ -32,7 +45,8 @@ final class StubInferenceServer: Sendable {
     }
 
     /// Starts a server that answers with `responder`.
-    static func start(_ responder: @escaping Responder) async throws -> StubInferenceServer {
+    /// - Throws: the NIO error when it cannot bind.
+    public static func start(_ responder: @escaping Responder) async throws -> StubInferenceServer {
         let received = Received()
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -48,7 +62,8 @@ final class StubInferenceServer: Sendable {
     }
 
     /// Stops listening.
-    func stop() async throws {
+    /// - Throws: the NIO error when closing the listening channel fails.
+    public func stop() async throws {
         try await channel.close()
     }
 

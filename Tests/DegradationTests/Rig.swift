@@ -1,0 +1,218 @@
+import Foundation
+import Resilience
+import ServiceTestSupport
+import Testing
+import Triage
+import TriageML
+import TriagePostgres
+
+/// The real steps wired as the worker wires them, against the real PostgreSQL and
+/// MLServer that scripts/test started, each behind its own TCPFaultProxy. Breakers and
+/// the catalog cache run on a manual clock, so open durations and stale ages are exact
+/// and nothing waits for them.
+struct Rig: Sendable {
+    static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
+    /// How long every breaker stays open (on ``clock``).
+    static let openDuration: Duration = .seconds(30)
+    /// Catalog cache: fresh for a minute, then stale for an hour.
+    static let freshFor: Duration = .seconds(60)
+    /// Consecutive failures that open the ML breaker.
+    static let mlFailures = 3
+    /// Consecutive failures that open the catalog and dedup breakers.
+    static let postgresFailures = 2
+
+    let clock: ManualClock
+    let postgresProxy: TCPFaultProxy
+    let mlProxy: TCPFaultProxy
+    let mlBreaker: CircuitBreaker
+    let catalogBreaker: CircuitBreaker
+    let dedupBreaker: CircuitBreaker
+    let features: FeatureFallback
+    let staticCatalog: StaticCatalog
+    let rules: RuleClassifier
+    let processor: AlertProcessor
+    /// Makes this test's fingerprints unique in the shared dedup table.
+    let runID = UUID().uuidString.lowercased().prefix(12)
+
+    /// Builds the rig, runs `body`, and always tears everything down.
+    /// - Parameter mlCallTimeout: the ML breaker's per-call timeout (on ``clock``).
+    static func run(mlCallTimeout: Duration? = nil, _ body: @Sendable (Rig) async throws -> Void) async throws {
+        let staticCatalog = try StaticCatalog(contentsOf: repositoryRoot.appendingPathComponent("deploy/catalog.yaml"))
+        let rules = try RuleClassifier(contentsOf: repositoryRoot.appendingPathComponent("deploy/rules.yaml").path)
+        let postgres = try PostgresConfiguration(url: try ExternalService.postgres.require())
+        try await seed(postgres, from: staticCatalog)
+
+        let mlURL = try ExternalService.mlserver.require()
+        let ml = try #require(URLComponents(string: mlURL))
+        let postgresProxy = try await TCPFaultProxy.start(forwardingTo: postgres.host, port: postgres.port)
+        let mlProxy = try await TCPFaultProxy.start(forwardingTo: try #require(ml.host), port: try #require(ml.port))
+        let client = MLClient(configuration: .init(baseURL: "http://\(mlProxy.address)", timeout: .milliseconds(500)))
+
+        var proxied = postgres
+        proxied.host = postgresProxy.host
+        proxied.port = postgresProxy.port
+        proxied.connectTimeout = .milliseconds(500)
+        proxied.operationTimeout = .seconds(1)
+        let pool = try PostgresPool(configuration: proxied)
+
+        let clock = ManualClock()
+        func breaker(_ name: String, failures: Int, timeout: Duration? = nil) throws -> CircuitBreaker {
+            try CircuitBreaker(
+                name: name,
+                configuration: .init(
+                    failureThreshold: failures, openDuration: .fixed(openDuration),
+                    halfOpenProbes: 1, successThreshold: 1, callTimeout: timeout
+                ),
+                clock: clock
+            )
+        }
+        let mlBreaker = try breaker("ml", failures: mlFailures, timeout: mlCallTimeout)
+        let catalogBreaker = try breaker("catalog", failures: postgresFailures)
+        let dedupBreaker = try breaker("dedup", failures: postgresFailures)
+        let features = FeatureFallback(clock: clock)
+        features.register(GuardedClassification.featureName, breaker: mlBreaker)
+        let batcher = MicroBatcher(upstream: client, configuration: .init(maxBatchSize: 16, maxWait: .milliseconds(2)))
+        let processor = AlertProcessor(
+            enrichment: CatalogEnrichment(
+                primary: PostgresCatalog(pool: pool),
+                breaker: catalogBreaker,
+                staticCatalog: staticCatalog,
+                cache: try StaleCache(freshFor: freshFor, staleFor: .seconds(3600), clock: clock)
+            ),
+            classification: GuardedClassification(ml: batcher, rules: rules, breaker: mlBreaker, features: features),
+            dedup: GuardedDedup(store: DegradedService(service: PostgresDedupStore(pool: pool), breaker: dedupBreaker)),
+            workerID: "degradation-test"
+        )
+        let rig = Rig(
+            clock: clock, postgresProxy: postgresProxy, mlProxy: mlProxy, mlBreaker: mlBreaker,
+            catalogBreaker: catalogBreaker, dedupBreaker: dedupBreaker, features: features,
+            staticCatalog: staticCatalog, rules: rules, processor: processor
+        )
+
+        let result: Result<Void, any Error> = await withTaskGroup(of: Void.self) { group in
+            group.addTask { await pool.run() }
+            defer { group.cancelAll() }
+            do {
+                try await body(rig)
+                return .success(())
+            } catch {
+                return .failure(error)
+            }
+        }
+        try? await client.shutdown()
+        await postgresProxy.stop()
+        await mlProxy.stop()
+        try result.get()
+    }
+
+    /// Creates the tables and loads deploy/catalog.yaml into the real database (direct,
+    /// not through a proxy). Idempotent: tests share the database.
+    private static func seed(_ configuration: PostgresConfiguration, from catalog: StaticCatalog) async throws {
+        let pool = try PostgresPool(configuration: configuration)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await pool.run() }
+            defer { group.cancelAll() }
+            try await PostgresCatalog(pool: pool).seed(from: catalog)
+            try await PostgresDedupStore(pool: pool).migrate()
+        }
+    }
+
+    // MARK: - Alerts
+
+    /// One alert of a test: which service it names and what it says.
+    struct TestAlert: Sendable {
+        var id: String
+        var service: String?
+        var name: String
+        var severity: String
+        var summary: String
+    }
+
+    /// Alerts the demo model classifies confidently, cycling over `services`.
+    func alerts(_ count: Int, services: [String?] = ["checkout"], prefix: String = "a") -> [TestAlert] {
+        let kinds = [
+            ("HighLatency", "error", "p99 latency above 900ms"),
+            ("DiskSpaceLow", "error", "Disk on db-1 93% full"),
+            ("ServiceDown", "critical", "service is down"),
+            ("BruteForceLogin", "high", "Brute-force login attempts on auth"),
+        ]
+        return (0..<count).map { index in
+            let kind = kinds[index % kinds.count]
+            return TestAlert(
+                id: "\(prefix)\(index)", service: services[index % services.count],
+                name: kind.0, severity: kind.1, summary: kind.2
+            )
+        }
+    }
+
+    /// One Alertmanager webhook record carrying `alerts`, fingerprinted per run.
+    func record(_ alerts: [TestAlert]) throws -> InputRecord {
+        let objects: [[String: Any]] = alerts.map { alert in
+            var labels = ["alertname": alert.name, "severity": alert.severity]
+            labels["service"] = alert.service
+            return [
+                "fingerprint": fingerprint(alert),
+                "labels": labels,
+                "annotations": ["summary": alert.summary],
+                "startsAt": "2026-11-29T10:00:00Z",
+                "endsAt": "0001-01-01T00:00:00Z",
+            ]
+        }
+        let data = try JSONSerialization.data(withJSONObject: ["alerts": objects], options: [.sortedKeys])
+        return InputRecord(value: Array(data))
+    }
+
+    /// What the rules (the fallback) say about `alert`.
+    func ruleVerdict(_ alert: Alert) -> Classification { rules.classify(alert) }
+
+    func fingerprint(_ alert: TestAlert) -> String { "deg-\(runID)-\(alert.id)" }
+
+    /// Runs `alerts` through the processor as one record; fails the test on a dead letter.
+    func process(_ alerts: [TestAlert], sourceLocation: SourceLocation = #_sourceLocation) async throws -> ProcessingOutcome {
+        let outcome = await processor.process(
+            try record(alerts), key: nil, origin: RecordOrigin(topic: "alerts", partition: 0, offset: 0), receivedAt: Date()
+        )
+        #expect(outcome.deadLetter == nil, sourceLocation: sourceLocation)
+        #expect(outcome.incidents.count == alerts.count, sourceLocation: sourceLocation)
+        return outcome
+    }
+
+    /// Runs each alert as its own record, one after the other (so each ML call is its
+    /// own batch and the breakers see the failures in order).
+    func processEach(_ alerts: [TestAlert], sourceLocation: SourceLocation = #_sourceLocation) async throws -> [ProcessingOutcome] {
+        var outcomes: [ProcessingOutcome] = []
+        for alert in alerts { outcomes.append(try await process([alert], sourceLocation: sourceLocation)) }
+        return outcomes
+    }
+
+    /// After a dependency came back: lets the open duration pass (manual clock) and
+    /// processes `alert` until `recovered` holds for its outcome, within a real-time
+    /// deadline (the pools reconnect with their own backoff).
+    /// - Returns: every attempt's outcome; the last is the recovered one.
+    @discardableResult
+    func recover(
+        _ alert: TestAlert, within deadline: Duration = .seconds(20), until recovered: (ProcessingOutcome) -> Bool
+    ) async throws -> [ProcessingOutcome] {
+        let end = ContinuousClock.now + deadline
+        var attempts: [ProcessingOutcome] = []
+        while true {
+            clock.advance(by: Self.openDuration)
+            let outcome = try await process([alert])
+            attempts.append(outcome)
+            if recovered(outcome) { return attempts }
+            if ContinuousClock.now >= end {
+                Issue.record("did not recover within \(deadline): \(outcome.incidents.first.map { "\($0.provenance)" } ?? "-")")
+                return attempts
+            }
+        }
+    }
+}
+
+extension ProcessingOutcome {
+    /// The fallback events of `breaker`, in incident order.
+    func events(_ breaker: String) -> [FallbackEventRecord] { fallbackEvents.filter { $0.breaker == breaker } }
+
+    /// The only incident (for one-alert records).
+    var incident: IncidentRecord? { incidents.count == 1 ? incidents.first : nil }
+}
