@@ -109,6 +109,7 @@ targets += [
         name: "TriageML",
         dependencies: [
             "Triage",
+            "Resilience",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),

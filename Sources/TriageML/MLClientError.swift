@@ -1,3 +1,5 @@
+import Resilience
+
 /// Why an inference call failed. Every case counts as a failure for the circuit breaker;
 /// the caller falls back to the rule-based classifier for the affected alerts.
 public enum MLClientError: Error, Equatable, CustomStringConvertible {
@@ -57,5 +59,12 @@ public enum MLClientError: Error, Equatable, CustomStringConvertible {
         case let .wrongType(output, detail): "output `\(output)`: \(detail)"
         case let .unknownLabel(output, label): "output `\(output)` holds unknown label `\(label)`"
         }
+    }
+}
+
+extension MLClientError: TimeoutReportingError {
+    /// The client's own deadline, so a breaker counts a slow server as a timeout.
+    public var timedOutAfter: Duration? {
+        if case .timeout(let after) = self { after } else { nil }
     }
 }

@@ -398,3 +398,56 @@ struct CircuitBreakerTests {
         #expect(breaker.snapshot().openCount == 2)
     }
 }
+
+/// An operation's own deadline error, as an HTTP client would throw it.
+private struct ClientDeadline: TimeoutReportingError {
+    var timedOutAfter: Duration?
+}
+
+@Suite struct TimeoutReportingErrorTests {
+    let clock = ManualClock()
+
+    @Test func anErrorThatReportsATimeoutCountsAsATimeout() async throws {
+        let breaker = try makeBreaker(clock: clock)
+        let outcome = await fail(breaker, ClientDeadline(timedOutAfter: .seconds(2)))
+        guard case .timedOut(let after) = outcome else {
+            Issue.record("expected a timeout, got \(outcome)")
+            return
+        }
+        #expect(after == .seconds(2))
+        #expect(breaker.snapshot().totals.timeouts == 1)
+        #expect(breaker.snapshot().consecutiveFailures == 1)
+    }
+
+    @Test func anErrorOfThatTypeThatIsNotATimeoutIsAPlainFailure() async throws {
+        let breaker = try makeBreaker(clock: clock)
+        let outcome = await fail(breaker, ClientDeadline(timedOutAfter: nil))
+        guard case .failure = outcome else {
+            Issue.record("expected a failure, got \(outcome)")
+            return
+        }
+        #expect(breaker.snapshot().totals.timeouts == 0)
+    }
+
+    @Test func theFallbackReasonIsTimeout() async throws {
+        let breaker = try makeBreaker(clock: clock)
+        let result = try await breaker.callWithStaticFallback(7, policy: .onAnyFailure) { () async throws -> Int in
+            throw ClientDeadline(timedOutAfter: .milliseconds(500))
+        }
+        #expect(result.value == 7)
+        #expect(result.reason == .timeout)
+        #expect(result.fallbackExecutions.map(\.reason) == [.timeout])
+    }
+
+    @Test func anIgnoredErrorStaysIgnoredEvenIfItReportsATimeout() async throws {
+        var configuration = CircuitBreaker.Configuration()
+        configuration.isFailure = { _ in false }
+        let breaker = try makeBreaker(configuration, clock: clock)
+        let outcome = await fail(breaker, ClientDeadline(timedOutAfter: .seconds(1)))
+        guard case .ignoredFailure = outcome else {
+            Issue.record("expected an ignored failure, got \(outcome)")
+            return
+        }
+        #expect(breaker.snapshot().totals.timeouts == 0)
+    }
+}

@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import ServiceTestSupport
+import Resilience
 import Testing
 import Triage
 @testable import TriageML
@@ -143,6 +144,12 @@ struct MLClientFailureTests {
             .timeout(.milliseconds(100)),
             reply: .init(body: inferResponse(count: 2), delay: .seconds(1))
         ) { $0.timeout = .milliseconds(100) }
+    }
+
+    @Test func onlyTheTimeoutReportsItselfAsATimeoutToABreaker() {
+        #expect(MLClientError.timeout(.milliseconds(100)).timedOutAfter == .milliseconds(100))
+        #expect(MLClientError.httpStatus(code: 500, body: "").timedOutAfter == nil)
+        #expect(MLClientError.transport("refused").timedOutAfter == nil)
     }
 
     @Test func connectionRefused() async throws {

@@ -4,7 +4,8 @@ extension CircuitBreaker {
     /// - Returns: The operation's value.
     /// - Throws: ``CircuitBreakerError/open(breaker:reason:)`` when rejected (the
     ///   operation does not run); ``CircuitBreakerError/timeout(breaker:after:)`` when it
-    ///   exceeded ``Configuration/callTimeout`` (it is cancelled and counted as a failure);
+    ///   exceeded ``Configuration/callTimeout`` (it is cancelled and counted as a failure)
+    ///   or threw a ``TimeoutReportingError`` that says it timed out;
     ///   ``CircuitBreakerError/operationFailed(breaker:underlying:counted:)`` with the
     ///   operation's own error otherwise (`counted: false` when the predicate ignores it).
     @inlinable
@@ -50,6 +51,10 @@ extension CircuitBreaker {
 
     @usableFromInline
     func classify<T>(_ error: any Error, permit: Permit) -> CallOutcome<T> {
+        if let after = (error as? any TimeoutReportingError)?.timedOutAfter, configuration.isFailure(error) {
+            complete(permit, .timeout)
+            return .timedOut(after: after)
+        }
         if configuration.isFailure(error) {
             complete(permit, .failure)
             return .failure(error)
