@@ -77,7 +77,7 @@ stack_clean_env() {
     for name in "${STACK_SCRIPT_VARIABLES[@]}"; do STACK_ENV_UNSET+=(-u "$name"); done
     while IFS= read -r name; do
         for prefix in "${STACK_SCRIPT_PREFIXES[@]}"; do
-            [[ "$name" == "$prefix"* ]] && STACK_ENV_UNSET+=(-u "$name")
+            if [[ "$name" == "$prefix"* ]]; then STACK_ENV_UNSET+=(-u "$name"); fi
         done
     done < <(compgen -e)
 }
@@ -211,10 +211,10 @@ stack_wait_ready() {
 }
 
 # stack_start_workers N: starts workers worker-1..worker-N (one already running is kept),
-# one after the other so only the first creates the topics, each on a free HTTP port on
-# 127.0.0.1, and waits until each is ready. Needs stack_start_services first.
+# all at once so they join the consumer group in one rebalance, each on a free HTTP port
+# on 127.0.0.1, then waits until each is ready. Needs stack_start_services first.
 stack_start_workers() {
-    local count=$1 i id pid port url
+    local count=$1 i id pid port url started=()
     mkdir -p "$STACK_WORKERS"
     for ((i = 1; i <= count; i++)); do
         id="worker-$i"
@@ -236,7 +236,10 @@ stack_start_workers() {
         echo "$pid" >"$STACK_WORKERS/$id.pid"
         echo "$url" >"$STACK_WORKERS/$id.url"
         echo "worker $id: pid $pid, $url, log $STACK_WORKERS/$id.log" >&2
-        stack_wait_ready "$id" "$pid" "$url"
+        started+=("$id")
+    done
+    for id in "${started[@]}"; do
+        stack_wait_ready "$id" "$(cat "$STACK_WORKERS/$id.pid")" "$(stack_worker_url "$id")"
         echo "worker $id ready" >&2
     done
 }
