@@ -32,10 +32,12 @@ STACK_SCRIPT_VARIABLES=(
     BREAKWATER_PG_USER BREAKWATER_PG_PASSWORD BREAKWATER_PG_DB BREAKWATER_PG_PORT
     BREAKWATER_ML_VENV BREAKWATER_ML_PORT BREAKWATER_CATALOG_URL BREAKWATER_APT_UPDATED
 )
-# Consumer-group timeouts of the local workers (unless BREAKWATER_KAFKA_PROPERTIES is set):
-# on the local broker a member joining a running group stalls the cooperative rebalance
-# until the rebalance timeout (max.poll.interval.ms, 5 min by default) runs out; with
-# these values the group settles within about 40s instead of minutes.
+# The local broker (noida-db) stalls a cooperative rebalance when a member joins a
+# running group, so the local workers use eager `range` assignment (unless
+# BREAKWATER_KAFKA_ASSIGNMENT_STRATEGY is set), and shorter group timeouts (unless
+# BREAKWATER_KAFKA_PROPERTIES is set) so a stalled or departed member is noticed in
+# seconds rather than minutes.
+STACK_ASSIGNMENT_STRATEGY="range"
 STACK_KAFKA_PROPERTIES="max.poll.interval.ms=15000,session.timeout.ms=6000"
 # Prefixes of the same kind (this file's and the demo's knobs).
 STACK_SCRIPT_PREFIXES=(BREAKWATER_STACK_ BREAKWATER_DEMO_ BREAKWATER_DEV_)
@@ -237,6 +239,7 @@ stack_start_workers() {
             BREAKWATER_HTTP_PORT="$port" \
             BREAKWATER_PIPELINE_WORKER_ID="$id" \
             BREAKWATER_KAFKA_PROPERTIES="${BREAKWATER_KAFKA_PROPERTIES-$STACK_KAFKA_PROPERTIES}" \
+            BREAKWATER_KAFKA_ASSIGNMENT_STRATEGY="${BREAKWATER_KAFKA_ASSIGNMENT_STRATEGY-$STACK_ASSIGNMENT_STRATEGY}" \
             stack_breakwater_detached "$STACK_WORKERS/$id.log" breakwater run
         pid=$STACK_DETACHED_PID
         echo "$pid" >"$STACK_WORKERS/$id.pid"
