@@ -18,7 +18,12 @@ enum Migrations {
         try await pool.withConnection(operation) { connection in
             let logger = Logger(label: "breakwater.postgres.migrations")
             return try await connection.withTransaction(logger: logger) { connection in
-                try await connection.query("SELECT pg_advisory_xact_lock(\(advisoryLockKey))", logger: logger)
+                // Waiting for another migrator's lock is expected (workers start together):
+                // lift the per-connection statement timeout for this transaction only, so
+                // the wait does not abort the migration.
+                try await connection.query("SET LOCAL statement_timeout = 0", logger: logger)
+                let locked = try await connection.query("SELECT pg_advisory_xact_lock(\(advisoryLockKey))", logger: logger)
+                for try await _ in locked {}
                 try await connection.query("""
                     CREATE TABLE IF NOT EXISTS breakwater_migrations (
                         name text PRIMARY KEY,

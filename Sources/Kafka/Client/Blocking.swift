@@ -51,10 +51,15 @@ final class AsyncPermits: Sendable {
     }
 
     private let state: Mutex<State>
+    let capacity: Int
 
     init(capacity: Int) {
-        state = Mutex(State(available: max(capacity, 1)))
+        self.capacity = max(capacity, 1)
+        state = Mutex(State(available: self.capacity))
     }
+
+    /// Slots taken now.
+    var inUse: Int { capacity - state.withLock { $0.available } }
 
     /// Takes a slot, waiting for one to free up.
     /// - Throws: `CancellationError` when the task is cancelled while waiting.

@@ -198,8 +198,11 @@ public final class KafkaProducer: Sendable {
     }
 
     /// Number of records handed to librdkafka and not yet acknowledged or failed.
+    ///
+    /// Counted by this layer's in-flight slots, not `rd_kafka_outq_len`, which also
+    /// counts librdkafka's own queued requests and events.
     public var outstandingCount: Int {
-        isOpen.withLock { open in open ? Int(rd_kafka_outq_len(handle.pointer)) : 0 }
+        isOpen.withLock { open in open ? permits.inUse : 0 }
     }
 
     /// Waits until every queued record is acknowledged or failed, at most `timeout`.
