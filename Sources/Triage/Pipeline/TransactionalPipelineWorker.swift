@@ -294,6 +294,11 @@ public final class TransactionalPipelineWorker<C: Clock>: Service, Sendable wher
         )
         let origin = RecordOrigin(topic: message.topic, partition: message.partition, offset: message.offset)
         let outcome = await processor.process(record, key: message.key, origin: origin, receivedAt: Date())
+        // A hard stop (cancellation) must not commit: the open transaction is aborted.
+        guard !Task.isCancelled else {
+            doom("the worker was stopped before \(message.reference) was published")
+            return
+        }
         let failure: String? = await withTaskGroup(of: String?.self) { group in
             for output in outcome.outputs {
                 group.addTask {
