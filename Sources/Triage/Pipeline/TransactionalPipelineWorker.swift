@@ -209,7 +209,6 @@ public final class TransactionalPipelineWorker<C: Clock>: Service, Sendable wher
 
     private func consume() async throws {
         var joined = false
-        var paused: [KafkaTopicPartition] = []
         for try await event in consumer.events {
             switch event {
             case .partitionsAssigned(let partitions):
@@ -221,20 +220,17 @@ public final class TransactionalPipelineWorker<C: Clock>: Service, Sendable wher
             case .partitionsRevoked(let partitions, let lost):
                 // The new owner starts from the committed offsets; nothing to rewind.
                 state.withLock { state in for partition in partitions { state.pendingRewind[partition] = nil } }
-                paused.removeAll { partitions.contains($0) }
                 logger.info("partitions revoked", metadata: ["partitions": "\(partitions)", "lost": "\(lost)"])
             case .message(let message):
                 metrics.consumed(topic: message.topic)
                 try await rewindIfNeeded()
-                if scheduler.isSaturated && paused.isEmpty {
-                    paused = (try? consumer.assignment()) ?? []
-                    try? consumer.pause(paused)
-                }
+                // Fetching pauses only while admission waits for room, and resumes right
+                // after: partitions left paused while this loop sits in a poll would
+                // never deliver the event that resumes them.
+                let paused = scheduler.isSaturated ? (try? consumer.assignment()) ?? [] : []
+                if !paused.isEmpty { try? consumer.pause(paused) }
                 try await admit(message)
-                if !paused.isEmpty && !scheduler.isSaturated {
-                    try? consumer.resume(paused)
-                    paused = []
-                }
+                if !paused.isEmpty { try? consumer.resume(paused) }
             }
         }
     }
