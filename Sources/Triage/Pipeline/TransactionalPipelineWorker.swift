@@ -92,6 +92,9 @@ public final class TransactionalPipelineWorker<C: Clock>: Service, Sendable wher
 
     private struct State {
         var isOpen = false
+        /// Incremented per transaction begun: work admitted into one never publishes
+        /// into a later one.
+        var transaction: UInt64 = 0
         var records = 0
         /// Per partition, the first offset consumed in the open transaction.
         var firstOffsets: [KafkaTopicPartition: Int64] = [:]
@@ -250,13 +253,13 @@ public final class TransactionalPipelineWorker<C: Clock>: Service, Sendable wher
                 return
             }
             try await beginIfNeeded()
-            let full = state.withLock { state in
+            let (full, transaction) = state.withLock { state in
                 state.records += 1
                 state.firstOffsets[message.topicPartition] = min(state.firstOffsets[message.topicPartition] ?? message.offset, message.offset)
-                return state.records >= configuration.maxRecordsPerTransaction
+                return (state.records >= configuration.maxRecordsPerTransaction, state.transaction)
             }
             let key = message.key.map { String(decoding: $0, as: UTF8.self) } ?? "\(message.topicPartition)@\(message.offset)"
-            await scheduler.submit(key: key) { await self.handle(message) }
+            await scheduler.submit(key: key) { await self.handle(message, in: transaction) }
             if full { try await finishTransaction(.recordCount) }
         }
     }
@@ -271,6 +274,7 @@ public final class TransactionalPipelineWorker<C: Clock>: Service, Sendable wher
         }
         state.withLock { state in
             state.isOpen = true
+            state.transaction += 1
             state.records = 0
             state.firstOffsets = [:]
             state.doomed = nil
@@ -279,8 +283,8 @@ public final class TransactionalPipelineWorker<C: Clock>: Service, Sendable wher
 
     /// Processes one message and publishes its outputs into the open transaction; marks
     /// it done once all are acknowledged. Any failure dooms the transaction.
-    private func handle(_ message: KafkaMessage) async {
-        guard consumer.isCurrent(message), state.withLock({ $0.doomed == nil }) else { return }
+    private func handle(_ message: KafkaMessage, in transaction: UInt64) async {
+        guard consumer.isCurrent(message), isLive(transaction) else { return }
         metrics.inFlight(+1)
         defer { metrics.inFlight(-1) }
         let started = ContinuousClock.now
@@ -295,6 +299,8 @@ public final class TransactionalPipelineWorker<C: Clock>: Service, Sendable wher
             doom("the worker was stopped before \(message.reference) was published")
             return
         }
+        // Its transaction ended meanwhile (aborted at a deadline): publish nothing.
+        guard isLive(transaction) else { return }
         let failure: String? = await withTaskGroup(of: String?.self) { group in
             for output in outcome.outputs {
                 group.addTask {
@@ -327,6 +333,10 @@ public final class TransactionalPipelineWorker<C: Clock>: Service, Sendable wher
                 "reason": "\(letter.reason)", "detail": "\(letter.detail)", "source": "\(message.reference)",
             ])
         }
+    }
+
+    private func isLive(_ transaction: UInt64) -> Bool {
+        state.withLock { $0.isOpen && $0.transaction == transaction && $0.doomed == nil }
     }
 
     private func doom(_ reason: String) {
@@ -362,7 +372,13 @@ public final class TransactionalPipelineWorker<C: Clock>: Service, Sendable wher
     private func finishTransaction(_ trigger: Trigger, idleDeadline: Duration? = nil) async throws {
         guard state.withLock({ $0.isOpen }) else { return }
         if !(await waitForIdle(within: idleDeadline)) {
-            doom("in-flight work did not finish within \(idleDeadline ?? .zero)")
+            let reason = "in-flight work did not finish within \(idleDeadline ?? .zero)"
+            try await abort(reason: reason)
+            // Work still running could publish after this point; only when the worker is
+            // stopping anyway is it safe to carry on (its outputs cannot join a later
+            // transaction, see isLive, but a restart is the clean way out).
+            if trigger != .shutdown { throw remember(fatal: StalledWork(description: reason)) }
+            return
         }
         if let reason = state.withLock({ $0.doomed }) {
             try await abort(reason: reason)
@@ -485,12 +501,11 @@ public final class TransactionalPipelineWorker<C: Clock>: Service, Sendable wher
             defer { finished.signal() }
             await transactionLock.withLock {
                 guard state.withLock({ $0.isOpen }) else { return }
+                // Lost: the group has moved on, offsets can no longer be committed; the
+                // transaction is aborted once its in-flight work is done.
+                if lost { doom("partitions \(partitions) were lost") }
                 do {
-                    if lost {
-                        try await abort(reason: "partitions \(partitions) were lost")
-                    } else {
-                        try await finishTransaction(.rebalance, idleDeadline: configuration.shutdownDeadline)
-                    }
+                    try await finishTransaction(.rebalance, idleDeadline: configuration.shutdownDeadline)
                 } catch {
                     logger.error("finishing the transaction on revoke failed", metadata: ["error": "\(error)"])
                 }
@@ -577,6 +592,11 @@ extension TransactionalPipelineWorker where C == ContinuousClock {
             logger: logger, clock: ContinuousClock(), onStateChange: onStateChange
         )
     }
+}
+
+/// In-flight work did not finish within the deadline while a transaction had to end.
+struct StalledWork: Error, CustomStringConvertible {
+    let description: String
 }
 
 /// A lock for async critical sections: ``withLock(_:)`` runs one body at a time, in
