@@ -15,10 +15,13 @@ import Testing
 private final class TestEnrichment: EnrichmentStage, Sendable {
     private let seen = Mutex<Int>(0)
     private let held: Set<String>
+    /// Alerts whose first enrichment is too large to publish (a failed send).
+    private let oversizedOnce: Mutex<Set<String>>
     private let reached = AsyncStream<String>.makeStream()
 
-    init(holding fingerprints: Set<String> = []) {
+    init(holding fingerprints: Set<String> = [], oversizedOnce: Set<String> = []) {
         held = fingerprints
+        self.oversizedOnce = Mutex(oversizedOnce)
     }
 
     /// Alerts enriched so far.
@@ -36,8 +39,11 @@ private final class TestEnrichment: EnrichmentStage, Sendable {
             continuation.finish()
         }
         seen.withLock { $0 += 1 }
+        let oversized = oversizedOnce.withLock { $0.remove(alert.fingerprint) != nil }
+        // Over the producer's 1 MB message.max.bytes: the send fails.
+        let team = oversized ? String(repeating: "x", count: 1_200_000) : "payments"
         return StepOutcome(
-            value: ServiceInfo(name: "checkout", ownerTeam: "payments"),
+            value: ServiceInfo(name: "checkout", ownerTeam: team),
             provenance: StepProvenance(source: .stale, fallbackUsed: true, staleAgeSeconds: 12),
             fallbacks: [FallbackNote(breaker: "catalog", strategy: "stale_cache", reason: .circuitOpen, staleAgeSeconds: 12)]
         )
@@ -132,6 +138,7 @@ private struct Scenario {
         maxRecordsPerTransaction: Int,
         commitInterval: Duration = .seconds(3_600),
         strategy: KafkaConsumerConfiguration.AssignmentStrategy = .cooperativeSticky,
+        shutdownDeadline: Duration = .seconds(20),
         beforeCommit: @escaping @Sendable (Int) async throws -> Void = { _ in },
         onStateChange: @escaping @Sendable (PipelineWorkerState) -> Void = { _ in }
     ) throws -> TransactionalPipelineWorker<ContinuousClock> {
@@ -148,7 +155,7 @@ private struct Scenario {
         return TransactionalPipelineWorker(
             configuration: .init(
                 topics: topics, maxInFlight: 16, commitInterval: commitInterval,
-                maxRecordsPerTransaction: maxRecordsPerTransaction, shutdownDeadline: .seconds(20),
+                maxRecordsPerTransaction: maxRecordsPerTransaction, shutdownDeadline: shutdownDeadline,
                 transactionOperationTimeout: .seconds(20)
             ),
             consumer: consumer, producer: producer, processor: processor, logger: Self.logger,
@@ -294,6 +301,44 @@ struct TransactionalPipelineWorkerTests {
 
         try await scenario.expectExactlyOncePerAlert()
         #expect(try await scenario.groupOffsets() == scenario.ends)
+    }
+
+    @Test(.enabled(if: ExternalService.kafka.shouldRun))
+    func aFailedPublishAbortsTheTransactionAndItsRecordsAreRedone() async throws {
+        var scenario = try await Scenario(partitions: 1)
+        try await scenario.produce(0..<20)
+        let enrichment = TestEnrichment(oversizedOnce: ["fp-7"])
+        let worker = try scenario.worker(enrichment: enrichment, maxRecordsPerTransaction: 10)
+        let (group, task) = start(worker)
+        #expect(await eventually { worker.statistics.committedRecords == 20 })
+        await group.triggerGracefulShutdown()
+        try await task.value
+        // The first transaction (0..<10) failed on alert 7 and was redone once.
+        #expect(worker.statistics.aborted == 1)
+        #expect(enrichment.count == 30)
+
+        try await scenario.expectExactlyOncePerAlert()
+        #expect(try await scenario.groupOffsets() == scenario.ends)
+    }
+
+    @Test(.enabled(if: ExternalService.kafka.shouldRun))
+    func aGracefulStopPastItsDeadlineAbortsTheUnfinishedTransaction() async throws {
+        var scenario = try await Scenario(partitions: 1)
+        try await scenario.produce(0..<15)
+        // Alert 12 never finishes: the second transaction cannot complete by the deadline.
+        let blocked = TestEnrichment(holding: ["fp-12"])
+        let worker = try scenario.worker(enrichment: blocked, maxRecordsPerTransaction: 10, shutdownDeadline: .milliseconds(300))
+        let (group, task) = start(worker)
+        var held = blocked.heldAlerts.makeAsyncIterator()
+        #expect(await held.next() == "fp-12")
+        #expect(await eventually { worker.statistics.committedRecords == 10 && blocked.count == 14 })
+        await group.triggerGracefulShutdown()
+        try await task.value
+        #expect(worker.statistics == .init(committed: 1, aborted: 1, committedRecords: 10))
+
+        let visible = try await scenario.committedRecords(of: scenario.topics.classified, expected: 10)
+        #expect(try Set(visible.map { try IncidentRecord.decode($0.value ?? []).alert.fingerprint }) == Set((0..<10).map { "fp-\($0)" }))
+        #expect(try await scenario.groupOffsets() == [KafkaTopicPartition(topic: scenario.topics.alerts, partition: 0): 10])
     }
 
     @Test(.enabled(if: ExternalService.kafka.shouldRun))

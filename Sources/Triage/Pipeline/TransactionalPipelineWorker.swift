@@ -472,23 +472,23 @@ public final class TransactionalPipelineWorker<C: Clock>: Service, Sendable wher
     }
 
     /// Waits until nothing is in flight, at most `limit` (by the worker's clock).
+    /// `KeyedTaskScheduler.waitUntilIdle()` ignores cancellation, so it is raced in
+    /// unstructured tasks: a structured group would wait for it past the deadline.
     private func waitForIdle(within limit: Duration?) async -> Bool {
         guard let limit else {
             await scheduler.waitUntilIdle()
             return true
         }
-        return await withTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                await self.scheduler.waitUntilIdle()
-                return true
+        return await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            let first = ResumeOnce(continuation)
+            Task {
+                await scheduler.waitUntilIdle()
+                first.resume(returning: true)
             }
-            group.addTask {
-                try? await self.clock.sleep(for: limit)
-                return false
+            Task {
+                try? await clock.sleep(for: limit)
+                first.resume(returning: false)
             }
-            let first = await group.next() ?? false
-            group.cancelAll()
-            return first
         }
     }
 
@@ -591,6 +591,23 @@ extension TransactionalPipelineWorker where C == ContinuousClock {
             configuration: configuration, consumer: consumer, producer: producer, processor: processor,
             logger: logger, clock: ContinuousClock(), onStateChange: onStateChange
         )
+    }
+}
+
+/// Resumes a continuation with the first of several results; later ones are ignored.
+private final class ResumeOnce<Value: Sendable>: Sendable {
+    private let continuation: Mutex<CheckedContinuation<Value, Never>?>
+
+    init(_ continuation: CheckedContinuation<Value, Never>) {
+        self.continuation = Mutex(continuation)
+    }
+
+    func resume(returning value: Value) {
+        let waiting = continuation.withLock { stored in
+            defer { stored = nil }
+            return stored
+        }
+        waiting?.resume(returning: value)
     }
 }
 
