@@ -205,6 +205,12 @@ private struct Scenario {
         #expect(try Set(events.map { try FallbackEventRecord.decode($0.value ?? []).incidentID }) == Set(decoded.map(\.incidentID)))
     }
 
+    /// ``expectExactlyOncePerAlert()``, and the group committed every input offset.
+    func expectEveryAlertOnceAndOffsetsCommitted() async throws {
+        try await expectExactlyOncePerAlert()
+        #expect(try await groupOffsets() == ends)
+    }
+
     /// The group's committed offsets on the alerts topic, read by a member of the group.
     func groupOffsets() async throws -> [KafkaTopicPartition: Int64] {
         let consumer = try KafkaConsumer(
@@ -240,6 +246,14 @@ private func start(_ worker: TransactionalPipelineWorker<ContinuousClock>) -> (S
     return (group, Task { try await group.run() })
 }
 
+/// Runs `worker` until it committed `records` input records, then stops it gracefully.
+private func runUntilCommitted(_ worker: TransactionalPipelineWorker<ContinuousClock>, records: Int) async throws {
+    let (group, task) = start(worker)
+    #expect(await eventually { worker.statistics.committedRecords == records })
+    await group.triggerGracefulShutdown()
+    try await task.value
+}
+
 private struct InjectedFailure: Error {}
 
 /// A mutex that closures can capture.
@@ -272,8 +286,7 @@ struct TransactionalPipelineWorkerTests {
         try await task.value
         #expect(worker.statistics == .init(committed: 5, aborted: 0, committedRecords: 110))
 
-        try await scenario.expectExactlyOncePerAlert()
-        #expect(try await scenario.groupOffsets() == scenario.ends)
+        try await scenario.expectEveryAlertOnceAndOffsetsCommitted()
     }
 
     @Test(.enabled(if: ExternalService.kafka.shouldRun))
@@ -290,17 +303,13 @@ struct TransactionalPipelineWorkerTests {
             }
             if attempt == 2 { throw InjectedFailure() }
         }
-        let (group, task) = start(worker)
-        #expect(await eventually { worker.statistics.committedRecords == 60 })
-        await group.triggerGracefulShutdown()
-        try await task.value
+        try await runUntilCommitted(worker, records: 60)
         #expect(worker.statistics.aborted == 1)
         #expect(worker.statistics.committedRecords == 60)
         // The aborted transaction's ten records were processed twice, published once.
         #expect(enrichment.count == 70)
 
-        try await scenario.expectExactlyOncePerAlert()
-        #expect(try await scenario.groupOffsets() == scenario.ends)
+        try await scenario.expectEveryAlertOnceAndOffsetsCommitted()
     }
 
     @Test(.enabled(if: ExternalService.kafka.shouldRun))
@@ -309,16 +318,12 @@ struct TransactionalPipelineWorkerTests {
         try await scenario.produce(0..<20)
         let enrichment = TestEnrichment(oversizedOnce: ["fp-7"])
         let worker = try scenario.worker(enrichment: enrichment, maxRecordsPerTransaction: 10)
-        let (group, task) = start(worker)
-        #expect(await eventually { worker.statistics.committedRecords == 20 })
-        await group.triggerGracefulShutdown()
-        try await task.value
+        try await runUntilCommitted(worker, records: 20)
         // The first transaction (0..<10) failed on alert 7 and was redone once.
         #expect(worker.statistics.aborted == 1)
         #expect(enrichment.count == 30)
 
-        try await scenario.expectExactlyOncePerAlert()
-        #expect(try await scenario.groupOffsets() == scenario.ends)
+        try await scenario.expectEveryAlertOnceAndOffsetsCommitted()
     }
 
     @Test(.enabled(if: ExternalService.kafka.shouldRun))
@@ -364,14 +369,10 @@ struct TransactionalPipelineWorkerTests {
         // Same transactional id and group: resumes at offset 30.
         let enrichment = TestEnrichment()
         let restarted = try scenario.worker(enrichment: enrichment, maxRecordsPerTransaction: 10)
-        let (group, restartedTask) = start(restarted)
-        #expect(await eventually { restarted.statistics.committedRecords == 30 })
-        await group.triggerGracefulShutdown()
-        try await restartedTask.value
+        try await runUntilCommitted(restarted, records: 30)
         #expect(enrichment.count == 30)
 
-        try await scenario.expectExactlyOncePerAlert()
-        #expect(try await scenario.groupOffsets() == scenario.ends)
+        try await scenario.expectEveryAlertOnceAndOffsetsCommitted()
     }
 
     @Test(.enabled(if: ExternalService.kafka.shouldRun))
@@ -435,8 +436,7 @@ struct TransactionalPipelineWorkerTests {
         #expect(second.count > 0)
         #expect(firstWorker.statistics.committedRecords + secondWorker.statistics.committedRecords == 120)
 
-        try await scenario.expectExactlyOncePerAlert()
-        #expect(try await scenario.groupOffsets() == scenario.ends)
+        try await scenario.expectEveryAlertOnceAndOffsetsCommitted()
     }
 }
 
