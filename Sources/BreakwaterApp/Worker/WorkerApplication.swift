@@ -115,12 +115,20 @@ public struct WorkerApplication: Sendable {
                 common: kafka,
                 groupID: config.kafka.groupId,
                 assignmentStrategy: config.kafka.assignmentStrategy.consumerStrategy,
+                isolationLevel: .readCommitted,
+                // Exactly-once: offsets are committed inside the worker's transactions.
+                offsetCommits: config.pipeline.exactlyOnce ? .manual : .automatic,
                 commitInterval: config.pipeline.commitInterval.duration
             ),
             topics: [config.topics.alerts],
             logger: logger
         )
-        let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(common: kafka), logger: logger)
+        let producerConfiguration = KafkaProducerConfiguration(common: kafka)
+        let outputs: PipelineOutputProducer = config.pipeline.exactlyOnce
+            ? .transactional(try KafkaTransactionalProducer(
+                configuration: producerConfiguration, transactionalID: transactionalID, logger: logger
+            ))
+            : .plain(try KafkaProducer(configuration: producerConfiguration, logger: logger))
         readiness.setProducerConnected(true)
 
         // Nothing below throws: the HTTP client must be shut down once it exists.
@@ -138,27 +146,36 @@ public struct WorkerApplication: Sendable {
             dedup: dedup,
             workerID: config.pipeline.workerId
         )
-        let worker = PipelineWorker(
-            configuration: .init(
-                topics: PipelineTopics(
-                    alerts: config.topics.alerts, classified: config.topics.classified,
-                    fallbackEvents: config.topics.fallbackEvents, deadLetter: config.topics.deadLetter
-                ),
-                maxInFlight: config.pipeline.maxInFlight,
-                shutdownDeadline: config.pipeline.shutdownDeadline.duration
-            ),
-            consumer: consumer,
-            producer: producer,
-            processor: processor,
-            logger: logger,
-            onStateChange: { state in
-                switch state {
-                case .joinedGroup: readiness.setConsumerJoinedGroup(true)
-                case .draining: readiness.markShuttingDown()
-                case .stopped: readiness.setConsumerJoinedGroup(false)
-                }
-            }
+        let topics = PipelineTopics(
+            alerts: config.topics.alerts, classified: config.topics.classified,
+            fallbackEvents: config.topics.fallbackEvents, deadLetter: config.topics.deadLetter
         )
+        let onStateChange: @Sendable (PipelineWorkerState) -> Void = { state in
+            switch state {
+            case .joinedGroup: readiness.setConsumerJoinedGroup(true)
+            case .draining: readiness.markShuttingDown()
+            case .stopped: readiness.setConsumerJoinedGroup(false)
+            }
+        }
+        let worker: any Service = switch outputs {
+        case .plain(let producer):
+            PipelineWorker(
+                configuration: .init(
+                    topics: topics, maxInFlight: config.pipeline.maxInFlight,
+                    shutdownDeadline: config.pipeline.shutdownDeadline.duration
+                ),
+                consumer: consumer, producer: producer, processor: processor, logger: logger, onStateChange: onStateChange
+            )
+        case .transactional(let producer):
+            TransactionalPipelineWorker(
+                configuration: .init(
+                    topics: topics, maxInFlight: config.pipeline.maxInFlight,
+                    commitInterval: config.pipeline.commitInterval.duration,
+                    shutdownDeadline: config.pipeline.shutdownDeadline.duration
+                ),
+                consumer: consumer, producer: producer, processor: processor, logger: logger, onStateChange: onStateChange
+            )
+        }
 
         let http = BreakwaterHTTPServer(
             settings: config.http,
@@ -187,6 +204,13 @@ public struct WorkerApplication: Sendable {
             throw error
         }
         try? await mlClient?.shutdown()
+    }
+
+    /// The exactly-once worker's `transactional.id`: stable across restarts of the same
+    /// worker (group and worker id), so a restarted instance fences its predecessor and
+    /// aborts the transaction it left open.
+    var transactionalID: String {
+        "breakwater-\(configuration.kafka.groupId)-\(configuration.pipeline.workerId)"
     }
 
     private func mlClientConfiguration() throws -> MLClient.Configuration {
@@ -254,4 +278,10 @@ extension KafkaSettings {
     public func workerClientConfiguration() -> KafkaConfiguration {
         toolClientConfiguration(clientID: clientId)
     }
+}
+
+/// The worker's output producer: plain for at-least-once, transactional for exactly-once.
+private enum PipelineOutputProducer {
+    case plain(KafkaProducer)
+    case transactional(KafkaTransactionalProducer)
 }

@@ -34,6 +34,8 @@ final class ConsumerCore: Sendable {
     let state = Mutex(State())
     let logger: Logger
     let commitsAutomatically: Bool
+    /// Runs on the polling queue before revoked partitions are given up.
+    let revocationHandler = Mutex<(@Sendable ([KafkaTopicPartition], Bool) -> Void)?>(nil)
 
     init(logger: Logger, commitsAutomatically: Bool) {
         self.logger = logger
@@ -64,6 +66,9 @@ final class ConsumerCore: Sendable {
             if let error { logger.error("assigning partitions failed", metadata: ["error": "\(error)"]) }
         case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
             let lost = rd_kafka_assignment_lost(rk) != 0
+            // The owner's hook (e.g. finishing a transaction) runs while the
+            // partitions are still ours; it is called outside every lock.
+            if let handler = revocationHandler.withLock({ $0 }) { handler(partitions, lost) }
             if !lost, commitsAutomatically {
                 // Commit done work before the partitions go to another member.
                 if let error = commit(rk, only: Set(partitions), asynchronously: false) {
@@ -140,6 +145,33 @@ final class ConsumerCore: Sendable {
             logger.warning("offset commit failed", metadata: ["error": "\(KafkaError(code: code))"])
         }
         if let list { recordCommitted(PartitionList.entries(of: list)) }
+    }
+
+    /// Starts new bookkeeping (a new epoch) for the given assigned partitions and drops
+    /// their buffered messages: after a seek, everything delivered before is stale.
+    /// Partitions not assigned are ignored.
+    /// - Returns: the partitions that were reset.
+    func restart(_ partitions: Set<KafkaTopicPartition>) -> Set<KafkaTopicPartition> {
+        state.withLock { state in
+            let reset = partitions.filter { state.progress[$0] != nil }
+            for partition in reset {
+                state.progress[partition] = PartitionProgress(epoch: state.nextEpoch)
+                state.nextEpoch += 1
+            }
+            let pending = state.buffer[state.head...].filter { event in
+                if case .message(let message) = event { return !reset.contains(message.topicPartition) }
+                return true
+            }
+            state.buffer = Array(pending)
+            state.head = 0
+            return reset
+        }
+    }
+
+    /// Whether a handed-out message belongs to its partition's current assignment and
+    /// bookkeeping (not revoked or rewound since).
+    func isCurrent(_ reference: KafkaMessageReference) -> Bool {
+        state.withLock { $0.progress[reference.topicPartition]?.epoch == reference.assignmentEpoch }
     }
 
     /// Marks a handed-out message done. Ignored for partitions no longer assigned, or

@@ -218,6 +218,51 @@ public final class KafkaConsumer: Sendable {
         }
     }
 
+    /// Installs a hook run synchronously on the consumer's polling queue when partitions
+    /// are about to be revoked (`lost` when the member was evicted), before they are
+    /// given up and before this layer's own commit-on-revoke. Use it to finish work that
+    /// must be committed while the partitions are still owned, e.g. the open transaction
+    /// of an exactly-once worker. The hook blocks polling while it runs; it must not
+    /// call back into this consumer's queue-bound methods (``commit()``,
+    /// ``committedOffsets(timeout:)``, ``rewind(to:timeout:)``, ``close()``) or it
+    /// deadlocks. Replaces any earlier hook; `nil` removes it.
+    public func onPartitionsRevoking(_ hook: (@Sendable (_ partitions: [KafkaTopicPartition], _ lost: Bool) -> Void)?) {
+        core.revocationHandler.withLock { $0 = hook }
+    }
+
+    /// Moves the fetch position of assigned partitions back (or forward) to the given
+    /// offsets (next offset to read), e.g. to the last committed offsets after an aborted
+    /// transaction, so the records after them are delivered again. Messages of these
+    /// partitions delivered before the rewind become stale (see ``isCurrent(_:)``), their
+    /// marks are ignored, and buffered ones are dropped. Partitions not assigned are
+    /// ignored. Runs on the polling queue, so no message fetched from the old position
+    /// is delivered afterwards.
+    /// - Throws: ``KafkaError`` when a seek fails or times out (the positions are then
+    ///   unknown: stop consuming and restart from the committed offsets), or `_DESTROY`
+    ///   after close.
+    public func rewind(to offsets: [KafkaTopicPartition: Int64], timeout: Duration = .seconds(10)) async throws(KafkaError) {
+        guard !offsets.isEmpty else { return }
+        try await runBlocking(on: queue) { [self] () throws(KafkaError) in
+            guard isOpen.withLock({ $0 }) else { throw KafkaError.closed }
+            let assigned = Set(try currentAssignment(handle.pointer).entries.map(\.topicPartition))
+            let targets = offsets.filter { assigned.contains($0.key) }.sorted { $0.key < $1.key }
+            guard !targets.isEmpty else { return }
+            let list = PartitionList(targets.map { ($0.key, Optional($0.value)) })
+            try check(rd_kafka_seek_partitions(handle.pointer, list.pointer, timeout.wholeMilliseconds))
+            if let failed = list.entries.first(where: { $0.error != RD_KAFKA_RESP_ERR_NO_ERROR }) {
+                throw KafkaError(code: failed.error, text: "seeking \(failed.topicPartition) to \(failed.offset) failed: \(KafkaError(code: failed.error).text)")
+            }
+            _ = core.restart(Set(targets.map(\.key)))
+            logger.info("consumer rewound", metadata: ["offsets": "\(targets.map { "\($0.key)@\($0.value)" })"])
+        }
+    }
+
+    /// Whether a delivered message still belongs to its partition's current assignment:
+    /// `false` once the partition was revoked or rewound after the message was delivered.
+    public func isCurrent(_ message: KafkaMessage) -> Bool {
+        core.isCurrent(message.reference)
+    }
+
     /// Stops fetching from these partitions (backpressure) until ``resume(_:)``; their
     /// assignment is kept. Messages already buffered may still be delivered.
     /// - Throws: ``KafkaError`` from librdkafka, or `_DESTROY` after close.
