@@ -17,6 +17,10 @@ enum Migrations {
     static func apply(_ migrations: [Migration], on pool: PostgresPool, operation: String) async throws -> [String] {
         try await pool.withConnection(operation) { connection in
             let logger = Logger(label: "breakwater.postgres.migrations")
+            // Fast path, no lock: every worker start after the first finds nothing to do,
+            // and must not queue behind a migrator that holds the lock.
+            let recorded = try await recordedMigrations(connection, logger: logger)
+            if migrations.allSatisfy({ recorded.contains($0.name) }) { return [] }
             return try await connection.withTransaction(logger: logger) { connection in
                 // Waiting for another migrator's lock is expected (workers start together):
                 // lift the per-connection statement timeout for this transaction only, so
@@ -47,5 +51,22 @@ enum Migrations {
                 return applied
             }
         }
+    }
+
+    /// The names recorded in `breakwater_migrations`; empty when the table does not exist yet.
+    private static func recordedMigrations(_ connection: PostgresConnection, logger: Logger) async throws -> Set<String> {
+        var exists = false
+        for try await (present) in try await connection.query(
+            "SELECT to_regclass('breakwater_migrations') IS NOT NULL", logger: logger
+        ).decode(Bool.self) {
+            exists = present
+        }
+        guard exists else { return [] }
+        var names: Set<String> = []
+        for try await (name) in try await connection.query("SELECT name FROM breakwater_migrations", logger: logger)
+            .decode(String.self) {
+            names.insert(name)
+        }
+        return names
     }
 }
