@@ -52,7 +52,10 @@ public struct KafkaTopicDescription: Sendable, Hashable {
 public final class KafkaAdmin: Sendable {
     private let handle: RdKafkaHandle
     private let context: CallbackContext
-    private let queue = DispatchQueue(label: "kafka-admin", attributes: .concurrent)
+    /// Runs every request, then the release. Serial: Dispatch's concurrent queues share
+    /// a pool as wide as the machine's cores, which a few slow answers would fill; and the
+    /// handle stays valid while a request on it runs.
+    private let queue = DispatchQueue(label: "kafka-admin")
     private let isOpen = Mutex(true)
 
     /// Creates an admin client.
@@ -68,13 +71,21 @@ public final class KafkaAdmin: Sendable {
 
     deinit { close() }
 
-    /// Releases the client. Calling it again does nothing.
+    /// Releases the client once the requests already made are answered, without waiting
+    /// for it; calls made afterwards fail with `_DESTROY`. Calling it again does nothing.
     public func close() {
         let wasOpen = isOpen.withLock { open in
             defer { open = false }
             return open
         }
-        if wasOpen { rd_kafka_destroy(handle.pointer) }
+        guard wasOpen else { return }
+        let (handle, context) = (handle, context)
+        // On the request queue: after the requests already queued, never during one.
+        queue.async {
+            rd_kafka_destroy(handle.pointer)
+            // The callbacks reach the context through librdkafka until destroy returns.
+            withExtendedLifetime(context) {}
+        }
     }
 
     /// Creates topics.
@@ -165,28 +176,26 @@ public final class KafkaAdmin: Sendable {
 
     private func metadata(timeout: Duration) async throws(KafkaError) -> [TopicMetadata] {
         try await runBlocking(on: queue) { [self] () throws(KafkaError) -> [TopicMetadata] in
-            try isOpen.withLock { open throws(KafkaError) -> [TopicMetadata] in
-                guard open else { throw KafkaError.closed }
-                var pointer: UnsafePointer<rd_kafka_metadata>?
-                let code = rd_kafka_metadata(handle.pointer, 1, nil, &pointer, timeout.wholeMilliseconds)
-                guard code == RD_KAFKA_RESP_ERR_NO_ERROR, let pointer else {
-                    throw KafkaError(code: code, text: "metadata request failed: \(KafkaError(code: code).text)")
-                }
-                defer { rd_kafka_metadata_destroy(pointer) }
-                let metadata = pointer.pointee
-                return (0..<Int(metadata.topic_cnt)).compactMap { index -> TopicMetadata? in
-                    guard let topic = metadata.topics?[index], topic.err == RD_KAFKA_RESP_ERR_NO_ERROR else { return nil }
-                    let partitions = (0..<Int(topic.partition_cnt)).compactMap { index -> KafkaPartitionDescription? in
-                        guard let partition = topic.partitions?[index] else { return nil }
-                        return KafkaPartitionDescription(
-                            id: partition.id,
-                            leader: partition.leader,
-                            replicas: (0..<Int(partition.replica_cnt)).compactMap { partition.replicas?[$0] },
-                            inSyncReplicas: (0..<Int(partition.isr_cnt)).compactMap { partition.isrs?[$0] }
-                        )
-                    }.sorted { $0.id < $1.id }
-                    return TopicMetadata(name: String(cString: topic.topic), partitions: partitions)
-                }
+            guard isOpen.withLock({ $0 }) else { throw KafkaError.closed }
+            var pointer: UnsafePointer<rd_kafka_metadata>?
+            let code = rd_kafka_metadata(handle.pointer, 1, nil, &pointer, timeout.wholeMilliseconds)
+            guard code == RD_KAFKA_RESP_ERR_NO_ERROR, let pointer else {
+                throw KafkaError(code: code, text: "metadata request failed: \(KafkaError(code: code).text)")
+            }
+            defer { rd_kafka_metadata_destroy(pointer) }
+            let metadata = pointer.pointee
+            return (0..<Int(metadata.topic_cnt)).compactMap { index -> TopicMetadata? in
+                guard let topic = metadata.topics?[index], topic.err == RD_KAFKA_RESP_ERR_NO_ERROR else { return nil }
+                let partitions = (0..<Int(topic.partition_cnt)).compactMap { index -> KafkaPartitionDescription? in
+                    guard let partition = topic.partitions?[index] else { return nil }
+                    return KafkaPartitionDescription(
+                        id: partition.id,
+                        leader: partition.leader,
+                        replicas: (0..<Int(partition.replica_cnt)).compactMap { partition.replicas?[$0] },
+                        inSyncReplicas: (0..<Int(partition.isr_cnt)).compactMap { partition.isrs?[$0] }
+                    )
+                }.sorted { $0.id < $1.id }
+                return TopicMetadata(name: String(cString: topic.topic), partitions: partitions)
             }
         }
     }
@@ -232,8 +241,8 @@ public final class KafkaAdmin: Sendable {
         result: @escaping @Sendable (OpaquePointer) throws(KafkaError) -> T
     ) async throws(KafkaError) -> T {
         try await runBlocking(on: queue) { [self] () throws(KafkaError) -> T in
-            let resultQueue: OpaquePointer? = try isOpen.withLock { open throws(KafkaError) in
-                guard open else { throw KafkaError.closed }
+            guard isOpen.withLock({ $0 }) else { throw KafkaError.closed }
+            let resultQueue: OpaquePointer? = try { () throws(KafkaError) -> OpaquePointer? in
                 let rk = handle.pointer
                 let resultQueue = rd_kafka_queue_new(rk)
                 let options = rd_kafka_AdminOptions_new(rk, operation)
@@ -248,7 +257,7 @@ public final class KafkaAdmin: Sendable {
                     throw error
                 }
                 return resultQueue
-            }
+            }()
             defer { rd_kafka_queue_destroy(resultQueue) }
             // librdkafka answers with a (timed-out) result itself; the margin is a safety net.
             guard let event = rd_kafka_queue_poll(resultQueue, timeout.wholeMilliseconds &+ 5_000) else {

@@ -81,7 +81,14 @@ public final class KafkaConsumer: Sendable {
 
     deinit {
         commitTimer.withLock { $0?.cancel() }
-        if isOpen.withLock({ $0 }) { closeBlocking() }
+        guard isOpen.withLock({ $0 }) else { return }
+        // Leaving the group blocks for seconds; the releasing thread may be one of the
+        // cooperative pool's few, so it happens on the consumer's own queue.
+        let (handle, core, context, logger) = (handle, core, context, logger)
+        queue.async {
+            Self.leaveGroupAndRelease(handle.pointer, core: core, logger: logger)
+            withExtendedLifetime(context) {}
+        }
     }
 
     /// Messages and assignment changes, in the order librdkafka produced them. Iteration
@@ -350,15 +357,23 @@ public final class KafkaConsumer: Sendable {
         }
     }
 
-    @discardableResult
     private func closeBlocking() -> KafkaError? {
         guard isOpen.withLock({ $0 }) else { return nil }
-        let rk = handle.pointer
+        // Rebalance hooks run inside the leave and may still use the handle; after it,
+        // nothing may.
+        return Self.leaveGroupAndRelease(handle.pointer, core: core, logger: logger) { isOpen.withLock { $0 = false } }
+    }
+
+    /// Commits (automatic mode), leaves the group, calls `left`, and destroys the client. Blocking.
+    @discardableResult
+    private static func leaveGroupAndRelease(
+        _ rk: OpaquePointer, core: ConsumerCore, logger: Logger, left: () -> Void = {}
+    ) -> KafkaError? {
         var failure: KafkaError?
         if core.commitsAutomatically { failure = core.commit(rk, asynchronously: false) }
         let code = rd_kafka_consumer_close(rk)
         if code != RD_KAFKA_RESP_ERR_NO_ERROR { failure = failure ?? KafkaError(code: code, text: "leaving the group failed") }
-        isOpen.withLock { $0 = false }
+        left()
         core.state.withLock { $0.closed = true }
         rd_kafka_destroy(rk)
         if let failure {

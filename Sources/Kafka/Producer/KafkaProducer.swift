@@ -101,7 +101,14 @@ public final class KafkaProducer: Sendable {
     }
 
     deinit {
-        if isOpen.withLock({ $0 }) { shutDown(flushMilliseconds: 0) }
+        guard isOpen.withLock({ $0 }) else { return }
+        // Destroying blocks until librdkafka's threads end; the releasing thread may be
+        // one of the cooperative pool's few, so it happens on the producer's own queue.
+        let (handle, poller, context, logger) = (handle, poller, context, logger)
+        blockingQueue.async {
+            Self.release(handle.pointer, poller: poller, logger: logger, flushMilliseconds: 0)
+            withExtendedLifetime(context) {}
+        }
     }
 
     /// Sends a record and returns once the broker acknowledged it. Waits first while
@@ -240,7 +247,12 @@ public final class KafkaProducer: Sendable {
             defer { open = false }
             return open
         }) else { return 0 }
-        let rk = handle.pointer
+        return Self.release(handle.pointer, poller: poller, logger: logger, flushMilliseconds: flushMilliseconds)
+    }
+
+    /// Flushes, fails what is left, stops the poller and destroys the client. Blocking.
+    @discardableResult
+    private static func release(_ rk: OpaquePointer, poller: PollingThread, logger: Logger, flushMilliseconds: Int32) -> Int {
         _ = rd_kafka_flush(rk, flushMilliseconds)
         let remaining = Int(rd_kafka_outq_len(rk))
         if remaining > 0 {
