@@ -123,6 +123,16 @@ struct ProducedInput: Sendable {
     let expectedFallbacks: Int
     /// For an input the decoder rejects, the DLQ reason it must carry.
     let expectedDeadLetterReason: String?
+
+    /// The same input with nothing required of it: its outputs are attributed when read
+    /// (not reported as unknown), but none has to arrive. For an input whose outputs are
+    /// only partly published at the time of reading.
+    var withNothingRequired: ProducedInput {
+        ProducedInput(
+            index: index, sample: sample, headers: headers, partition: partition, offset: offset,
+            expectedIncidents: [:], expectedFallbacks: 0, expectedDeadLetterReason: nil
+        )
+    }
 }
 
 enum Trace {

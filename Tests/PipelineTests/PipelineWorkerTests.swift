@@ -269,7 +269,8 @@ struct PipelineWorkerTests {
         }
         #expect(firstFailure != nil)
         // The records around it are done; the commit reaches the failing one and stops there.
-        let around = try await readOutputs(topics, inputs: [before, after], broker: broker, schemas: schemas)
+        // The held input's fallback event fits its topic and may already be there.
+        let around = try await readOutputs(topics, inputs: [before, rejected.withNothingRequired, after], broker: broker, schemas: schemas)
         expectAccounted([before, after], in: around, exactlyOnce: true)
         let held = try await broker.waitForCommitted(group: group, topic: topics.alerts, partitions: 1) { ($0[0] ?? -1) >= rejected.offset }
         #expect(held[0] == rejected.offset, "the offset of an input whose outputs are not all acknowledged is never committed")
