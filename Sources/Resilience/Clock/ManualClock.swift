@@ -32,6 +32,7 @@ public final class ManualClock: Clock, Sendable {
     }
 
     private struct SleeperWaiter {
+        var id: Int
         var count: Int
         var continuation: CheckedContinuation<Void, Never>
     }
@@ -68,13 +69,16 @@ public final class ManualClock: Clock, Sendable {
         }
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                let (resumeNow, ready) = state.withLock { state -> (Bool, [CheckedContinuation<Void, Never>]) in
-                    if deadline <= state.now { return (true, []) }
+                // Cancelled before this point, the handler below found no sleeper to
+                // cancel: checked under the lock, so one of the two always sees the other.
+                let (outcome, ready) = state.withLock { state -> (Result<Void, any Error>?, [CheckedContinuation<Void, Never>]) in
+                    if Task.isCancelled { return (.failure(CancellationError()), []) }
+                    if deadline <= state.now { return (.success(()), []) }
                     state.sleepers[id] = Sleeper(deadline: deadline, continuation: continuation)
-                    return (false, Self.takeReadyWaiters(&state))
+                    return (nil, Self.takeReadyWaiters(&state))
                 }
                 ready.forEach { $0.resume() }
-                if resumeNow { continuation.resume() }
+                if let outcome { continuation.resume(with: outcome) }
             }
         } onCancel: {
             let sleeper = state.withLock { $0.sleepers.removeValue(forKey: id) }
@@ -106,15 +110,29 @@ public final class ManualClock: Clock, Sendable {
     }
 
     /// Returns once at least `count` tasks are suspended in ``sleep(until:tolerance:)``,
-    /// so a test can advance the clock knowing the sleep it wants to end has begun.
+    /// so a test can advance the clock knowing the sleep it wants to end has begun; or
+    /// as soon as the calling task is cancelled (check ``sleeperCount`` then), so a test
+    /// can bound the wait.
     public func waitForSleepers(count: Int) async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let ready = state.withLock { state -> Bool in
-                if state.sleepers.count >= count { return true }
-                state.waiters.append(SleeperWaiter(count: count, continuation: continuation))
-                return false
+        let id = state.withLock { state -> Int in
+            state.nextID += 1
+            return state.nextID
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let ready = state.withLock { state -> Bool in
+                    if state.sleepers.count >= count || Task.isCancelled { return true }
+                    state.waiters.append(SleeperWaiter(id: id, count: count, continuation: continuation))
+                    return false
+                }
+                if ready { continuation.resume() }
             }
-            if ready { continuation.resume() }
+        } onCancel: {
+            let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+                guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
+                return state.waiters.remove(at: index).continuation
+            }
+            waiter?.resume()
         }
     }
 
