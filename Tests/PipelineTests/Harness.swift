@@ -426,17 +426,80 @@ final class WorkerLog: Sendable {
     var states: [PipelineWorkerState] { recorded.withLock { $0.states } }
     var events: [PipelineWorkerEvent] { recorded.withLock { $0.events } }
 
-    /// Waits for the first state matching `wanted`. Call from one task at a time.
-    func waitFor(_ wanted: PipelineWorkerState) async {
+    /// Waits for the first state matching `wanted`, at most `limit`; records an issue
+    /// (with what the worker did report) when it does not come. One task at a time.
+    func waitFor(
+        _ wanted: PipelineWorkerState, within limit: Duration = Bounded.defaultLimit,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) async {
         if states.contains(wanted) { return }
-        for await state in stateStream where state == wanted { return }
+        let seen: Bool? = await Bounded.wait("worker state \(wanted)", within: limit, context: summary, sourceLocation: sourceLocation) {
+            for await state in self.stateStream where state == wanted { return true }
+            return nil
+        }
+        _ = seen
     }
 
-    /// Waits for the first event `matches` accepts (earlier ones count). One task at a time.
-    func waitForEvent(_ matches: (PipelineWorkerEvent) -> Bool) async -> PipelineWorkerEvent? {
+    /// Waits for the first event `matches` accepts (earlier ones count), at most `limit`;
+    /// records an issue and returns `nil` when none comes. One task at a time.
+    func waitForEvent(
+        within limit: Duration = Bounded.defaultLimit, sourceLocation: SourceLocation = #_sourceLocation,
+        _ matches: @escaping @Sendable (PipelineWorkerEvent) -> Bool
+    ) async -> PipelineWorkerEvent? {
         if let seen = events.first(where: matches) { return seen }
-        for await event in stream where matches(event) { return event }
-        return nil
+        return await Bounded.wait("a worker event", within: limit, context: summary, sourceLocation: sourceLocation) {
+            for await event in self.stream where matches(event) { return event }
+            return nil
+        }
+    }
+
+    /// The states and the last events, for failure messages.
+    @Sendable func summary() -> String {
+        "states \(states), last events \(events.suffix(8))"
+    }
+}
+
+/// Waits with a deadline: a test that waits for something that never happens fails,
+/// naming it, instead of hanging the whole run.
+enum Bounded {
+    /// Long enough for a loaded 2-core machine; a deadline, not a timing assertion.
+    static let defaultLimit: Duration = .seconds(120)
+
+    /// Runs `body` (which must end when cancelled) until it returns or `limit` passes;
+    /// then cancels it, records an issue naming `what` and `context()`, and returns `nil`.
+    static func wait<T: Sendable>(
+        _ what: String, within limit: Duration = defaultLimit, context: @escaping @Sendable () -> String = { "" },
+        sourceLocation: SourceLocation = #_sourceLocation,
+        _ body: @escaping @Sendable () async -> T?
+    ) async -> T? {
+        let outcome: (value: T?, timedOut: Bool) = await withTaskGroup(of: (T?, Bool).self) { group in
+            group.addTask { (await body(), false) }
+            group.addTask {
+                try? await Task.sleep(for: limit)
+                return (nil, !Task.isCancelled)
+            }
+            let first = await group.next() ?? (nil, false)
+            group.cancelAll()
+            return first
+        }
+        if outcome.timedOut {
+            Issue.record("waited \(limit) for \(what) in vain; \(context())", sourceLocation: sourceLocation)
+        }
+        return outcome.value
+    }
+
+    /// Waits until `clock` has `count` sleepers, at most `limit`.
+    static func sleepers(
+        _ count: Int, on clock: ManualClock, within limit: Duration = defaultLimit,
+        context: @escaping @Sendable () -> String = { "" }, sourceLocation: SourceLocation = #_sourceLocation
+    ) async {
+        let reached: Bool? = await wait("\(count) sleepers on the manual clock", within: limit, context: {
+            "\(clock.sleeperCount) sleeping; \(context())"
+        }, sourceLocation: sourceLocation) {
+            await clock.waitForSleepers(count: count)
+            return clock.sleeperCount >= count ? true : nil
+        }
+        _ = reached
     }
 }
 

@@ -126,7 +126,7 @@ struct PipelineWorkerTests {
         let stopped = Task { try await stuck.stop() }
         await stuck.log.waitFor(.draining)
         // The lag reporter's sleep and the drain deadline's: then end the deadline.
-        await clock.waitForSleepers(count: 2)
+        await Bounded.sleepers(2, on: clock, context: stuck.log.summary)
         clock.advance(by: .seconds(5))
         try await stopped.value
         #expect(stuck.log.states == [.joinedGroup, .draining, .stopped])
@@ -277,7 +277,7 @@ struct PipelineWorkerTests {
 
         // Retries with backoff until the third rejection, then the input is dead-lettered.
         for attempt in 2...3 {
-            await clock.waitForSleepers(count: 2)
+            await Bounded.sleepers(2, on: clock, context: worker.log.summary)
             #expect(try await broker.committed(group: group, topic: topics.alerts, partitions: 1)[0] == rejected.offset)
             clock.advance(by: .seconds(1))
             let failure = await worker.log.waitForEvent {

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import Testing
 import Triage
 
 // Test doubles of the stage ports (Stages.swift). The real enrichment and classification
@@ -111,9 +112,14 @@ final class Gate: Sendable {
         for waiter in waiters { waiter.resume() }
     }
 
-    /// Suspends until at least `count` callers arrived. Call from one task at a time.
-    func waitForArrivals(_ count: Int) async {
+    /// Suspends until at least `count` callers arrived, at most `limit` (then records an
+    /// issue). Call from one task at a time.
+    func waitForArrivals(_ count: Int, within limit: Duration = Bounded.defaultLimit, sourceLocation: SourceLocation = #_sourceLocation) async {
         if arrivals >= count { return }
-        for await seen in arrivalsStream where seen >= count { return }
+        let reached: Bool? = await Bounded.wait("\(count) arrivals at the gate", within: limit, context: { "\(self.arrivals) arrived" }, sourceLocation: sourceLocation) {
+            for await seen in self.arrivalsStream where seen >= count { return true }
+            return nil
+        }
+        _ = reached
     }
 }
