@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Triage
 
 /// One log event, ready to be written: metadata merged and redacted.
 struct LogRecord: Sendable {
@@ -40,20 +41,20 @@ enum LogLineFormatter {
         var out = "{"
         func field(_ key: String, _ writeValue: (inout String) -> Void) {
             if out.count > 1 { out += "," }
-            appendJSONString(key, to: &out)
+            JSONValue.appendStringLiteral(key, to: &out)
             out += ":"
             writeValue(&out)
         }
-        field("ts") { appendJSONString(record.formattedTimestamp, to: &$0) }
-        field("level") { appendJSONString(record.level.rawValue, to: &$0) }
-        field("logger") { appendJSONString(record.label, to: &$0) }
-        field("msg") { appendJSONString(record.message, to: &$0) }
-        field("source") { appendJSONString(record.source, to: &$0) }
+        field("ts") { JSONValue.appendStringLiteral(record.formattedTimestamp, to: &$0) }
+        field("level") { JSONValue.appendStringLiteral(record.level.rawValue, to: &$0) }
+        field("logger") { JSONValue.appendStringLiteral(record.label, to: &$0) }
+        field("msg") { JSONValue.appendStringLiteral(record.message, to: &$0) }
+        field("source") { JSONValue.appendStringLiteral(record.source, to: &$0) }
         for (key, value) in record.metadata.sorted(by: { $0.key < $1.key }) {
             field(LogRecord.outputKey(key)) { appendJSON(value, to: &$0) }
         }
         if let error = record.error {
-            field("error") { appendJSONString(error, to: &$0) }
+            field("error") { JSONValue.appendStringLiteral(error, to: &$0) }
         }
         out += "}"
         return out
@@ -62,9 +63,9 @@ enum LogLineFormatter {
     private static func appendJSON(_ value: Logger.MetadataValue, to out: inout String) {
         switch value {
         case .string(let string):
-            appendJSONString(string, to: &out)
+            JSONValue.appendStringLiteral(string, to: &out)
         case .stringConvertible(let convertible):
-            appendJSONString(convertible.description, to: &out)
+            JSONValue.appendStringLiteral(convertible.description, to: &out)
         case .array(let array):
             out += "["
             for (index, element) in array.enumerated() {
@@ -76,40 +77,12 @@ enum LogLineFormatter {
             out += "{"
             for (index, (key, element)) in dictionary.sorted(by: { $0.key < $1.key }).enumerated() {
                 if index > 0 { out += "," }
-                appendJSONString(key, to: &out)
+                JSONValue.appendStringLiteral(key, to: &out)
                 out += ":"
                 appendJSON(element, to: &out)
             }
             out += "}"
         }
-    }
-
-    /// A JSON string literal, which is also a quoted logfmt value: `"` and `\` escaped,
-    /// `\n`, `\r`, `\t`, and every other control character (and U+2028/U+2029) as `\u00XX`;
-    /// everything else as UTF-8.
-    static func appendJSONString(_ string: String, to out: inout String) {
-        out += "\""
-        for scalar in string.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 || scalar.value == 0x7F || scalar == "\u{2028}" || scalar == "\u{2029}" {
-                    out += unicodeEscape(scalar)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        out += "\""
-    }
-
-    private static func unicodeEscape(_ scalar: Unicode.Scalar) -> String {
-        let hex = String(scalar.value, radix: 16, uppercase: false)
-        return "\\u" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
     }
 
     // MARK: logfmt
@@ -175,7 +148,7 @@ enum LogLineFormatter {
             out += value
             return
         }
-        appendJSONString(value, to: &out)
+        JSONValue.appendStringLiteral(value, to: &out)
     }
 
     /// Whether `scalar` would end or corrupt a bare logfmt key or value.

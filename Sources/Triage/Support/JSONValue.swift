@@ -69,7 +69,7 @@ public enum JSONValue: Sendable, Equatable {
         case .null: out += "null"
         case .bool(let flag): out += flag ? "true" : "false"
         case .number(let text): out += text
-        case .string(let text): Self.writeString(text, into: &out)
+        case .string(let text): Self.appendStringLiteral(text, to: &out)
         case .array(let elements):
             out += "["
             for (index, element) in elements.enumerated() {
@@ -81,7 +81,7 @@ public enum JSONValue: Sendable, Equatable {
             out += "{"
             for (index, key) in members.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }).enumerated() {
                 if index > 0 { out += "," }
-                Self.writeString(key, into: &out)
+                Self.appendStringLiteral(key, to: &out)
                 out += ":"
                 members[key]?.writeCanonical(into: &out)
             }
@@ -89,7 +89,11 @@ public enum JSONValue: Sendable, Equatable {
         }
     }
 
-    private static func writeString(_ text: String, into out: inout String) {
+    /// Appends `text` as a JSON string literal: `"` and `\` escaped, `\n`, `\r`, `\t`,
+    /// every other control character, DEL and U+2028/U+2029 as `\u00XX`, everything
+    /// else as is. The result is also a safe quoted logfmt value and safe to paste into
+    /// JavaScript or a terminal. The one JSON string writer of the project.
+    public static func appendStringLiteral(_ text: String, to out: inout String) {
         out += "\""
         for scalar in text.unicodeScalars {
             switch scalar {
@@ -98,7 +102,7 @@ public enum JSONValue: Sendable, Equatable {
             case "\n": out += "\\n"
             case "\r": out += "\\r"
             case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
+            case _ where scalar.value < 0x20 || scalar.value == 0x7F || scalar == "\u{2028}" || scalar == "\u{2029}":
                 let hex = String(scalar.value, radix: 16)
                 out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
             default: out.unicodeScalars.append(scalar)
