@@ -1,4 +1,5 @@
 import Metrics
+import Synchronization
 import Triage
 
 /// Groups alerts that wait for classification at the same moment into one call of an
@@ -30,7 +31,7 @@ public actor MicroBatcher<C: Clock>: AlertClassifier where C.Duration == Duratio
 
     private struct Waiter {
         let alert: Alert
-        let continuation: CheckedContinuation<Classification, any Error>
+        let answer: PendingAnswer
     }
 
     /// The limits this batcher applies.
@@ -63,15 +64,25 @@ public actor MicroBatcher<C: Clock>: AlertClassifier where C.Duration == Duratio
     public var pendingCount: Int { pending.count }
 
     /// Classifies one alert as part of the next batch.
-    /// - Throws: the upstream's error when this alert's batch failed.
+    ///
+    /// Cancelling the calling task (e.g. a circuit breaker's call timeout) ends the wait at
+    /// once with `CancellationError`; the alert may still go out with its batch, and that
+    /// answer is dropped.
+    /// - Throws: the upstream's error when this alert's batch failed; `CancellationError`.
     public func classify(_ alert: Alert) async throws -> Classification {
-        try await withCheckedThrowingContinuation { continuation in
-            pending.append(Waiter(alert: alert, continuation: continuation))
-            if pending.count >= configuration.maxBatchSize {
-                flush()
-            } else if !timerArmed {
-                armTimer()
+        let answer = PendingAnswer()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                guard answer.wait(with: continuation) else { return }
+                pending.append(Waiter(alert: alert, answer: answer))
+                if pending.count >= configuration.maxBatchSize {
+                    flush()
+                } else if !timerArmed {
+                    armTimer()
+                }
             }
+        } onCancel: {
+            answer.finish(.failure(CancellationError()))
         }
     }
 
@@ -125,11 +136,53 @@ public actor MicroBatcher<C: Clock>: AlertClassifier where C.Duration == Duratio
                 guard results.count == batch.count else {
                     throw ClassifierError.resultCountMismatch(expected: batch.count, got: results.count)
                 }
-                for (waiter, result) in zip(batch, results) { waiter.continuation.resume(returning: result) }
+                for (waiter, result) in zip(batch, results) { waiter.answer.finish(.success(result)) }
             } catch {
-                for waiter in batch { waiter.continuation.resume(throwing: error) }
+                for waiter in batch { waiter.answer.finish(.failure(error)) }
             }
         }
+    }
+}
+
+/// One caller's answer, given once: by its batch, or by the caller's cancellation,
+/// whichever comes first (cancellation may even come before the caller starts waiting).
+private final class PendingAnswer: Sendable {
+    private enum State {
+        case notWaiting
+        case waiting(CheckedContinuation<Classification, any Error>)
+        case cancelledBeforeWaiting
+        case answered
+    }
+
+    private let state = Mutex(State.notWaiting)
+
+    /// Starts waiting on `continuation`; `false` (after resuming it with
+    /// `CancellationError`) when the caller was cancelled already.
+    func wait(with continuation: CheckedContinuation<Classification, any Error>) -> Bool {
+        let cancelled = state.withLock { state -> Bool in
+            if case .cancelledBeforeWaiting = state { return true }
+            state = .waiting(continuation)
+            return false
+        }
+        if cancelled { continuation.resume(throwing: CancellationError()) }
+        return !cancelled
+    }
+
+    /// Gives the answer, unless one was given already.
+    func finish(_ result: Result<Classification, any Error>) {
+        let continuation = state.withLock { state -> CheckedContinuation<Classification, any Error>? in
+            switch state {
+            case .waiting(let continuation):
+                state = .answered
+                return continuation
+            case .notWaiting:
+                if case .failure(let error) = result, error is CancellationError { state = .cancelledBeforeWaiting }
+                return nil
+            case .cancelledBeforeWaiting, .answered:
+                return nil
+            }
+        }
+        continuation?.resume(with: result)
     }
 }
 

@@ -31,6 +31,40 @@ private final class RecordingClassifier: AlertClassifier {
     }
 }
 
+/// An upstream classifier that holds every batch until ``release()``.
+private final class HeldClassifier: AlertClassifier {
+    private let held = Mutex<[(count: Int, continuation: CheckedContinuation<Void, Never>)]>([])
+
+    var heldBatches: Int { held.withLock { $0.count } }
+
+    func classify(_ alerts: [Alert]) async throws -> [Classification] {
+        await withCheckedContinuation { continuation in held.withLock { $0.append((alerts.count, continuation)) } }
+        return alerts.map { _ in Classification(severity: .low, category: .other, confidence: 1, classifier: .ml) }
+    }
+
+    func release() {
+        for batch in held.withLock({ held in defer { held = [] }; return held }) { batch.continuation.resume() }
+    }
+}
+
+/// What a classify call ended with.
+private enum Ending: Equatable {
+    case classified
+    case cancelled
+    case failed
+}
+
+private func ending(_ body: () async throws -> Classification) async -> Ending {
+    do {
+        _ = try await body()
+        return .classified
+    } catch is CancellationError {
+        return .cancelled
+    } catch {
+        return .failed
+    }
+}
+
 /// Waits (by yielding, never by sleeping) until `condition` holds.
 private func eventually(_ condition: () async -> Bool) async {
     for _ in 0..<100_000 {
@@ -144,6 +178,32 @@ struct MicroBatcherTests {
         let batcher = MicroBatcher(upstream: RecordingClassifier(dropOne: true), configuration: .init(maxBatchSize: 2, maxWait: .seconds(1)), clock: ManualClock(), metricsFactory: TestMetrics())
         let error = await #expect(throws: ClassifierError.self) { try await batcher.classify([alert(0), alert(1)]) }
         #expect(error == .resultCountMismatch(expected: 2, got: 1))
+    }
+
+    @Test func aCancelledCallerStopsWaitingForItsBatchAtOnce() async {
+        let upstream = HeldClassifier()
+        let batcher = MicroBatcher(upstream: upstream, configuration: .init(maxBatchSize: 2, maxWait: .seconds(60)), clock: ManualClock(), metricsFactory: TestMetrics())
+        let cancelled = Task { await ending { try await batcher.classify(alert(0)) } }
+        let kept = Task { await ending { try await batcher.classify(alert(1)) } }
+        await eventually { upstream.heldBatches == 1 }
+        // The batch is with the upstream, which never answers on its own: only the
+        // cancellation can end the first wait (as a breaker's call timeout does).
+        cancelled.cancel()
+        #expect(await cancelled.value == .cancelled)
+        upstream.release()
+        #expect(await kept.value == .classified)
+    }
+
+    @Test func aCallerCancelledBeforeItWaitsIsNeverQueued() async {
+        let upstream = HeldClassifier()
+        let batcher = MicroBatcher(upstream: upstream, configuration: .init(maxBatchSize: 1, maxWait: .seconds(60)), clock: ManualClock(), metricsFactory: TestMetrics())
+        let task = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            return await ending { try await batcher.classify(alert(0)) }
+        }
+        #expect(await task.value == .cancelled)
+        #expect(await batcher.pendingCount == 0)
+        #expect(upstream.heldBatches == 0)
     }
 
     @Test func configurationClampsBatchSize() {
