@@ -74,46 +74,41 @@ public final class PostgresPool: Sendable, Service {
         let timeout = configuration.operationTimeout
         let connectionConfiguration = self.connectionConfiguration
         let logger = self.logger
+        let work: @Sendable () async throws -> Result = {
+            do {
+                return try await client.withConnection { connection in
+                    // Leased after the caller gave up: do not run the work late.
+                    try Task.checkCancellation()
+                    return try await Self.run(body, on: connection)
+                }
+            } catch let error as ConnectionPoolError where error == .connectionCreationCircuitBreakerTripped {
+                // After a long outage the pool fails requests at once and retries
+                // connecting only after its backoff (growing to a minute). A direct
+                // connection tells at once whether the database is back, and if so
+                // serves this operation, so recovery is not delayed by the backoff.
+                self.fallbacks.add(1, ordering: .relaxed)
+                let connection: PostgresConnection
+                do {
+                    connection = try await PostgresConnection.connect(
+                        configuration: connectionConfiguration, id: 0, logger: logger
+                    )
+                } catch {
+                    throw self.connectFailure(error, operation: operation, context: "the pool stopped connecting after repeated failures")
+                }
+                do {
+                    try Task.checkCancellation()
+                    let value = try await Self.run(body, on: connection)
+                    try? await connection.close()
+                    return value
+                } catch {
+                    try? await connection.close()
+                    throw error
+                }
+            }
+        }
         let outcome: DeadlineOutcome<Result>
         do {
-            outcome = try await withThrowingTaskGroup(of: DeadlineOutcome<Result>.self) { group in
-                group.addTask {
-                    do {
-                        return .finished(try await client.withConnection { connection in
-                            try await Self.run(body, on: connection)
-                        })
-                    } catch let error as ConnectionPoolError where error == .connectionCreationCircuitBreakerTripped {
-                        // After a long outage the pool fails requests at once and retries
-                        // connecting only after its backoff (growing to a minute). A direct
-                        // connection tells at once whether the database is back, and if so
-                        // serves this operation, so recovery is not delayed by the backoff.
-                        self.fallbacks.add(1, ordering: .relaxed)
-                        let connection: PostgresConnection
-                        do {
-                            connection = try await PostgresConnection.connect(
-                                configuration: connectionConfiguration, id: 0, logger: logger
-                            )
-                        } catch {
-                            throw self.connectFailure(error, operation: operation, context: "the pool stopped connecting after repeated failures")
-                        }
-                        do {
-                            let value = try await Self.run(body, on: connection)
-                            try? await connection.close()
-                            return .finished(value)
-                        } catch {
-                            try? await connection.close()
-                            throw error
-                        }
-                    }
-                }
-                group.addTask {
-                    try await sleep(timeout)
-                    return .deadline
-                }
-                defer { group.cancelAll() }
-                guard let first = try await group.next() else { return .deadline }
-                return first
-            }
+            outcome = try await Self.race(work, deadline: { try await sleep(timeout) })
         } catch let error as PostgresStoreError {
             throw error
         } catch let error as DedupDataError {
@@ -215,9 +210,75 @@ public final class PostgresPool: Sendable, Service {
 }
 
 /// Which came first: the operation or its deadline.
-private enum DeadlineOutcome<Value: Sendable>: Sendable {
+enum DeadlineOutcome<Value: Sendable>: Sendable {
     case finished(Value)
     case deadline
+}
+
+extension PostgresPool {
+    /// Runs `work` until it finishes or `deadline` returns, whichever is first, and
+    /// cancels the other. Unstructured on purpose: a structured group would wait for a
+    /// cancelled `work` to return, and postgres-nio's lease can miss a cancellation that
+    /// arrives while the request is being queued (it then waits for a connection for as
+    /// long as the database is down). The caller's own cancellation cancels both.
+    /// - Throws: `work`'s error, or `CancellationError` when the caller was cancelled.
+    static func race<Value: Sendable>(
+        _ work: @escaping @Sendable () async throws -> Value,
+        deadline: @escaping @Sendable () async throws -> Void
+    ) async throws -> DeadlineOutcome<Value> {
+        let first = FirstOutcome<Value>()
+        let worker = Task { first.offer(await Result { .finished(try await work()) }) }
+        let timer = Task {
+            // Only a deadline that really passed ends the race; a cancelled timer does not.
+            if (try? await deadline()) != nil { first.offer(.success(.deadline)) }
+        }
+        let outcome = await withTaskCancellationHandler {
+            await first.value()
+        } onCancel: {
+            first.offer(.failure(CancellationError()))
+        }
+        worker.cancel()
+        timer.cancel()
+        return try outcome.get()
+    }
+}
+
+/// The first of several offered results; later offers are ignored.
+private final class FirstOutcome<Value: Sendable>: Sendable {
+    private enum State {
+        case open(waiter: CheckedContinuation<Result<DeadlineOutcome<Value>, any Error>, Never>?)
+        case decided(Result<DeadlineOutcome<Value>, any Error>)
+    }
+
+    private let state = Mutex(State.open(waiter: nil))
+
+    func offer(_ result: Result<DeadlineOutcome<Value>, any Error>) {
+        let waiter = state.withLock { state -> CheckedContinuation<Result<DeadlineOutcome<Value>, any Error>, Never>? in
+            guard case .open(let waiter) = state else { return nil }
+            state = .decided(result)
+            return waiter
+        }
+        waiter?.resume(returning: result)
+    }
+
+    func value() async -> Result<DeadlineOutcome<Value>, any Error> {
+        await withCheckedContinuation { continuation in
+            let decided = state.withLock { state -> Result<DeadlineOutcome<Value>, any Error>? in
+                switch state {
+                case .decided(let result): return result
+                case .open: state = .open(waiter: continuation); return nil
+                }
+            }
+            if let decided { continuation.resume(returning: decided) }
+        }
+    }
+}
+
+extension Result where Failure == any Error {
+    /// Captures the outcome of an async throwing body.
+    fileprivate init(catching body: () async throws -> Success) async {
+        do { self = .success(try await body()) } catch { self = .failure(error) }
+    }
 }
 
 /// A row from the dedup table with an impossible shape.
