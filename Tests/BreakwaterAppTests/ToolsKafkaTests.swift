@@ -8,7 +8,7 @@ import Triage
 
 /// `produce` and `tail` against the real broker scripts/kafka-up started. Serialized:
 /// each live consumer costs the broker about a third of a core.
-@Suite("produce and tail against the real broker", .serialized)
+@Suite("produce and tail against the real broker", .serialized, .timeLimit(.minutes(3)))
 struct ToolsKafkaTests {
     static let logger = toolLogger(label: "tools-tests")
     static let now = Date(timeIntervalSince1970: 1_795_947_330)

@@ -90,7 +90,8 @@ struct DegradationTests {
     @Test func slowMLTimesOutAndRulesServeWithReasonTimeout() async throws {
         let callTimeout: Duration = .milliseconds(200)
         try await Rig.run(mlCallTimeout: callTimeout) { rig in
-            // Slower than both the breaker's call timeout and the client's own (500 ms).
+            // Slower than the breaker's call timeout, which the manual clock ends (the
+            // cancellation reaches the waiting caller at once, before the client's own 5 s).
             await rig.mlProxy.delay(.seconds(2))
             let slow = rig.alerts(Rig.mlFailures, prefix: "slow")
             let processor = rig

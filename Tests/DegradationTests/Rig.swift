@@ -47,7 +47,7 @@ struct Rig: Sendable {
         let ml = try #require(URLComponents(string: mlURL))
         let postgresProxy = try await TCPFaultProxy.start(forwardingTo: postgres.host, port: postgres.port)
         let mlProxy = try await TCPFaultProxy.start(forwardingTo: try #require(ml.host), port: try #require(ml.port))
-        let client = MLClient(configuration: .init(baseURL: "http://\(mlProxy.address)", timeout: .milliseconds(500)))
+        let client = MLClient(configuration: .init(baseURL: "http://\(mlProxy.address)", timeout: .seconds(5)))
 
         var proxied = postgres
         proxied.host = postgresProxy.host
@@ -109,6 +109,9 @@ struct Rig: Sendable {
     /// Creates the tables and loads deploy/catalog.yaml into the real database (direct,
     /// not through a proxy). Idempotent: tests share the database.
     private static func seed(_ configuration: PostgresConfiguration, from catalog: StaticCatalog) async throws {
+        // Set-up, not under test: a generous deadline, so a loaded machine does not fail it.
+        var configuration = configuration
+        configuration.operationTimeout = .seconds(60)
         let pool = try PostgresPool(configuration: configuration)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await pool.run() }

@@ -2,7 +2,7 @@
 import Testing
 
 /// Behaviour the local broker cannot show, on librdkafka's in-process mock cluster.
-@Suite("Kafka on librdkafka's mock cluster", .serialized)
+@Suite("Kafka on librdkafka's mock cluster", .serialized, .timeLimit(.minutes(3)))
 struct MockClusterTests {
     static func configuration(
         _ cluster: KafkaMockCluster,

@@ -6,7 +6,7 @@ import Testing
 
 /// Every test that talks to the real broker, run one at a time: each live consumer
 /// costs the broker about a third of a core.
-@Suite("Kafka against the real broker", .serialized)
+@Suite("Kafka against the real broker", .serialized, .timeLimit(.minutes(3)))
 struct BrokerTests {}
 
 /// Shared helpers for tests against the real broker scripts/kafka-up started.

@@ -8,7 +8,7 @@ import Triage
 
 /// Every failure mode of the inference client, provoked by a real HTTP server on
 /// 127.0.0.1 that answers what the test wants.
-@Suite("MLClient against a stub inference server")
+@Suite("MLClient against a stub inference server", .timeLimit(.minutes(3)))
 struct MLClientFailureTests {
     private func expectFailure(
         _ expected: MLClientError,

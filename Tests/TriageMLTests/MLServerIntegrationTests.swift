@@ -4,7 +4,7 @@ import Triage
 @testable import TriageML
 
 /// Against the real MLServer that scripts/ml-up starts (BREAKWATER_TEST_MLSERVER_URL).
-@Suite("MLClient against the real MLServer")
+@Suite("MLClient against the real MLServer", .timeLimit(.minutes(3)))
 struct MLServerIntegrationTests {
     private func configuration(model: String = "alert-classifier") throws -> MLClient.Configuration {
         MLClient.Configuration(baseURL: try ExternalService.mlserver.require(), modelName: model, timeout: .seconds(5))

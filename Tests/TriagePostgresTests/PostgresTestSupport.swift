@@ -11,6 +11,8 @@ func withPool<Result: Sendable>(
     _ body: @Sendable (PostgresPool) async throws -> Result
 ) async throws -> Result {
     var configuration = try PostgresConfiguration(url: try ExternalService.postgres.require())
+    // Generous unless a test sets its own: set-up statements must not fail on a loaded machine.
+    configuration.operationTimeout = .seconds(30)
     configure(&configuration)
     let pool = try PostgresPool(configuration: configuration)
     return try await withThrowingTaskGroup(of: Void.self) { group in

@@ -292,7 +292,7 @@ private final class Locked<Value: Sendable>: Sendable {
     }
 }
 
-@Suite("Exactly-once worker against the real broker", .serialized)
+@Suite("Exactly-once worker against the real broker", .serialized, .timeLimit(.minutes(3)))
 struct TransactionalPipelineWorkerTests {
     @Test(.enabled(if: ExternalService.kafka.shouldRun))
     func everyAlertIsCommittedOnceAndGracefulStopCommitsTheOpenTransaction() async throws {
