@@ -62,7 +62,18 @@ watchdog_stop() {
 # watchdog_session_members SESSION: the processes in a session. A process group is not
 # enough: swift test starts the test binary in a group of its own.
 watchdog_session_members() {
-    ps -eo pid=,sid= | awk -v sid="$1" '$2 == sid { print $1 }'
+    # Read from /proc (session is the 4th field after "pid (comm)"), so no procps needed.
+    local session=$1 stat rest
+    local -a fields
+    for stat in /proc/[0-9]*/stat; do
+        rest=$(sed 's/^.*) //' "$stat" 2>/dev/null) || continue
+        read -r -a fields <<<"$rest"
+        if [[ "${fields[3]:-}" == "$session" ]]; then
+            stat=${stat#/proc/}
+            echo "${stat%/stat}"
+        fi
+    done
+    return 0
 }
 
 # watchdog_signal_session SESSION SIGNAL
