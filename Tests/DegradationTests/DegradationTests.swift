@@ -174,8 +174,11 @@ struct DegradationTests {
                 return
             }
             // Counted on its first delivery and on each write since the restore; nothing
-            // was written while PostgreSQL was down.
-            #expect(occurrences == 1 + attempts.filter { $0.incident?.dedup != .unavailable }.count)
+            // was written while PostgreSQL was down. A write whose answer missed the 1 s
+            // operation deadline (a loaded machine) may still have landed, so the attempts
+            // after the restore that reported dedup unavailable may count too.
+            let acknowledged = attempts.filter { $0.incident?.dedup != .unavailable }.count
+            #expect((1 + acknowledged)...(1 + attempts.count) ~= occurrences, "\(occurrences) occurrences, \(acknowledged) acknowledged of \(attempts.count) attempts")
             #expect(rig.catalogBreaker.state == .closed)
             #expect(rig.dedupBreaker.state == .closed)
         }
