@@ -1,5 +1,4 @@
 import Metrics
-import Synchronization
 import Triage
 
 /// Groups alerts that wait for classification at the same moment into one call of an
@@ -31,7 +30,8 @@ public actor MicroBatcher<C: Clock>: AlertClassifier where C.Duration == Duratio
 
     private struct Waiter {
         let alert: Alert
-        let answer: PendingAnswer
+        /// Decided by the batch, or by the caller's cancellation, whichever comes first.
+        let answer: FirstOffer<Result<Classification, any Error>>
     }
 
     /// The limits this batcher applies.
@@ -70,10 +70,10 @@ public actor MicroBatcher<C: Clock>: AlertClassifier where C.Duration == Duratio
     /// answer is dropped.
     /// - Throws: the upstream's error when this alert's batch failed; `CancellationError`.
     public func classify(_ alert: Alert) async throws -> Classification {
-        let answer = PendingAnswer()
+        let answer = FirstOffer<Result<Classification, any Error>>()
         return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { continuation in
-                guard answer.wait(with: continuation) else { return }
+            // Cancelled already (the handler has answered): the alert is not queued.
+            if !answer.isDecided {
                 pending.append(Waiter(alert: alert, answer: answer))
                 if pending.count >= configuration.maxBatchSize {
                     flush()
@@ -81,8 +81,9 @@ public actor MicroBatcher<C: Clock>: AlertClassifier where C.Duration == Duratio
                     armTimer()
                 }
             }
+            return try await answer.value().get()
         } onCancel: {
-            answer.finish(.failure(CancellationError()))
+            answer.offer(.failure(CancellationError()))
         }
     }
 
@@ -136,53 +137,11 @@ public actor MicroBatcher<C: Clock>: AlertClassifier where C.Duration == Duratio
                 guard results.count == batch.count else {
                     throw ClassifierError.resultCountMismatch(expected: batch.count, got: results.count)
                 }
-                for (waiter, result) in zip(batch, results) { waiter.answer.finish(.success(result)) }
+                for (waiter, result) in zip(batch, results) { waiter.answer.offer(.success(result)) }
             } catch {
-                for waiter in batch { waiter.answer.finish(.failure(error)) }
+                for waiter in batch { waiter.answer.offer(.failure(error)) }
             }
         }
-    }
-}
-
-/// One caller's answer, given once: by its batch, or by the caller's cancellation,
-/// whichever comes first (cancellation may even come before the caller starts waiting).
-private final class PendingAnswer: Sendable {
-    private enum State {
-        case notWaiting
-        case waiting(CheckedContinuation<Classification, any Error>)
-        case cancelledBeforeWaiting
-        case answered
-    }
-
-    private let state = Mutex(State.notWaiting)
-
-    /// Starts waiting on `continuation`; `false` (after resuming it with
-    /// `CancellationError`) when the caller was cancelled already.
-    func wait(with continuation: CheckedContinuation<Classification, any Error>) -> Bool {
-        let cancelled = state.withLock { state -> Bool in
-            if case .cancelledBeforeWaiting = state { return true }
-            state = .waiting(continuation)
-            return false
-        }
-        if cancelled { continuation.resume(throwing: CancellationError()) }
-        return !cancelled
-    }
-
-    /// Gives the answer, unless one was given already.
-    func finish(_ result: Result<Classification, any Error>) {
-        let continuation = state.withLock { state -> CheckedContinuation<Classification, any Error>? in
-            switch state {
-            case .waiting(let continuation):
-                state = .answered
-                return continuation
-            case .notWaiting:
-                if case .failure(let error) = result, error is CancellationError { state = .cancelledBeforeWaiting }
-                return nil
-            case .cancelledBeforeWaiting, .answered:
-                return nil
-            }
-        }
-        continuation?.resume(with: result)
     }
 }
 

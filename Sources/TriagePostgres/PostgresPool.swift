@@ -1,6 +1,7 @@
 import Logging
 import PostgresNIO
 import ServiceLifecycle
+import Triage
 import Synchronization
 import _ConnectionPoolModule
 
@@ -226,8 +227,14 @@ extension PostgresPool {
         _ work: @escaping @Sendable () async throws -> Value,
         deadline: @escaping @Sendable () async throws -> Void
     ) async throws -> DeadlineOutcome<Value> {
-        let first = FirstOutcome<Value>()
-        let worker = Task { first.offer(await Result { .finished(try await work()) }) }
+        let first = FirstOffer<Result<DeadlineOutcome<Value>, any Error>>()
+        let worker = Task {
+            do {
+                first.offer(.success(.finished(try await work())))
+            } catch {
+                first.offer(.failure(error))
+            }
+        }
         let timer = Task {
             // Only a deadline that really passed ends the race; a cancelled timer does not.
             if (try? await deadline()) != nil { first.offer(.success(.deadline)) }
@@ -240,44 +247,6 @@ extension PostgresPool {
         worker.cancel()
         timer.cancel()
         return try outcome.get()
-    }
-}
-
-/// The first of several offered results; later offers are ignored.
-private final class FirstOutcome<Value: Sendable>: Sendable {
-    private enum State {
-        case open(waiter: CheckedContinuation<Result<DeadlineOutcome<Value>, any Error>, Never>?)
-        case decided(Result<DeadlineOutcome<Value>, any Error>)
-    }
-
-    private let state = Mutex(State.open(waiter: nil))
-
-    func offer(_ result: Result<DeadlineOutcome<Value>, any Error>) {
-        let waiter = state.withLock { state -> CheckedContinuation<Result<DeadlineOutcome<Value>, any Error>, Never>? in
-            guard case .open(let waiter) = state else { return nil }
-            state = .decided(result)
-            return waiter
-        }
-        waiter?.resume(returning: result)
-    }
-
-    func value() async -> Result<DeadlineOutcome<Value>, any Error> {
-        await withCheckedContinuation { continuation in
-            let decided = state.withLock { state -> Result<DeadlineOutcome<Value>, any Error>? in
-                switch state {
-                case .decided(let result): return result
-                case .open: state = .open(waiter: continuation); return nil
-                }
-            }
-            if let decided { continuation.resume(returning: decided) }
-        }
-    }
-}
-
-extension Result where Failure == any Error {
-    /// Captures the outcome of an async throwing body.
-    fileprivate init(catching body: () async throws -> Success) async {
-        do { self = .success(try await body()) } catch { self = .failure(error) }
     }
 }
 

@@ -241,26 +241,19 @@ private func eventually(within limit: Duration = .seconds(60), _ condition: () a
 }
 
 /// The task's result, or `nil` (after cancelling it) when it has not ended within `limit`.
-/// Waiting on a task's result ignores cancellation, so the two waits race in
-/// unstructured tasks and the first to finish answers.
+/// Waiting on a task's result ignores cancellation, so the two waits race and the first
+/// to finish answers.
 private func outcome<T: Sendable>(of task: Task<T, any Error>, within limit: Duration) async -> Result<T, any Error>? {
-    let answered = Locked(false)
-    let first: Result<T, any Error>? = await withCheckedContinuation { continuation in
-        @Sendable func answer(_ value: Result<T, any Error>?) {
-            let isFirst = answered.withLock { answered in
-                defer { answered = true }
-                return !answered
-            }
-            if isFirst { continuation.resume(returning: value) }
-        }
-        Task { answer(await task.result) }
-        Task {
-            try? await Task.sleep(for: limit)
-            answer(nil)
-        }
+    let first = FirstOffer<Result<T, any Error>?>()
+    Task { first.offer(await task.result) }
+    let deadline = Task {
+        try? await Task.sleep(for: limit)
+        first.offer(nil)
     }
-    if first == nil { task.cancel() }
-    return first
+    let result = await first.value()
+    deadline.cancel()
+    if case .none = result { task.cancel() }
+    return result
 }
 
 /// Runs `worker` in a service group; returns the group and the task running it.

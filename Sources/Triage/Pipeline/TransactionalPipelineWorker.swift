@@ -479,17 +479,18 @@ public final class TransactionalPipelineWorker<C: Clock>: Service, Sendable wher
             await scheduler.waitUntilIdle()
             return true
         }
-        return await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
-            let first = ResumeOnce(continuation)
-            Task {
-                await scheduler.waitUntilIdle()
-                first.resume(returning: true)
-            }
-            Task {
-                try? await clock.sleep(for: limit)
-                first.resume(returning: false)
-            }
+        let idle = FirstOffer<Bool>()
+        Task {
+            await scheduler.waitUntilIdle()
+            idle.offer(true)
         }
+        let deadline = Task {
+            try? await clock.sleep(for: limit)
+            idle.offer(false)
+        }
+        let result = await idle.value()
+        deadline.cancel()
+        return result
     }
 
     /// The consumer's revoke hook, on its polling queue: commits the open transaction
@@ -591,23 +592,6 @@ extension TransactionalPipelineWorker where C == ContinuousClock {
             configuration: configuration, consumer: consumer, producer: producer, processor: processor,
             logger: logger, clock: ContinuousClock(), onStateChange: onStateChange
         )
-    }
-}
-
-/// Resumes a continuation with the first of several results; later ones are ignored.
-private final class ResumeOnce<Value: Sendable>: Sendable {
-    private let continuation: Mutex<CheckedContinuation<Value, Never>?>
-
-    init(_ continuation: CheckedContinuation<Value, Never>) {
-        self.continuation = Mutex(continuation)
-    }
-
-    func resume(returning value: Value) {
-        let waiting = continuation.withLock { stored in
-            defer { stored = nil }
-            return stored
-        }
-        waiting?.resume(returning: value)
     }
 }
 
