@@ -433,11 +433,10 @@ final class WorkerLog: Sendable {
         sourceLocation: SourceLocation = #_sourceLocation
     ) async {
         if states.contains(wanted) { return }
-        let seen: Bool? = await Bounded.wait("worker state \(wanted)", within: limit, context: summary, sourceLocation: sourceLocation) {
+        await Bounded.wait("worker state \(wanted)", within: limit, context: summary, sourceLocation: sourceLocation) { () async -> Bool? in
             for await state in self.stateStream where state == wanted { return true }
             return nil
         }
-        _ = seen
     }
 
     /// Waits for the first event `matches` accepts (earlier ones count), at most `limit`;
@@ -467,6 +466,7 @@ enum Bounded {
 
     /// Runs `body` (which must end when cancelled) until it returns or `limit` passes;
     /// then cancels it, records an issue naming `what` and `context()`, and returns `nil`.
+    @discardableResult
     static func wait<T: Sendable>(
         _ what: String, within limit: Duration = defaultLimit, context: @escaping @Sendable () -> String = { "" },
         sourceLocation: SourceLocation = #_sourceLocation,
@@ -493,13 +493,12 @@ enum Bounded {
         _ count: Int, on clock: ManualClock, within limit: Duration = defaultLimit,
         context: @escaping @Sendable () -> String = { "" }, sourceLocation: SourceLocation = #_sourceLocation
     ) async {
-        let reached: Bool? = await wait("\(count) sleepers on the manual clock", within: limit, context: {
+        await wait("\(count) sleepers on the manual clock", within: limit, context: {
             "\(clock.sleeperCount) sleeping; \(context())"
-        }, sourceLocation: sourceLocation) {
+        }, sourceLocation: sourceLocation) { () async -> Bool? in
             await clock.waitForSleepers(count: count)
             return clock.sleeperCount >= count ? true : nil
         }
-        _ = reached
     }
 }
 

@@ -116,10 +116,9 @@ final class Gate: Sendable {
     /// issue). Call from one task at a time.
     func waitForArrivals(_ count: Int, within limit: Duration = Bounded.defaultLimit, sourceLocation: SourceLocation = #_sourceLocation) async {
         if arrivals >= count { return }
-        let reached: Bool? = await Bounded.wait("\(count) arrivals at the gate", within: limit, context: { "\(self.arrivals) arrived" }, sourceLocation: sourceLocation) {
+        await Bounded.wait("\(count) arrivals at the gate", within: limit, context: { "\(self.arrivals) arrived" }, sourceLocation: sourceLocation) { () async -> Bool? in
             for await seen in self.arrivalsStream where seen >= count { return true }
             return nil
         }
-        _ = reached
     }
 }

@@ -242,23 +242,15 @@ public final class KafkaAdmin: Sendable {
     ) async throws(KafkaError) -> T {
         try await runBlocking(on: queue) { [self] () throws(KafkaError) -> T in
             guard isOpen.withLock({ $0 }) else { throw KafkaError.closed }
-            let resultQueue: OpaquePointer? = try { () throws(KafkaError) -> OpaquePointer? in
-                let rk = handle.pointer
-                let resultQueue = rd_kafka_queue_new(rk)
-                let options = rd_kafka_AdminOptions_new(rk, operation)
-                var errorText = ErrorBuffer()
-                _ = rd_kafka_AdminOptions_set_request_timeout(options, timeout.wholeMilliseconds, &errorText.bytes, errorText.bytes.count)
-                _ = rd_kafka_AdminOptions_set_operation_timeout(options, timeout.wholeMilliseconds, &errorText.bytes, errorText.bytes.count)
-                defer { rd_kafka_AdminOptions_destroy(options) }
-                do throws(KafkaError) {
-                    try start(rk, options, resultQueue)
-                } catch {
-                    rd_kafka_queue_destroy(resultQueue)
-                    throw error
-                }
-                return resultQueue
-            }()
+            let rk = handle.pointer
+            let resultQueue = rd_kafka_queue_new(rk)
             defer { rd_kafka_queue_destroy(resultQueue) }
+            let options = rd_kafka_AdminOptions_new(rk, operation)
+            defer { rd_kafka_AdminOptions_destroy(options) }
+            var errorText = ErrorBuffer()
+            _ = rd_kafka_AdminOptions_set_request_timeout(options, timeout.wholeMilliseconds, &errorText.bytes, errorText.bytes.count)
+            _ = rd_kafka_AdminOptions_set_operation_timeout(options, timeout.wholeMilliseconds, &errorText.bytes, errorText.bytes.count)
+            try start(rk, options, resultQueue)
             // librdkafka answers with a (timed-out) result itself; the margin is a safety net.
             guard let event = rd_kafka_queue_poll(resultQueue, timeout.wholeMilliseconds &+ 5_000) else {
                 throw KafkaError(code: RD_KAFKA_RESP_ERR__TIMED_OUT, text: "admin request got no answer within \(timeout)")

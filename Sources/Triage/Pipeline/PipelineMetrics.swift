@@ -47,20 +47,22 @@ struct PipelineMetrics: Sendable {
 
 /// Metric handles by label and dimensions, made on first use.
 private final class HandleCache<Handle: Sendable>: Sendable {
-    private struct Key: Hashable {
-        let label: String
-        let dimensions: [String]
-    }
 
     private let make: @Sendable (String, [(String, String)]) -> Handle
-    private let handles = Mutex<[Key: Handle]>([:])
+    /// Keyed by label, then each dimension's name and value in order.
+    private let handles = Mutex<[[String]: Handle]>([:])
 
     init(make: @escaping @Sendable (String, [(String, String)]) -> Handle) {
         self.make = make
     }
 
     func handle(_ label: String, _ dimensions: [(String, String)]) -> Handle {
-        let key = Key(label: label, dimensions: dimensions.flatMap { [$0.0, $0.1] })
+        var key = [label]
+        key.reserveCapacity(1 + 2 * dimensions.count)
+        for (name, value) in dimensions {
+            key.append(name)
+            key.append(value)
+        }
         return handles.withLock { handles in
             if let handle = handles[key] { return handle }
             let handle = make(label, dimensions)
