@@ -65,12 +65,15 @@ private func ending(_ body: () async throws -> Classification) async -> Ending {
     }
 }
 
-/// Waits (by yielding, never by sleeping) until `condition` holds.
-private func eventually(_ condition: () async -> Bool) async {
-    for _ in 0..<100_000 {
+/// Waits (by yielding, never by sleeping) until `condition` holds; records an issue if
+/// it does not within a generous real-time bound (a deadline, not a timing assertion).
+private func eventually(sourceLocation: SourceLocation = #_sourceLocation, _ condition: () async -> Bool) async {
+    let deadline = ContinuousClock.now + .seconds(60)
+    while ContinuousClock.now < deadline {
         if await condition() { return }
         await Task.yield()
     }
+    Issue.record("condition never held", sourceLocation: sourceLocation)
 }
 
 @Suite("MicroBatcher timing with a manual clock")
@@ -123,8 +126,10 @@ struct MicroBatcherTests {
         let upstream = RecordingClassifier()
         let batcher = MicroBatcher(upstream: upstream, configuration: .init(maxBatchSize: 4, maxWait: .milliseconds(1)), clock: clock, metricsFactory: TestMetrics())
         let results = Task { try await batcher.classify((0..<10).map(alert)) }
-        // Two full batches leave at once; the last 2 alerts wait for the timer.
-        await eventually { upstream.recordedBatches.count == 2 && clock.sleeperCount == 1 }
+        // Two full batches leave at once; the last 2 alerts wait for the timer. Each batch
+        // that began gathering armed a timer (the first and second ones are stale now):
+        // all three must be asleep before the clock moves, or one would miss the advance.
+        await eventually { upstream.recordedBatches.count == 2 && clock.sleeperCount == 3 }
         #expect(upstream.recordedBatches.map(\.count) == [4, 4])
         clock.advance(by: .milliseconds(1))
         let classified = try await results.value
