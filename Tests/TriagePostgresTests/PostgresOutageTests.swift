@@ -55,7 +55,7 @@ struct PostgresOutageTests {
             let store = PostgresDedupStore(pool: pool)
             let name = uniqueName("orders")
             let entry = ServiceInfo(name: name, ownerTeam: "commerce", tier: 1)
-            try await catalog.upsert(entry)
+            try await eventually { try await catalog.upsert(entry) }  // set-up: retried, not under test
             #expect(try await catalog.lookup(service: name) == entry)
 
             await proxy.cut()
@@ -86,7 +86,7 @@ struct PostgresOutageTests {
         try await withProxiedPool { pool, proxy in
             let catalog = PostgresCatalog(pool: pool)
             let name = uniqueName("cart")
-            try await catalog.upsert(ServiceInfo(name: name, ownerTeam: "commerce"))
+            try await eventually { try await catalog.upsert(ServiceInfo(name: name, ownerTeam: "commerce")) }
 
             // Packets silently dropped: the query on the existing connection cannot finish,
             // the deadline closes that connection, and a fresh connection cannot start up.
@@ -112,7 +112,7 @@ struct PostgresOutageTests {
         try await withProxiedPool { pool, proxy in
             let catalog = PostgresCatalog(pool: pool)
             let name = uniqueName("ledger")
-            try await catalog.upsert(ServiceInfo(name: name, ownerTeam: "finance-eng"))
+            try await eventually { try await catalog.upsert(ServiceInfo(name: name, ownerTeam: "finance-eng")) }
 
             await proxy.cut()
             // Keep the outage visible to the pool until it trips its breaker and operations
