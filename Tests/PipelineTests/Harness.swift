@@ -520,7 +520,9 @@ struct RunningWorker: Sendable {
         classification: FixedClassification = FixedClassification(),
         clock: ManualClock? = nil
     ) throws -> RunningWorker {
-        var configuration = PipelineWorker.Configuration(topics: topics, maxInFlight: 64, shutdownDeadline: .seconds(30), publishBackoff: .milliseconds(20))
+        var configuration = PipelineWorker.Configuration(
+            topics: topics, maxInFlight: 64, shutdownDeadline: .seconds(30), atLeastOnce: .init(publishBackoff: .milliseconds(20))
+        )
         configure(&configuration)
         let processor = AlertProcessor(
             enrichment: FixedEnrichment(), classification: classification, dedup: FirstSightingDedup(), workerID: id
@@ -530,18 +532,13 @@ struct RunningWorker: Sendable {
         let producer = try broker.producer(producerConfiguration)
         var logger = Broker.logger
         logger[metadataKey: "worker"] = "\(id)"
-        let worker: PipelineWorker
-        if let clock {
-            worker = PipelineWorker(
-                configuration: configuration, consumer: consumer, producer: producer, processor: processor, logger: logger,
-                onStateChange: { log.record($0) }, onEvent: { log.record($0) }, clock: clock
-            )
-        } else {
-            worker = PipelineWorker(
-                configuration: configuration, consumer: consumer, producer: producer, processor: processor, logger: logger,
-                onStateChange: { log.record($0) }, onEvent: { log.record($0) }
+        func worker<C: Clock>(on clock: C) -> PipelineWorker where C.Duration == Duration {
+            PipelineWorker(
+                configuration: configuration, consumer: consumer, delivery: .atLeastOnce(producer), processor: processor,
+                logger: logger, clock: clock, onStateChange: { log.record($0) }, onEvent: { log.record($0) }
             )
         }
+        let worker = if let clock { worker(on: clock) } else { worker(on: ContinuousClock()) }
         let serviceGroup = ServiceGroup(services: [worker], logger: logger)
         let task = Task { try await serviceGroup.run() }
         return RunningWorker(worker: worker, serviceGroup: serviceGroup, log: log, task: task)

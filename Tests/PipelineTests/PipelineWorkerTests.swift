@@ -242,9 +242,9 @@ struct PipelineWorkerTests {
         let worker = try RunningWorker.start(
             id: "worker-rejected", group: group, topics: topics, broker: broker,
             configure: {
-                $0.maxRejectedAttempts = 3
-                $0.publishBackoff = .seconds(1)
-                $0.maxPublishBackoff = .seconds(1)
+                $0.atLeastOnce.maxRejectedAttempts = 3
+                $0.atLeastOnce.publishBackoff = .seconds(1)
+                $0.atLeastOnce.maxPublishBackoff = .seconds(1)
                 $0.lagInterval = .seconds(3_600)
             },
             // One record per produce request, so the limit applies to each incident alone.

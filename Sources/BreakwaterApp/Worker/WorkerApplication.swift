@@ -124,11 +124,11 @@ public struct WorkerApplication: Sendable {
             logger: logger
         )
         let producerConfiguration = KafkaProducerConfiguration(common: kafka)
-        let outputs: PipelineOutputProducer = config.pipeline.exactlyOnce
-            ? .transactional(try KafkaTransactionalProducer(
+        let delivery: PipelineWorker.Delivery = config.pipeline.exactlyOnce
+            ? .exactlyOnce(try KafkaTransactionalProducer(
                 configuration: producerConfiguration, transactionalID: transactionalID, logger: logger
             ))
-            : .plain(try KafkaProducer(configuration: producerConfiguration, logger: logger))
+            : .atLeastOnce(try KafkaProducer(configuration: producerConfiguration, logger: logger))
         readiness.setProducerConnected(true)
 
         // Nothing below throws: the HTTP client must be shut down once it exists.
@@ -157,25 +157,14 @@ public struct WorkerApplication: Sendable {
             case .stopped: readiness.setConsumerJoinedGroup(false)
             }
         }
-        let worker: any Service = switch outputs {
-        case .plain(let producer):
-            PipelineWorker(
-                configuration: .init(
-                    topics: topics, maxInFlight: config.pipeline.maxInFlight,
-                    shutdownDeadline: config.pipeline.shutdownDeadline.duration
-                ),
-                consumer: consumer, producer: producer, processor: processor, logger: logger, onStateChange: onStateChange
-            )
-        case .transactional(let producer):
-            TransactionalPipelineWorker(
-                configuration: .init(
-                    topics: topics, maxInFlight: config.pipeline.maxInFlight,
-                    commitInterval: config.pipeline.commitInterval.duration,
-                    shutdownDeadline: config.pipeline.shutdownDeadline.duration
-                ),
-                consumer: consumer, producer: producer, processor: processor, logger: logger, onStateChange: onStateChange
-            )
-        }
+        let worker = PipelineWorker(
+            configuration: .init(
+                topics: topics, maxInFlight: config.pipeline.maxInFlight,
+                shutdownDeadline: config.pipeline.shutdownDeadline.duration,
+                exactlyOnce: .init(commitInterval: config.pipeline.commitInterval.duration)
+            ),
+            consumer: consumer, delivery: delivery, processor: processor, logger: logger, onStateChange: onStateChange
+        )
 
         let http = BreakwaterHTTPServer(
             settings: config.http,
@@ -278,10 +267,4 @@ extension KafkaSettings {
     public func workerClientConfiguration() -> KafkaConfiguration {
         toolClientConfiguration(clientID: clientId)
     }
-}
-
-/// The worker's output producer: plain for at-least-once, transactional for exactly-once.
-private enum PipelineOutputProducer {
-    case plain(KafkaProducer)
-    case transactional(KafkaTransactionalProducer)
 }

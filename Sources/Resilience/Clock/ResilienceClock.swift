@@ -8,13 +8,13 @@ import Glibc
 /// `Clock` whose `Duration` is `Swift.Duration` and stores it through this box, so the
 /// public types (``CircuitBreaker`` above all) stay non-generic and can be passed around
 /// freely. Times are `Duration` offsets from the box's origin ("clock offsets").
-struct ResilienceClock: Sendable {
+package struct ResilienceClock: Sendable {
     private let box: any ClockBox
     /// Whether ``coarseNanoseconds()`` tracks the wrapped clock's rate: true for
     /// `ContinuousClock` on Linux, where `CLOCK_MONOTONIC_COARSE` is a cheaper read.
     let hasCoarseTime: Bool
 
-    init<C: Clock>(_ clock: C) where C.Duration == Duration {
+    package init<C: Clock>(_ clock: C) where C.Duration == Duration {
         box = ClockStorage(clock)
         #if os(Linux)
         hasCoarseTime = C.self == ContinuousClock.self
@@ -39,17 +39,17 @@ struct ResilienceClock: Sendable {
 
     /// The time elapsed on the wrapped clock since this box was created.
     @inline(__always)
-    func now() -> Duration { box.now() }
+    package func now() -> Duration { box.now() }
 
     /// Suspends until the wrapped clock reaches `deadline` (an offset from the origin).
     /// - Throws: `CancellationError` when the task is cancelled first.
-    func sleep(until deadline: Duration) async throws {
+    package func sleep(until deadline: Duration) async throws {
         try await box.sleep(until: deadline)
     }
 
     /// Suspends for `duration` on the wrapped clock.
     /// - Throws: `CancellationError` when the task is cancelled first.
-    func sleep(for duration: Duration) async throws {
+    package func sleep(for duration: Duration) async throws {
         try await box.sleep(until: box.now() + duration)
     }
 }

@@ -1,185 +1,231 @@
 import Foundation
 import Kafka
 import Logging
-import Metrics
+import Resilience
 import ServiceLifecycle
-import Synchronization
-
-/// The topics a worker reads and writes.
-public struct PipelineTopics: Sendable, Hashable {
-    public var alerts: String
-    public var classified: String
-    public var fallbackEvents: String
-    public var deadLetter: String
-
-    public init(
-        alerts: String = "alerts",
-        classified: String = "incidents.classified",
-        fallbackEvents: String = "incidents.fallback-events",
-        deadLetter: String = "alerts.dlq"
-    ) {
-        self.alerts = alerts
-        self.classified = classified
-        self.fallbackEvents = fallbackEvents
-        self.deadLetter = deadLetter
-    }
-
-    /// The topic an output of `kind` goes to.
-    public func topic(for kind: OutputKind) -> String {
-        switch kind {
-        case .incident: classified
-        case .fallbackEvent: fallbackEvents
-        case .deadLetter: deadLetter
-        }
-    }
-}
-
-/// What a worker tells its owner about itself (for readiness and logs).
-public enum PipelineWorkerState: Sendable, Hashable {
-    /// The consumer received its first assignment: it is a member of the group.
-    case joinedGroup
-    /// Stopped fetching; finishing in-flight work.
-    case draining
-    /// Done: offsets committed, producer flushed, group left.
-    case stopped
-}
-
-/// What a worker does moment to moment: for tests, logs and debugging, never needed for
-/// correct operation.
-public enum PipelineWorkerEvent: Sendable, Hashable {
-    /// The in-flight bound was hit: these partitions were paused.
-    case partitionsPaused([KafkaTopicPartition])
-    /// Enough in-flight work finished: these partitions were resumed.
-    case partitionsResumed([KafkaTopicPartition])
-    /// Publishing the outputs of `source` failed (attempt `attempt`); it is retried
-    /// after a backoff and the input is not marked done meanwhile.
-    case publishFailed(source: KafkaMessageReference, attempt: Int, error: String)
-    /// The cluster rejected an output of `source` for good (e.g. too large for `topic`):
-    /// the input is dead-lettered with reason `publish_failed` instead.
-    case publishRejected(source: KafkaMessageReference, topic: String, error: String)
-}
 
 /// Consumes alert records, processes each through an ``AlertProcessor`` and publishes
-/// its outputs, with at-least-once delivery: an input offset is marked done (and so
-/// committed) only after every record it produced is acknowledged by the broker.
+/// its outputs, in one of two delivery modes (``Delivery``):
 ///
-/// Records are processed concurrently across keys and in order within a key (the
-/// record key; records without one are independent). At most
-/// ``Configuration/maxInFlight`` records are in flight; while the bound is hit the
-/// assigned partitions are paused, so librdkafka stops fetching instead of buffering.
+/// - **At-least-once**: an input offset is marked done (and so committed) only after
+///   every record it produced is acknowledged by the broker. Transient publish failures
+///   are retried with backoff; an output the cluster rejects for good
+///   ``Configuration/AtLeastOnce/maxRejectedAttempts`` times dead-letters the input with
+///   reason `publish_failed`.
+/// - **Exactly-once**: inputs, their outputs and their consumed offsets commit together
+///   in Kafka transactions; a failed transaction is aborted and its records processed
+///   again; a fenced producer stops the worker.
 ///
-/// Publishing retries with exponential backoff for as long as it fails transiently (the
-/// broker is away, a request timed out): nothing is lost and nothing is committed past it.
-/// When the cluster rejects an output for good (``Kafka/KafkaError/isRecordRejection``:
-/// too large for its topic, unknown topic, not allowed) ``Configuration/maxRejectedAttempts``
-/// times, retrying cannot help and would stall the partition's commits forever, so the
-/// input is dead-lettered with reason `publish_failed` (its outputs that did get through
-/// stay published). Should the dead-letter topic reject that record too, it is sent once
-/// more without the original value and headers (the source topic, partition and offset
-/// still point at it); after that the worker retries without end.
+/// Both modes share this loop: records are processed concurrently across keys and in
+/// order within a key (the record key; records without one are independent). At most
+/// ``Configuration/maxInFlight`` records are in flight; when the bound is hit the
+/// assigned partitions are paused until half of it is free, so librdkafka stops
+/// fetching instead of buffering. Work of a partition revoked (or rewound) since it was
+/// fetched is dropped, never published, and redone by whoever owns it next.
 ///
 /// Run it as a swift-service-lifecycle `Service`. On graceful shutdown it stops
-/// fetching, finishes in-flight work within ``Configuration/shutdownDeadline``,
-/// commits, flushes the producer and leaves the group. Cancellation (a second signal)
-/// stops at once: nothing unfinished is marked done, so it is redelivered.
+/// fetching, finishes in-flight work within ``Configuration/shutdownDeadline``, makes
+/// what is done durable (commit / commit the open transaction), flushes the producer and
+/// leaves the group. Cancellation (a second signal) stops at once: nothing unfinished is
+/// committed, so it is redelivered.
+///
+/// `onEvent` hears what the worker does (``PipelineWorkerEvent``); it is the one test
+/// hook. What it throws is ignored, except for ``PipelineWorkerEvent/transactionCommitting(records:)``,
+/// where it makes that commit fail.
 public final class PipelineWorker: Service, Sendable {
-    /// How a worker runs.
+    /// How a worker runs: what both modes share, and one nested part per mode (only the
+    /// part of the mode in use is read).
     public struct Configuration: Sendable {
+        /// At-least-once publishing.
+        public struct AtLeastOnce: Sendable, Hashable {
+            /// First wait before re-publishing outputs whose delivery failed; doubles up
+            /// to ``maxPublishBackoff``. Default 100 ms.
+            public var publishBackoff: Duration
+            /// Longest wait between publish attempts. Default 10 s.
+            public var maxPublishBackoff: Duration
+            /// Attempts whose failure was a permanent rejection of a record before the
+            /// input is dead-lettered with reason `publish_failed`. Default 5 (at least 1).
+            public var maxRejectedAttempts: Int
+
+            public init(publishBackoff: Duration = .milliseconds(100), maxPublishBackoff: Duration = .seconds(10), maxRejectedAttempts: Int = 5) {
+                self.publishBackoff = publishBackoff
+                self.maxPublishBackoff = maxPublishBackoff
+                self.maxRejectedAttempts = max(1, maxRejectedAttempts)
+            }
+        }
+
+        /// Exactly-once transactions.
+        public struct ExactlyOnce: Sendable, Hashable {
+            /// How long a transaction stays open at most before it is committed. Default 1 s.
+            public var commitInterval: Duration
+            /// A transaction is committed once it holds this many input records. Default 1000 (at least 1).
+            public var maxRecordsPerTransaction: Int
+            /// Timeout of each transaction call (init, send offsets, commit, abort). Default 30 s.
+            public var operationTimeout: Duration
+
+            public init(commitInterval: Duration = .seconds(1), maxRecordsPerTransaction: Int = 1_000, operationTimeout: Duration = .seconds(30)) {
+                self.commitInterval = commitInterval
+                self.maxRecordsPerTransaction = max(1, maxRecordsPerTransaction)
+                self.operationTimeout = operationTimeout
+            }
+        }
+
+        /// The input and output topics.
         public var topics: PipelineTopics
         /// The most records in flight at once. Default 256.
         public var maxInFlight: Int
-        /// How long a graceful shutdown waits for in-flight work. Default 30 s.
+        /// How long a graceful shutdown (and, exactly-once, the commit on revoke) waits for
+        /// in-flight work. Default 30 s.
         public var shutdownDeadline: Duration
         /// How often consumer lag is read into `breakwater_consumer_lag`. Default 10 s.
         public var lagInterval: Duration
-        /// First wait before re-publishing outputs whose delivery failed; doubles up to
-        /// ``maxPublishBackoff``. Default 100 ms.
-        public var publishBackoff: Duration
-        /// Longest wait between publish attempts. Default 10 s.
-        public var maxPublishBackoff: Duration
-        /// Attempts whose failure was a permanent rejection of a record before the input is
-        /// dead-lettered with reason `publish_failed`. Default 5.
-        public var maxRejectedAttempts: Int
+        /// Settings of at-least-once delivery.
+        public var atLeastOnce: AtLeastOnce
+        /// Settings of exactly-once delivery.
+        public var exactlyOnce: ExactlyOnce
 
         public init(
             topics: PipelineTopics = PipelineTopics(),
             maxInFlight: Int = 256,
             shutdownDeadline: Duration = .seconds(30),
             lagInterval: Duration = .seconds(10),
-            publishBackoff: Duration = .milliseconds(100),
-            maxPublishBackoff: Duration = .seconds(10),
-            maxRejectedAttempts: Int = 5
+            atLeastOnce: AtLeastOnce = AtLeastOnce(),
+            exactlyOnce: ExactlyOnce = ExactlyOnce()
         ) {
             self.topics = topics
-            self.maxInFlight = maxInFlight
+            self.maxInFlight = max(1, maxInFlight)
             self.shutdownDeadline = shutdownDeadline
             self.lagInterval = lagInterval
-            self.publishBackoff = publishBackoff
-            self.maxPublishBackoff = maxPublishBackoff
-            self.maxRejectedAttempts = max(1, maxRejectedAttempts)
+            self.atLeastOnce = atLeastOnce
+            self.exactlyOnce = exactlyOnce
+        }
+    }
+
+    /// The delivery mode, with the producer it publishes through.
+    public enum Delivery: Sendable {
+        /// At-least-once through an (idempotent) producer; the consumer commits the done
+        /// prefix itself (``Kafka/KafkaConsumerConfiguration/OffsetCommits/automatic``).
+        case atLeastOnce(KafkaProducer)
+        /// Exactly-once through a transactional producer whose `transactional.id` is
+        /// stable for this worker across restarts; the consumer must use
+        /// ``Kafka/KafkaConsumerConfiguration/OffsetCommits/manual`` commits (and
+        /// `read_committed` isolation).
+        case exactlyOnce(KafkaTransactionalProducer)
+    }
+
+    /// Counts of finished transactions (exactly-once; all zero at-least-once).
+    public struct TransactionStatistics: Sendable, Hashable {
+        /// Transactions committed (with their offsets).
+        public var committed = 0
+        /// Transactions aborted (their records were or will be processed again).
+        public var aborted = 0
+        /// Input records whose outputs were committed.
+        public var committedRecords = 0
+
+        public init(committed: Int = 0, aborted: Int = 0, committedRecords: Int = 0) {
+            self.committed = committed
+            self.aborted = aborted
+            self.committedRecords = committedRecords
         }
     }
 
     private let configuration: Configuration
-    private let consumer: KafkaConsumer
-    private let producer: KafkaProducer
+    private let context: WorkerContext
+    private let delivery: any DeliveryMode
+    private let transactional: TransactionalDelivery?
     private let processor: AlertProcessor
-    private let scheduler: KeyedTaskScheduler
-    private let logger: Logger
     private let onStateChange: @Sendable (PipelineWorkerState) -> Void
-    private let onEvent: @Sendable (PipelineWorkerEvent) -> Void
-    /// Sleeps on the injected clock: publish backoff, the shutdown deadline, the lag period.
-    private let sleep: @Sendable (Duration) async throws -> Void
-    private let metrics: PipelineMetrics
-    /// Per assigned partition, a generation bumped on every assignment change, so work
-    /// fetched before a revoke is recognised and abandoned.
-    private let assignment = Mutex<[KafkaTopicPartition: UInt64]>([:])
-    private let generation = Atomic<UInt64>(0)
 
-    /// Creates a worker over a consumer already subscribed to the alerts topic and a
-    /// producer for the outputs. The worker owns both from now on and closes them.
-    /// `onEvent` hears about pauses, resumes and publish failures (see ``PipelineWorkerEvent``).
-    /// `clock` times the publish backoff, the shutdown deadline and the lag period.
+    private var consumer: KafkaConsumer { context.consumer }
+    private var scheduler: KeyedTaskScheduler { context.scheduler }
+    private var logger: Logger { context.logger }
+
+    /// Creates a worker over a consumer already subscribed to the alerts topic. The worker
+    /// owns the consumer and the delivery's producer from now on and closes them.
+    /// - Parameters:
+    ///   - clock: times the publish backoff, the commit interval, the deadlines, the lag
+    ///     period and the processing-duration metric.
+    ///   - onStateChange: hears when the worker joined the group, drains and stops.
+    ///   - onEvent: the test hook (see the type's documentation).
     public init<C: Clock>(
         configuration: Configuration,
         consumer: KafkaConsumer,
-        producer: KafkaProducer,
+        delivery: Delivery,
         processor: AlertProcessor,
         logger: Logger,
+        clock: C = ContinuousClock(),
         onStateChange: @escaping @Sendable (PipelineWorkerState) -> Void = { _ in },
-        onEvent: @escaping @Sendable (PipelineWorkerEvent) -> Void = { _ in },
-        clock: C = ContinuousClock()
+        onEvent: @escaping @Sendable (PipelineWorkerEvent) async throws -> Void = { _ in }
     ) where C.Duration == Duration {
         self.configuration = configuration
-        self.consumer = consumer
-        self.producer = producer
         self.processor = processor
-        self.scheduler = KeyedTaskScheduler(maxInFlight: configuration.maxInFlight)
-        self.logger = logger
         self.onStateChange = onStateChange
-        self.onEvent = onEvent
-        self.sleep = { try await clock.sleep(for: $0) }
-        self.metrics = PipelineMetrics()
+        let context = WorkerContext(
+            topics: configuration.topics, shutdownDeadline: configuration.shutdownDeadline, consumer: consumer,
+            scheduler: KeyedTaskScheduler(maxInFlight: configuration.maxInFlight), logger: logger,
+            clock: ResilienceClock(clock), hook: onEvent
+        )
+        self.context = context
+        switch delivery {
+        case .atLeastOnce(let producer):
+            self.delivery = AtLeastOnceDelivery(settings: configuration.atLeastOnce, producer: producer, context: context, workerID: processor.workerID)
+            transactional = nil
+        case .exactlyOnce(let producer):
+            let transactional = TransactionalDelivery(settings: configuration.exactlyOnce, producer: producer, context: context)
+            self.delivery = transactional
+            self.transactional = transactional
+        }
     }
 
     /// Records admitted and not yet finished (at most ``Configuration/maxInFlight``).
     public var inFlight: Int { scheduler.inFlight }
 
-    /// Runs until graceful shutdown or cancellation (see the type's documentation).
-    /// - Throws: the consumer's fatal ``KafkaError``, after shutting down the same way.
+    /// Counts of committed and aborted transactions so far (exactly-once).
+    public var transactionStatistics: TransactionStatistics { transactional?.statistics ?? TransactionStatistics() }
+
+    /// Runs until graceful shutdown, cancellation or a fatal error (see the type's
+    /// documentation).
+    /// - Throws: the consumer's fatal ``Kafka/KafkaError``; exactly-once, also a fenced
+    ///   producer's error or the error of `initTransactions` — after closing the consumer
+    ///   and the producer.
     public func run() async throws {
+        do {
+            try await delivery.start()
+        } catch {
+            await close()
+            throw error
+        }
         var failure: (any Error)?
         await withDiscardingTaskGroup { group in
             group.addTask { await self.scheduler.run() }
             group.addTask { await self.reportLag() }
             do {
-                try await cancelWhenGracefulShutdown { try await self.consume() }
+                try await cancelWhenGracefulShutdown {
+                    // The consume loop ends the run (graceful shutdown, or the events
+                    // ended); the delivery's loop only ends it by throwing.
+                    try await withThrowingTaskGroup(of: Bool.self) { loops in
+                        loops.addTask {
+                            try await self.consume()
+                            return true
+                        }
+                        loops.addTask {
+                            try await self.delivery.runBeside()
+                            return false
+                        }
+                        while let consumeEnded = try await loops.next() {
+                            if consumeEnded { loops.cancelAll() }
+                        }
+                    }
+                }
             } catch {
                 failure = error
-                logger.error("consumer failed; shutting down", metadata: ["error": "\(error)"])
+                logger.error("worker failed; shutting down", metadata: ["error": "\(error)"])
             }
             if !Task.isCancelled {
-                await drain()
+                onStateChange(.draining)
+                logger.info("draining in-flight work", metadata: ["in_flight": "\(scheduler.inFlight)"])
+                if let error = await delivery.drain(afterFailure: failure != nil), failure == nil { failure = error }
+                scheduler.finish()
             }
             group.cancelAll()
         }
@@ -192,25 +238,24 @@ public final class PipelineWorker: Service, Sendable {
         for try await event in consumer.events {
             switch event {
             case .partitionsAssigned(let partitions):
-                let next = generation.add(1, ordering: .relaxed).newValue
-                assignment.withLock { for partition in partitions { $0[partition] = next } }
                 logger.info("partitions assigned", metadata: ["partitions": "\(partitions)"])
                 if !joined {
                     joined = true
                     onStateChange(.joinedGroup)
                 }
             case .partitionsRevoked(let partitions, let lost):
-                assignment.withLock { for partition in partitions { $0[partition] = nil } }
+                delivery.revoked(partitions)
                 logger.info("partitions revoked", metadata: ["partitions": "\(partitions)", "lost": "\(lost)"])
             case .message(let message):
-                metrics.consumed(topic: message.topic)
+                context.metrics.consumed(topic: message.topic)
                 if scheduler.isSaturated { await waitForRoomWithPartitionsPaused() }
                 // Graceful shutdown: take nothing more. This message is not marked done,
                 // so the commit stops before it and the next owner gets it.
                 guard !Task.isCancelled else { return }
-                let epoch = assignment.withLock { $0[message.topicPartition] }
                 let key = message.key.map { String(decoding: $0, as: UTF8.self) } ?? "\(message.topicPartition)@\(message.offset)"
-                await scheduler.submit(key: key) { await self.handle(message, epoch: epoch) }
+                try await delivery.admit(message) { batch in
+                    await scheduler.submit(key: key) { await self.handle(message, batch: batch) }
+                }
             }
         }
     }
@@ -223,181 +268,63 @@ public final class PipelineWorker: Service, Sendable {
     /// that happened to fill the bound with its last buffered record stays paused forever.
     /// No poll happens while waiting, so the assignment cannot change meanwhile.
     private func waitForRoomWithPartitionsPaused() async {
-        let partitions = assignment.withLock { Array($0.keys) }.sorted()
+        let partitions = (try? consumer.assignment()) ?? []
         do { try consumer.pause(partitions) } catch {
             logger.warning("pausing partitions failed", metadata: ["error": "\(error)"])
         }
         logger.debug("in-flight bound reached; partitions paused", metadata: ["in_flight": "\(scheduler.inFlight)"])
-        onEvent(.partitionsPaused(partitions))
+        await context.report(.partitionsPaused(partitions))
         await scheduler.waitUntilInFlight(atMost: configuration.maxInFlight / 2)
         do { try consumer.resume(partitions) } catch {
             logger.warning("resuming partitions failed", metadata: ["error": "\(error)"])
         }
-        onEvent(.partitionsResumed(partitions))
+        await context.report(.partitionsResumed(partitions))
     }
 
-    /// Processes one message and publishes its outputs; marks it done only once all
-    /// are acknowledged. Abandons it if its partition was revoked in the meantime.
-    private func handle(_ message: KafkaMessage, epoch: UInt64?) async {
-        guard isStillAssigned(message, epoch: epoch) else {
-            logger.debug("abandoning work of a revoked partition", metadata: ["message": "\(message.reference)"])
+    /// Processes one message and has the delivery publish its outputs; marks it done once
+    /// they are delivered. Abandons it when its partition was revoked or rewound, or its
+    /// batch ended, in the meantime.
+    private func handle(_ message: KafkaMessage, batch: UInt64) async {
+        guard consumer.isCurrent(message), delivery.isLive(batch) else {
+            logger.debug("abandoning work of a revoked partition or an ended batch", metadata: ["message": "\(message.reference)"])
             return
         }
-        metrics.inFlight(+1)
-        defer { metrics.inFlight(-1) }
-        let started = ContinuousClock.now
-        let record = InputRecord(
+        context.metrics.inFlight(+1)
+        defer { context.metrics.inFlight(-1) }
+        let started = context.clock.now()
+        let input = InputRecord(
             value: message.value ?? [],
             headers: message.headers.map { RecordHeader(key: $0.name, value: $0.value) }
         )
         let origin = RecordOrigin(topic: message.topic, partition: message.partition, offset: message.offset)
-        let outcome = await processor.process(record, key: message.key, origin: origin, receivedAt: Date())
-        // Cancelled (the shutdown deadline passed) or revoked while processing: the stages
-        // may have cut corners on cancellation, and the next owner redoes the record anyway.
-        guard !Task.isCancelled, isStillAssigned(message, epoch: epoch) else {
-            logger.debug("abandoning work cancelled or revoked while processing", metadata: ["message": "\(message.reference)"])
+        let outcome = await processor.process(input, key: message.key, origin: origin, receivedAt: Date())
+        // Cancelled (the shutdown deadline passed, or a hard stop): the stages may have cut
+        // corners on cancellation, and the record is redone anyway.
+        guard !Task.isCancelled else {
+            delivery.stoppedBeforePublishing(message, batch: batch)
             return
         }
-        var outputs = outcome.outputs
-        var rejections = 0
-        while true {
-            switch await publish(outputs, for: message, epoch: epoch, giveUp: rejections < 2) {
-            case .published:
-                consumer.markDone(message)
-                if rejections == 0 {
-                    metrics.processed(outcome, duration: ContinuousClock.now - started)
-                    if let letter = outcome.deadLetter {
-                        logger.warning("record dead-lettered", metadata: [
-                            "reason": "\(letter.reason)", "detail": "\(letter.detail)", "source": "\(message.reference)",
-                        ])
-                    }
-                } else {
-                    metrics.deadLettered(reason: DeadLetter.publishFailedReason)
-                }
-                return
-            case .abandoned:
-                return
-            case .rejected(let topic, let error):
-                rejections += 1
-                logger.error("an output was rejected for good; dead-lettering the input", metadata: [
-                    "topic": "\(topic)", "error": "\(error)", "source": "\(message.reference)",
-                    "original_kept": "\(rejections == 1)",
-                ])
-                onEvent(.publishRejected(source: message.reference, topic: topic, error: "\(error)"))
-                let letter = DeadLetter(
-                    reason: DeadLetter.publishFailedReason,
-                    detail: "publishing to \(topic) was rejected \(configuration.maxRejectedAttempts) times: \(error)"
-                        + (rejections == 1 ? "" : "; the original value and headers were dropped, read them at the source offset"),
-                    sourceTopic: origin.topic, sourcePartition: origin.partition, sourceOffset: origin.offset,
-                    time: Date(), workerID: processor.workerID
-                )
-                // First the original record, as any dead letter; if the dead-letter topic
-                // rejects that too, only the headers saying where the original is.
-                outputs = [rejections == 1
-                    ? OutputRecord(kind: .deadLetter, key: message.key, value: record.value, headers: letter.headers(appendingTo: record.headers))
-                    : OutputRecord(kind: .deadLetter, key: nil, value: [], headers: letter.headers(appendingTo: []))]
-            }
+        guard consumer.isCurrent(message), delivery.isLive(batch) else {
+            logger.debug("abandoning work revoked while processing", metadata: ["message": "\(message.reference)"])
+            return
+        }
+        switch await delivery.publish(outcome, of: input, message: message, batch: batch) {
+        case .published:
+            consumer.markDone(message)
+            context.metrics.processed(outcome, duration: context.clock.now() - started)
+            context.logDeadLetter(of: outcome, source: message.reference)
+        case .deadLettered:
+            consumer.markDone(message)
+            context.metrics.deadLettered(reason: DeadLetter.publishFailedReason)
+        case .abandoned:
+            return
         }
     }
 
-    private enum PublishResult {
-        /// Every output was acknowledged.
-        case published
-        /// Cancelled, or the partition was revoked: nothing may be marked done.
-        case abandoned
-        /// An output to `topic` was rejected for good ``Configuration/maxRejectedAttempts`` times.
-        case rejected(topic: String, error: KafkaError)
-    }
-
-    /// Publishes every output and waits for the acknowledgements, retrying what failed
-    /// with backoff. With `giveUp`, returns `.rejected` once rejections (not transient
-    /// failures) reached ``Configuration/maxRejectedAttempts``.
-    private func publish(_ outputs: [OutputRecord], for message: KafkaMessage, epoch: UInt64?, giveUp: Bool) async -> PublishResult {
-        var pending = outputs
-        var backoff = configuration.publishBackoff
-        var attempt = 0
-        var rejectedAttempts = 0
-        while !pending.isEmpty {
-            attempt += 1
-            let failed: [(output: OutputRecord, error: any Error)] = await withTaskGroup(of: (OutputRecord, (any Error)?).self) { group in
-                for output in pending {
-                    group.addTask {
-                        let record = KafkaProducerRecord(
-                            topic: self.configuration.topics.topic(for: output.kind),
-                            key: output.key,
-                            value: output.value,
-                            headers: output.headers.map { KafkaHeader(name: $0.key, value: $0.value) }
-                        )
-                        do {
-                            _ = try await self.producer.send(record)
-                            return (output, nil)
-                        } catch {
-                            self.logger.error("publishing an output failed; will retry", metadata: [
-                                "topic": "\(record.topic)", "error": "\(error)", "source": "\(message.reference)",
-                            ])
-                            return (output, error)
-                        }
-                    }
-                }
-                var failed: [(output: OutputRecord, error: any Error)] = []
-                for await (output, error) in group { if let error { failed.append((output, error)) } }
-                return failed
-            }
-            pending = failed.map(\.output)
-            guard let first = failed.first else { break }
-            onEvent(.publishFailed(source: message.reference, attempt: attempt, error: "\(first.error)"))
-            if let rejected = failed.first(where: { ($0.error as? KafkaError)?.isRecordRejection == true }),
-               let error = rejected.error as? KafkaError {
-                rejectedAttempts += 1
-                if giveUp, rejectedAttempts >= configuration.maxRejectedAttempts {
-                    return .rejected(topic: configuration.topics.topic(for: rejected.output.kind), error: error)
-                }
-            }
-            guard !Task.isCancelled, isStillAssigned(message, epoch: epoch) else { return .abandoned }
-            try? await sleep(backoff)
-            backoff = min(backoff * 2, configuration.maxPublishBackoff)
-        }
-        return .published
-    }
-
-    private func isStillAssigned(_ message: KafkaMessage, epoch: UInt64?) -> Bool {
-        guard let epoch else { return false }
-        return assignment.withLock { $0[message.topicPartition] } == epoch
-    }
-
-    /// Graceful part of shutdown: no more fetching; wait for in-flight work, bounded.
-    private func drain() async {
-        onStateChange(.draining)
-        logger.info("draining in-flight work", metadata: ["in_flight": "\(scheduler.inFlight)"])
-        let finished = await withTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                // Cancellable (unlike waitUntilIdle): when the deadline wins, this task
-                // must end too, or the group waits for the stuck work it is giving up on.
-                await self.scheduler.waitUntilInFlight(atMost: 0)
-                return !Task.isCancelled
-            }
-            group.addTask {
-                try? await self.sleep(self.configuration.shutdownDeadline)
-                return false
-            }
-            let first = await group.next() ?? false
-            group.cancelAll()
-            return first
-        }
-        if !finished {
-            logger.warning("shutdown deadline passed with work in flight; it will be redelivered", metadata: [
-                "in_flight": "\(scheduler.inFlight)",
-            ])
-        }
-        scheduler.finish()
-    }
-
-    /// Commits what is done, flushes the producer and leaves the group.
+    /// Ends the delivery (aborting what is open, closing the producer), then leaves the
+    /// group: the consumer's close commits what is done.
     private func close() async {
-        let unsent = await producer.close(flushTimeout: configuration.shutdownDeadline)
-        if unsent > 0 {
-            logger.error("producer closed with unacknowledged records", metadata: ["count": "\(unsent)"])
-        }
+        await delivery.close()
         if let error = await consumer.close() {
             logger.error("consumer close reported an error", metadata: ["error": "\(error)"])
         }
@@ -407,10 +334,10 @@ public final class PipelineWorker: Service, Sendable {
 
     private func reportLag() async {
         while !Task.isCancelled {
-            if let lags = try? consumer.lag() {
-                for lag in lags { if let value = lag.lag { metrics.lag(lag.topicPartition, value) } }
+            for lag in (try? consumer.lag()) ?? [] {
+                if let value = lag.lag { context.metrics.lag(lag.topicPartition, value) }
             }
-            try? await sleep(configuration.lagInterval)
+            try? await context.clock.sleep(for: configuration.lagInterval)
         }
     }
 }

@@ -141,7 +141,7 @@ private struct Scenario {
         shutdownDeadline: Duration = .seconds(20),
         beforeCommit: @escaping @Sendable (Int) async throws -> Void = { _ in },
         onStateChange: @escaping @Sendable (PipelineWorkerState) -> Void = { _ in }
-    ) throws -> TransactionalPipelineWorker<ContinuousClock> {
+    ) throws -> PipelineWorker {
         let consumer = try KafkaConsumer(
             configuration: consumerConfiguration(group: group, manual: true, strategy: strategy),
             topics: [topics.alerts], logger: Self.logger
@@ -152,14 +152,18 @@ private struct Scenario {
         let processor = AlertProcessor(
             enrichment: enrichment, classification: FixedClassification(), dedup: FixedDedup(), workerID: "eos-worker"
         )
-        return TransactionalPipelineWorker(
+        return PipelineWorker(
             configuration: .init(
-                topics: topics, maxInFlight: 16, commitInterval: commitInterval,
-                maxRecordsPerTransaction: maxRecordsPerTransaction, shutdownDeadline: shutdownDeadline,
-                transactionOperationTimeout: .seconds(20)
+                topics: topics, maxInFlight: 16, shutdownDeadline: shutdownDeadline,
+                exactlyOnce: .init(
+                    commitInterval: commitInterval, maxRecordsPerTransaction: maxRecordsPerTransaction, operationTimeout: .seconds(20)
+                )
             ),
-            consumer: consumer, producer: producer, processor: processor, logger: Self.logger,
-            clock: ContinuousClock(), onStateChange: onStateChange, beforeCommit: beforeCommit
+            consumer: consumer, delivery: .exactlyOnce(producer), processor: processor, logger: Self.logger,
+            onStateChange: onStateChange,
+            onEvent: { event in
+                if case .transactionCommitting(let records) = event { try await beforeCommit(records) }
+            }
         )
     }
 
@@ -257,15 +261,15 @@ private func outcome<T: Sendable>(of task: Task<T, any Error>, within limit: Dur
 }
 
 /// Runs `worker` in a service group; returns the group and the task running it.
-private func start(_ worker: TransactionalPipelineWorker<ContinuousClock>) -> (ServiceGroup, Task<Void, any Error>) {
+private func start(_ worker: PipelineWorker) -> (ServiceGroup, Task<Void, any Error>) {
     let group = ServiceGroup(configuration: .init(services: [worker], logger: Scenario.logger))
     return (group, Task { try await group.run() })
 }
 
 /// Runs `worker` until it committed `records` input records, then stops it gracefully.
-private func runUntilCommitted(_ worker: TransactionalPipelineWorker<ContinuousClock>, records: Int) async throws {
+private func runUntilCommitted(_ worker: PipelineWorker, records: Int) async throws {
     let (group, task) = start(worker)
-    #expect(await eventually { worker.statistics.committedRecords == records })
+    #expect(await eventually { worker.transactionStatistics.committedRecords == records })
     await group.triggerGracefulShutdown()
     try await task.value
 }
@@ -286,7 +290,7 @@ private final class Locked<Value: Sendable>: Sendable {
 }
 
 @Suite("Exactly-once worker against the real broker", .serialized, .timeLimit(.minutes(3)))
-struct TransactionalPipelineWorkerTests {
+struct ExactlyOnceWorkerTests {
     @Test(.enabled(if: ExternalService.kafka.shouldRun))
     func everyAlertIsCommittedOnceAndGracefulStopCommitsTheOpenTransaction() async throws {
         var scenario = try await Scenario(partitions: 3)
@@ -296,11 +300,11 @@ struct TransactionalPipelineWorkerTests {
         let (group, task) = start(worker)
         // 4 full transactions commit on their record count; the last 10 records stay in
         // the open one (the interval is an hour) until the graceful stop.
-        #expect(await eventually { enrichment.count == 110 && worker.statistics.committed == 4 })
-        #expect(worker.statistics.committedRecords == 100)
+        #expect(await eventually { enrichment.count == 110 && worker.transactionStatistics.committed == 4 })
+        #expect(worker.transactionStatistics.committedRecords == 100)
         await group.triggerGracefulShutdown()
         try await task.value
-        #expect(worker.statistics == .init(committed: 5, aborted: 0, committedRecords: 110))
+        #expect(worker.transactionStatistics == .init(committed: 5, aborted: 0, committedRecords: 110))
 
         try await scenario.expectEveryAlertOnceAndOffsetsCommitted()
     }
@@ -320,8 +324,8 @@ struct TransactionalPipelineWorkerTests {
             if attempt == 2 { throw InjectedFailure() }
         }
         try await runUntilCommitted(worker, records: 60)
-        #expect(worker.statistics.aborted == 1)
-        #expect(worker.statistics.committedRecords == 60)
+        #expect(worker.transactionStatistics.aborted == 1)
+        #expect(worker.transactionStatistics.committedRecords == 60)
         // The aborted transaction's ten records were processed twice, published once.
         #expect(enrichment.count == 70)
 
@@ -336,7 +340,7 @@ struct TransactionalPipelineWorkerTests {
         let worker = try scenario.worker(enrichment: enrichment, maxRecordsPerTransaction: 10)
         try await runUntilCommitted(worker, records: 20)
         // The first transaction (0..<10) failed on alert 7 and was redone once.
-        #expect(worker.statistics.aborted == 1)
+        #expect(worker.transactionStatistics.aborted == 1)
         #expect(enrichment.count == 30)
 
         try await scenario.expectEveryAlertOnceAndOffsetsCommitted()
@@ -352,10 +356,10 @@ struct TransactionalPipelineWorkerTests {
         let (group, task) = start(worker)
         var held = blocked.heldAlerts.makeAsyncIterator()
         #expect(await held.next() == "fp-12")
-        #expect(await eventually { worker.statistics.committedRecords == 10 && blocked.count == 14 })
+        #expect(await eventually { worker.transactionStatistics.committedRecords == 10 && blocked.count == 14 })
         await group.triggerGracefulShutdown()
         try await task.value
-        #expect(worker.statistics == .init(committed: 1, aborted: 1, committedRecords: 10))
+        #expect(worker.transactionStatistics == .init(committed: 1, aborted: 1, committedRecords: 10))
 
         let visible = try await scenario.committedRecords(of: scenario.topics.classified, expected: 10)
         #expect(try Set(visible.map { try IncidentRecord.decode($0.value ?? []).alert.fingerprint }) == Set((0..<10).map { "fp-\($0)" }))
@@ -373,10 +377,10 @@ struct TransactionalPipelineWorkerTests {
         let (_, task) = start(worker)
         var held = blocked.heldAlerts.makeAsyncIterator()
         #expect(await held.next() == "fp-35")
-        #expect(await eventually { worker.statistics.committedRecords == 30 && blocked.count >= 39 })
+        #expect(await eventually { worker.transactionStatistics.committedRecords == 30 && blocked.count >= 39 })
         task.cancel()
         _ = await task.result
-        #expect(worker.statistics.committed == 3)
+        #expect(worker.transactionStatistics.committed == 3)
 
         let visible = try await scenario.committedRecords(of: scenario.topics.classified, expected: 30)
         #expect(visible.count == 30)
@@ -398,7 +402,7 @@ struct TransactionalPipelineWorkerTests {
         let enrichment = TestEnrichment()
         let worker = try scenario.worker(enrichment: enrichment, maxRecordsPerTransaction: 5)
         let task = Task { try await worker.run() }
-        #expect(await eventually { worker.statistics.committedRecords == 10 })
+        #expect(await eventually { worker.transactionStatistics.committedRecords == 10 })
 
         // Another instance with the same transactional id fences this one.
         let usurper = try KafkaTransactionalProducer(
@@ -428,7 +432,7 @@ struct TransactionalPipelineWorkerTests {
         let firstWorker = try scenario.worker(enrichment: first, maxRecordsPerTransaction: 10_000, strategy: .range)
         let (firstGroup, firstTask) = start(firstWorker)
         #expect(await eventually { first.count == 80 })
-        #expect(firstWorker.statistics.committed == 0)
+        #expect(firstWorker.transactionStatistics.committed == 0)
 
         let second = TestEnrichment()
         let joined = Locked(false)
@@ -440,8 +444,8 @@ struct TransactionalPipelineWorkerTests {
         let (secondGroup, secondTask) = start(secondWorker)
         // The first worker commits its open transaction while it still owns the
         // partitions it gives up, so the second one starts after its work.
-        #expect(await eventually { joined.withLock { $0 } && firstWorker.statistics.committed == 1 })
-        #expect(firstWorker.statistics.committedRecords == 80)
+        #expect(await eventually { joined.withLock { $0 } && firstWorker.transactionStatistics.committed == 1 })
+        #expect(firstWorker.transactionStatistics.committedRecords == 80)
 
         try await scenario.produce(80..<120)
         #expect(await eventually { first.count + second.count == 120 })
@@ -450,7 +454,7 @@ struct TransactionalPipelineWorkerTests {
         try await firstTask.value
         try await secondTask.value
         #expect(second.count > 0)
-        #expect(firstWorker.statistics.committedRecords + secondWorker.statistics.committedRecords == 120)
+        #expect(firstWorker.transactionStatistics.committedRecords + secondWorker.transactionStatistics.committedRecords == 120)
 
         try await scenario.expectEveryAlertOnceAndOffsetsCommitted()
     }

@@ -1,0 +1,157 @@
+import Kafka
+import Logging
+import Resilience
+
+/// What differs between the worker's delivery modes: how a record is admitted, how its
+/// outputs are published and when its input counts as done, and what finishing means.
+/// ``PipelineWorker`` owns everything else (the consume loop, key scheduling, the
+/// in-flight bound, processing, drain, close, lag) and calls these in that loop.
+protocol DeliveryMode: Sendable {
+    /// Before the first fetch (e.g. initialising transactions).
+    /// - Throws: an error that keeps the worker from starting (it closes and rethrows it).
+    func start() async throws
+
+    /// Runs beside the consume loop until cancelled (e.g. periodic commits).
+    /// - Throws: a fatal error that must stop the worker.
+    func runBeside() async throws
+
+    /// Admits a consumed message, in fetch order, one at a time: calls `schedule` with the
+    /// batch the message joins to have it processed, or drops it (it will be redelivered).
+    /// - Throws: a fatal error that must stop the worker.
+    func admit(_ message: KafkaMessage, schedule: (_ batch: UInt64) async -> Void) async throws
+
+    /// Whether work of `batch` may still publish.
+    func isLive(_ batch: UInt64) -> Bool
+
+    /// The worker was stopped (cancelled) after processing `message` and before
+    /// publishing its outputs.
+    func stoppedBeforePublishing(_ message: KafkaMessage, batch: UInt64)
+
+    /// Publishes the outputs of a processed input and reports whether it is done.
+    func publish(_ outcome: ProcessingOutcome, of input: InputRecord, message: KafkaMessage, batch: UInt64) async -> Publication
+
+    /// The consumer gave up `partitions`.
+    func revoked(_ partitions: [KafkaTopicPartition])
+
+    /// Graceful shutdown: nothing more is admitted; finish in-flight work within the
+    /// shutdown deadline and make what is done durable. `afterFailure`: the worker is
+    /// stopping because of an error (a mode may then leave finishing to ``close()``).
+    /// - Returns: a fatal error met while doing so.
+    func drain(afterFailure: Bool) async -> (any Error)?
+
+    /// Ends whatever is still open and closes the producer.
+    func close() async
+}
+
+/// How publishing an input's outputs ended.
+enum Publication: Sendable {
+    /// Every output was acknowledged: the input is done.
+    case published
+    /// The outputs were refused for good and the input was dead-lettered with reason
+    /// `publish_failed` instead: the input is done.
+    case deadLettered
+    /// Nothing may be marked done (cancelled, revoked, or its batch ended): the input
+    /// is redelivered.
+    case abandoned
+}
+
+/// What the worker and its delivery mode share: the consumer, the scheduler, the
+/// injected clock, the hook, and the two jobs both modes do the same way (publishing a
+/// set of outputs, waiting for in-flight work against a deadline).
+final class WorkerContext: Sendable {
+    let topics: PipelineTopics
+    let shutdownDeadline: Duration
+    let consumer: KafkaConsumer
+    let scheduler: KeyedTaskScheduler
+    let logger: Logger
+    let metrics: PipelineMetrics
+    let clock: ResilienceClock
+    private let hook: @Sendable (PipelineWorkerEvent) async throws -> Void
+
+    init(
+        topics: PipelineTopics, shutdownDeadline: Duration, consumer: KafkaConsumer, scheduler: KeyedTaskScheduler,
+        logger: Logger, clock: ResilienceClock, hook: @escaping @Sendable (PipelineWorkerEvent) async throws -> Void
+    ) {
+        self.topics = topics
+        self.shutdownDeadline = shutdownDeadline
+        self.consumer = consumer
+        self.scheduler = scheduler
+        self.logger = logger
+        self.metrics = PipelineMetrics()
+        self.clock = clock
+        self.hook = hook
+    }
+
+    /// Tells the hook; what it throws is ignored (only ``announce(_:)`` lets it fail a step).
+    func report(_ event: PipelineWorkerEvent) async {
+        try? await hook(event)
+    }
+
+    /// Tells the hook that the step `event` names is about to happen.
+    /// - Throws: what the hook threw: the step must fail.
+    func announce(_ event: PipelineWorkerEvent) async throws {
+        try await hook(event)
+    }
+
+    /// Sends every output concurrently through `producer` and waits for every
+    /// acknowledgement.
+    /// - Returns: the outputs that failed, each with its error (empty when all went through).
+    func send(_ outputs: [OutputRecord], via producer: KafkaProducer) async -> [(output: OutputRecord, error: any Error)] {
+        await withTaskGroup(of: (OutputRecord, (any Error)?).self) { group in
+            for output in outputs {
+                group.addTask {
+                    let record = KafkaProducerRecord(
+                        topic: self.topics.topic(for: output.kind),
+                        key: output.key,
+                        value: output.value,
+                        headers: output.headers.map { KafkaHeader(name: $0.key, value: $0.value) }
+                    )
+                    do {
+                        _ = try await producer.send(record)
+                        return (output, nil)
+                    } catch {
+                        return (output, error)
+                    }
+                }
+            }
+            var failed: [(output: OutputRecord, error: any Error)] = []
+            for await (output, error) in group {
+                if let error { failed.append((output, error)) }
+            }
+            return failed
+        }
+    }
+
+    /// Waits until nothing is in flight, at most `limit` on the injected clock (no limit:
+    /// as long as it takes).
+    /// - Returns: whether the work finished in time.
+    ///
+    /// `KeyedTaskScheduler.waitUntilIdle()` ignores cancellation, so it is raced in
+    /// unstructured tasks: a task group would wait for the stuck work past the deadline.
+    func waitForIdle(within limit: Duration?) async -> Bool {
+        guard let limit else {
+            await scheduler.waitUntilIdle()
+            return true
+        }
+        let idle = FirstOffer<Bool>()
+        Task {
+            await scheduler.waitUntilIdle()
+            idle.offer(true)
+        }
+        let deadline = Task {
+            try? await clock.sleep(for: limit)
+            idle.offer(false)
+        }
+        let finished = await idle.value()
+        deadline.cancel()
+        return finished
+    }
+
+    /// Logs the dead letter an input turned into, once its outputs are published.
+    func logDeadLetter(of outcome: ProcessingOutcome, source: KafkaMessageReference) {
+        guard let letter = outcome.deadLetter else { return }
+        logger.warning("record dead-lettered", metadata: [
+            "reason": "\(letter.reason)", "detail": "\(letter.detail)", "source": "\(source)",
+        ])
+    }
+}
