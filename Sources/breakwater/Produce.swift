@@ -91,7 +91,7 @@ struct Produce: AsyncParsableCommand, Sendable {
         let producer: KafkaProducer
         do {
             producer = try KafkaProducer(
-                configuration: KafkaProducerConfiguration(common: configuration.kafka.toolClientConfiguration(clientID: "breakwater-produce")),
+                configuration: KafkaProducerConfiguration(common: configuration.kafka.clientConfiguration(clientID: "breakwater-produce")),
                 logger: toolLogger(label: "breakwater.produce"))
         } catch {
             printError("breakwater produce: cannot create the Kafka producer: \(error)")

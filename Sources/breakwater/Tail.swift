@@ -66,7 +66,7 @@ struct Tail: AsyncParsableCommand, Sendable {
     /// The command's work; Ctrl-C cancels it, which ends the read and leaves the group.
     private func tail() async throws {
         let configuration = try options.load().configuration
-        let topics = configuration.topics
+        let topics = configuration.topics.pipelineTopics
         let summarizing = summary || summaryJson != nil || expect != nil
         let expectation = try expect.map { path in
             do {
@@ -75,10 +75,10 @@ struct Tail: AsyncParsableCommand, Sendable {
                 throw ValidationError("\(error)")
             }
         }
-        var roles: [OutputTopicRole] = [.classified, .fallbackEvents]
-        if dlq || summarizing { roles.append(.deadLetter) }
+        var kinds: [OutputKind] = [.incident, .fallbackEvent]
+        if dlq || summarizing { kinds.append(.deadLetter) }
         let reader = OutputTopicReader(
-            kafka: configuration.kafka.toolClientConfiguration(clientID: "breakwater-tail"),
+            kafka: configuration.kafka.clientConfiguration(clientID: "breakwater-tail"),
             clock: ContinuousClock(), logger: toolLogger(label: "breakwater.tail"))
         let totals = Mutex(OutputSummary())
         let decoder = AlertDecoder.configured(by: configuration.pipeline)
@@ -87,12 +87,12 @@ struct Tail: AsyncParsableCommand, Sendable {
         let outcome: (stop: OutputTopicReader<ContinuousClock>.Stop, records: Int)
         do {
             outcome = try await reader.read(
-                topics: roles.map(topics.name(of:)), fromBeginning: fromBeginning || summarizing,
+                topics: kinds.map(topics.topic(for:)), fromBeginning: fromBeginning || summarizing,
                 idleTimeout: untilIdle.map { .milliseconds(Int64($0 * 1000)) }, joinTimeout: Self.joinTimeout, limit: limit
             ) { message in
-                guard let role = topics.role(of: message.topic) else { return }
+                guard let kind = topics.kind(of: message.topic) else { return }
                 let headers = message.headers.map { RecordHeader(key: $0.name, value: $0.value) }
-                let record = PublishedRecord(role: role, value: message.value, headers: headers, decoder: decoder)
+                let record = PublishedRecord(kind: kind, value: message.value, headers: headers, decoder: decoder)
                 if summarizing {
                     totals.withLock { $0.add(record) }
                     return
@@ -108,7 +108,7 @@ struct Tail: AsyncParsableCommand, Sendable {
             throw ExitCode.failure
         }
         if outcome.stop == .notAssigned {
-            printError("breakwater tail: no partition of \(roles.map(topics.name(of:)).joined(separator: ", ")) was assigned within "
+            printError("breakwater tail: no partition of \(kinds.map(topics.topic(for:)).joined(separator: ", ")) was assigned within "
                 + "\(Self.joinTimeout); is kafka.bootstrapServers (\(configuration.kafka.bootstrapServers)) reachable and do the topics exist?")
             throw ExitCode.failure
         }

@@ -1,4 +1,5 @@
 import Foundation
+import Triage
 import Hummingbird
 import Resilience
 import Testing
@@ -11,10 +12,10 @@ import Testing
         (.post, HTTPRoutes.adminBreaker("ml", .forceOpen), #"{"reason":"x"}"#),
         (.post, HTTPRoutes.adminBreaker("catalog", .forceClose), nil),
         (.post, HTTPRoutes.adminBreaker("dedup", .reset), nil),
-        (.put, HTTPRoutes.adminFeature("enrichment"), #"{"enabled":false}"#),
+        (.put, HTTPRoutes.adminFeature(FeatureName.mlClassification), #"{"enabled":false}"#),
         (.put, HTTPRoutes.adminReadOnly, #"{"enabled":true}"#),
     ]
-    static let reads: [String] = [HTTPRoutes.adminBreakers, HTTPRoutes.adminFeature("enrichment"), HTTPRoutes.adminReadOnly]
+    static let reads: [String] = [HTTPRoutes.adminBreakers, HTTPRoutes.adminFeature(FeatureName.mlClassification), HTTPRoutes.adminReadOnly]
 
     @Test func withoutATokenTheAdminRoutesDoNotExist() async throws {
         let fixture = try HTTPFixture()
@@ -99,7 +100,7 @@ import Testing
 
     private func expectNothingChanged(_ fixture: HTTPFixture, sourceLocation: SourceLocation = #_sourceLocation) throws {
         #expect(fixture.breakers.snapshots().map(\.state) == [.closed, .closed, .closed], sourceLocation: sourceLocation)
-        #expect(fixture.features.isEnabled("enrichment"), sourceLocation: sourceLocation)
+        #expect(fixture.features.isEnabled(FeatureName.mlClassification), sourceLocation: sourceLocation)
         #expect(!fixture.dedup.isReadOnly, sourceLocation: sourceLocation)
     }
 }
@@ -190,28 +191,28 @@ import Testing
         let fixture = try HTTPFixture()
         let bodies = try await fixture.withServer { client in
             let responses = [
-                try await client.admin(.get, HTTPRoutes.adminFeature("enrichment")),
-                try await client.admin(.put, HTTPRoutes.adminFeature("enrichment"), body: #"{"enabled":false}"#),
-                try await client.admin(.get, HTTPRoutes.adminFeature("enrichment")),
-                try await client.admin(.put, HTTPRoutes.adminFeature("enrichment"), body: #"{"enabled":true}"#),
+                try await client.admin(.get, HTTPRoutes.adminFeature(FeatureName.mlClassification)),
+                try await client.admin(.put, HTTPRoutes.adminFeature(FeatureName.mlClassification), body: #"{"enabled":false}"#),
+                try await client.admin(.get, HTTPRoutes.adminFeature(FeatureName.mlClassification)),
+                try await client.admin(.put, HTTPRoutes.adminFeature(FeatureName.mlClassification), body: #"{"enabled":true}"#),
             ]
             return try responses.map { ($0.status.code, try $0.decode(FeatureBody.self)) }
         }
         #expect(bodies.map(\.0) == [200, 200, 200, 200])
         #expect(bodies.map(\.1) == [
-            FeatureBody(name: "enrichment", enabled: true, offReason: nil),
-            FeatureBody(name: "enrichment", enabled: false, offReason: "flag_off"),
-            FeatureBody(name: "enrichment", enabled: false, offReason: "flag_off"),
-            FeatureBody(name: "enrichment", enabled: true, offReason: nil),
+            FeatureBody(name: FeatureName.mlClassification, enabled: true, offReason: nil),
+            FeatureBody(name: FeatureName.mlClassification, enabled: false, offReason: "flag_off"),
+            FeatureBody(name: FeatureName.mlClassification, enabled: false, offReason: "flag_off"),
+            FeatureBody(name: FeatureName.mlClassification, enabled: true, offReason: nil),
         ])
-        #expect(fixture.features.isEnabled("enrichment"))
+        #expect(fixture.features.isEnabled(FeatureName.mlClassification))
     }
 
     @Test func aFeatureIsOffWhileItsBreakerIsOpen() async throws {
         let fixture = try HTTPFixture()
-        fixture.breakers.breaker(named: "ml").forceOpen(reason: "test")
-        let body = try await fixture.withServer { try await $0.admin(.get, HTTPRoutes.adminFeature("mlClassification")) }
-        #expect(try body.decode(FeatureBody.self) == FeatureBody(name: "mlClassification", enabled: false, offReason: "circuit_open"))
+        fixture.breakers.breaker(named: BreakerName.ml).forceOpen(reason: "test")
+        let body = try await fixture.withServer { try await $0.admin(.get, HTTPRoutes.adminFeature(FeatureName.mlClassification)) }
+        #expect(try body.decode(FeatureBody.self) == FeatureBody(name: FeatureName.mlClassification, enabled: false, offReason: "circuit_open"))
     }
 
     @Test func unknownFeatureIs404AndIsNotCreated() async throws {
@@ -241,7 +242,7 @@ import Testing
         let fixture = try HTTPFixture()
         let responses = try await fixture.withServer { client in
             [
-                try await client.admin(.put, HTTPRoutes.adminFeature("enrichment"), body: body),
+                try await client.admin(.put, HTTPRoutes.adminFeature(FeatureName.mlClassification), body: body),
                 try await client.admin(.put, HTTPRoutes.adminReadOnly, body: body),
             ]
         }
@@ -250,7 +251,7 @@ import Testing
             let error = try response.decode(ErrorBody.self).error
             #expect([message, "invalid JSON body: \(message)"].contains(error))
         }
-        #expect(fixture.features.isEnabled("enrichment"))
+        #expect(fixture.features.isEnabled(FeatureName.mlClassification))
         #expect(!fixture.dedup.isReadOnly)
     }
 

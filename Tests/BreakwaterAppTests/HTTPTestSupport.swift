@@ -6,6 +6,7 @@ import Prometheus
 import Resilience
 import ServiceLifecycle
 import Testing
+import Triage
 
 @testable import BreakwaterApp
 
@@ -26,10 +27,10 @@ struct HTTPFixture: Sendable {
     init() throws {
         factory = BreakwaterMetrics.makeFactory(registry: registry)
         breakers = try CircuitBreakerRegistry(clock: ManualClock(), metricsFactory: factory)
-        for name in ["ml", "catalog", "dedup"] { _ = breakers.breaker(named: name) }
-        dedup = DegradedService(service: "dedup-store", breaker: breakers.breaker(named: "dedup"))
-        features.register("mlClassification", breaker: breakers.breaker(named: "ml"))
-        features.register("enrichment")
+        for name in [BreakerName.ml, BreakerName.catalog, BreakerName.dedup] { _ = breakers.breaker(named: name) }
+        dedup = DegradedService(service: "dedup-store", breaker: breakers.breaker(named: BreakerName.dedup))
+        // As the worker registers it: the ML flag behind the ML breaker.
+        features.register(FeatureName.mlClassification, breaker: breakers.breaker(named: BreakerName.ml))
     }
 
     var dependencies: HTTPServerDependencies {

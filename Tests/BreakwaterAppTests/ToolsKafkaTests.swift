@@ -17,7 +17,7 @@ struct ToolsKafkaTests {
     static func kafka(_ bootstrap: String) -> KafkaConfiguration {
         var settings = KafkaSettings()
         settings.bootstrapServers = bootstrap
-        return settings.toolClientConfiguration(clientID: "tools-tests")
+        return settings.clientConfiguration(clientID: "tools-tests")
     }
 
     /// Creates fresh topics (one per prefix) and returns their names.
@@ -104,10 +104,10 @@ struct ToolsKafkaTests {
         #expect(reader.groupID.hasPrefix("breakwater-tail-"))
         let collected = Mutex<(summary: OutputSummary, rows: [TailRow])>((OutputSummary(), []))
         let outcome = try await reader.read(
-            topics: OutputTopicRole.allCases.map(topics.name(of:)), fromBeginning: true, idleTimeout: .seconds(3)
+            topics: OutputKind.allCases.map(topics.pipelineTopics.topic(for:)), fromBeginning: true, idleTimeout: .seconds(3)
         ) { message in
-            guard let role = topics.role(of: message.topic) else { return }
-            let record = PublishedRecord(role: role, value: message.value, headers: message.headers.map { RecordHeader(key: $0.name, value: $0.value) })
+            guard let kind = topics.pipelineTopics.kind(of: message.topic) else { return }
+            let record = PublishedRecord(kind: kind, value: message.value, headers: message.headers.map { RecordHeader(key: $0.name, value: $0.value) })
             collected.withLock { $0.summary.add(record); $0.rows.append(TailRow(record)) }
         }
         #expect(outcome.stop == .idle)
@@ -118,7 +118,7 @@ struct ToolsKafkaTests {
         #expect(summary.incidentsByClassifier == ["ml": ["critical": 2], "rules": ["low": 1]])
         #expect(summary.fallbackEventsByBreaker == ["classifier.ml": ["rules": [FallbackEventReason.circuitOpen.rawValue: 2]]])
         #expect(summary.deadLettersByReason == ["invalid_json": 2, "too_large": 1])
-        #expect(summary.unreadable == ["classified": 1])
+        #expect(summary.unreadable == ["incident": 1])
         #expect(rows.filter { $0.kind == "incident" }.map(\.incidentID) == [first.incidentID, first.incidentID, second.incidentID])
 
         // A fresh group again (nothing was committed), so a limited read starts over.

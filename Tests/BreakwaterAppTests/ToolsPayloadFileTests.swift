@@ -111,7 +111,7 @@ struct ToolsDecoderLimitTests {
         // Counting a dead-lettered record's alerts uses the same limits.
         let headers = DeadLetter(reason: "too_large", detail: "d", sourceTopic: "alerts", sourcePartition: 0, sourceOffset: 0,
                                  time: Date(timeIntervalSince1970: 0), workerID: "w").headers(appendingTo: [])
-        #expect(PublishedRecord(role: .deadLetter, value: webhook.value, headers: headers, decoder: .configured(by: pipeline))
+        #expect(PublishedRecord(kind: .deadLetter, value: webhook.value, headers: headers, decoder: .configured(by: pipeline))
                 == .deadLetter(reason: "too_large", DeadLetter(headers: headers), carriedAlerts: 0))
     }
 }

@@ -31,46 +31,48 @@ struct ToolsSummaryTests {
 
     @Test func recordsDecodeByTheirTopicsRole() throws {
         let incident = Self.incident("f1", .high, .latency, .rules)
-        #expect(PublishedRecord(role: .classified, value: try incident.jsonBytes(), headers: []) == .incident(incident))
+        #expect(PublishedRecord(kind: .incident, value: try incident.jsonBytes(), headers: []) == .incident(incident))
         let event = Self.fallback("classifier.ml", "rules", .timeout)
-        #expect(PublishedRecord(role: .fallbackEvents, value: try event.jsonBytes(), headers: []) == .fallbackEvent(event))
+        #expect(PublishedRecord(kind: .fallbackEvent, value: try event.jsonBytes(), headers: []) == .fallbackEvent(event))
         let headers = Self.deadLetterHeaders("invalid_json")
-        #expect(PublishedRecord(role: .deadLetter, value: Array("{".utf8), headers: headers)
+        #expect(PublishedRecord(kind: .deadLetter, value: Array("{".utf8), headers: headers)
                 == .deadLetter(reason: "invalid_json", DeadLetter(headers: headers)))
     }
 
     @Test func recordsInTheWrongFormatAreUnreadableNotFatal() throws {
-        #expect(PublishedRecord(role: .classified, value: nil, headers: []) == .unreadable(role: .classified, problem: "tombstone (no value)"))
-        guard case .unreadable(.classified, let missing) = PublishedRecord(role: .classified, value: Array("{}".utf8), headers: []) else {
+        #expect(PublishedRecord(kind: .incident, value: nil, headers: []) == .unreadable(kind: .incident, problem: "tombstone (no value)"))
+        guard case .unreadable(.incident, let missing) = PublishedRecord(kind: .incident, value: Array("{}".utf8), headers: []) else {
             Issue.record("an empty object must be unreadable")
             return
         }
         #expect(missing == "missing key schema_version")
         let event = try Self.fallback("b", "s", .timeout).jsonBytes()
-        guard case .unreadable(.classified, _) = PublishedRecord(role: .classified, value: event, headers: []) else {
+        guard case .unreadable(.incident, _) = PublishedRecord(kind: .incident, value: event, headers: []) else {
             Issue.record("a fallback event on the incidents topic must be unreadable")
             return
         }
-        guard case .unreadable(.fallbackEvents, _) = PublishedRecord(role: .fallbackEvents, value: Array("not json".utf8), headers: []) else {
+        guard case .unreadable(.fallbackEvent, _) = PublishedRecord(kind: .fallbackEvent, value: Array("not json".utf8), headers: []) else {
             Issue.record("garbage must be unreadable")
             return
         }
     }
 
     @Test func aDeadLetterWithoutHeadersStillCountsWithAnUnknownReason() {
-        #expect(PublishedRecord(role: .deadLetter, value: nil, headers: []) == .deadLetter(reason: "unknown", nil))
+        #expect(PublishedRecord(kind: .deadLetter, value: nil, headers: []) == .deadLetter(reason: "unknown", nil))
         let partial = [RecordHeader(DeadLetter.Header.reason, "too_large")]
-        #expect(PublishedRecord(role: .deadLetter, value: nil, headers: partial) == .deadLetter(reason: "too_large", nil))
+        #expect(PublishedRecord(kind: .deadLetter, value: nil, headers: partial) == .deadLetter(reason: "too_large", nil))
     }
 
-    @Test func topicNamesMapToRoles() {
-        var topics = TopicSettings()
-        topics.classified = "c"
-        #expect(topics.role(of: "c") == .classified)
-        #expect(topics.role(of: topics.fallbackEvents) == .fallbackEvents)
-        #expect(topics.role(of: topics.deadLetter) == .deadLetter)
-        #expect(topics.role(of: topics.alerts) == nil)
-        #expect(OutputTopicRole.allCases.map(topics.name(of:)) == ["c", topics.fallbackEvents, topics.deadLetter])
+    @Test func topicNamesMapToOutputKinds() {
+        var settings = TopicSettings()
+        settings.classified = "c"
+        let topics = settings.pipelineTopics
+        #expect(topics.kind(of: "c") == .incident)
+        #expect(topics.kind(of: topics.fallbackEvents) == .fallbackEvent)
+        #expect(topics.kind(of: topics.deadLetter) == .deadLetter)
+        #expect(topics.kind(of: topics.alerts) == nil)
+        #expect(OutputKind.allCases.map(topics.topic(for:)) == ["c", settings.fallbackEvents, settings.deadLetter])
+        #expect(topics.all == [settings.alerts, "c", settings.fallbackEvents, settings.deadLetter])
     }
 
     static func sampleSummary() -> OutputSummary {
@@ -86,7 +88,7 @@ struct ToolsSummaryTests {
             .fallbackEvent(Self.fallback("classifier.ml", "rules", .timeout)),
             .fallbackEvent(Self.fallback("catalog.postgres", "stale", .error)),
             .deadLetter(reason: "invalid_json", nil), .deadLetter(reason: "invalid_json", nil), .deadLetter(reason: "too_large", nil),
-            .unreadable(role: .classified, problem: "x"),
+            .unreadable(kind: .incident, problem: "x"),
         ] {
             summary.add(record)
         }
@@ -107,7 +109,7 @@ struct ToolsSummaryTests {
         ])
         #expect(summary.deadLetters == 3)
         #expect(summary.deadLettersByReason == ["invalid_json": 2, "too_large": 1])
-        #expect(summary.unreadable == ["classified": 1])
+        #expect(summary.unreadable == ["incident": 1])
     }
 
     @Test func theSummaryTextIsAlignedAndOrdered() {
@@ -159,7 +161,7 @@ struct ToolsSummaryTests {
         let webhook = generator.next(format: .alertmanagerWebhook)
         let headers = DeadLetter(reason: DeadLetter.processingFailedReason, detail: "d", sourceTopic: "alerts", sourcePartition: 0,
                                  sourceOffset: 1, time: Self.now, workerID: "w").headers(appendingTo: webhook.headers)
-        let record = PublishedRecord(role: .deadLetter, value: webhook.value, headers: headers)
+        let record = PublishedRecord(kind: .deadLetter, value: webhook.value, headers: headers)
         #expect(record == .deadLetter(reason: DeadLetter.processingFailedReason, DeadLetter(headers: headers),
                                       carriedAlerts: webhook.expectedAlertCount))
         var summary = OutputSummary()

@@ -80,10 +80,10 @@ struct ToolsTableTests {
         let bare = TailRow(.deadLetter(reason: "unknown", nil), recordTime: Self.processed)
         #expect(bare.what == "unknown")
         #expect(bare.cells[0] == "10:15:30.187")
-        let unreadable = TailRow(.unreadable(role: .classified, problem: "missing key schema_version"))
+        let unreadable = TailRow(.unreadable(kind: .incident, problem: "missing key schema_version"))
         #expect(unreadable.kind == "unreadable")
         #expect(unreadable.cells[0] == "-")
-        #expect(unreadable.what == "classified: missing key schema_version")
+        #expect(unreadable.what == "incident: missing key schema_version")
     }
 
     @Test func aJSONLineCarriesTheRowAndTheRecord() throws {

@@ -238,7 +238,7 @@ struct DegradationTests {
             name: "ml", configuration: .init(failureThreshold: replies.count, openDuration: .fixed(.seconds(30))), clock: clock
         )
         let features = FeatureFallback(clock: clock)
-        features.register(GuardedClassification.featureName, breaker: breaker)
+        features.register(FeatureName.mlClassification, breaker: breaker)
         let rules = try RuleClassifier(contentsOf: Rig.repositoryRoot.appendingPathComponent("deploy/rules.yaml").path)
         let step = GuardedClassification(ml: client, rules: rules, breaker: breaker, features: features)
         // The rules' synchronous, never-failing overload.

@@ -14,7 +14,7 @@ import Testing
     init() throws {
         breaker = try makeBreaker("ml", clock: clock, failures: 3, open: .seconds(30), callTimeout: .seconds(1))
         features = FeatureFallback(clock: clock)
-        features.register(GuardedClassification.featureName, breaker: breaker)
+        features.register(FeatureName.mlClassification, breaker: breaker)
         rules = try RuleClassifier(contentsOf: Fixture.repositoryRoot.appendingPathComponent("deploy/rules.yaml").path)
     }
 
@@ -57,7 +57,7 @@ import Testing
         ml.script.set(.fail)
         for _ in 0..<3 { expectRules(await step.classify(stepAlert()), reason: .error) }
         #expect(breaker.state == .open)
-        #expect(features.offCause(GuardedClassification.featureName) == .circuitOpen)
+        #expect(features.offCause(FeatureName.mlClassification) == .circuitOpen)
         #expect(ml.script.calls == 3)
 
         for _ in 0..<5 { expectRules(await step.classify(stepAlert()), reason: .featureOff) }
@@ -73,7 +73,7 @@ import Testing
         #expect(ml.script.calls == 3)
 
         clock.advance(by: .seconds(1))
-        #expect(features.isEnabled(GuardedClassification.featureName))
+        #expect(features.isEnabled(FeatureName.mlClassification))
         let probe = await step.classify(stepAlert())
         #expect(probe.value == ScriptedClassifier.verdict)
         #expect(probe.fallbacks.isEmpty)
@@ -84,12 +84,12 @@ import Testing
     }
 
     @Test func flagSwitchedOffByHandRoutesToRulesUntilSwitchedOn() async {
-        features.setEnabled(GuardedClassification.featureName, false)
+        features.setEnabled(FeatureName.mlClassification, false)
         expectRules(await step.classify(stepAlert()), reason: .featureOff)
         #expect(ml.script.calls == 0)
         #expect(breaker.state == .closed)
 
-        features.setEnabled(GuardedClassification.featureName, true)
+        features.setEnabled(FeatureName.mlClassification, true)
         #expect(await step.classify(stepAlert()).value == ScriptedClassifier.verdict)
         #expect(ml.script.calls == 1)
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Triage
 
 /// Every setting of a Breakwater worker, with documented defaults.
 ///
@@ -91,13 +92,13 @@ public struct KafkaSSLSettings: Sendable, Hashable, Codable {
 /// Topic names and creation settings.
 public struct TopicSettings: Sendable, Hashable, Codable {
     /// Input topic of alert payloads.
-    public var alerts = "alerts"
+    public var alerts = PipelineTopics.DefaultName.alerts
     /// Output topic of classified incidents.
-    public var classified = "incidents.classified"
+    public var classified = PipelineTopics.DefaultName.classified
     /// Output topic of fallback events.
-    public var fallbackEvents = "incidents.fallback-events"
+    public var fallbackEvents = PipelineTopics.DefaultName.fallbackEvents
     /// Dead-letter topic for records that cannot be decoded or processed.
-    public var deadLetter = "alerts.dlq"
+    public var deadLetter = PipelineTopics.DefaultName.deadLetter
     /// Partitions of topics the worker creates.
     public var partitions = 6
     /// Replication factor of topics the worker creates.
@@ -284,7 +285,7 @@ public struct FeatureSettings: Sendable, Hashable, Codable {
     }
 
     /// Every flag by its name (the configuration key and admin API name).
-    public var all: [(name: String, enabled: Bool)] { [("ml_classification", mlClassification)] }
+    public var all: [(name: String, enabled: Bool)] { [(FeatureName.mlClassification, mlClassification)] }
 }
 
 /// The HTTP server.

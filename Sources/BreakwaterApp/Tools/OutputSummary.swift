@@ -67,8 +67,8 @@ public struct OutputSummary: Sendable, Equatable, Codable {
             deadLettersByReason[reason, default: 0] += 1
             deadLetteredAlerts += carriedAlerts
             if carriedAlerts > 0 { decodableDeadLetters += 1 }
-        case .unreadable(let role, _):
-            unreadable[role.rawValue, default: 0] += 1
+        case .unreadable(let kind, _):
+            unreadable[kind.rawValue, default: 0] += 1
         }
     }
 

@@ -1,41 +1,14 @@
 import Foundation
 import Triage
 
-/// The three output topics `breakwater tail` reads, by role.
-public enum OutputTopicRole: String, Sendable, Hashable, CaseIterable, Codable {
-    /// `topics.classified`: incident records.
-    case classified
-    /// `topics.fallbackEvents`: fallback event records.
-    case fallbackEvents
-    /// `topics.deadLetter`: dead-lettered input records.
-    case deadLetter
-}
-
-extension AlertDecoder {
-    /// The decoder the workers run with `pipeline`: default limits except the record size
-    /// and the alerts per record, which are configured.
-    public static func configured(by pipeline: PipelineSettings) -> AlertDecoder {
-        AlertDecoder(limits: DecodingLimits(maxRecordBytes: pipeline.maxRecordBytes, maxAlertsPerRecord: pipeline.maxAlertsPerPayload))
-    }
-}
-
 extension TopicSettings {
-    /// The topic name of an output role.
-    public func name(of role: OutputTopicRole) -> String {
-        switch role {
-        case .classified: classified
-        case .fallbackEvents: fallbackEvents
-        case .deadLetter: deadLetter
-        }
-    }
-
-    /// The output role of `topic`, or `nil` when it is not an output topic.
-    public func role(of topic: String) -> OutputTopicRole? {
-        OutputTopicRole.allCases.first { name(of: $0) == topic }
+    /// The worker's view of these topics; it maps each output kind to its topic and back.
+    public var pipelineTopics: PipelineTopics {
+        PipelineTopics(alerts: alerts, classified: classified, fallbackEvents: fallbackEvents, deadLetter: deadLetter)
     }
 }
 
-/// One record read from an output topic, decoded by its topic's role.
+/// One record read from an output topic, decoded by its topic's output kind.
 public enum PublishedRecord: Sendable, Equatable {
     /// A classified incident.
     case incident(IncidentRecord)
@@ -47,22 +20,22 @@ public enum PublishedRecord: Sendable, Equatable {
     /// failed processing), else 0.
     case deadLetter(reason: String, DeadLetter?, carriedAlerts: Int = 0)
     /// A record of an output topic that is not in that topic's format.
-    case unreadable(role: OutputTopicRole, problem: String)
+    case unreadable(kind: OutputKind, problem: String)
 
-    /// Decodes a record value (and, for the DLQ, its headers) by the topic's role. Never
-    /// throws: a record that does not decode is ``unreadable(role:problem:)``.
+    /// Decodes a record value (and, for the DLQ, its headers) by the topic's output kind. Never
+    /// throws: a record that does not decode is ``unreadable(kind:problem:)``.
     /// - Parameter decoder: counts the alerts inside a DLQ record; give it the workers' limits.
-    public init(role: OutputTopicRole, value: [UInt8]?, headers: [RecordHeader], decoder: AlertDecoder = AlertDecoder()) {
-        switch role {
-        case .classified, .fallbackEvents:
+    public init(kind: OutputKind, value: [UInt8]?, headers: [RecordHeader], decoder: AlertDecoder = AlertDecoder()) {
+        switch kind {
+        case .incident, .fallbackEvent:
             guard let value else {
-                self = .unreadable(role: role, problem: "tombstone (no value)")
+                self = .unreadable(kind: kind, problem: "tombstone (no value)")
                 return
             }
             do {
-                self = role == .classified ? .incident(try IncidentRecord.decode(value)) : .fallbackEvent(try FallbackEventRecord.decode(value))
+                self = kind == .incident ? .incident(try IncidentRecord.decode(value)) : .fallbackEvent(try FallbackEventRecord.decode(value))
             } catch {
-                self = .unreadable(role: role, problem: Self.describe(error))
+                self = .unreadable(kind: kind, problem: Self.describe(error))
             }
         case .deadLetter:
             let reason = headers.last(named: DeadLetter.Header.reason)?.stringValue ?? "unknown"

@@ -99,8 +99,8 @@ public struct TailRow: Sendable, Equatable {
                       incidentID: event.incidentID)
         case .deadLetter(let reason, let letter, _):
             self.init(time: letter?.time ?? recordTime, kind: "dlq", what: letter.map { "\(reason): \($0.detail)" } ?? reason)
-        case .unreadable(let role, let problem):
-            self.init(time: recordTime, kind: "unreadable", what: "\(role.rawValue): \(problem)")
+        case .unreadable(let outputKind, let problem):
+            self.init(time: recordTime, kind: "unreadable", what: "\(outputKind.rawValue): \(problem)")
         }
     }
 

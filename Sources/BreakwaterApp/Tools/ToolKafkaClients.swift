@@ -3,18 +3,6 @@ import Kafka
 import Logging
 import Synchronization
 
-extension KafkaSettings {
-    /// The shared client settings for a tool's client: the brokers, `clientID`, and every
-    /// other librdkafka property these settings stand for (security, SASL, TLS,
-    /// pass-through), without `group.id` (a tool never joins the workers' group).
-    public func toolClientConfiguration(clientID: String) -> KafkaConfiguration {
-        var properties = librdkafkaProperties
-        for typed in ["bootstrap.servers", "client.id", "group.id"] { properties[typed] = nil }
-        let servers = bootstrapServers.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        return KafkaConfiguration(bootstrapServers: servers, clientID: clientID, properties: properties)
-    }
-}
-
 /// Reads output topics for `breakwater tail` as a throwaway consumer-group member: a
 /// fresh, unique group id (`breakwater-tail-<uuid>`), manual offset commits that are never
 /// made, so it never disturbs the workers' group and leaves no offsets behind.

@@ -3,16 +3,11 @@ import Resilience
 /// The classification step: ML inference behind the `ml` circuit breaker, with the
 /// rule-based classifier as its fallback.
 ///
-/// The feature `ml_classification` (``featureName``) gates the ML call through a
+/// The feature `ml_classification` (``FeatureName/mlClassification``) gates the ML call through a
 /// ``FeatureFallback``: it is off while the breaker is open or while an operator switched
 /// it off, and then the rules classify (reason `feature_off`). While it is on, a failing or
 /// timed-out ML call also falls back to the rules (reason `error` / `timeout`).
 public struct GuardedClassification: ClassificationStage {
-    /// The feature flag that turns ML classification off.
-    public static let featureName = "ml_classification"
-    /// The strategy name of the rule fallback in events and metrics.
-    public static let rulesStrategy = "rules"
-
     private let ml: (any AlertClassifier)?
     private let rules: RuleClassifier
     private let breaker: CircuitBreaker
@@ -23,7 +18,7 @@ public struct GuardedClassification: ClassificationStage {
     ///   - ml: the ML classifier (usually a micro-batcher over the inference client);
     ///     `nil` when ML is disabled by configuration, so the rules are the primary.
     ///   - rules: the rule-based classifier.
-    ///   - breaker: guards `ml`; register it with `features` under ``featureName``.
+    ///   - breaker: guards `ml`; register it with `features` under ``FeatureName/mlClassification``.
     ///   - features: the feature switches.
     public init(ml: (any AlertClassifier)?, rules: RuleClassifier, breaker: CircuitBreaker, features: FeatureFallback) {
         self.ml = ml
@@ -42,17 +37,17 @@ public struct GuardedClassification: ClassificationStage {
         let breaker = self.breaker
         do {
             let gated = try await features.executeIfEnabled(
-                Self.featureName,
+                FeatureName.mlClassification,
                 operation: {
                     try await breaker.call(
-                        fallback: FunctionFallback(name: Self.rulesStrategy) { _ in rules(alert) },
+                        fallback: FunctionFallback(name: StrategyName.rules) { _ in rules(alert) },
                         policy: .onAnyFailure
                     ) { try await ml.classify(alert) }
                 },
                 fallback: { GuardedResult(value: rules(alert)) }
             )
             let result = gated.value
-            let notes = FallbackNote.served(in: gated, strategy: Self.rulesStrategy) + FallbackNote.served(in: result)
+            let notes = FallbackNote.served(in: gated, strategy: StrategyName.rules) + FallbackNote.served(in: result)
             return StepOutcome(
                 value: result.value,
                 provenance: StepProvenance(source: notes.isEmpty ? .primary : .secondary, fallbackUsed: !notes.isEmpty),

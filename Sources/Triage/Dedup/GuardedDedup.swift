@@ -6,9 +6,6 @@ import Resilience
 /// (or read-only mode is switched on) the store is read-only: the write is refused, the
 /// incident says dedup was unavailable, and a `read_only` fallback event is written.
 public struct GuardedDedup: DedupStage {
-    /// The strategy name of the degraded answer in events and metrics.
-    public static let unavailableStrategy = "read_only"
-
     private let store: DegradedService<any DedupStore>
 
     /// Creates the step over a store wrapped in its degraded-service switch.
@@ -38,7 +35,7 @@ public struct GuardedDedup: DedupStage {
                 case .open: .circuitOpen
                 case .operationFailed, .fallbackFailed: .error
                 }
-                note = FallbackNote(breaker: store.breaker.name, strategy: Self.unavailableStrategy, reason: reason)
+                note = FallbackNote(breaker: store.breaker.name, strategy: StrategyName.readOnly, reason: reason)
             }
             return StepOutcome(
                 value: .unavailable, provenance: StepProvenance(source: .unavailable, fallbackUsed: true), fallbacks: [note]

@@ -13,14 +13,6 @@ import Resilience
 /// Steps 3–6 run when the primary is open, fails or times out. A primary answer of
 /// "unknown service" is an answer: the entry is `unowned` and no fallback runs.
 public struct CatalogEnrichment: EnrichmentStage {
-    /// Strategy names, as they appear in fallback events and metrics.
-    public enum Strategy {
-        public static let staleCache = "stale_cache"
-        public static let secondary = "secondary"
-        public static let staticCatalog = "static_catalog"
-        public static let defaultEntry = "default"
-    }
-
     private let primary: any ServiceCatalog
     private let breaker: CircuitBreaker
     private let secondary: (catalog: any ServiceCatalog, breaker: CircuitBreaker)?
@@ -80,23 +72,23 @@ public struct CatalogEnrichment: EnrichmentStage {
     }
 
     private func fallbacks(for name: String) -> FallbackChain<ServiceInfo> {
-        var chain = FallbackChain<ServiceInfo>([cache.strategy(for: name, name: Strategy.staleCache).values])
+        var chain = FallbackChain<ServiceInfo>([cache.strategy(for: name, name: StrategyName.staleCache).values])
         if let secondary {
-            chain = chain.adding(AsyncFunctionFallback(name: Strategy.secondary) { _ in
+            chain = chain.adding(AsyncFunctionFallback(name: StrategyName.secondary) { _ in
                 try await secondary.breaker.call { try await secondary.catalog.lookup(service: name) }
             })
         }
         if let staticCatalog {
-            chain = chain.adding(AsyncFunctionFallback(name: Strategy.staticCatalog) { _ in staticCatalog.entry(named: name) })
+            chain = chain.adding(AsyncFunctionFallback(name: StrategyName.staticCatalog) { _ in staticCatalog.entry(named: name) })
         }
-        return chain.adding(StaticFallback(ServiceInfo.unowned(name), name: Strategy.defaultEntry))
+        return chain.adding(StaticFallback(ServiceInfo.unowned(name), name: StrategyName.defaultEntry))
     }
 
     private static func source(of strategy: String) -> ProvenanceSource {
         switch strategy {
-        case Strategy.staleCache: .stale
-        case Strategy.secondary: .secondary
-        case Strategy.staticCatalog: .static
+        case StrategyName.staleCache: .stale
+        case StrategyName.secondary: .secondary
+        case StrategyName.staticCatalog: .static
         default: .default
         }
     }
