@@ -202,6 +202,7 @@ targets += [
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             .product(name: "NIOCore", package: "swift-nio"),
         ],
         swiftSettings: strictSwift
@@ -214,6 +215,7 @@ targets += [
             "Triage",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
         ],
         swiftSettings: strictSwift
     ),
@@ -267,12 +269,14 @@ targets += [
     .testTarget(
         name: "DegradationTests",
         dependencies: [
+            "BreakwaterApp",  // the rig builds its steps with the worker's own WorkerAssembly
             "Triage",
             "TriageML",
             "TriagePostgres",
             "Resilience",
             "ServiceTestSupport",
             .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
         ],
         swiftSettings: strictSwift
     ),

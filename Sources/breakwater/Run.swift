@@ -3,6 +3,7 @@ import BreakwaterApp
 import Foundation
 import Logging
 import ServiceLifecycle
+import UnixSignals
 import Synchronization
 
 /// `breakwater run`: the worker.
@@ -31,24 +32,25 @@ struct Run: AsyncParsableCommand {
 
         let application = WorkerApplication(configuration: configuration, logger: logger)
         let shutdown = ShutdownSignals()
+        // The service group turns the first SIGTERM/SIGINT into a graceful shutdown.
         let task = Task {
-            try await application.run(metrics: metrics) { built in shutdown.serviceGroup = built }
+            try await application.run(metrics: metrics, gracefulShutdownSignals: [.sigterm, .sigint]) { _ in
+                shutdown.groupStarted()
+            }
         }
-        // First SIGTERM/SIGINT: graceful shutdown. Second: cancel, committing nothing unfinished.
+        // swift-service-lifecycle ignores a graceful-shutdown signal that comes again
+        // while the group drains; a second signal here stops at once (and one that comes
+        // before the group runs ends the start).
         var sources: [any DispatchSourceSignal] = []
         for signalNumber in [SIGTERM, SIGINT] {
             signal(signalNumber, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
             source.setEventHandler {
-                if shutdown.receive() == 1 {
+                switch shutdown.receive() {
+                case .graceful:
                     logger.notice("signal received: shutting down gracefully (send again to stop at once)")
-                    if let running = shutdown.serviceGroup {
-                        Task { await running.triggerGracefulShutdown() }
-                    } else {
-                        task.cancel()
-                    }
-                } else {
-                    logger.warning("second signal: stopping at once; unfinished work will be redelivered")
+                case .immediate:
+                    logger.warning("stopping at once; unfinished work will be redelivered")
                     task.cancel()
                 }
             }
@@ -65,20 +67,27 @@ struct Run: AsyncParsableCommand {
     }
 }
 
-/// What the signal handlers share: the running service group and how many signals came.
+/// What the signal handlers share: whether the service group runs (and so handles the
+/// first signal itself) and how many signals came.
 private final class ShutdownSignals: Sendable {
-    private let state = Mutex<(group: ServiceGroup?, signals: Int)>((nil, 0))
-
-    var serviceGroup: ServiceGroup? {
-        get { state.withLock { $0.group } }
-        set { state.withLock { $0.group = newValue } }
+    enum Response {
+        /// The service group shuts down gracefully on this signal.
+        case graceful
+        /// Stop at once: a second signal, or one before the group runs.
+        case immediate
     }
 
-    /// Counts one more signal; returns how many have arrived.
-    func receive() -> Int {
+    private let state = Mutex<(groupRuns: Bool, signals: Int)>((false, 0))
+
+    func groupStarted() {
+        state.withLock { $0.groupRuns = true }
+    }
+
+    /// Counts one more signal and says what it means.
+    func receive() -> Response {
         state.withLock { state in
             state.signals += 1
-            return state.signals
+            return state.groupRuns && state.signals == 1 ? .graceful : .immediate
         }
     }
 }

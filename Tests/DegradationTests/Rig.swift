@@ -1,4 +1,6 @@
+import BreakwaterApp
 import Foundation
+import Logging
 import Resilience
 import ServiceTestSupport
 import Testing
@@ -38,8 +40,8 @@ struct Rig: Sendable {
     /// Builds the rig, runs `body`, and always tears everything down.
     /// - Parameter mlCallTimeout: the ML breaker's per-call timeout (on ``clock``).
     static func run(mlCallTimeout: Duration? = nil, _ body: @Sendable (Rig) async throws -> Void) async throws {
-        let staticCatalog = try StaticCatalog(contentsOf: repositoryRoot.appendingPathComponent("deploy/catalog.yaml"))
-        let rules = try RuleClassifier(contentsOf: repositoryRoot.appendingPathComponent("deploy/rules.yaml").path)
+        let staticCatalogFile = repositoryRoot.appendingPathComponent("deploy/catalog.yaml").path
+        let staticCatalog = try StaticCatalog(contentsOf: URL(fileURLWithPath: staticCatalogFile))
         let postgres = try PostgresConfiguration(url: try ExternalService.postgres.require())
         try await seed(postgres, from: staticCatalog)
 
@@ -47,7 +49,6 @@ struct Rig: Sendable {
         let ml = try #require(URLComponents(string: mlURL))
         let postgresProxy = try await TCPFaultProxy.start(forwardingTo: postgres.host, port: postgres.port)
         let mlProxy = try await TCPFaultProxy.start(forwardingTo: try #require(ml.host), port: try #require(ml.port))
-        let client = MLClient(configuration: .init(baseURL: "http://\(mlProxy.address)", timeout: .seconds(5)))
 
         var proxied = postgres
         proxied.host = postgresProxy.host
@@ -56,38 +57,30 @@ struct Rig: Sendable {
         proxied.operationTimeout = .seconds(1)
         let pool = try PostgresPool(configuration: proxied)
 
+        // The worker's own assembly, with this rig's thresholds and services.
+        var configuration = BreakwaterConfiguration()
+        configuration.rules.file = repositoryRoot.appendingPathComponent("deploy/rules.yaml").path
+        configuration.catalog.staticCatalogFile = staticCatalogFile
+        configuration.catalog.cacheTTL = ConfigDuration(freshFor)
+        configuration.catalog.staleTTL = .seconds(3600)
+        configuration.ml.url = "http://\(mlProxy.address)"
+        configuration.ml.timeout = .seconds(5)
+        configuration.ml.maxBatchSize = 16
+        configuration.ml.maxBatchWait = .milliseconds(2)
+        configuration.pipeline.workerId = "degradation-test"
+        configuration.breakers.ml = consecutiveFailures(mlFailures, callTimeout: mlCallTimeout)
+        configuration.breakers.catalog = consecutiveFailures(postgresFailures)
+        configuration.breakers.dedup = consecutiveFailures(postgresFailures)
+        let assembly = WorkerAssembly(configuration: configuration, logger: Logger(label: "degradation-tests"))
+        let client = try #require(try assembly.makeMLClient())
         let clock = ManualClock()
-        func breaker(_ name: String, failures: Int, timeout: Duration? = nil) throws -> CircuitBreaker {
-            try CircuitBreaker(
-                name: name,
-                configuration: .init(
-                    failureThreshold: failures, openDuration: .fixed(openDuration),
-                    halfOpenProbes: 1, successThreshold: 1, callTimeout: timeout
-                ),
-                clock: clock
-            )
-        }
-        let mlBreaker = try breaker("ml", failures: mlFailures, timeout: mlCallTimeout)
-        let catalogBreaker = try breaker("catalog", failures: postgresFailures)
-        let dedupBreaker = try breaker("dedup", failures: postgresFailures)
-        let features = FeatureFallback(clock: clock)
-        features.register(GuardedClassification.featureName, breaker: mlBreaker)
-        let batcher = MicroBatcher(upstream: client, configuration: .init(maxBatchSize: 16, maxWait: .milliseconds(2)))
-        let processor = AlertProcessor(
-            enrichment: CatalogEnrichment(
-                primary: PostgresCatalog(pool: pool),
-                breaker: catalogBreaker,
-                staticCatalog: staticCatalog,
-                cache: try StaleCache(freshFor: freshFor, staleFor: .seconds(3600), clock: clock)
-            ),
-            classification: GuardedClassification(ml: batcher, rules: rules, breaker: mlBreaker, features: features),
-            dedup: GuardedDedup(store: DegradedService(service: PostgresDedupStore(pool: pool), breaker: dedupBreaker)),
-            workerID: "degradation-test"
-        )
+        let steps = try assembly.makeSteps(catalogPool: pool, secondaryPool: nil, mlClient: client, clock: clock)
         let rig = Rig(
-            clock: clock, postgresProxy: postgresProxy, mlProxy: mlProxy, mlBreaker: mlBreaker,
-            catalogBreaker: catalogBreaker, dedupBreaker: dedupBreaker, features: features,
-            staticCatalog: staticCatalog, rules: rules, processor: processor
+            clock: clock, postgresProxy: postgresProxy, mlProxy: mlProxy,
+            mlBreaker: steps.breakers.breaker(named: BreakerName.ml),
+            catalogBreaker: steps.breakers.breaker(named: BreakerName.catalog),
+            dedupBreaker: steps.breakers.breaker(named: BreakerName.dedup),
+            features: steps.features, staticCatalog: staticCatalog, rules: steps.rules, processor: steps.processor
         )
 
         let result: Result<Void, any Error> = await withTaskGroup(of: Void.self) { group in
@@ -104,6 +97,24 @@ struct Rig: Sendable {
         await postgresProxy.stop()
         await mlProxy.stop()
         try result.get()
+    }
+
+    /// Breaker settings that open on `failures` consecutive failures only (the rate rules
+    /// need more calls than any test makes), stay open ``openDuration`` and close on one
+    /// half-open success.
+    private static func consecutiveFailures(_ failures: Int, callTimeout: Duration? = nil) -> BreakerSettings {
+        var settings = BreakerSettings()
+        settings.failureThreshold = failures
+        settings.openDuration = ConfigDuration(openDuration)
+        settings.halfOpenMaxCalls = 1
+        settings.successThreshold = 1
+        settings.windowSize = 1_000
+        settings.minimumCalls = 1_000
+        settings.failureRateThreshold = 1
+        settings.slowCallRateThreshold = 1
+        settings.slowCallDuration = .seconds(3_600)
+        settings.callTimeout = callTimeout.map { ConfigDuration($0) }
+        return settings
     }
 
     /// Creates the tables and loads deploy/catalog.yaml into the real database (direct,

@@ -1,0 +1,346 @@
+import Foundation
+import Kafka
+import Logging
+import Prometheus
+import Resilience
+import ServiceLifecycle
+import UnixSignals
+import Triage
+import TriageML
+import TriagePostgres
+
+/// The one place that builds a worker from its configuration. `breakwater run`
+/// (``WorkerApplication``) runs the service group ``makeServiceGroup(metrics:gracefulShutdownSignals:)``
+/// returns; tests build the parts they need with the same factories (the degradation rig
+/// its breaker-guarded steps with ``makeSteps(catalogPool:secondaryPool:mlClient:clock:)``,
+/// a test a whole worker with ``makeWorker(processor:onStateChange:onEvent:clock:)``).
+///
+/// Only Kafka must be reachable to build anything here: pools, the ML client and the
+/// steps connect lazily, so the ML server and PostgreSQL may be down from the first second.
+public struct WorkerAssembly: Sendable {
+    public let configuration: BreakwaterConfiguration
+    public let logger: Logger
+
+    /// An assembly for `configuration`, logging through `logger`.
+    public init(configuration: BreakwaterConfiguration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// A setting that cannot be used, with the key to fix and why.
+    public struct StartError: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    // MARK: - The breaker-guarded steps
+
+    /// The alert processor with its breaker-guarded steps, and the handles operators
+    /// (the admin API) and tests reach them through.
+    public struct Steps: Sendable {
+        /// Decode, enrich, classify, dedup.
+        public let processor: AlertProcessor
+        /// Every breaker, by ``Triage/BreakerName``.
+        public let breakers: CircuitBreakerRegistry
+        /// The feature flags (``Triage/FeatureName``).
+        public let features: FeatureFallback
+        /// The dedup store's read-only switch; `nil` when dedup is off.
+        public let readOnlyDedup: DegradedService<any DedupStore>?
+        /// The rule classifier (the ML fallback).
+        public let rules: RuleClassifier
+        /// The catalog that owns the schema migration.
+        public let catalog: PostgresCatalog
+        /// The dedup store, when dedup is on (its table is migrated with the catalog's).
+        public let dedupStore: PostgresDedupStore?
+    }
+
+    /// Builds the steps: classification (ML through its breaker, micro-batched, behind the
+    /// `ml_classification` flag, the rules as fallback), enrichment (primary catalog,
+    /// stale cache, optional replica, static file, default) and dedup (read-only while
+    /// its breaker is open).
+    /// - Parameters:
+    ///   - catalogPool: the primary catalog database (also the dedup store's).
+    ///   - secondaryPool: the replica, or `nil`.
+    ///   - mlClient: the inference client (``makeMLClient()``), or `nil` for rules only.
+    ///   - clock: times the breakers, the feature flags and the catalog cache.
+    /// - Throws: ``StartError`` for a rule file, static catalog, cache or breaker setting
+    ///   that cannot be used.
+    public func makeSteps<C: Clock>(
+        catalogPool: PostgresPool, secondaryPool: PostgresPool?, mlClient: MLClient?, clock: C = ContinuousClock()
+    ) throws -> Steps where C.Duration == Duration {
+        let config = configuration
+        let breakers = try CircuitBreakerRegistry(clock: clock, logger: logger)
+        func breaker(_ name: String, _ settings: BreakerSettings) throws -> CircuitBreaker {
+            do {
+                return try breakers.breaker(named: name, configuration: settings.circuitBreakerConfiguration())
+            } catch {
+                throw StartError(description: "breakers.\(name): \(error)")
+            }
+        }
+
+        let rules: RuleClassifier
+        do {
+            rules = try RuleClassifier(contentsOf: config.rules.file)
+        } catch {
+            throw StartError(description: "rules.file: \(error)")
+        }
+        let mlBreaker = try breaker(BreakerName.ml, config.breakers.ml)
+        let features = FeatureFallback(clock: clock)
+        features.register(FeatureName.mlClassification, breaker: mlBreaker, enabled: config.features.mlClassification)
+        let batcher = mlClient.map {
+            MicroBatcher(
+                upstream: $0,
+                configuration: .init(maxBatchSize: config.ml.maxBatchSize, maxWait: config.ml.maxBatchWait.duration)
+            )
+        }
+
+        let staticCatalog: StaticCatalog
+        do {
+            staticCatalog = try StaticCatalog(contentsOf: URL(fileURLWithPath: config.catalog.staticCatalogFile))
+        } catch {
+            throw StartError(description: "catalog.staticCatalogFile: \(error)")
+        }
+        let cache: StaleCache<String, ServiceInfo>
+        do {
+            cache = try StaleCache(freshFor: config.catalog.cacheTTL.duration, staleFor: config.catalog.staleTTL.duration, clock: clock)
+        } catch {
+            throw StartError(description: "catalog.cacheTTL/staleTTL: \(error)")
+        }
+        let catalog = PostgresCatalog(pool: catalogPool)
+        let enrichment = CatalogEnrichment(
+            primary: catalog,
+            breaker: try breaker(BreakerName.catalog, config.breakers.catalog),
+            secondary: try secondaryPool.map {
+                (catalog: PostgresCatalog(pool: $0), breaker: try breaker(BreakerName.catalogSecondary, config.breakers.catalogSecondary))
+            },
+            staticCatalog: staticCatalog,
+            cache: cache
+        )
+
+        let dedupStore = config.dedup.enabled ? PostgresDedupStore(pool: catalogPool) : nil
+        let readOnlyDedup = try dedupStore.map {
+            DegradedService<any DedupStore>(service: $0, breaker: try breaker(BreakerName.dedup, config.breakers.dedup))
+        }
+        let processor = AlertProcessor(
+            decoder: .configured(by: config.pipeline),
+            enrichment: enrichment,
+            classification: GuardedClassification(ml: batcher, rules: rules, breaker: mlBreaker, features: features),
+            dedup: readOnlyDedup.map { GuardedDedup(store: $0) } ?? DisabledDedup(),
+            workerID: config.pipeline.workerId
+        )
+        return Steps(
+            processor: processor, breakers: breakers, features: features, readOnlyDedup: readOnlyDedup,
+            rules: rules, catalog: catalog, dedupStore: dedupStore
+        )
+    }
+
+    /// The inference client `ml.*` describes, or `nil` when `ml.enabled` is off. Call
+    /// `shutdown()` on it once done.
+    /// - Throws: ``StartError`` when `ml.outputNames` does not name four outputs.
+    public func makeMLClient() throws -> MLClient? {
+        let ml = configuration.ml
+        guard ml.enabled else { return nil }
+        let names = ml.outputNames
+        guard names.count == 4 else {
+            throw StartError(description: "ml.outputNames: expected four names, got \(names.count)")
+        }
+        return MLClient(
+            configuration: MLClient.Configuration(
+                baseURL: ml.url, modelName: ml.modelName, inputName: ml.inputName,
+                severityOutput: names[0], severityConfidenceOutput: names[1],
+                categoryOutput: names[2], categoryConfidenceOutput: names[3],
+                timeout: ml.timeout.duration
+            ),
+            logger: logger
+        )
+    }
+
+    /// The catalog's connection pools: the primary (`catalog.postgresURL`) and, when set,
+    /// the replica (`catalog.secondaryURL`). Each is a service that must run.
+    /// - Throws: ``StartError`` naming the key of a DSN or TLS setting that cannot be used.
+    public func makeCatalogPools() throws -> (primary: PostgresPool, secondary: PostgresPool?) {
+        let catalog = configuration.catalog
+        return (
+            try makePool(catalog.postgresURL.rawValue, key: "catalog.postgresURL"),
+            try catalog.secondaryURL.map { try makePool($0.rawValue, key: "catalog.secondaryURL") }
+        )
+    }
+
+    private func makePool(_ url: String, key: String) throws -> PostgresPool {
+        var postgres: PostgresConfiguration
+        do {
+            postgres = try PostgresConfiguration(url: url)
+        } catch {
+            throw StartError(description: "\(key): \(error)")
+        }
+        let catalog = configuration.catalog
+        postgres.poolSize = catalog.poolSize
+        postgres.statementTimeout = catalog.statementTimeout.duration
+        postgres.tls = switch catalog.tls.mode {
+        case .disable: .disable
+        case .prefer: .prefer
+        case .require, .verifyCA, .verifyFull: .require
+        }
+        postgres.caFile = catalog.tls.caFile
+        do {
+            return try PostgresPool(configuration: postgres, logger: logger)
+        } catch {
+            throw StartError(description: "\(key): \(error)")
+        }
+    }
+
+    // MARK: - The pipeline worker
+
+    /// The topics the worker reads and writes.
+    public var topics: PipelineTopics { configuration.topics.pipelineTopics }
+
+    /// The worker's `transactional.id` in exactly-once mode: stable across restarts of
+    /// the same worker (group and worker id), so a restarted instance fences its
+    /// predecessor and aborts the transaction it left open.
+    public var transactionalID: String {
+        "breakwater-\(configuration.kafka.groupId)-\(configuration.pipeline.workerId)"
+    }
+
+    /// The worker's settings from `pipeline.*` and `topics.*`.
+    public var workerConfiguration: PipelineWorker.Configuration {
+        let pipeline = configuration.pipeline
+        return PipelineWorker.Configuration(
+            topics: topics, maxInFlight: pipeline.maxInFlight, shutdownDeadline: pipeline.shutdownDeadline.duration,
+            exactlyOnce: .init(commitInterval: pipeline.commitInterval.duration)
+        )
+    }
+
+    /// Creates the topics (when `kafka.createTopics`), then the pipeline worker with its
+    /// consumer (subscribed to the alerts topic) and the producer of its delivery mode
+    /// (`pipeline.exactlyOnce`: transactional, else idempotent).
+    /// - Parameters:
+    ///   - clock: times the worker's backoff, deadlines, commit interval and lag period.
+    ///   - onStateChange: hears when it joined the group, drains, stops (readiness).
+    ///   - onEvent: the worker's test hook (see ``Triage/PipelineWorker``).
+    /// - Throws: ``Kafka/KafkaError`` for a Kafka setting librdkafka refuses (naming the
+    ///   property), or when the topics cannot be created.
+    public func makeWorker<C: Clock>(
+        processor: AlertProcessor,
+        onStateChange: @escaping @Sendable (PipelineWorkerState) -> Void = { _ in },
+        onEvent: @escaping @Sendable (PipelineWorkerEvent) async throws -> Void = { _ in },
+        clock: C = ContinuousClock()
+    ) async throws -> PipelineWorker where C.Duration == Duration {
+        let config = configuration
+        let kafka = config.kafka.workerClientConfiguration()
+        if config.kafka.createTopics {
+            try await createTopics(kafka)
+        }
+        let consumer = try KafkaConsumer(
+            configuration: KafkaConsumerConfiguration(
+                common: kafka,
+                groupID: config.kafka.groupId,
+                assignmentStrategy: config.kafka.assignmentStrategy.consumerStrategy,
+                isolationLevel: .readCommitted,
+                // Exactly-once: offsets are committed inside the worker's transactions.
+                offsetCommits: config.pipeline.exactlyOnce ? .manual : .automatic,
+                commitInterval: config.pipeline.commitInterval.duration
+            ),
+            topics: [config.topics.alerts],
+            logger: logger
+        )
+        let producerConfiguration = KafkaProducerConfiguration(common: kafka)
+        let delivery: PipelineWorker.Delivery = config.pipeline.exactlyOnce
+            ? .exactlyOnce(try KafkaTransactionalProducer(
+                configuration: producerConfiguration, transactionalID: transactionalID, logger: logger
+            ))
+            : .atLeastOnce(try KafkaProducer(configuration: producerConfiguration, logger: logger))
+        return PipelineWorker(
+            configuration: workerConfiguration, consumer: consumer, delivery: delivery, processor: processor,
+            logger: logger, clock: clock, onStateChange: onStateChange, onEvent: onEvent
+        )
+    }
+
+    private func createTopics(_ kafka: KafkaConfiguration) async throws {
+        let settings = configuration.topics
+        let admin = try KafkaAdmin(configuration: kafka, logger: logger)
+        defer { admin.close() }
+        let specifications = topics.all.map {
+            KafkaTopicSpecification(name: $0, partitions: Int32(settings.partitions), replicationFactor: Int32(settings.replicationFactor))
+        }
+        try await admin.createTopics(specifications, ignoreExisting: true)
+        logger.info("topics ready", metadata: ["topics": "\(specifications.map(\.name))"])
+    }
+
+    // MARK: - Everything `breakwater run` runs
+
+    /// What ``makeServiceGroup(metrics:gracefulShutdownSignals:)`` built.
+    public struct Assembled: Sendable {
+        /// The HTTP server, the pools, the schema migrator and the worker, in the order
+        /// they start (they stop in reverse: the worker drains first).
+        public let serviceGroup: ServiceGroup
+        /// The worker inside it.
+        public let worker: PipelineWorker
+        /// The steps inside it.
+        public let steps: Steps
+        /// Releases what is not a service (the ML client's connection pool); call once the
+        /// group has stopped.
+        public let shutdown: @Sendable () async -> Void
+    }
+
+    /// Builds every part of a worker and the service group that runs them: the HTTP
+    /// server (metrics, health, admin), the PostgreSQL pools, the schema migrator (done
+    /// once the schema is there; it does not stop the group) and the pipeline worker.
+    /// - Parameters:
+    ///   - metrics: the registry `/metrics` serves (the one the process bootstrapped).
+    ///   - gracefulShutdownSignals: signals the group turns into a graceful shutdown
+    ///     (`breakwater run`: SIGTERM and SIGINT; none in tests).
+    /// - Throws: ``StartError`` for a setting that cannot be used; a Kafka error when the
+    ///   topics cannot be created.
+    public func makeServiceGroup(
+        metrics: PrometheusCollectorRegistry, gracefulShutdownSignals: [UnixSignal] = []
+    ) async throws -> Assembled {
+        let pools = try makeCatalogPools()
+        let mlClient = try makeMLClient()
+        do {
+            let steps = try makeSteps(catalogPool: pools.primary, secondaryPool: pools.secondary, mlClient: mlClient)
+            let readiness = Readiness()
+            let worker = try await makeWorker(processor: steps.processor, onStateChange: { state in
+                switch state {
+                case .joinedGroup: readiness.setConsumerJoinedGroup(true)
+                case .draining: readiness.markShuttingDown()
+                case .stopped: readiness.setConsumerJoinedGroup(false)
+                }
+            })
+            readiness.setProducerConnected(true)
+            let http = BreakwaterHTTPServer(
+                settings: configuration.http,
+                dependencies: HTTPServerDependencies(
+                    readiness: readiness, metrics: metrics, breakers: steps.breakers, features: steps.features,
+                    readOnly: steps.readOnlyDedup
+                ),
+                logger: logger
+            )
+            // The group stops services in reverse order: the worker drains first, the
+            // pools and the HTTP server (answering 503 on readiness meanwhile) last.
+            var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: http), .init(service: pools.primary)]
+            if let secondary = pools.secondary { services.append(.init(service: secondary)) }
+            services.append(.init(
+                service: SchemaMigrator(catalog: steps.catalog, dedup: steps.dedupStore, logger: logger),
+                successTerminationBehavior: .ignore
+            ))
+            services.append(.init(service: worker))
+            let group = ServiceGroup(configuration: .init(
+                services: services, gracefulShutdownSignals: gracefulShutdownSignals, logger: logger
+            ))
+            return Assembled(serviceGroup: group, worker: worker, steps: steps, shutdown: { try? await mlClient?.shutdown() })
+        } catch {
+            try? await mlClient?.shutdown()
+            throw error
+        }
+    }
+}
+
+extension KafkaAssignmentStrategy {
+    /// The Kafka layer's strategy for this setting.
+    var consumerStrategy: KafkaConsumerConfiguration.AssignmentStrategy {
+        switch self {
+        case .cooperativeSticky: .cooperativeSticky
+        case .range: .range
+        case .roundRobin: .roundRobin
+        }
+    }
+}
