@@ -1,0 +1,115 @@
+/// Consumer settings: the group, how partitions are assigned, and how this layer
+/// commits offsets.
+public struct KafkaConsumerConfiguration: Sendable, CustomStringConvertible {
+    /// How the group assigns partitions.
+    public enum AssignmentStrategy: String, Sendable {
+        /// Incremental (cooperative) rebalancing: only moved partitions are revoked.
+        case cooperativeSticky = "cooperative-sticky"
+        /// Eager `range`: every rebalance revokes everything, then reassigns.
+        case range
+        /// Eager `roundrobin`.
+        case roundRobin = "roundrobin"
+    }
+
+    /// Where to start when the group has no committed offset for a partition.
+    public enum OffsetReset: String, Sendable {
+        /// The oldest retained record.
+        case earliest
+        /// Only records produced after the assignment.
+        case latest
+        /// Fail the partition with an error.
+        case error
+    }
+
+    /// Who commits the offsets of done messages.
+    public enum OffsetCommits: Sendable, Equatable {
+        /// This layer commits the contiguous done prefix every ``commitInterval``, for
+        /// revoked partitions before giving them up, and on ``KafkaConsumer/close()``.
+        case automatic
+        /// Never commits; the caller reads ``KafkaConsumer/committableOffsets()`` and
+        /// commits them (e.g. inside a transaction with
+        /// ``KafkaTransactionalProducer/sendOffsetsToTransaction(_:groupMetadata:timeout:)``).
+        case manual
+    }
+
+    /// Transaction visibility.
+    public enum IsolationLevel: String, Sendable {
+        /// Only records of committed transactions (and non-transactional records).
+        case readCommitted = "read_committed"
+        /// Everything, including records of open and aborted transactions.
+        case readUncommitted = "read_uncommitted"
+    }
+
+    /// Shared client settings (brokers, client id, pass-through properties).
+    public var common: KafkaConfiguration
+    /// `group.id`.
+    public var groupID: String
+    /// `group.instance.id` for static membership (a restart within the session timeout
+    /// keeps the assignment). Default `nil` (dynamic membership).
+    public var groupInstanceID: String?
+    /// `partition.assignment.strategy`. Default cooperative-sticky.
+    public var assignmentStrategy: AssignmentStrategy
+    /// `auto.offset.reset`. Default earliest.
+    public var offsetReset: OffsetReset
+    /// `isolation.level`. Default read_committed.
+    public var isolationLevel: IsolationLevel
+    /// `session.timeout.ms`: a member silent for this long is evicted. Default 45 s.
+    public var sessionTimeout: Duration
+    /// `heartbeat.interval.ms`. Default 3 s.
+    public var heartbeatInterval: Duration
+    /// Who commits. Default ``OffsetCommits/automatic``.
+    public var offsetCommits: OffsetCommits
+    /// Period of the automatic commit of done offsets. Default 5 s.
+    public var commitInterval: Duration
+    /// At most this many messages are fetched from librdkafka per hop to the polling
+    /// thread. Default 500.
+    public var pollBatchSize: Int
+
+    /// Creates a consumer configuration with the documented defaults.
+    public init(
+        common: KafkaConfiguration,
+        groupID: String,
+        groupInstanceID: String? = nil,
+        assignmentStrategy: AssignmentStrategy = .cooperativeSticky,
+        offsetReset: OffsetReset = .earliest,
+        isolationLevel: IsolationLevel = .readCommitted,
+        sessionTimeout: Duration = .seconds(45),
+        heartbeatInterval: Duration = .seconds(3),
+        offsetCommits: OffsetCommits = .automatic,
+        commitInterval: Duration = .seconds(5),
+        pollBatchSize: Int = 500
+    ) {
+        self.common = common
+        self.groupID = groupID
+        self.groupInstanceID = groupInstanceID
+        self.assignmentStrategy = assignmentStrategy
+        self.offsetReset = offsetReset
+        self.isolationLevel = isolationLevel
+        self.sessionTimeout = sessionTimeout
+        self.heartbeatInterval = heartbeatInterval
+        self.offsetCommits = offsetCommits
+        self.commitInterval = commitInterval
+        self.pollBatchSize = pollBatchSize
+    }
+
+    func librdkafkaProperties() -> [(String, String)] {
+        var result = common.librdkafkaProperties()
+        result += [
+            ("group.id", groupID),
+            ("partition.assignment.strategy", assignmentStrategy.rawValue),
+            ("auto.offset.reset", offsetReset.rawValue),
+            ("isolation.level", isolationLevel.rawValue),
+            ("session.timeout.ms", String(sessionTimeout.wholeMilliseconds)),
+            ("heartbeat.interval.ms", String(heartbeatInterval.wholeMilliseconds)),
+            // This layer tracks done messages and commits itself.
+            ("enable.auto.commit", "false"),
+            ("enable.auto.offset.store", "false"),
+        ]
+        if let groupInstanceID { result.append(("group.instance.id", groupInstanceID)) }
+        return result + common.properties.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+    }
+
+    public var description: String {
+        "KafkaConsumerConfiguration(group: \(groupID), strategy: \(assignmentStrategy.rawValue), commits: \(offsetCommits), \(common))"
+    }
+}
