@@ -20,7 +20,7 @@ struct EdgeCaseTests {
     }
 
     @Test func aZeroEventBufferIsRejected() {
-        let error = #expect(throws: ConfigurationError.self) {
+        let error = #expect(throws: CircuitBreaker.ConfigurationError.self) {
             try CircuitBreaker(name: "x", clock: clock, eventBufferSize: 0)
         }
         #expect(error?.field == "eventBufferSize")
