@@ -1,5 +1,6 @@
 import Resilience
 import Testing
+import TriageTestSupport
 
 @Suite("Circuit breaker state machine")
 struct CircuitBreakerTests {

@@ -1,5 +1,6 @@
 import Resilience
 import Testing
+import TriageTestSupport
 
 @Suite("Edge cases and failure modes")
 struct EdgeCaseTests {
