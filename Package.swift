@@ -43,6 +43,7 @@ targets += [
         name: "ResilienceTests",
         dependencies: [
             "Resilience",
+            "TriageTestSupport",
             .product(name: "MetricsTestKit", package: "swift-metrics"),
             .product(name: "PropertyBased", package: "swift-property-based"),
         ],
@@ -70,7 +71,7 @@ targets += [
     ),
     .testTarget(
         name: "KafkaTests",
-        dependencies: ["Kafka", "ServiceTestSupport", "Resilience"],
+        dependencies: ["Kafka", "ServiceTestSupport", "TriageTestSupport", "Resilience"],
         swiftSettings: strictSwift
     ),
 ]
@@ -94,7 +95,7 @@ targets += [
     ),
     .testTarget(
         name: "TriageTests",
-        dependencies: ["Triage", "Resilience", "ServiceTestSupport"],
+        dependencies: ["Triage", "Resilience", "ServiceTestSupport", "TriageTestSupport"],
         // Read by path (#filePath) in Fixtures.swift, so not bundled as resources.
         exclude: ["Fixtures"],
         swiftSettings: strictSwift
@@ -124,6 +125,7 @@ targets += [
             "Triage",
             "Resilience",
             "ServiceTestSupport",
+            "TriageTestSupport",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -159,7 +161,7 @@ targets += [
     ),
     .testTarget(
         name: "TriagePostgresTests",
-        dependencies: ["TriagePostgres", "Triage", "ServiceTestSupport"],
+        dependencies: ["TriagePostgres", "Triage", "ServiceTestSupport", "TriageTestSupport"],
         swiftSettings: strictSwift
     ),
 ]
@@ -228,6 +230,7 @@ targets += [
             "Triage",
             "Kafka",
             "ServiceTestSupport",
+            "TriageTestSupport",
             .product(name: "Yams", package: "Yams"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "Prometheus", package: "swift-prometheus"),
@@ -241,6 +244,17 @@ targets += [
 // MARK: - Test support: finding the real services scripts/test started, schema checks
 
 targets += [
+    // The tests' shared doubles and helpers: waits, breakers, stage doubles, unique names, topics.
+    .target(
+        name: "TriageTestSupport",
+        dependencies: [
+            "Triage",
+            "Resilience",
+            "Kafka",
+            .product(name: "Logging", package: "swift-log"),
+        ],
+        swiftSettings: strictSwift
+    ),
     .target(
         name: "ServiceTestSupport",
         dependencies: [

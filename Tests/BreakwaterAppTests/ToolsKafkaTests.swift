@@ -5,6 +5,7 @@ import ServiceTestSupport
 import Synchronization
 import Testing
 import Triage
+import TriageTestSupport
 
 /// `produce` and `tail` against the real broker scripts/kafka-up started. Serialized:
 /// each live consumer costs the broker about a third of a core.
@@ -22,17 +23,12 @@ struct ToolsKafkaTests {
 
     /// Creates fresh topics (one per prefix) and returns their names.
     static func createTopics(_ bootstrap: String, _ prefixes: [String], partitions: Int32) async throws -> [String] {
-        let names = prefixes.map { "\($0)-\(UUID().uuidString.prefix(8).lowercased())" }
-        let admin = try KafkaAdmin(configuration: kafka(bootstrap), logger: logger)
-        defer { admin.close() }
-        try await admin.createTopics(names.map { KafkaTopicSpecification(name: $0, partitions: partitions) })
-        return names
+        try await TestTopics.create(prefixes, partitions: partitions, configuration: kafka(bootstrap), logger: logger)
     }
 
+    /// Deletes the topics a test created (clean-up: failures are ignored).
     static func deleteTopics(_ bootstrap: String, _ names: [String]) async {
-        guard let admin = try? KafkaAdmin(configuration: kafka(bootstrap), logger: logger) else { return }
-        defer { admin.close() }
-        try? await admin.deleteTopics(names, ignoreMissing: true)
+        await TestTopics.delete(names, configuration: kafka(bootstrap), logger: logger)
     }
 
     /// A comparable picture of one record: key, value and headers.
@@ -216,7 +212,7 @@ struct ToolsKafkaTests {
         let bootstrap = try ExternalService.kafka.require()
         let reader = OutputTopicReader(kafka: Self.kafka(bootstrap), clock: ContinuousClock(), logger: Self.logger)
         let outcome = try await reader.read(
-            topics: ["tools-missing-\(UUID().uuidString.prefix(8).lowercased())"], fromBeginning: true,
+            topics: [uniqueName("tools-missing")], fromBeginning: true,
             idleTimeout: .seconds(1), joinTimeout: .seconds(2)) { _ in }
         #expect(outcome.stop == .notAssigned)
         #expect(outcome.records == 0)

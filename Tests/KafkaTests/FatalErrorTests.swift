@@ -1,13 +1,14 @@
 import Kafka
 import ServiceTestSupport
 import Testing
+import TriageTestSupport
 
 extension BrokerTests {
     @Test(.enabled(if: ExternalService.kafka.shouldRun))
     func consumerFencedByItsStaticTwinEndsWithAFatalError() async throws {
         let bootstrap = try TestKafka.bootstrap()
         let topic = try await TestKafka.createTopic(bootstrap, prefix: "static")
-        let configuration = TestKafka.consumerConfiguration(bootstrap, group: TestKafka.uniqueName("g")) {
+        let configuration = TestKafka.consumerConfiguration(bootstrap, group: uniqueName("g")) {
             $0.groupInstanceID = "worker-1"
         }
         let old = try KafkaConsumer(configuration: configuration, topics: [topic], logger: TestKafka.logger)

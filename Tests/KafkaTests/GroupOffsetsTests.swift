@@ -2,6 +2,7 @@ import CRdKafka
 @testable import Kafka
 import ServiceTestSupport
 import Testing
+import TriageTestSupport
 
 extension BrokerTests {
     @Test(.enabled(if: ExternalService.kafka.shouldRun))
@@ -13,7 +14,7 @@ extension BrokerTests {
             _ = try await producer.send(topic: topic, key: nil, value: TestKafka.bytes("\(index)"), partition: Int32(index % 2))
         }
         await producer.close()
-        let group = TestKafka.uniqueName("g")
+        let group = uniqueName("g")
         let partitions = [KafkaTopicPartition(topic: topic, partition: 0), KafkaTopicPartition(topic: topic, partition: 1)]
         let admin = try KafkaAdmin(configuration: TestKafka.common(bootstrap), logger: TestKafka.logger)
         defer { admin.close() }

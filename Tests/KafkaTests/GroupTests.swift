@@ -2,6 +2,7 @@
 import ServiceTestSupport
 import Resilience
 import Testing
+import TriageTestSupport
 
 extension BrokerTests {
     @Test(
@@ -12,7 +13,7 @@ extension BrokerTests {
         let bootstrap = try TestKafka.bootstrap()
         let topic = try await TestKafka.createTopic(bootstrap, prefix: "group", partitions: 6)
         let all = Set((0..<6).map { KafkaTopicPartition(topic: topic, partition: Int32($0)) })
-        let group = TestKafka.uniqueName("g")
+        let group = uniqueName("g")
         let watcher = AssignmentWatcher()
         var consumers: [KafkaConsumer] = []
         var tasks: [Task<Void, Never>] = []
@@ -60,7 +61,7 @@ extension BrokerTests {
             _ = try await producer.send(topic: topic, key: nil, value: TestKafka.bytes("\(index)"))
         }
         await producer.close()
-        let configuration = TestKafka.consumerConfiguration(bootstrap, group: TestKafka.uniqueName("g"))
+        let configuration = TestKafka.consumerConfiguration(bootstrap, group: uniqueName("g"))
 
         let first = try KafkaConsumer(configuration: configuration, topics: [topic], logger: TestKafka.logger)
         let read = try await TestKafka.collect(first, count: 10, markDone: false)
@@ -85,7 +86,7 @@ extension BrokerTests {
             _ = try await producer.send(topic: topic, key: nil, value: TestKafka.bytes("\(index)"))
         }
         await producer.close()
-        let configuration = TestKafka.consumerConfiguration(bootstrap, group: TestKafka.uniqueName("g"))
+        let configuration = TestKafka.consumerConfiguration(bootstrap, group: uniqueName("g"))
 
         let first = try KafkaConsumer(configuration: configuration, topics: [topic], logger: TestKafka.logger)
         let read = try await TestKafka.collect(first, count: 5, markDone: false)
@@ -118,7 +119,7 @@ extension BrokerTests {
             _ = try await producer.send(topic: topic, key: nil, value: TestKafka.bytes("before"), partition: partition)
         }
         let consumer = try KafkaConsumer(
-            configuration: TestKafka.consumerConfiguration(bootstrap, group: TestKafka.uniqueName("g")),
+            configuration: TestKafka.consumerConfiguration(bootstrap, group: uniqueName("g")),
             topics: [topic],
             logger: TestKafka.logger
         )
@@ -161,7 +162,7 @@ extension BrokerTests {
         }
         await producer.close()
         let consumer = try KafkaConsumer(
-            configuration: TestKafka.consumerConfiguration(bootstrap, group: TestKafka.uniqueName("g")) { $0.pollBatchSize = 1 },
+            configuration: TestKafka.consumerConfiguration(bootstrap, group: uniqueName("g")) { $0.pollBatchSize = 1 },
             topics: [topic],
             logger: TestKafka.logger
         )
@@ -187,7 +188,7 @@ extension BrokerTests {
         await producer.close()
         let clock = ManualClock()
         let consumer = try KafkaConsumer(
-            configuration: TestKafka.consumerConfiguration(bootstrap, group: TestKafka.uniqueName("g")) { $0.commitInterval = .seconds(5) },
+            configuration: TestKafka.consumerConfiguration(bootstrap, group: uniqueName("g")) { $0.commitInterval = .seconds(5) },
             topics: [topic],
             logger: TestKafka.logger,
             clock: clock

@@ -2,6 +2,7 @@ import Kafka
 import Logging
 import Synchronization
 import Testing
+import TriageTestSupport
 
 /// Collects log records for assertions.
 final class CapturedLogs: Sendable {

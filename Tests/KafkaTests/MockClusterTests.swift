@@ -1,5 +1,6 @@
 @testable import Kafka
 import Testing
+import TriageTestSupport
 
 /// Behaviour the local broker cannot show, on librdkafka's in-process mock cluster.
 @Suite("Kafka on librdkafka's mock cluster", .serialized, .timeLimit(.minutes(3)))
@@ -20,10 +21,10 @@ struct MockClusterTests {
 
     @Test func survivorsTakeOverTheKilledMembersPartitionsAfterItsSessionTimesOut() async throws {
         let cluster = try KafkaMockCluster(logger: TestKafka.logger)
-        let topic = TestKafka.uniqueName("evict")
+        let topic = uniqueName("evict")
         try cluster.createTopic(topic, partitions: 4)
         let all = Set((0..<4).map { KafkaTopicPartition(topic: topic, partition: Int32($0)) })
-        let group = TestKafka.uniqueName("g")
+        let group = uniqueName("g")
         let watcher = AssignmentWatcher()
         let survivor = try KafkaConsumer(configuration: Self.configuration(cluster, group: group), topics: [topic], logger: TestKafka.logger)
         let victim = try KafkaConsumer(configuration: Self.configuration(cluster, group: group), topics: [topic], logger: TestKafka.logger)
@@ -53,7 +54,7 @@ struct MockClusterTests {
     /// the last committed offset (none here: 0) when not, and never skips a record.
     @Test func aMovedPartitionsNewOwnerStartsAfterTheCommittedWorkAndSkipsNothing() async throws {
         let cluster = try KafkaMockCluster(logger: TestKafka.logger)
-        let topic = TestKafka.uniqueName("revoke")
+        let topic = uniqueName("revoke")
         try cluster.createTopic(topic, partitions: 2)
         let producer = try TestKafka.producer(cluster.bootstrapServers)
         for partition in [Int32(0), 1] {
@@ -61,7 +62,7 @@ struct MockClusterTests {
                 _ = try await producer.send(topic: topic, key: nil, value: TestKafka.bytes("old-\(index)"), partition: partition)
             }
         }
-        let configuration = Self.configuration(cluster, group: TestKafka.uniqueName("g"))
+        let configuration = Self.configuration(cluster, group: uniqueName("g"))
         let watcher = AssignmentWatcher()
         let first = try KafkaConsumer(configuration: configuration, topics: [topic], logger: TestKafka.logger)
         let firstTask = watcher.drive(first, member: 0)

@@ -2,6 +2,7 @@
 import ServiceTestSupport
 import Synchronization
 import Testing
+import TriageTestSupport
 
 extension BrokerTests {
     @Test(.enabled(if: ExternalService.kafka.shouldRun))
@@ -25,7 +26,7 @@ extension BrokerTests {
         #expect(Set(reports.map { "\($0.partition)/\($0.offset)" }).count == count)
 
         let consumer = try KafkaConsumer(
-            configuration: TestKafka.consumerConfiguration(bootstrap, group: TestKafka.uniqueName("g")),
+            configuration: TestKafka.consumerConfiguration(bootstrap, group: uniqueName("g")),
             topics: [topic],
             logger: TestKafka.logger
         )

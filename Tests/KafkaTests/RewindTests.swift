@@ -2,6 +2,7 @@
 import ServiceTestSupport
 import Synchronization
 import Testing
+import TriageTestSupport
 
 extension BrokerTests {
     @Test(.enabled(if: ExternalService.kafka.shouldRun))
@@ -11,7 +12,7 @@ extension BrokerTests {
         let producer = try TestKafka.producer(bootstrap)
         for index in 0..<6 { _ = try await producer.send(topic: topic, key: nil, value: TestKafka.bytes("\(index)")) }
         await producer.close()
-        let configuration = TestKafka.consumerConfiguration(bootstrap, group: TestKafka.uniqueName("g")) { $0.offsetCommits = .manual }
+        let configuration = TestKafka.consumerConfiguration(bootstrap, group: uniqueName("g")) { $0.offsetCommits = .manual }
         let consumer = try KafkaConsumer(configuration: configuration, topics: [topic], logger: TestKafka.logger)
         let partition = KafkaTopicPartition(topic: topic, partition: 0)
 
@@ -41,7 +42,7 @@ extension BrokerTests {
     func revocationHookRunsBeforeThePartitionsAreGivenUp() async throws {
         let bootstrap = try TestKafka.bootstrap()
         let topic = try await TestKafka.createTopic(bootstrap, prefix: "revoking", partitions: 2)
-        let group = TestKafka.uniqueName("g")
+        let group = uniqueName("g")
         // Eager: a member joining later makes the first one give up everything. (On
         // noida-db a late cooperative join stalls in the coordinator; see GroupTests.)
         let configuration = TestKafka.consumerConfiguration(bootstrap, group: group) {

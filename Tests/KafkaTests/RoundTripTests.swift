@@ -1,6 +1,7 @@
 import Kafka
 import ServiceTestSupport
 import Testing
+import TriageTestSupport
 
 extension BrokerTests {
     @Test(.enabled(if: ExternalService.kafka.shouldRun))
@@ -8,7 +9,7 @@ extension BrokerTests {
         let bootstrap = try TestKafka.bootstrap()
         let admin = try KafkaAdmin(configuration: TestKafka.common(bootstrap), logger: TestKafka.logger)
         defer { admin.close() }
-        let name = TestKafka.uniqueName("admin")
+        let name = uniqueName("admin")
         try await admin.createTopics([
             KafkaTopicSpecification(name: name, partitions: 3, configs: ["cleanup.policy": "compact"]),
         ])
@@ -47,7 +48,7 @@ extension BrokerTests {
         #expect(reports.allSatisfy { $0.topic == topic && $0.offset >= 0 && (0..<2).contains($0.partition) })
 
         let consumer = try KafkaConsumer(
-            configuration: TestKafka.consumerConfiguration(bootstrap, group: TestKafka.uniqueName("g")),
+            configuration: TestKafka.consumerConfiguration(bootstrap, group: uniqueName("g")),
             topics: [topic],
             logger: TestKafka.logger
         )

@@ -3,6 +3,7 @@ import Kafka
 import Logging
 import ServiceTestSupport
 import Testing
+import TriageTestSupport
 
 /// Every test that talks to the real broker, run one at a time: each live consumer
 /// costs the broker about a third of a core.
@@ -22,22 +23,14 @@ enum TestKafka {
         try ExternalService.kafka.require()
     }
 
-    /// A topic name no other test (or earlier run) uses.
-    static func uniqueName(_ prefix: String) -> String {
-        "\(prefix)-\(UUID().uuidString.prefix(8).lowercased())"
-    }
-
     static func common(_ bootstrap: String, properties: [String: String] = [:]) -> KafkaConfiguration {
         KafkaConfiguration(bootstrapServers: [bootstrap], clientID: "kafka-tests", properties: properties)
     }
 
     /// Creates a fresh topic and returns its name.
     static func createTopic(_ bootstrap: String, prefix: String, partitions: Int32 = 1) async throws -> String {
-        let name = uniqueName(prefix)
-        let admin = try KafkaAdmin(configuration: common(bootstrap), logger: logger)
-        defer { admin.close() }
-        try await admin.createTopics([KafkaTopicSpecification(name: name, partitions: partitions)])
-        return name
+        let names = try await TestTopics.create([prefix], partitions: partitions, configuration: common(bootstrap), logger: logger)
+        return names[0]
     }
 
     static func producer(_ bootstrap: String, _ configure: (inout KafkaProducerConfiguration) -> Void = { _ in }) throws -> KafkaProducer {
@@ -113,14 +106,4 @@ actor AssignmentWatcher {
             }
         }
     }
-}
-
-/// Waits (polling) until `condition` holds, at most `limit`; returns whether it did.
-func eventually(within limit: Duration = .seconds(60), _ condition: () async throws -> Bool) async rethrows -> Bool {
-    let deadline = ContinuousClock.now + limit
-    while ContinuousClock.now < deadline {
-        if try await condition() { return true }
-        try? await Task.sleep(for: .milliseconds(50))
-    }
-    return try await condition()
 }

@@ -1,6 +1,7 @@
 @testable import Kafka
 import ServiceTestSupport
 import Testing
+import TriageTestSupport
 
 extension BrokerTests {
     @Test(.enabled(if: ExternalService.kafka.shouldRun))
@@ -9,7 +10,7 @@ extension BrokerTests {
         let topic = try await TestKafka.createTopic(bootstrap, prefix: "txn")
         let transactional = try KafkaTransactionalProducer(
             configuration: KafkaProducerConfiguration(common: TestKafka.common(bootstrap)),
-            transactionalID: TestKafka.uniqueName("tx"),
+            transactionalID: uniqueName("tx"),
             logger: TestKafka.logger
         )
         try await transactional.initTransactions()
@@ -27,7 +28,7 @@ extension BrokerTests {
         await transactional.close()
 
         let consumer = try KafkaConsumer(
-            configuration: TestKafka.consumerConfiguration(bootstrap, group: TestKafka.uniqueName("g")),
+            configuration: TestKafka.consumerConfiguration(bootstrap, group: uniqueName("g")),
             topics: [topic],
             logger: TestKafka.logger
         )
@@ -44,10 +45,10 @@ extension BrokerTests {
         let producer = try TestKafka.producer(bootstrap)
         for index in 0..<4 { _ = try await producer.send(topic: input, key: nil, value: TestKafka.bytes("\(index)")) }
         await producer.close()
-        let configuration = TestKafka.consumerConfiguration(bootstrap, group: TestKafka.uniqueName("g")) { $0.offsetCommits = .manual }
+        let configuration = TestKafka.consumerConfiguration(bootstrap, group: uniqueName("g")) { $0.offsetCommits = .manual }
         let transactional = try KafkaTransactionalProducer(
             configuration: KafkaProducerConfiguration(common: TestKafka.common(bootstrap)),
-            transactionalID: TestKafka.uniqueName("tx"),
+            transactionalID: uniqueName("tx"),
             logger: TestKafka.logger
         )
         try await transactional.initTransactions()
@@ -79,7 +80,7 @@ extension BrokerTests {
     func fencedProducerFailsFatally() async throws {
         let bootstrap = try TestKafka.bootstrap()
         let topic = try await TestKafka.createTopic(bootstrap, prefix: "fence")
-        let id = TestKafka.uniqueName("tx")
+        let id = uniqueName("tx")
         let configuration = KafkaProducerConfiguration(common: TestKafka.common(bootstrap))
         let old = try KafkaTransactionalProducer(configuration: configuration, transactionalID: id, logger: TestKafka.logger)
         try await old.initTransactions()

@@ -6,14 +6,14 @@ struct CacheTests {
     let clock = ManualClock()
 
     @Test func invalidCacheSettingsNameTheField() {
-        #expect(throws: ConfigurationError(field: "capacity", reason: "must be at least 1, got 0")) {
+        #expect(throws: CircuitBreaker.ConfigurationError(field: "capacity", reason: "must be at least 1, got 0")) {
             try CacheFallback<Int, Int>(capacity: 0, ttl: .seconds(1), clock: clock)
         }
-        let ttl = #expect(throws: ConfigurationError.self) { try CacheFallback<Int, Int>(capacity: 1, ttl: .zero, clock: clock) }
+        let ttl = #expect(throws: CircuitBreaker.ConfigurationError.self) { try CacheFallback<Int, Int>(capacity: 1, ttl: .zero, clock: clock) }
         #expect(ttl?.field == "ttl")
-        let fresh = #expect(throws: ConfigurationError.self) { try StaleCache<Int, Int>(freshFor: .zero, staleFor: .seconds(1), clock: clock) }
+        let fresh = #expect(throws: CircuitBreaker.ConfigurationError.self) { try StaleCache<Int, Int>(freshFor: .zero, staleFor: .seconds(1), clock: clock) }
         #expect(fresh?.field == "freshFor")
-        let stale = #expect(throws: ConfigurationError.self) {
+        let stale = #expect(throws: CircuitBreaker.ConfigurationError.self) {
             try StaleCache<Int, Int>(freshFor: .seconds(2), staleFor: .seconds(1), clock: clock)
         }
         #expect(stale?.field == "staleFor")

@@ -1,5 +1,6 @@
 import Resilience
 import Testing
+import TriageTestSupport
 
 @Suite("Circuit breaker state machine")
 struct CircuitBreakerTests {
@@ -38,7 +39,7 @@ struct CircuitBreakerTests {
         (CircuitBreaker.Configuration(halfOpenMaxWait: .seconds(-1)), "halfOpenMaxWait"),
     ])
     func invalidConfigurationNamesTheField(configuration: CircuitBreaker.Configuration, field: String) throws {
-        let error = #expect(throws: ConfigurationError.self) {
+        let error = #expect(throws: CircuitBreaker.ConfigurationError.self) {
             try CircuitBreaker(name: "bad", configuration: configuration, clock: clock)
         }
         #expect(error?.field == field)

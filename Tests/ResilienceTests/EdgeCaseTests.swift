@@ -1,5 +1,6 @@
 import Resilience
 import Testing
+import TriageTestSupport
 
 @Suite("Edge cases and failure modes")
 struct EdgeCaseTests {
@@ -20,7 +21,7 @@ struct EdgeCaseTests {
     }
 
     @Test func aZeroEventBufferIsRejected() {
-        let error = #expect(throws: ConfigurationError.self) {
+        let error = #expect(throws: CircuitBreaker.ConfigurationError.self) {
             try CircuitBreaker(name: "x", clock: clock, eventBufferSize: 0)
         }
         #expect(error?.field == "eventBufferSize")

@@ -1,6 +1,7 @@
 import Foundation
 import Resilience
 import Testing
+import TriageTestSupport
 
 @Suite("JSON encodings")
 struct EncodingTests {

@@ -1,6 +1,7 @@
 import MetricsTestKit
 import Resilience
 import Testing
+import TriageTestSupport
 
 struct FailingFallback: FallbackStrategy {
     var name = "broken"

@@ -1,6 +1,7 @@
 import MetricsTestKit
 import Resilience
 import Testing
+import TriageTestSupport
 
 @Suite("Events, metrics and concurrency")
 struct ObservabilityTests {

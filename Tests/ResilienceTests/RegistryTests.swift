@@ -15,13 +15,13 @@ struct RegistryTests {
         #expect(custom.configuration.failureThreshold == 1)
         #expect(first.configuration.failureThreshold == 5)
         #expect(registry.snapshots().map(\.name) == ["ml", "postgres"])
-        #expect(throws: ConfigurationError.self) {
+        #expect(throws: CircuitBreaker.ConfigurationError.self) {
             try registry.breaker(named: "bad", configuration: CircuitBreaker.Configuration(minimumCalls: 0))
         }
     }
 
     @Test func invalidDefaultConfigurationIsRejected() {
-        let error = #expect(throws: ConfigurationError.self) {
+        let error = #expect(throws: CircuitBreaker.ConfigurationError.self) {
             try CircuitBreakerRegistry(defaultConfiguration: CircuitBreaker.Configuration(halfOpenProbes: 0), clock: clock)
         }
         #expect(error?.field == "halfOpenProbes")
@@ -53,7 +53,7 @@ struct RegistryTests {
         #expect(registry.snapshots().map(\.name) == ["tenant[a]", "tenant[b]"])
         let again = try registry.keyedBreakers(named: "tenant", keyType: String.self, idleTimeout: .seconds(1))
         #expect(again === tenants)
-        #expect(throws: ConfigurationError.self) {
+        #expect(throws: CircuitBreaker.ConfigurationError.self) {
             try registry.keyedBreakers(named: "tenant", keyType: Int.self, idleTimeout: .seconds(1))
         }
     }
@@ -83,7 +83,7 @@ struct RegistryTests {
         #expect(tenants.breaker(for: 1).state == .open)
         clock.advance(by: .seconds(11))
         #expect(tenants.breaker(for: 1).state == .closed)
-        #expect(throws: ConfigurationError.self) { try KeyedCircuitBreakers<Int>(name: "x", idleTimeout: .zero, clock: clock) }
+        #expect(throws: CircuitBreaker.ConfigurationError.self) { try KeyedCircuitBreakers<Int>(name: "x", idleTimeout: .zero, clock: clock) }
     }
 
     @Test func keyedMembersReportMetricsUnderTheSetName() async throws {

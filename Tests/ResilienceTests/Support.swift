@@ -22,14 +22,6 @@ final class Collected<T: Sendable>: Sendable {
     var all: [T] { items.withLock { $0 } }
 }
 
-func makeBreaker(
-    _ configuration: CircuitBreaker.Configuration = CircuitBreaker.Configuration(),
-    clock: ManualClock,
-    name: String = "test"
-) throws -> CircuitBreaker {
-    try CircuitBreaker(name: name, configuration: configuration, clock: clock)
-}
-
 @discardableResult
 func succeed(_ breaker: CircuitBreaker) async -> CallOutcome<Int> {
     await breaker.execute { 1 }

@@ -4,6 +4,7 @@ import Resilience
 import Testing
 import Triage
 @testable import TriageML
+import TriageTestSupport
 
 /// An upstream classifier that records each batch and answers from a closure.
 private final class RecordingClassifier: AlertClassifier {
@@ -65,17 +66,6 @@ private func ending(_ body: () async throws -> Classification) async -> Ending {
     }
 }
 
-/// Waits (by yielding, never by sleeping) until `condition` holds; records an issue if
-/// it does not within a generous real-time bound (a deadline, not a timing assertion).
-private func eventually(sourceLocation: SourceLocation = #_sourceLocation, _ condition: () async -> Bool) async {
-    let deadline = ContinuousClock.now + .seconds(60)
-    while ContinuousClock.now < deadline {
-        if await condition() { return }
-        await Task.yield()
-    }
-    Issue.record("condition never held", sourceLocation: sourceLocation)
-}
-
 @Suite("MicroBatcher timing with a manual clock")
 struct MicroBatcherTests {
     private func alert(_ index: Int) -> Alert { makeAlert("A\(index)") }
@@ -91,7 +81,7 @@ struct MicroBatcherTests {
                 return try await group.reduce(into: [Int: Classification]()) { $0[$1.0] = $1.1 }
             }
         }
-        await eventually { await batcher.pendingCount == 3 && clock.sleeperCount == 1 }
+        #expect(await eventually(polling: .yielding) { await batcher.pendingCount == 3 && clock.sleeperCount == 1 })
         #expect(await batcher.pendingCount == 3)
         #expect(upstream.recordedBatches.isEmpty)
 
@@ -129,7 +119,7 @@ struct MicroBatcherTests {
         // Two full batches leave at once; the last 2 alerts wait for the timer. Each batch
         // that began gathering armed a timer (the first and second ones are stale now):
         // all three must be asleep before the clock moves, or one would miss the advance.
-        await eventually { upstream.recordedBatches.count == 2 && clock.sleeperCount == 3 }
+        #expect(await eventually(polling: .yielding) { upstream.recordedBatches.count == 2 && clock.sleeperCount == 3 })
         #expect(upstream.recordedBatches.map(\.count) == [4, 4])
         clock.advance(by: .milliseconds(1))
         let classified = try await results.value
@@ -147,10 +137,10 @@ struct MicroBatcherTests {
         // Alert 2 arrives at t=6 and arms its own timer (due at t=16).
         clock.advance(by: .milliseconds(6))
         let third = Task { try await batcher.classify(alert(2)) }
-        await eventually { await batcher.pendingCount == 1 && clock.sleeperCount == 2 }
+        #expect(await eventually(polling: .yielding) { await batcher.pendingCount == 1 && clock.sleeperCount == 2 })
         // t=10: the first timer fires, but its batch is gone; alert 2 must keep waiting.
         clock.advance(by: .milliseconds(4))
-        await eventually { clock.sleeperCount == 1 }
+        #expect(await eventually(polling: .yielding) { clock.sleeperCount == 1 })
         #expect(await batcher.pendingCount == 1)
         #expect(upstream.recordedBatches.count == 1)
         clock.advance(by: .milliseconds(6))
@@ -190,7 +180,7 @@ struct MicroBatcherTests {
         let batcher = MicroBatcher(upstream: upstream, configuration: .init(maxBatchSize: 2, maxWait: .seconds(60)), clock: ManualClock(), metricsFactory: TestMetrics())
         let cancelled = Task { await ending { try await batcher.classify(alert(0)) } }
         let kept = Task { await ending { try await batcher.classify(alert(1)) } }
-        await eventually { upstream.heldBatches == 1 }
+        #expect(await eventually(polling: .yielding) { upstream.heldBatches == 1 })
         // The batch is with the upstream, which never answers on its own: only the
         // cancellation can end the first wait (as a breaker's call timeout does).
         cancelled.cancel()

@@ -3,6 +3,7 @@ import ServiceTestSupport
 import Testing
 import Triage
 @testable import TriagePostgres
+import TriageTestSupport
 
 @Suite(.enabled(if: ExternalService.postgres.shouldRun), .timeLimit(.minutes(3)))
 struct PostgresDedupStoreTests {

@@ -2,6 +2,7 @@ import Foundation
 import ServiceTestSupport
 import Testing
 import Triage
+import TriageTestSupport
 @testable import TriagePostgres
 
 /// PostgreSQL made unreachable (and reachable again) through a TCPFaultProxy, without
@@ -40,13 +41,10 @@ struct PostgresOutageTests {
     }
 
     /// Retries `operation` until it succeeds (the pool reconnects with its own backoff);
-    /// bounded, so a broken recovery fails instead of hanging.
-    func eventually<T: Sendable>(_ operation: @Sendable () async throws -> T) async throws -> T {
-        var lastError: (any Error)?
-        for _ in 0..<30 {
-            do { return try await operation() } catch { lastError = error }
-        }
-        throw lastError ?? CancellationError()
+    /// bounded, so a broken recovery fails instead of hanging. The bound is about what
+    /// 30 attempts at the proxied pool's 3 s operation timeout took at most.
+    func eventually<T>(_ operation: () async throws -> T) async throws -> T {
+        try await eventuallySucceeding(within: .seconds(90), operation)
     }
 
     @Test func cutGivesAClearUnreachableErrorAndRestoreRecovers() async throws {

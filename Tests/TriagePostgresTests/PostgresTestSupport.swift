@@ -22,11 +22,6 @@ func withPool<Result: Sendable>(
     }
 }
 
-/// A name no other test (or earlier run) uses.
-func uniqueName(_ prefix: String) -> String {
-    "\(prefix)-\(UUID().uuidString.lowercased().prefix(12))"
-}
-
 /// Runs one scalar query.
 func scalar<T: PostgresDecodable & Sendable>(_ pool: PostgresPool, _ query: PostgresQuery, as type: T.Type) async throws -> T? {
     try await pool.withConnection("test query") { connection in

@@ -1,6 +1,7 @@
 import Resilience
 import Testing
 @testable import Triage
+import TriageTestSupport
 
 /// Every position of the enrichment chain, with in-memory catalogs that fail on command
 /// and breakers on a manual clock.
@@ -18,8 +19,8 @@ import Testing
     let cache: StaleCache<String, ServiceInfo>
 
     init() throws {
-        breaker = try makeBreaker("catalog", clock: clock, failures: 2, callTimeout: .seconds(2))
-        replicaBreaker = try makeBreaker("catalog_secondary", clock: clock, failures: 1)
+        breaker = try makeBreaker(.tripping(after: 2, callTimeout: .seconds(2)), clock: clock, name: "catalog")
+        replicaBreaker = try makeBreaker(.tripping(after: 1), clock: clock, name: "catalog_secondary")
         cache = try StaleCache(freshFor: .seconds(60), staleFor: .seconds(3600), clock: clock)
     }
 

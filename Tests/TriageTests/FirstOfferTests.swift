@@ -20,4 +20,27 @@ import Triage
         offer.offer("too late")
         for waiter in waiters { #expect(await waiter.value == "decided") }
     }
+
+    @Test func aCancelledWaiterGetsNilAndOthersStillGetTheDecision() async throws {
+        let offer = FirstOffer<Result<Int, any Error>>()
+        let cancelled = Task { await offer.valueUnlessCancelled() }
+        let patient = Task { await offer.valueUnlessCancelled() }
+        cancelled.cancel()
+        #expect(await cancelled.value == nil)
+        offer.offer(.success(8080))
+        #expect(try #require(await patient.value).get() == 8080)
+    }
+
+    @Test func aDecisionMadeBeforeTheCancellationWins() async {
+        struct Stopped: Error {}
+        let offer = FirstOffer<Result<Int, any Error>>()
+        offer.offer(.failure(Stopped()))
+        let waiter = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            return await offer.valueUnlessCancelled()
+        }
+        let result = await waiter.value
+        #expect(throws: Stopped.self) { try result?.get() }
+        #expect(result != nil)
+    }
 }

@@ -1,6 +1,7 @@
 import Resilience
 import Testing
 @testable import Triage
+import TriageTestSupport
 
 /// ML behind its breaker and feature flag, the rules as fallback; a scripted ML
 /// classifier and a breaker on a manual clock.
@@ -12,7 +13,7 @@ import Testing
     let rules: RuleClassifier
 
     init() throws {
-        breaker = try makeBreaker("ml", clock: clock, failures: 3, open: .seconds(30), callTimeout: .seconds(1))
+        breaker = try makeBreaker(.tripping(after: 3, open: .seconds(30), callTimeout: .seconds(1)), clock: clock, name: "ml")
         features = FeatureFallback(clock: clock)
         features.register(FeatureName.mlClassification, breaker: breaker)
         rules = try RuleClassifier(contentsOf: Fixture.repositoryRoot.appendingPathComponent("deploy/rules.yaml").path)

@@ -2,6 +2,7 @@ import Foundation
 import Resilience
 import Testing
 @testable import Triage
+import TriageTestSupport
 
 /// Dedup writes through a DegradedService: counted, unavailable on failure, read-only
 /// while the breaker is open or the switch is on.
@@ -14,7 +15,7 @@ import Testing
     let degraded: DegradedService<any DedupStore>
 
     init() throws {
-        breaker = try makeBreaker("dedup", clock: clock, failures: 2, open: .seconds(30), callTimeout: .seconds(1))
+        breaker = try makeBreaker(.tripping(after: 2, open: .seconds(30), callTimeout: .seconds(1)), clock: clock, name: "dedup")
         degraded = DegradedService(service: store, breaker: breaker)
     }
 

@@ -2,7 +2,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import ServiceLifecycle
-import Synchronization
+import Triage
 
 /// The error of ``BreakwaterHTTPServer/listeningPort()``.
 public enum BreakwaterHTTPServerError: Error, Sendable, Hashable, CustomStringConvertible {
@@ -34,7 +34,8 @@ public enum BreakwaterHTTPServerError: Error, Sendable, Hashable, CustomStringCo
 public struct BreakwaterHTTPServer: Service {
     private let application: Application<RouterResponder<BasicRequestContext>>
     private let readiness: Readiness
-    private let port: PortPromise
+    /// The bound port, or why the server stopped before listening; the first offer wins.
+    private let port: FirstOffer<Result<Int, any Error>>
     private let host: String
     private let configuredPort: Int
     /// Whether the admin routes are served (a non-empty admin token is configured).
@@ -47,11 +48,11 @@ public struct BreakwaterHTTPServer: Service {
     public init(settings: HTTPSettings, dependencies: HTTPServerDependencies, logger: Logger = Logger(label: "breakwater.http")) {
         let token = settings.adminToken?.value
         let router = HTTPServerRoutes.makeRouter(adminToken: token, dependencies: dependencies, logger: logger)
-        let port = PortPromise()
+        let port = FirstOffer<Result<Int, any Error>>()
         self.application = Application(
             router: router,
             configuration: ApplicationConfiguration(address: .hostname(settings.host, port: settings.port)),
-            onServerRunning: { channel in port.succeed(channel.localAddress?.port ?? settings.port) },
+            onServerRunning: { channel in port.offer(.success(channel.localAddress?.port ?? settings.port)) },
             logger: logger
         )
         self.readiness = dependencies.readiness
@@ -64,7 +65,7 @@ public struct BreakwaterHTTPServer: Service {
     /// Serves until graceful shutdown or cancellation.
     /// - Throws: When the address cannot be bound or the server fails.
     public func run() async throws {
-        defer { port.fail(BreakwaterHTTPServerError.stoppedBeforeListening(host: host, port: configuredPort)) }
+        defer { port.offer(.failure(BreakwaterHTTPServerError.stoppedBeforeListening(host: host, port: configuredPort))) }
         let readiness = self.readiness
         try await withGracefulShutdownHandler {
             try await application.run()
@@ -77,68 +78,7 @@ public struct BreakwaterHTTPServer: Service {
     /// - Throws: ``BreakwaterHTTPServerError/stoppedBeforeListening(host:port:)`` when
     ///   ``run()`` ended before listening; `CancellationError` when the caller is cancelled.
     public func listeningPort() async throws -> Int {
-        try await port.value()
-    }
-}
-
-/// A one-shot value that many tasks can await; the first `succeed` or `fail` wins.
-final class PortPromise: Sendable {
-    private enum State {
-        case waiting([Int: CheckedContinuation<Int, any Error>], nextID: Int)
-        case done(Result<Int, any Error>)
-    }
-
-    private let state = Mutex(State.waiting([:], nextID: 0))
-
-    func succeed(_ port: Int) { complete(.success(port)) }
-
-    func fail(_ error: any Error) { complete(.failure(error)) }
-
-    private func complete(_ result: Result<Int, any Error>) {
-        let waiters = state.withLock { state -> [CheckedContinuation<Int, any Error>] in
-            guard case .waiting(let waiters, _) = state else { return [] }
-            state = .done(result)
-            return Array(waiters.values)
-        }
-        for waiter in waiters { waiter.resume(with: result) }
-    }
-
-    func value() async throws -> Int {
-        let id = state.withLock { state -> Int? in
-            guard case .waiting(let waiters, let nextID) = state else { return nil }
-            state = .waiting(waiters, nextID: nextID + 1)
-            return nextID
-        }
-        guard let id else { return try result().get() }
-        return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { continuation in
-                let immediate = state.withLock { state -> Result<Int, any Error>? in
-                    switch state {
-                    case .done(let result):
-                        return result
-                    case .waiting(var waiters, let nextID):
-                        if Task.isCancelled { return .failure(CancellationError()) }
-                        waiters[id] = continuation
-                        state = .waiting(waiters, nextID: nextID)
-                        return nil
-                    }
-                }
-                if let immediate { continuation.resume(with: immediate) }
-            }
-        } onCancel: {
-            let cancelled = state.withLock { state -> CheckedContinuation<Int, any Error>? in
-                guard case .waiting(var waiters, let nextID) = state, let waiter = waiters.removeValue(forKey: id) else { return nil }
-                state = .waiting(waiters, nextID: nextID)
-                return waiter
-            }
-            cancelled?.resume(throwing: CancellationError())
-        }
-    }
-
-    private func result() -> Result<Int, any Error> {
-        state.withLock { state in
-            if case .done(let result) = state { return result }
-            return .failure(CancellationError())
-        }
+        guard let result = await port.valueUnlessCancelled() else { throw CancellationError() }
+        return try result.get()
     }
 }

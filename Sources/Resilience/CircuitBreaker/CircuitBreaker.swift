@@ -110,7 +110,7 @@ public final class CircuitBreaker: Sendable {
     ///   - logger: Receives state transitions.
     ///   - eventBufferSize: How many undelivered events each ``events()`` stream keeps
     ///     (the newest win).
-    /// - Throws: ``ConfigurationError`` naming the invalid field.
+    /// - Throws: ``CircuitBreaker/ConfigurationError`` naming the invalid field.
     public convenience init<C: Clock>(
         name: String,
         configuration: Configuration = Configuration(),

@@ -1,24 +1,32 @@
-/// The error thrown when a configuration value is out of range.
+/// The former top-level name of ``CircuitBreaker/ConfigurationError``.
 ///
-/// `field` names the offending property exactly as it is spelled in Swift (for example
-/// `"openDuration.maximum"`), so an operator reading a log can find it.
-public struct ConfigurationError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// The property that holds the invalid value.
-    public let field: String
-    /// Why the value is rejected.
-    public let reason: String
-
-    /// Creates an error for `field`.
-    public init(field: String, reason: String) {
-        self.field = field
-        self.reason = reason
-    }
-
-    /// `"invalid <field>: <reason>"`.
-    public var description: String { "invalid \(field): \(reason)" }
-}
+/// Kept only so that code not yet switched to the nested name still builds (the
+/// worker's `BreakerSettings+Resilience.swift`); new code names
+/// `CircuitBreaker.ConfigurationError`, which does not clash with BreakwaterApp's
+/// `ConfigurationError`. Remove once nothing uses it.
+public typealias ConfigurationError = CircuitBreaker.ConfigurationError
 
 extension CircuitBreaker {
+    /// The error thrown when a configuration value is out of range.
+    ///
+    /// `field` names the offending property exactly as it is spelled in Swift (for example
+    /// `"openDuration.maximum"`), so an operator reading a log can find it.
+    public struct ConfigurationError: Error, Sendable, Equatable, CustomStringConvertible {
+        /// The property that holds the invalid value.
+        public let field: String
+        /// Why the value is rejected.
+        public let reason: String
+
+        /// Creates an error for `field`.
+        public init(field: String, reason: String) {
+            self.field = field
+            self.reason = reason
+        }
+
+        /// `"invalid <field>: <reason>"`.
+        public var description: String { "invalid \(field): \(reason)" }
+    }
+
     /// How outcomes are aggregated for the rate rules.
     public enum SlidingWindow: Sendable, Equatable {
         /// The last `n` calls.
@@ -110,7 +118,7 @@ extension CircuitBreaker {
         }
 
         /// Checks every value.
-        /// - Throws: ``ConfigurationError`` naming the first invalid field: non-positive
+        /// - Throws: ``CircuitBreaker/ConfigurationError`` naming the first invalid field: non-positive
         ///   thresholds or counts, negative or zero durations, rates outside 0...1, a zero
         ///   window, a slow-call rate without a slow-call duration, or more required
         ///   successes than probes.

@@ -42,14 +42,14 @@ public final class CacheFallback<Key: Hashable & Sendable, Value: Sendable>: Sen
     private let state = Mutex(State())
 
     /// Creates an empty cache.
-    /// - Throws: ``ConfigurationError`` for `capacity` below 1 or a non-positive `ttl`.
-    public init<C: Clock>(capacity: Int, ttl: Duration, clock: C = ContinuousClock()) throws(ConfigurationError)
+    /// - Throws: ``CircuitBreaker/ConfigurationError`` for `capacity` below 1 or a non-positive `ttl`.
+    public init<C: Clock>(capacity: Int, ttl: Duration, clock: C = ContinuousClock()) throws(CircuitBreaker.ConfigurationError)
     where C.Duration == Duration {
         if capacity < 1 {
-            throw ConfigurationError(field: "capacity", reason: "must be at least 1, got \(capacity)")
+            throw CircuitBreaker.ConfigurationError(field: "capacity", reason: "must be at least 1, got \(capacity)")
         }
         if ttl <= .zero {
-            throw ConfigurationError(field: "ttl", reason: "must be positive, got \(ttl)")
+            throw CircuitBreaker.ConfigurationError(field: "ttl", reason: "must be positive, got \(ttl)")
         }
         self.capacity = capacity
         self.ttl = ttl

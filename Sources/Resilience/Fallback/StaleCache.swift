@@ -38,15 +38,15 @@ public final class StaleCache<Key: Hashable & Sendable, Value: Sendable>: Sendab
     private let entries = Mutex<[Key: Entry]>([:])
 
     /// Creates an empty cache.
-    /// - Throws: ``ConfigurationError`` for a non-positive `freshFor` or a `staleFor`
+    /// - Throws: ``CircuitBreaker/ConfigurationError`` for a non-positive `freshFor` or a `staleFor`
     ///   shorter than `freshFor`.
-    public init<C: Clock>(freshFor: Duration, staleFor: Duration, clock: C = ContinuousClock()) throws(ConfigurationError)
+    public init<C: Clock>(freshFor: Duration, staleFor: Duration, clock: C = ContinuousClock()) throws(CircuitBreaker.ConfigurationError)
     where C.Duration == Duration {
         if freshFor <= .zero {
-            throw ConfigurationError(field: "freshFor", reason: "must be positive, got \(freshFor)")
+            throw CircuitBreaker.ConfigurationError(field: "freshFor", reason: "must be positive, got \(freshFor)")
         }
         if staleFor < freshFor {
-            throw ConfigurationError(field: "staleFor", reason: "must be at least freshFor (\(freshFor)), got \(staleFor)")
+            throw CircuitBreaker.ConfigurationError(field: "staleFor", reason: "must be at least freshFor (\(freshFor)), got \(staleFor)")
         }
         self.freshFor = freshFor
         self.staleFor = staleFor

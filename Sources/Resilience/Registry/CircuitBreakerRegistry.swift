@@ -27,13 +27,13 @@ public final class CircuitBreakerRegistry: Sendable {
     private let keyedSets = Mutex<[String: any KeyedBreakerSet]>([:])
 
     /// Creates an empty registry.
-    /// - Throws: ``ConfigurationError`` when `defaultConfiguration` is invalid.
+    /// - Throws: ``CircuitBreaker/ConfigurationError`` when `defaultConfiguration` is invalid.
     public init<C: Clock>(
         defaultConfiguration: CircuitBreaker.Configuration = CircuitBreaker.Configuration(),
         clock: C = ContinuousClock(),
         metricsFactory: (any MetricsFactory)? = nil,
         logger: Logger = Logger(label: "breakwater.resilience")
-    ) throws(ConfigurationError) where C.Duration == Duration {
+    ) throws(CircuitBreaker.ConfigurationError) where C.Duration == Duration {
         try defaultConfiguration.validate()
         self.defaultConfiguration = defaultConfiguration
         self.clock = ResilienceClock(clock)
@@ -53,8 +53,8 @@ public final class CircuitBreakerRegistry: Sendable {
 
     /// The breaker named `name`, created with `configuration` if absent (an existing
     /// breaker keeps its configuration).
-    /// - Throws: ``ConfigurationError`` when a new breaker's configuration is invalid.
-    public func breaker(named name: String, configuration: CircuitBreaker.Configuration) throws(ConfigurationError) -> CircuitBreaker {
+    /// - Throws: ``CircuitBreaker/ConfigurationError`` when a new breaker's configuration is invalid.
+    public func breaker(named name: String, configuration: CircuitBreaker.Configuration) throws(CircuitBreaker.ConfigurationError) -> CircuitBreaker {
         try configuration.validate()
         return breakers.withLock { breakers in
             if let existing = breakers[name] { return existing }
@@ -65,14 +65,14 @@ public final class CircuitBreakerRegistry: Sendable {
     }
 
     /// The keyed set named `name`, created if absent (an existing set keeps its settings).
-    /// - Throws: ``ConfigurationError`` for an invalid configuration or non-positive
+    /// - Throws: ``CircuitBreaker/ConfigurationError`` for an invalid configuration or non-positive
     ///   `idleTimeout`, or when `name` is already used by a set of another key type.
     public func keyedBreakers<Key: Hashable & Sendable>(
         named name: String,
         keyType: Key.Type = Key.self,
         idleTimeout: Duration,
         configuration: CircuitBreaker.Configuration? = nil
-    ) throws(ConfigurationError) -> KeyedCircuitBreakers<Key> {
+    ) throws(CircuitBreaker.ConfigurationError) -> KeyedCircuitBreakers<Key> {
         let configuration = configuration ?? defaultConfiguration
         let created = try KeyedCircuitBreakers<Key>(
             name: name,
@@ -88,7 +88,7 @@ public final class CircuitBreakerRegistry: Sendable {
             return created
         }
         guard let result else {
-            throw ConfigurationError(field: "name", reason: "'\(name)' is a keyed set of another key type")
+            throw CircuitBreaker.ConfigurationError(field: "name", reason: "'\(name)' is a keyed set of another key type")
         }
         return result
     }

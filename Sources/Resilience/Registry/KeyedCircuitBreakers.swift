@@ -34,7 +34,7 @@ public final class KeyedCircuitBreakers<Key: Hashable & Sendable>: Sendable, Key
     private let state: Mutex<State>
 
     /// Creates an empty set.
-    /// - Throws: ``ConfigurationError`` for an invalid configuration or a non-positive
+    /// - Throws: ``CircuitBreaker/ConfigurationError`` for an invalid configuration or a non-positive
     ///   `idleTimeout`.
     public convenience init<C: Clock>(
         name: String,
@@ -43,7 +43,7 @@ public final class KeyedCircuitBreakers<Key: Hashable & Sendable>: Sendable, Key
         clock: C = ContinuousClock(),
         metricsFactory: (any MetricsFactory)? = nil,
         logger: Logger = Logger(label: "breakwater.resilience")
-    ) throws(ConfigurationError) where C.Duration == Duration {
+    ) throws(CircuitBreaker.ConfigurationError) where C.Duration == Duration {
         try self.init(
             name: name,
             configuration: configuration,
@@ -61,10 +61,10 @@ public final class KeyedCircuitBreakers<Key: Hashable & Sendable>: Sendable, Key
         resilienceClock: ResilienceClock,
         metricsFactory: (any MetricsFactory)?,
         logger: Logger
-    ) throws(ConfigurationError) {
+    ) throws(CircuitBreaker.ConfigurationError) {
         try configuration.validate()
         if idleTimeout <= .zero {
-            throw ConfigurationError(field: "idleTimeout", reason: "must be positive, got \(idleTimeout)")
+            throw CircuitBreaker.ConfigurationError(field: "idleTimeout", reason: "must be positive, got \(idleTimeout)")
         }
         self.name = name
         self.configuration = configuration

@@ -27,7 +27,7 @@ public enum Fingerprint {
     }
 
     /// The canonical `key=value\n` text hashed by ``derive(labels:)``.
-    public static func canonicalText(_ labels: [String: String]) -> String {
+    package static func canonicalText(_ labels: [String: String]) -> String {
         var text = ""
         for key in labels.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
             text += escape(key, isKey: true) + "=" + escape(labels[key] ?? "", isKey: false) + "\n"
@@ -36,7 +36,7 @@ public enum Fingerprint {
     }
 
     /// 64-bit FNV-1a of the UTF-8 bytes of `text`.
-    public static func fnv1a64(_ text: String) -> UInt64 {
+    package static func fnv1a64(_ text: String) -> UInt64 {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in text.utf8 {
             hash ^= UInt64(byte)
@@ -46,7 +46,7 @@ public enum Fingerprint {
     }
 
     /// `value` as 16 lowercase hexadecimal digits.
-    public static func hex(_ value: UInt64) -> String {
+    package static func hex(_ value: UInt64) -> String {
         let digits = String(value, radix: 16)
         return String(repeating: "0", count: 16 - digits.count) + digits
     }

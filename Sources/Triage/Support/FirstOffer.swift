@@ -5,51 +5,111 @@ import Synchronization
 ///
 /// For racing work that may ignore cancellation against a deadline or the caller's own
 /// cancellation without waiting for the loser, which a task group would do: each racer
-/// offers its outcome, the caller awaits the first.
-public final class FirstOffer<Value: Sendable>: Sendable {
+/// offers its outcome, the caller awaits the first. Also a one-shot promise: offer a
+/// `Result` to let waiters see a failure (``value()`` on such an offer gives the `Result`).
+package final class FirstOffer<Value: Sendable>: Sendable {
+    /// A task waiting for the decision.
+    private enum Waiter {
+        /// From ``value()``: only the decision resumes it.
+        case decision(CheckedContinuation<Value, Never>)
+        /// From ``valueUnlessCancelled()``: resumed with `nil` when its task is cancelled.
+        case cancellable(CheckedContinuation<Value?, Never>)
+    }
+
     private enum State {
-        case open(waiters: [CheckedContinuation<Value, Never>])
+        case open(waiters: [Int: Waiter], nextID: Int)
         case decided(Value)
     }
 
-    private let state = Mutex(State.open(waiters: []))
+    private let state = Mutex(State.open(waiters: [:], nextID: 0))
 
     /// Creates an undecided offer.
-    public init() {}
+    package init() {}
 
     /// Whether an offer was made already.
-    public var isDecided: Bool {
+    package var isDecided: Bool {
         state.withLock { if case .decided = $0 { true } else { false } }
     }
 
     /// Decides the value, unless it was decided already.
     /// - Returns: whether this offer was the first.
     @discardableResult
-    public func offer(_ value: Value) -> Bool {
-        let waiters = state.withLock { state -> [CheckedContinuation<Value, Never>]? in
-            guard case .open(let waiters) = state else { return nil }
+    package func offer(_ value: Value) -> Bool {
+        let waiters = state.withLock { state -> [Waiter]? in
+            guard case .open(let waiters, _) = state else { return nil }
             state = .decided(value)
-            return waiters
+            return Array(waiters.values)
         }
-        waiters?.forEach { $0.resume(returning: value) }
+        for waiter in waiters ?? [] {
+            switch waiter {
+            case .decision(let continuation): continuation.resume(returning: value)
+            case .cancellable(let continuation): continuation.resume(returning: value)
+            }
+        }
         return waiters != nil
     }
 
     /// The decided value, waiting for the first offer if there is none yet. The wait
-    /// ignores cancellation: make the caller's cancellation an offer if it must end it.
-    public func value() async -> Value {
+    /// ignores cancellation: make the caller's cancellation an offer if it must end it,
+    /// or use ``valueUnlessCancelled()``.
+    package func value() async -> Value {
         await withCheckedContinuation { continuation in
-            let decided = state.withLock { state -> Value? in
-                switch state {
-                case .decided(let value):
-                    return value
-                case .open(var waiters):
-                    waiters.append(continuation)
-                    state = .open(waiters: waiters)
-                    return nil
+            if let decided = enqueue(.decision(continuation)) { continuation.resume(returning: decided) }
+        }
+    }
+
+    /// The decided value, waiting for the first offer if there is none yet; `nil` when the
+    /// calling task is cancelled before the decision (a decision made first wins).
+    package func valueUnlessCancelled() async -> Value? {
+        let id = state.withLock { state -> Int? in
+            guard case .open(let waiters, let nextID) = state else { return nil }
+            state = .open(waiters: waiters, nextID: nextID + 1)
+            return nextID
+        }
+        guard let id else { return decidedValue() }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let immediate = state.withLock { state -> Value?? in
+                    switch state {
+                    case .decided(let value):
+                        return .some(value)
+                    case .open(var waiters, let nextID):
+                        if Task.isCancelled { return .some(nil) }
+                        waiters[id] = .cancellable(continuation)
+                        state = .open(waiters: waiters, nextID: nextID)
+                        return nil
+                    }
                 }
+                if let immediate { continuation.resume(returning: immediate) }
             }
-            if let decided { continuation.resume(returning: decided) }
+        } onCancel: {
+            let cancelled = state.withLock { state -> Waiter? in
+                guard case .open(var waiters, let nextID) = state, let waiter = waiters.removeValue(forKey: id) else { return nil }
+                state = .open(waiters: waiters, nextID: nextID)
+                return waiter
+            }
+            if case .cancellable(let continuation) = cancelled { continuation.resume(returning: nil) }
+        }
+    }
+
+    /// Adds a waiter while undecided; returns the value instead when decided.
+    private func enqueue(_ waiter: Waiter) -> Value? {
+        state.withLock { state -> Value? in
+            switch state {
+            case .decided(let value):
+                return value
+            case .open(var waiters, let nextID):
+                waiters[nextID] = waiter
+                state = .open(waiters: waiters, nextID: nextID + 1)
+                return nil
+            }
+        }
+    }
+
+    private func decidedValue() -> Value? {
+        state.withLock { state in
+            if case .decided(let value) = state { return value }
+            return nil
         }
     }
 }

@@ -1,15 +1,15 @@
 /// SplitMix64: a tiny, fast, seedable random number generator, so sample and malformed
 /// records are reproducible from a seed (same seed → same bytes, on every platform).
-public struct SeededRandom: RandomNumberGenerator, Sendable {
+package struct SeededRandom: RandomNumberGenerator, Sendable {
     private var state: UInt64
 
     /// Creates a generator; equal seeds give equal sequences.
-    public init(seed: UInt64) {
+    package init(seed: UInt64) {
         state = seed
     }
 
     /// The next 64 random bits.
-    public mutating func next() -> UInt64 {
+    package mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -18,7 +18,7 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
     }
 
     /// `count` random lowercase hex digits.
-    public mutating func hex(_ count: Int) -> String {
+    package mutating func hex(_ count: Int) -> String {
         String((0..<count).map { _ in Array("0123456789abcdef")[Int.random(in: 0..<16, using: &self)] })
     }
 

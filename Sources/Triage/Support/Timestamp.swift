@@ -5,13 +5,13 @@ import Foundation
 /// Hand-written instead of `ISO8601DateFormatter` because inputs carry nanosecond
 /// fractions (Alertmanager's Go `time.Time`), which the formatter rejects, and because
 /// the output format must be exactly one shape: `2026-11-29T10:41:23.123Z`.
-public enum Timestamp {
+package enum Timestamp {
     /// Parses `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM|±HHMM)` (`t`/`z`/space also accepted).
     /// Fractions of any length are read; digits beyond the nanosecond are ignored.
     ///
     /// - Returns: `nil` when the text is not such a timestamp or names an impossible
     ///   date/time (month 13, hour 24, …).
-    public static func parse(_ text: String) -> Date? {
+    package static func parse(_ text: String) -> Date? {
         let b = Array(text.utf8)
         guard b.count >= 20 else { return nil }
         func number(_ start: Int, _ length: Int) -> Int? {
@@ -67,13 +67,13 @@ public enum Timestamp {
 
     /// Whether `text` is Go's zero time, `0001-01-01T00:00:00Z` (in any fraction/offset
     /// spelling), which Alertmanager sends as the `endsAt` of firing alerts.
-    public static func isZeroTime(_ text: String) -> Bool {
+    package static func isZeroTime(_ text: String) -> Bool {
         text.hasPrefix("0001-01-01T00:00:00")
     }
 
     /// Formats `date` in UTC, rounded to the nearest millisecond: `2026-11-29T10:41:23.123Z`.
     /// Dates before year 1 or after 9999 are clamped to those years' bounds.
-    public static func format(_ date: Date) -> String {
+    package static func format(_ date: Date) -> String {
         let minMillis: Double = -62_135_596_800_000  // 0001-01-01T00:00:00Z
         let maxMillis: Double = 253_402_300_799_999  // 9999-12-31T23:59:59.999Z
         let millis = (date.timeIntervalSince1970 * 1000).rounded()

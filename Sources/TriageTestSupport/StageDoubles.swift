@@ -1,11 +1,10 @@
 import Foundation
 import Resilience
 import Synchronization
-import Testing
 import Triage
 
 /// What a scripted dependency does on its next calls.
-enum Behaviour: Sendable {
+public enum Behaviour: Sendable {
     /// Answer normally.
     case answer
     /// Throw ``ScriptedFailure``.
@@ -14,21 +13,28 @@ enum Behaviour: Sendable {
     case hang(ManualClock)
 }
 
-struct ScriptedFailure: Error, Equatable {}
+/// The error a scripted call throws.
+public struct ScriptedFailure: Error, Equatable {
+    /// The failure.
+    public init() {}
+}
 
 /// Shared by the doubles: a behaviour switched by the test and a call counter.
-final class Script: Sendable {
+public final class Script: Sendable {
     private let state: Mutex<(behaviour: Behaviour, calls: Int)>
 
-    init(_ behaviour: Behaviour = .answer) {
+    /// A script doing `behaviour` until told otherwise.
+    public init(_ behaviour: Behaviour = .answer) {
         state = Mutex((behaviour, 0))
     }
 
-    func set(_ behaviour: Behaviour) { state.withLock { $0.behaviour = behaviour } }
-    var calls: Int { state.withLock { $0.calls } }
+    /// Switches what the next calls do.
+    public func set(_ behaviour: Behaviour) { state.withLock { $0.behaviour = behaviour } }
+    /// Calls so far.
+    public var calls: Int { state.withLock { $0.calls } }
 
     /// Counts the call and fails or hangs as scripted; returns when the call may answer.
-    func perform() async throws {
+    public func perform() async throws {
         let behaviour = state.withLock { state in
             state.calls += 1
             return state.behaviour
@@ -46,57 +52,65 @@ final class Script: Sendable {
 }
 
 /// A catalog answering from a dictionary, or failing/hanging on command.
-struct ScriptedCatalog: ServiceCatalog {
-    var entries: [String: ServiceInfo]
-    let script = Script()
+public struct ScriptedCatalog: ServiceCatalog {
+    /// The services it knows.
+    public var entries: [String: ServiceInfo]
+    /// What its next lookups do.
+    public let script = Script()
 
-    func lookup(service: String) async throws -> ServiceInfo? {
+    /// A catalog knowing `entries`.
+    public init(entries: [String: ServiceInfo]) {
+        self.entries = entries
+    }
+
+    /// Performs the script, then answers from ``entries``.
+    public func lookup(service: String) async throws -> ServiceInfo? {
         try await script.perform()
         return entries[service]
     }
 }
 
 /// An "ML" classifier answering a fixed verdict, or failing/hanging on command.
-struct ScriptedClassifier: AlertClassifier {
-    static let verdict = Classification(severity: .critical, category: .availability, confidence: 0.93, classifier: .ml)
-    let script = Script()
+public struct ScriptedClassifier: AlertClassifier {
+    /// The verdict it gives every alert.
+    public static let verdict = Classification(severity: .critical, category: .availability, confidence: 0.93, classifier: .ml)
+    /// What its next calls do.
+    public let script = Script()
 
-    func classify(_ alerts: [Alert]) async throws -> [Classification] {
+    /// A classifier answering ``verdict``.
+    public init() {}
+
+    /// Performs the script, then answers ``verdict`` for every alert.
+    public func classify(_ alerts: [Alert]) async throws -> [Classification] {
         try await script.perform()
         return alerts.map { _ in Self.verdict }
     }
 }
 
 /// A dedup store in memory, failing/hanging on command.
-struct ScriptedStore: DedupStore {
-    let memory = InMemoryDedupStore()
-    let script = Script()
+public struct ScriptedStore: DedupStore {
+    /// Where it records.
+    public let memory = InMemoryDedupStore()
+    /// What its next records do.
+    public let script = Script()
 
-    func record(fingerprint: String, seenAt: Date) async throws -> DedupRecord {
+    /// An empty store.
+    public init() {}
+
+    /// Performs the script, then records in ``memory``.
+    public func record(fingerprint: String, seenAt: Date) async throws -> DedupRecord {
         try await script.perform()
         return await memory.record(fingerprint: fingerprint, seenAt: seenAt)
     }
 
-    func lookup(fingerprint: String) async throws -> DedupRecord? {
+    /// Answers from ``memory`` (never scripted).
+    public func lookup(fingerprint: String) async throws -> DedupRecord? {
         await memory.lookup(fingerprint: fingerprint)
     }
 }
 
-/// A breaker on `clock` that opens after `failures` consecutive failures, stays open
-/// `open`, and closes after one successful probe.
-func makeBreaker(
-    _ name: String, clock: ManualClock, failures: Int = 3, open: Duration = .seconds(30), callTimeout: Duration? = nil
-) throws -> CircuitBreaker {
-    try CircuitBreaker(
-        name: name,
-        configuration: .init(
-            failureThreshold: failures, openDuration: .fixed(open), halfOpenProbes: 1, successThreshold: 1, callTimeout: callTimeout
-        ),
-        clock: clock
-    )
-}
-
-func stepAlert(service: String? = "checkout", fingerprint: String = "fp-1", labelKey: String = "service") -> Alert {
+/// A firing Alertmanager alert for `service` (under `labelKey`), as the step tests use it.
+public func stepAlert(service: String? = "checkout", fingerprint: String = "fp-1", labelKey: String = "service") -> Alert {
     var labels = ["alertname": "HighErrorRate", "severity": "warning"]
     labels[labelKey] = service
     return Alert(
@@ -107,7 +121,7 @@ func stepAlert(service: String? = "checkout", fingerprint: String = "fp-1", labe
 
 /// Starts `operation`, waits until `sleepers` tasks sleep on `clock` (the hanging call
 /// and the breaker's timeout), advances the clock by `by`, and returns the result.
-func advancing<T: Sendable>(
+public func advancing<T: Sendable>(
     _ clock: ManualClock, sleepers: Int, by duration: Duration, _ operation: @escaping @Sendable () async -> T
 ) async -> T {
     let task = Task { await operation() }
