@@ -6,8 +6,8 @@ extension BreakerSettings {
     /// Every rule the settings describe is switched on: consecutive failures, the
     /// failure rate and the slow-call rate over the configured window. A backoff
     /// multiplier above 1 makes the open duration grow across successive openings.
-    /// - Throws: the resilience library's `ConfigurationError` naming the field when the combination is invalid.
-    public func circuitBreakerConfiguration() throws(Resilience.ConfigurationError) -> CircuitBreaker.Configuration {
+    /// - Throws: ``Resilience/CircuitBreaker/ConfigurationError`` naming the field when the combination is invalid.
+    public func circuitBreakerConfiguration() throws(CircuitBreaker.ConfigurationError) -> CircuitBreaker.Configuration {
         var configuration = CircuitBreaker.Configuration()
         configuration.failureThreshold = failureThreshold
         configuration.failureRateThreshold = failureRateThreshold

@@ -1,11 +1,3 @@
-/// The former top-level name of ``CircuitBreaker/ConfigurationError``.
-///
-/// Kept only so that code not yet switched to the nested name still builds (the
-/// worker's `BreakerSettings+Resilience.swift`); new code names
-/// `CircuitBreaker.ConfigurationError`, which does not clash with BreakwaterApp's
-/// `ConfigurationError`. Remove once nothing uses it.
-public typealias ConfigurationError = CircuitBreaker.ConfigurationError
-
 extension CircuitBreaker {
     /// The error thrown when a configuration value is out of range.
     ///
