@@ -176,6 +176,7 @@ targets.append(
             "Kafka",
             "Resilience",
             "ServiceTestSupport",
+            "TriageTestSupport",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ],
@@ -241,10 +242,10 @@ targets += [
     ),
 ]
 
-// MARK: - Test support: finding the real services scripts/test started, schema checks
+// MARK: - Test support: finding the real services scripts/test started (ServiceTestSupport), the domain's doubles and schema checks (TriageTestSupport)
 
 targets += [
-    // The tests' shared doubles and helpers: waits, breakers, stage doubles, unique names, topics.
+    // The tests' shared doubles and helpers: waits, breakers, step doubles, unique names, topics, the JSON Schema validator.
     .target(
         name: "TriageTestSupport",
         dependencies: [
@@ -258,7 +259,6 @@ targets += [
     .target(
         name: "ServiceTestSupport",
         dependencies: [
-            "Triage",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             // StubInferenceServer: a tiny HTTP server answering what a test tells it to.

@@ -123,6 +123,8 @@ struct Rig: Sendable {
         // Set-up, not under test: a generous deadline, so a loaded machine does not fail it.
         var configuration = configuration
         configuration.operationTimeout = .seconds(60)
+        // Other suites upsert the same rows at the same time; waiting for their locks is fine here.
+        configuration.statementTimeout = .seconds(60)
         let pool = try PostgresPool(configuration: configuration)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await pool.run() }

@@ -1,6 +1,6 @@
 @testable import Kafka
-import ServiceTestSupport
 import Resilience
+import ServiceTestSupport
 import Testing
 import TriageTestSupport
 

@@ -7,6 +7,7 @@ import ServiceTestSupport
 import Synchronization
 import Testing
 import Triage
+import TriageTestSupport
 
 /// The broker scripts/kafka-up started, with the clients and topics a test needs.
 struct Broker {
@@ -37,8 +38,6 @@ struct Broker {
         KafkaConfiguration(bootstrapServers: [bootstrap], clientID: "pipeline-tests", properties: ["receive.message.max.bytes": "1000000000"])
     }
 
-    static func unique(_ prefix: String) -> String { "\(prefix)-\(UUID().uuidString.prefix(8).lowercased())" }
-
     /// Creates an alerts topic and the three output topics, all named uniquely.
     func makeTopics(
         _ prefix: String,
@@ -48,7 +47,7 @@ struct Broker {
         classifiedConfigs: [String: String] = [:],
         deadLetterConfigs: [String: String] = [:]
     ) async throws -> PipelineTopics {
-        let run = Self.unique(prefix)
+        let run = uniqueName(prefix)
         let topics = PipelineTopics(
             alerts: "\(run).alerts", classified: "\(run).incidents.classified",
             fallbackEvents: "\(run).incidents.fallback-events", deadLetter: "\(run).alerts.dlq"
@@ -90,21 +89,13 @@ struct Broker {
         group: String, topic: String, partitions: Int32, within limit: Duration = .seconds(30),
         until condition: ([Int32: Int64]) -> Bool
     ) async throws -> [Int32: Int64] {
-        let deadline = ContinuousClock.now + limit
-        var offsets = try await committed(group: group, topic: topic, partitions: partitions)
-        while !condition(offsets), ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(100))
+        var offsets: [Int32: Int64] = [:]
+        _ = try await eventually(within: limit, polling: .every(.milliseconds(100))) {
             offsets = try await committed(group: group, topic: topic, partitions: partitions)
+            return condition(offsets)
         }
         return offsets
     }
-}
-
-/// A value behind a lock, shareable with escaping closures and child tasks.
-final class Locked<Value: Sendable>: Sendable {
-    private let mutex: Mutex<Value>
-    init(_ value: Value) { mutex = Mutex(value) }
-    func withLock<R>(_ body: (inout Value) -> R) -> R { mutex.withLock { body(&$0) } }
 }
 
 // MARK: - Inputs
@@ -247,7 +238,7 @@ func readOutputs(
     _ topics: PipelineTopics, inputs: [ProducedInput], broker: Broker, schemas: OutputSchemas, within limit: Duration = .seconds(90)
 ) async throws -> Ledger {
     let byIndex = Dictionary(uniqueKeysWithValues: inputs.map { ($0.index, $0) })
-    let consumer = try broker.consumer(group: Broker.unique("reader"), topics: [topics.classified, topics.fallbackEvents, topics.deadLetter])
+    let consumer = try broker.consumer(group: uniqueName("reader"), topics: [topics.classified, topics.fallbackEvents, topics.deadLetter])
     let ledger = Locked(Ledger())
 
     func isComplete(_ ledger: Ledger, _ input: ProducedInput) -> Bool {
@@ -333,7 +324,7 @@ func readOutputs(
 
 /// Reads the DLQ topic from the beginning until `count` records arrived (or `limit` passes).
 func readDeadLetters(_ topics: PipelineTopics, broker: Broker, count: Int, within limit: Duration = .seconds(60)) async throws -> [KafkaMessage] {
-    let consumer = try broker.consumer(group: Broker.unique("dlq-reader"), topics: [topics.deadLetter])
+    let consumer = try broker.consumer(group: uniqueName("dlq-reader"), topics: [topics.deadLetter])
     let collected = Locked<[KafkaMessage]>([])
     try await withThrowingTaskGroup(of: Void.self) { group in
         group.addTask {

@@ -4,6 +4,7 @@ import Resilience
 import ServiceTestSupport
 import Testing
 import Triage
+import TriageTestSupport
 
 /// The worker against the real broker: delivery guarantees end to end. One test at a
 /// time (each live consumer costs the broker about a third of a core); every test uses
@@ -36,7 +37,7 @@ struct PipelineWorkerTests {
         let broker = try Broker()
         let schemas = try OutputSchemas()
         let topics = try await broker.makeTopics("e2e", alertPartitions: 6)
-        let group = Broker.unique("workers")
+        let group = uniqueName("workers")
         let first = try RunningWorker.start(id: "worker-a", group: group, topics: topics, broker: broker)
         await first.log.waitFor(.joinedGroup)
         let second = try RunningWorker.start(id: "worker-b", group: group, topics: topics, broker: broker)
@@ -72,8 +73,8 @@ struct PipelineWorkerTests {
         let broker = try Broker()
         let schemas = try OutputSchemas()
         let topics = try await broker.makeTopics("stop", alertPartitions: 6)
-        let group = Broker.unique("workers")
-        // The stopping worker's stage blocks until the test opens the gate, so the stop
+        let group = uniqueName("workers")
+        // The stopping worker's step blocks until the test opens the gate, so the stop
         // lands while it is provably mid-record.
         let gate = Gate()
         let stopping = try RunningWorker.start(
@@ -107,7 +108,7 @@ struct PipelineWorkerTests {
         let broker = try Broker()
         let schemas = try OutputSchemas()
         let topics = try await broker.makeTopics("deadline", alertPartitions: 4)
-        let group = Broker.unique("workers")
+        let group = uniqueName("workers")
         let gate = Gate()  // never opened: the stuck work only ends by cancellation
         let clock = ManualClock()
         let stuck = try RunningWorker.start(
@@ -157,7 +158,7 @@ struct PipelineWorkerTests {
         #expect(corpus.count >= 200)
         var generator = SampleAlerts(seed: 45)
         corpus.append(generator.next(format: .alertmanagerWebhook))
-        let group = Broker.unique("workers")
+        let group = uniqueName("workers")
         let worker = try RunningWorker.start(
             id: "worker-malformed", group: group, topics: topics, broker: broker,
             configure: { $0.maxInFlight = 16 }, producerConfiguration: { $0.common.properties["message.max.bytes"] = limit }
@@ -189,13 +190,13 @@ struct PipelineWorkerTests {
         let schemas = try OutputSchemas()
         let topics = try await broker.makeTopics("backpressure", alertPartitions: 2)
         let gate = Gate()
-        let group = Broker.unique("workers")
+        let group = uniqueName("workers")
         let worker = try RunningWorker.start(
             id: "worker-bounded", group: group, topics: topics, broker: broker,
             configure: { $0.maxInFlight = 2 }, classification: FixedClassification(gate: gate)
         )
         await worker.log.waitFor(.joinedGroup)
-        // One alert per record, so one stage call per record in flight.
+        // One alert per record, so one step call per record in flight.
         var generator = SampleAlerts(seed: 46)
         let firstBatch = try await produceInputs(
             generator.records(count: 10, formats: [.alertmanagerAlert, .pagerduty]), to: topics.alerts, broker: broker
@@ -206,7 +207,7 @@ struct PipelineWorkerTests {
             KafkaTopicPartition(topic: topics.alerts, partition: 0), KafkaTopicPartition(topic: topics.alerts, partition: 1),
         ]))
         // The gate is shut, so nothing can finish: exactly the bound is in flight, and no
-        // third record reached the stage.
+        // third record reached the step.
         await gate.waitForArrivals(2)
         #expect(worker.worker.inFlight == 2)
         #expect(gate.arrivals == 2)
@@ -238,7 +239,7 @@ struct PipelineWorkerTests {
         // Incidents above 8 KiB do not fit `incidents.classified`.
         let topics = try await broker.makeTopics("rejected", alertPartitions: 1, classifiedConfigs: ["max.message.bytes": "8192"])
         let clock = ManualClock()
-        let group = Broker.unique("workers")
+        let group = uniqueName("workers")
         let worker = try RunningWorker.start(
             id: "worker-rejected", group: group, topics: topics, broker: broker,
             configure: {

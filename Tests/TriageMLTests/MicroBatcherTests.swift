@@ -1,6 +1,6 @@
 import MetricsTestKit
-import Synchronization
 import Resilience
+import Synchronization
 import Testing
 import Triage
 @testable import TriageML

@@ -2,8 +2,8 @@ import Foundation
 import ServiceTestSupport
 import Testing
 import Triage
-import TriageTestSupport
 @testable import TriagePostgres
+import TriageTestSupport
 
 /// PostgreSQL made unreachable (and reachable again) through a TCPFaultProxy, without
 /// touching the real server.

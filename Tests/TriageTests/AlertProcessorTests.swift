@@ -3,8 +3,8 @@ import ServiceTestSupport
 import Testing
 @testable import Triage
 
-/// Stages with fixed answers: these tests are about what the processor does with them.
-private struct FixedEnrichment: EnrichmentStage {
+/// Steps with fixed answers: these tests are about what the processor does with them.
+private struct FixedEnrichment: EnrichmentStep {
     var notes: [FallbackNote] = []
     func enrich(_ alert: Alert) async -> StepOutcome<ServiceInfo?> {
         let info = alert.serviceName.map { ServiceInfo(name: $0, ownerTeam: "team-\($0)", tier: 1) }
@@ -13,7 +13,7 @@ private struct FixedEnrichment: EnrichmentStage {
     }
 }
 
-private struct FixedClassification: ClassificationStage {
+private struct FixedClassification: ClassificationStep {
     var notes: [FallbackNote] = []
     func classify(_ alert: Alert) async -> StepOutcome<Classification> {
         let verdict = Classification(severity: .high, category: .latency, confidence: 0.75, classifier: notes.isEmpty ? .ml : .rules)
@@ -21,7 +21,7 @@ private struct FixedClassification: ClassificationStage {
     }
 }
 
-private struct CountingDedup: DedupStage {
+private struct CountingDedup: DedupStep {
     var available = true
     func record(_ alert: Alert, at time: Date) async -> StepOutcome<DedupInfo> {
         guard available else {
@@ -117,7 +117,7 @@ private struct CountingDedup: DedupStage {
     }
 
     @Test func unencodableConfidenceIsDeadLetteredNotDropped() async throws {
-        struct NaNClassification: ClassificationStage {
+        struct NaNClassification: ClassificationStep {
             func classify(_ alert: Alert) async -> StepOutcome<Classification> {
                 StepOutcome(value: Classification(severity: .low, category: .other, confidence: .nan, classifier: .rules), provenance: StepProvenance(source: .primary, fallbackUsed: false))
             }

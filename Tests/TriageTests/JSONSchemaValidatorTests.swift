@@ -2,6 +2,7 @@ import Foundation
 import ServiceTestSupport
 import Testing
 import Triage
+import TriageTestSupport
 
 /// The test-only validator, checked against known-good and known-bad documents.
 @Suite struct JSONSchemaValidatorTests {

@@ -2,6 +2,7 @@ import Foundation
 import ServiceTestSupport
 import Testing
 import Triage
+import TriageTestSupport
 
 /// The records used as the documented examples in `deploy/schemas/examples/`.
 enum ExampleRecords {

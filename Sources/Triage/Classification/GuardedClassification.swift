@@ -7,7 +7,7 @@ import Resilience
 /// ``FeatureFallback``: it is off while the breaker is open or while an operator switched
 /// it off, and then the rules classify (reason `feature_off`). While it is on, a failing or
 /// timed-out ML call also falls back to the rules (reason `error` / `timeout`).
-public struct GuardedClassification: ClassificationStage {
+public struct GuardedClassification: ClassificationStep {
     private let ml: (any AlertClassifier)?
     private let rules: RuleClassifier
     private let breaker: CircuitBreaker

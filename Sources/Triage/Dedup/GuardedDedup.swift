@@ -5,7 +5,7 @@ import Resilience
 /// through the `dedup` breaker inside a ``DegradedService``. While the breaker is open
 /// (or read-only mode is switched on) the store is read-only: the write is refused, the
 /// incident says dedup was unavailable, and a `read_only` fallback event is written.
-public struct GuardedDedup: DedupStage {
+public struct GuardedDedup: DedupStep {
     private let store: DegradedService<any DedupStore>
 
     /// Creates the step over a store wrapped in its degraded-service switch.
@@ -46,7 +46,7 @@ public struct GuardedDedup: DedupStage {
 
 /// The dedup step when dedup is switched off by configuration: every incident says
 /// dedup was unavailable; no fallback ran, so no event is written.
-public struct DisabledDedup: DedupStage {
+public struct DisabledDedup: DedupStep {
     public init() {}
 
     public func record(_ alert: Alert, at time: Date) async -> StepOutcome<DedupInfo> {

@@ -12,7 +12,7 @@ import Resilience
 ///
 /// Steps 3–6 run when the primary is open, fails or times out. A primary answer of
 /// "unknown service" is an answer: the entry is `unowned` and no fallback runs.
-public struct CatalogEnrichment: EnrichmentStage {
+public struct CatalogEnrichment: EnrichmentStep {
     private let primary: any ServiceCatalog
     private let breaker: CircuitBreaker
     private let secondary: (catalog: any ServiceCatalog, breaker: CircuitBreaker)?

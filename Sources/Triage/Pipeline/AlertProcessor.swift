@@ -56,9 +56,9 @@ public struct ProcessingOutcome: Sendable {
 /// encoded becomes a dead letter carrying the original bytes, headers and the reason.
 public struct AlertProcessor: Sendable {
     public var decoder: AlertDecoder
-    public var enrichment: any EnrichmentStage
-    public var classification: any ClassificationStage
-    public var dedup: any DedupStage
+    public var enrichment: any EnrichmentStep
+    public var classification: any ClassificationStep
+    public var dedup: any DedupStep
     /// Written into every output record.
     public var workerID: String
     /// How many alerts of one record are worked on at once (a webhook may carry many).
@@ -70,9 +70,9 @@ public struct AlertProcessor: Sendable {
     ///   - now: the wall clock for `processed_at` and event times; tests pin it.
     public init(
         decoder: AlertDecoder = AlertDecoder(),
-        enrichment: any EnrichmentStage,
-        classification: any ClassificationStage,
-        dedup: any DedupStage,
+        enrichment: any EnrichmentStep,
+        classification: any ClassificationStep,
+        dedup: any DedupStep,
         workerID: String,
         alertConcurrency: Int = 64,
         now: @escaping @Sendable () -> Date = { Date() }

@@ -298,7 +298,7 @@ public final class PipelineWorker: Service, Sendable {
         )
         let origin = RecordOrigin(topic: message.topic, partition: message.partition, offset: message.offset)
         let outcome = await processor.process(input, key: message.key, origin: origin, receivedAt: Date())
-        // Cancelled (the shutdown deadline passed, or a hard stop): the stages may have cut
+        // Cancelled (the shutdown deadline passed, or a hard stop): the steps may have cut
         // corners on cancellation, and the record is redone anyway.
         guard !Task.isCancelled else {
             delivery.stoppedBeforePublishing(message, batch: batch)

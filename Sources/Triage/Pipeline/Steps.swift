@@ -36,18 +36,18 @@ public struct StepOutcome<Value: Sendable>: Sendable {
 /// Looks up the service an alert is about. Never fails: an implementation falls back
 /// (cache, stale data, a secondary source, a static file, a default entry) and says so
 /// in the outcome. `nil` means the alert names no service at all.
-public protocol EnrichmentStage: Sendable {
+public protocol EnrichmentStep: Sendable {
     func enrich(_ alert: Alert) async -> StepOutcome<ServiceInfo?>
 }
 
 /// Classifies an alert. Never fails: an implementation falls back to the rules.
-public protocol ClassificationStage: Sendable {
+public protocol ClassificationStep: Sendable {
     func classify(_ alert: Alert) async -> StepOutcome<Classification>
 }
 
 /// Counts deliveries of an alert. Never fails: while the store is unavailable or
 /// read-only the outcome is ``DedupInfo/unavailable``.
-public protocol DedupStage: Sendable {
+public protocol DedupStep: Sendable {
     func record(_ alert: Alert, at time: Date) async -> StepOutcome<DedupInfo>
 }
 

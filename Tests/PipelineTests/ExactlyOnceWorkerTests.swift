@@ -5,14 +5,15 @@ import ServiceLifecycle
 import ServiceTestSupport
 import Synchronization
 import Testing
-@testable import Triage
+import Triage
+import TriageTestSupport
 
 // Exactly-once worker against the real broker (scripts/kafka-up). Every test reads the
 // outputs back with a read_committed consumer and counts them per alert.
 
 /// Serves every alert from a "stale cache" (so each alert also yields one fallback
 /// event), counts the alerts it saw, and can hold chosen alerts until released.
-private final class TestEnrichment: EnrichmentStage, Sendable {
+private final class TestEnrichment: EnrichmentStep, Sendable {
     private let seen = Mutex<Int>(0)
     private let held: Set<String>
     /// Alerts whose first enrichment is too large to publish (a failed send).
@@ -50,18 +51,14 @@ private final class TestEnrichment: EnrichmentStage, Sendable {
     }
 }
 
-private struct FixedClassification: ClassificationStage {
+/// The same verdict for every alert, with no fallback (only enrichment's stale cache
+/// makes fallback events here).
+private struct SteadyClassification: ClassificationStep {
     func classify(_ alert: Alert) async -> StepOutcome<Classification> {
         StepOutcome(
             value: Classification(severity: .high, category: .availability, confidence: 0.9, classifier: .rules),
             provenance: StepProvenance(source: .primary, fallbackUsed: false)
         )
-    }
-}
-
-private struct FixedDedup: DedupStage {
-    func record(_ alert: Alert, at time: Date) async -> StepOutcome<DedupInfo> {
-        StepOutcome(value: .seen(occurrences: 1, firstSeen: time, lastSeen: time), provenance: StepProvenance(source: .primary, fallbackUsed: false))
     }
 }
 
@@ -83,13 +80,12 @@ private struct Scenario {
 
     init(partitions: Int32) async throws {
         bootstrap = try ExternalService.kafka.require()
-        let suffix = UUID().uuidString.prefix(8).lowercased()
+        let run = uniqueName("eos")
         topics = PipelineTopics(
-            alerts: "eos-alerts-\(suffix)", classified: "eos-classified-\(suffix)",
-            fallbackEvents: "eos-fallbacks-\(suffix)", deadLetter: "eos-dlq-\(suffix)"
+            alerts: "\(run)-alerts", classified: "\(run)-classified", fallbackEvents: "\(run)-fallbacks", deadLetter: "\(run)-dlq"
         )
-        group = "eos-group-\(suffix)"
-        transactionalID = "eos-tx-\(suffix)"
+        group = "\(run)-group"
+        transactionalID = "\(run)-tx"
         let admin = try KafkaAdmin(configuration: common, logger: Self.logger)
         defer { admin.close() }
         try await admin.createTopics([
@@ -150,7 +146,7 @@ private struct Scenario {
             configuration: KafkaProducerConfiguration(common: common), transactionalID: transactionalID, logger: Self.logger
         )
         let processor = AlertProcessor(
-            enrichment: enrichment, classification: FixedClassification(), dedup: FixedDedup(), workerID: "eos-worker"
+            enrichment: enrichment, classification: SteadyClassification(), dedup: FirstSightingDedup(), workerID: "eos-worker"
         )
         return PipelineWorker(
             configuration: .init(
@@ -171,7 +167,7 @@ private struct Scenario {
     /// arrived and nothing more came for a while (so duplicates would be seen).
     func committedRecords(of topic: String, expected: Int) async throws -> [KafkaMessage] {
         let consumer = try KafkaConsumer(
-            configuration: consumerConfiguration(group: "eos-reader-\(UUID().uuidString.prefix(8))", manual: false),
+            configuration: consumerConfiguration(group: uniqueName("eos-reader"), manual: false),
             topics: [topic], logger: Self.logger
         )
         let received = Locked<[KafkaMessage]>([])
@@ -234,16 +230,6 @@ private struct Scenario {
     }
 }
 
-/// Waits (polling) until `condition` holds, at most `limit`; returns whether it did.
-private func eventually(within limit: Duration = .seconds(60), _ condition: () async -> Bool) async -> Bool {
-    let deadline = ContinuousClock.now + limit
-    while ContinuousClock.now < deadline {
-        if await condition() { return true }
-        try? await Task.sleep(for: .milliseconds(50))
-    }
-    return await condition()
-}
-
 /// The task's result, or `nil` (after cancelling it) when it has not ended within `limit`.
 /// Waiting on a task's result ignores cancellation, so the two waits race and the first
 /// to finish answers.
@@ -275,19 +261,6 @@ private func runUntilCommitted(_ worker: PipelineWorker, records: Int) async thr
 }
 
 private struct InjectedFailure: Error {}
-
-/// A mutex that closures can capture.
-private final class Locked<Value: Sendable>: Sendable {
-    private let mutex: Mutex<Value>
-
-    init(_ value: Value) {
-        mutex = Mutex(value)
-    }
-
-    func withLock<Result: Sendable>(_ body: (inout Value) -> Result) -> Result {
-        mutex.withLock { body(&$0) }
-    }
-}
 
 @Suite("Exactly-once worker against the real broker", .serialized, .timeLimit(.minutes(3)))
 struct ExactlyOnceWorkerTests {

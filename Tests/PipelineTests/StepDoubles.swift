@@ -3,12 +3,12 @@ import Synchronization
 import Testing
 import Triage
 
-// Test doubles of the stage ports (Stages.swift). The real enrichment and classification
-// stages live elsewhere; these tests are about delivery, so the stages are small,
-// deterministic and instant, and the worker takes whatever stages it is given.
+// Test doubles of the step ports (Steps.swift). The real enrichment and classification
+// steps live elsewhere; these tests are about delivery, so the steps are small,
+// deterministic and instant, and the worker takes whatever steps it is given.
 
 /// Enrichment double: the alert's service, owned by `team-<service>`, served by the primary.
-struct FixedEnrichment: EnrichmentStage {
+struct FixedEnrichment: EnrichmentStep {
     func enrich(_ alert: Alert) async -> StepOutcome<ServiceInfo?> {
         StepOutcome(
             value: alert.serviceName.map { ServiceInfo(name: $0, ownerTeam: "team-\($0)", tier: 2) },
@@ -21,7 +21,7 @@ struct FixedEnrichment: EnrichmentStage {
 /// (about half) it says the ML breaker was open and the rules served, so those alerts
 /// produce one `incidents.fallback-events` record each. If given a gate, every call
 /// waits at it first (backpressure and shutdown tests).
-struct FixedClassification: ClassificationStage {
+struct FixedClassification: ClassificationStep {
     var gate: Gate?
 
     /// Whether the double reports a fallback for `alert` (and so one fallback event).
@@ -46,13 +46,13 @@ struct FixedClassification: ClassificationStage {
 }
 
 /// Dedup double: every alert seen once, at its reception time.
-struct FirstSightingDedup: DedupStage {
+struct FirstSightingDedup: DedupStep {
     func record(_ alert: Alert, at time: Date) async -> StepOutcome<DedupInfo> {
         StepOutcome(value: .seen(occurrences: 1, firstSeen: time, lastSeen: time), provenance: StepProvenance(source: .primary, fallbackUsed: false))
     }
 }
 
-/// A gate stage calls wait at until the test opens it. Counts arrivals and the most
+/// A gate step calls wait at until the test opens it. Counts arrivals and the most
 /// callers inside at once; a caller whose task is cancelled leaves without waiting.
 final class Gate: Sendable {
     private struct State {
