@@ -1,4 +1,5 @@
 import Metrics
+import Resilience
 import Triage
 
 /// Groups alerts that wait for classification at the same moment into one call of an
@@ -12,7 +13,7 @@ import Triage
 /// Each sent batch's size is recorded in the `breakwater_ml_batch_size` recorder.
 ///
 /// Time comes from the injected clock, so tests drive `maxWait` with a manual clock.
-public actor MicroBatcher<C: Clock>: AlertClassifier where C.Duration == Duration {
+public actor MicroBatcher: AlertClassifier {
     /// Batching limits.
     public struct Configuration: Sendable {
         /// Most alerts in one upstream call. Default 32; values below 1 act as 1.
@@ -37,7 +38,7 @@ public actor MicroBatcher<C: Clock>: AlertClassifier where C.Duration == Duratio
     /// The limits this batcher applies.
     public nonisolated let configuration: Configuration
     private let upstream: any AlertClassifier
-    private let clock: C
+    private let clock: ResilienceClock
     private let batchSize: Recorder
     private var pending: [Waiter] = []
     /// Identifies the batch now gathering, so a timer that fires after its batch was
@@ -46,17 +47,19 @@ public actor MicroBatcher<C: Clock>: AlertClassifier where C.Duration == Duratio
     private var timerArmed = false
 
     /// Creates a batcher in front of `upstream`.
-    /// - Parameter metricsFactory: where `breakwater_ml_batch_size` goes; default the
-    ///   bootstrapped `MetricsSystem`.
-    public init(
+    /// - Parameters:
+    ///   - clock: times ``Configuration/maxWait``.
+    ///   - metricsFactory: where `breakwater_ml_batch_size` goes; default the
+    ///     bootstrapped `MetricsSystem`.
+    public init<C: Clock>(
         upstream: any AlertClassifier,
         configuration: Configuration = Configuration(),
-        clock: C,
+        clock: C = ContinuousClock(),
         metricsFactory: any MetricsFactory = MetricsSystem.factory
-    ) {
+    ) where C.Duration == Duration {
         self.upstream = upstream
         self.configuration = configuration
-        self.clock = clock
+        self.clock = ResilienceClock(clock)
         self.batchSize = Recorder(label: "breakwater_ml_batch_size", factory: metricsFactory)
     }
 
@@ -142,12 +145,5 @@ public actor MicroBatcher<C: Clock>: AlertClassifier where C.Duration == Duratio
                 for waiter in batch { waiter.answer.offer(.failure(error)) }
             }
         }
-    }
-}
-
-extension MicroBatcher where C == ContinuousClock {
-    /// Creates a batcher on the continuous clock.
-    public init(upstream: any AlertClassifier, configuration: Configuration = Configuration(), metricsFactory: any MetricsFactory = MetricsSystem.factory) {
-        self.init(upstream: upstream, configuration: configuration, clock: .continuous, metricsFactory: metricsFactory)
     }
 }

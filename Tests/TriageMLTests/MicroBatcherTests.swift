@@ -202,7 +202,7 @@ struct MicroBatcherTests {
     }
 
     @Test func configurationClampsBatchSize() {
-        #expect(MicroBatcher<ManualClock>.Configuration(maxBatchSize: 0).maxBatchSize == 1)
-        #expect(MicroBatcher<ManualClock>.Configuration().maxBatchSize == 32)
+        #expect(MicroBatcher.Configuration(maxBatchSize: 0).maxBatchSize == 1)
+        #expect(MicroBatcher.Configuration().maxBatchSize == 32)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Kafka
+import Resilience
 import Synchronization
 import Triage
 
@@ -110,18 +111,18 @@ public struct ProduceSummary: Sendable, Equatable {
 /// Sends records to a topic and waits for every delivery report, counting what was
 /// acknowledged and what failed. Failures never throw: they are counted (with their
 /// messages) in the ``ProduceSummary``.
-public struct AlertProducerRun<C: Clock>: Sendable where C.Duration == Duration {
+public struct AlertProducerRun: Sendable {
     /// Destination topic.
     public var topic: String
-    /// Clock for the elapsed time and the progress ticks.
-    public var clock: C
     /// How often `onProgress` is called while records are in flight.
     public var progressInterval: Duration
+    /// Times the elapsed time and the progress ticks.
+    private let clock: ResilienceClock
 
-    /// Creates a run.
-    public init(topic: String, clock: C, progressInterval: Duration = .milliseconds(200)) {
+    /// Creates a run; `clock` times the elapsed time and the progress ticks.
+    public init<C: Clock>(topic: String, clock: C = ContinuousClock(), progressInterval: Duration = .milliseconds(200)) where C.Duration == Duration {
         self.topic = topic
-        self.clock = clock
+        self.clock = ResilienceClock(clock)
         self.progressInterval = progressInterval
     }
 
@@ -134,12 +135,12 @@ public struct AlertProducerRun<C: Clock>: Sendable where C.Duration == Duration 
         _ records: [OutgoingAlertRecord], to sink: some AlertRecordSink,
         onProgress: (@Sendable (ProduceProgress) -> Void)? = nil
     ) async -> ProduceSummary {
-        let start = clock.now
+        let start = clock.now()
         let tally = Mutex(Tally())
         let (deliveries, continuation) = AsyncStream<Void>.makeStream()
         let sampler: @Sendable () -> ProduceProgress = { [clock] in
             let counts = tally.withLock { ($0.delivered, $0.failed) }
-            return ProduceProgress(total: records.count, delivered: counts.0, failed: counts.1, elapsed: start.duration(to: clock.now))
+            return ProduceProgress(total: records.count, delivered: counts.0, failed: counts.1, elapsed: clock.now() - start)
         }
         let ticker = onProgress.map { report in
             Task { [clock, progressInterval] in
