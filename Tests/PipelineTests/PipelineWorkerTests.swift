@@ -231,6 +231,46 @@ struct PipelineWorkerTests {
         try await worker.stop()
     }
 
+    @Test("a bound hit while work still finishes only stops polling: no pause, nothing prefetched is thrown away",
+          .enabled(if: ExternalService.kafka.shouldRun))
+    func aBrieflyFullBoundDoesNotPause() async throws {
+        let broker = try Broker()
+        let schemas = try OutputSchemas()
+        let topics = try await broker.makeTopics("no-churn", alertPartitions: 2)
+        let gate = Gate()
+        let group = uniqueName("workers")
+        // On a manual clock the pause timer never fires unless the test moves the clock.
+        let clock = ManualClock()
+        let worker = try RunningWorker.start(
+            id: "worker-no-churn", group: group, topics: topics, broker: broker,
+            configure: {
+                $0.maxInFlight = 2
+                $0.lagInterval = .seconds(3_600)
+            },
+            classification: FixedClassification(gate: gate), clock: clock
+        )
+        await worker.log.waitFor(.joinedGroup)
+        var generator = SampleAlerts(seed: 47)
+        let inputs = try await produceInputs(
+            generator.records(count: 20, formats: [.alertmanagerAlert, .pagerduty]), to: topics.alerts, broker: broker
+        )
+        // The bound is hit and the loop waits for room: the lag reporter's sleep and the
+        // pause timer's are on the clock, and the partitions are not paused.
+        await gate.waitForArrivals(2)
+        await Bounded.sleepers(2, on: clock, context: worker.log.summary)
+        #expect(worker.worker.inFlight == 2)
+
+        gate.open()
+        let ledger = try await readOutputs(topics, inputs: inputs, broker: broker, schemas: schemas)
+        expectAccounted(inputs, in: ledger, exactlyOnce: true)
+        #expect(!worker.log.events.contains { if case .partitionsPaused = $0 { true } else { false } })
+        #expect(gate.peak <= 2)
+        let ends = endOffsets(of: inputs)
+        let committed = try await broker.waitForCommitted(group: group, topic: topics.alerts, partitions: 2) { reached(ends, $0) }
+        #expect(committed == ends)
+        try await worker.stop()
+    }
+
     @Test("an output the topic rejects holds the input's offset while retrying, then dead-letters it as publish_failed",
           .enabled(if: ExternalService.kafka.shouldRun))
     func rejectedOutputHoldsTheOffsetThenDeadLetters() async throws {

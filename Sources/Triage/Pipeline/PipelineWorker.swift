@@ -79,6 +79,11 @@ public final class PipelineWorker: Service, Sendable {
         public var shutdownDeadline: Duration
         /// How often consumer lag is read into `breakwater_consumer_lag`. Default 10 s.
         public var lagInterval: Duration
+        /// How long the in-flight bound may stay hit before the assigned partitions are
+        /// paused. Until then the worker only stops polling, so what librdkafka prefetched
+        /// (bounded by its `queued.max.messages.kbytes`) is kept; pausing discards it and
+        /// every resume pays a new fetch. Default 1 s.
+        public var pauseWhenFullFor: Duration
         /// Settings of at-least-once delivery.
         public var atLeastOnce: AtLeastOnce
         /// Settings of exactly-once delivery.
@@ -89,6 +94,7 @@ public final class PipelineWorker: Service, Sendable {
             maxInFlight: Int = 256,
             shutdownDeadline: Duration = .seconds(30),
             lagInterval: Duration = .seconds(10),
+            pauseWhenFullFor: Duration = .seconds(1),
             atLeastOnce: AtLeastOnce = AtLeastOnce(),
             exactlyOnce: ExactlyOnce = ExactlyOnce()
         ) {
@@ -96,6 +102,7 @@ public final class PipelineWorker: Service, Sendable {
             self.maxInFlight = max(1, maxInFlight)
             self.shutdownDeadline = shutdownDeadline
             self.lagInterval = lagInterval
+            self.pauseWhenFullFor = pauseWhenFullFor
             self.atLeastOnce = atLeastOnce
             self.exactlyOnce = exactlyOnce
         }
@@ -248,7 +255,7 @@ public final class PipelineWorker: Service, Sendable {
                 logger.info("partitions revoked", metadata: ["partitions": "\(partitions)", "lost": "\(lost)"])
             case .message(let message):
                 context.metrics.consumed(topic: message.topic)
-                if scheduler.isSaturated { await waitForRoomWithPartitionsPaused() }
+                if scheduler.isSaturated { await waitForRoom() }
                 // Graceful shutdown: take nothing more. This message is not marked done,
                 // so the commit stops before it and the next owner gets it.
                 guard !Task.isCancelled else { return }
@@ -260,14 +267,18 @@ public final class PipelineWorker: Service, Sendable {
         }
     }
 
-    /// The in-flight bound is hit: pauses every assigned partition (so librdkafka stops
-    /// prefetching), waits until half the bound is free, and resumes them.
+    /// The in-flight bound is hit: waits, without polling, for one record to finish. When
+    /// none does within ``Configuration/pauseWhenFullFor`` (work is stuck: a slow
+    /// dependency, a publish retrying), pauses every assigned partition, waits until half
+    /// the bound is free and resumes them.
     ///
     /// Waiting here rather than inside `submit` matters: the loop must resume the
     /// partitions when work drains even if no further record ever arrives, or a worker
     /// that happened to fill the bound with its last buffered record stays paused forever.
     /// No poll happens while waiting, so the assignment cannot change meanwhile.
-    private func waitForRoomWithPartitionsPaused() async {
+    private func waitForRoom() async {
+        if await context.waitForRoom(atMost: configuration.maxInFlight - 1, within: configuration.pauseWhenFullFor) { return }
+        guard !Task.isCancelled else { return }
         let partitions = (try? consumer.assignment()) ?? []
         do { try consumer.pause(partitions) } catch {
             logger.warning("pausing partitions failed", metadata: ["error": "\(error)"])

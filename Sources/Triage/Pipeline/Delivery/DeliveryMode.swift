@@ -147,6 +147,31 @@ final class WorkerContext: Sendable {
         return finished
     }
 
+    /// Waits until at most `count` records are in flight, at most `limit` on the injected
+    /// clock, or until the calling task is cancelled.
+    /// - Returns: whether there was room in time (`false` at the limit or on cancellation).
+    func waitForRoom(atMost count: Int, within limit: Duration) async -> Bool {
+        let room = FirstOffer<Bool>()
+        let waiter = Task {
+            await scheduler.waitUntilInFlight(atMost: count)
+            room.offer(!Task.isCancelled)
+        }
+        let deadline = Task {
+            try? await clock.sleep(for: limit)
+            room.offer(false)
+        }
+        let inTime = await withTaskCancellationHandler {
+            await room.value()
+        } onCancel: {
+            room.offer(false)
+        }
+        // Neither racer outlives the wait: a sleeper left on a manual clock would be
+        // counted by a test, and a waiter would hold a slot in the scheduler's list.
+        waiter.cancel()
+        deadline.cancel()
+        return inTime
+    }
+
     /// Logs the dead letter an input turned into, once its outputs are published.
     func logDeadLetter(of outcome: ProcessingOutcome, source: KafkaMessageReference) {
         guard let letter = outcome.deadLetter else { return }
