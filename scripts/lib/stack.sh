@@ -36,9 +36,11 @@ STACK_SCRIPT_VARIABLES=(
 # running group, so the local workers use eager `range` assignment (unless
 # BREAKWATER_KAFKA_ASSIGNMENT_STRATEGY is set), and shorter group timeouts (unless
 # BREAKWATER_KAFKA_PROPERTIES is set) so a stalled or departed member is noticed in
-# seconds rather than minutes.
+# seconds rather than minutes. It also answers a fetch with everything up to the high
+# watermark whatever the fetch limits, so the workers accept responses up to 1 GB
+# (librdkafka's default refuses one over ~100 MB and the worker stops making progress).
 STACK_ASSIGNMENT_STRATEGY="range"
-STACK_KAFKA_PROPERTIES="max.poll.interval.ms=15000,session.timeout.ms=6000"
+STACK_KAFKA_PROPERTIES="max.poll.interval.ms=15000,session.timeout.ms=6000,receive.message.max.bytes=1000000000"
 # Prefixes of the same kind (this file's and the demo's knobs).
 STACK_SCRIPT_PREFIXES=(BREAKWATER_STACK_ BREAKWATER_DEMO_ BREAKWATER_DEV_)
 
