@@ -32,6 +32,10 @@ import Triage
             try await probe()
             readiness.setProducerConnected(true)
             try await probe()
+            readiness.setConsumerFailure("KafkaError _TRANSPORT: invalid response size")  // fetches keep failing
+            try await probe()
+            readiness.setConsumerFailure(nil)
+            try await probe()
             readiness.setConsumerJoinedGroup(false)  // a rebalance took the consumer out
             try await probe()
             readiness.setConsumerJoinedGroup(true)
@@ -39,17 +43,22 @@ import Triage
             try await probe()
             return seen.map { ($0.0.code, $0.1) }
         }
-        #expect(bodies.map(\.0) == [503, 503, 200, 503, 503])
+        #expect(bodies.map(\.0) == [503, 503, 200, 503, 200, 503, 503])
         #expect(bodies.map(\.1.notReady) == [
             ["consumerJoinedGroup", "producerConnected"],
             ["producerConnected"],
             [],
+            ["consumerMakingProgress"],
+            [],
             ["consumerJoinedGroup"],
             ["notShuttingDown"],
         ])
-        #expect(bodies.map(\.1.status) == ["not_ready", "not_ready", "ready", "not_ready", "not_ready"])
-        #expect(bodies[2].1.checks == ["consumerJoinedGroup": true, "producerConnected": true, "notShuttingDown": true])
-        #expect(bodies[4].1.checks["notShuttingDown"] == false)
+        #expect(bodies.map(\.1.status) == ["not_ready", "not_ready", "ready", "not_ready", "ready", "not_ready", "not_ready"])
+        #expect(bodies[2].1.checks == [
+            "consumerJoinedGroup": true, "consumerMakingProgress": true, "producerConnected": true, "notShuttingDown": true,
+        ])
+        #expect(bodies[3].1.checks["consumerMakingProgress"] == false)
+        #expect(bodies[6].1.checks["notShuttingDown"] == false)
     }
 
     @Test func gracefulShutdownOfTheServerMarksReadinessShuttingDown() async throws {

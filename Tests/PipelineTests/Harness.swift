@@ -67,9 +67,11 @@ struct Broker {
         return try KafkaProducer(configuration: configuration, logger: Self.logger)
     }
 
-    func consumer(group: String, topics: [String]) throws -> KafkaConsumer {
+    func consumer(group: String, topics: [String], properties: [String: String] = [:]) throws -> KafkaConsumer {
+        var common = Self.common(bootstrap)
+        common.properties.merge(properties) { $1 }
         let configuration = KafkaConsumerConfiguration(
-            common: Self.common(bootstrap), groupID: group, assignmentStrategy: Self.strategy, sessionTimeout: .seconds(10), heartbeatInterval: .seconds(1),
+            common: common, groupID: group, assignmentStrategy: Self.strategy, sessionTimeout: .seconds(10), heartbeatInterval: .seconds(1),
             commitInterval: .milliseconds(100)
         )
         return try KafkaConsumer(configuration: configuration, topics: topics, logger: Self.logger)
@@ -508,6 +510,7 @@ struct RunningWorker: Sendable {
         broker: Broker,
         configure: (inout PipelineWorker.Configuration) -> Void = { _ in },
         producerConfiguration: (inout KafkaProducerConfiguration) -> Void = { _ in },
+        consumerProperties: [String: String] = [:],
         classification: FixedClassification = FixedClassification(),
         clock: ManualClock? = nil
     ) throws -> RunningWorker {
@@ -519,7 +522,7 @@ struct RunningWorker: Sendable {
             enrichment: FixedEnrichment(), classification: classification, dedup: FirstSightingDedup(), workerID: id
         )
         let log = WorkerLog()
-        let consumer = try broker.consumer(group: group, topics: [topics.alerts])
+        let consumer = try broker.consumer(group: group, topics: [topics.alerts], properties: consumerProperties)
         let producer = try broker.producer(producerConfiguration)
         var logger = Broker.logger
         logger[metadataKey: "worker"] = "\(id)"

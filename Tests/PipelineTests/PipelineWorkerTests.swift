@@ -271,6 +271,35 @@ struct PipelineWorkerTests {
         try await worker.stop()
     }
 
+    @Test("a consumer that keeps failing without progress is reported failing (readiness follows)",
+          .enabled(if: ExternalService.kafka.shouldRun))
+    func aConsumerStuckOnRefusedFetchesIsReportedFailing() async throws {
+        let broker = try Broker()
+        let topics = try await broker.makeTopics("refused", alertPartitions: 1)
+        let producer = try broker.producer()
+        // 1 MB of backlog in one partition: the local broker sends it as one response.
+        for index in 0..<20 {
+            _ = try await producer.send(KafkaProducerRecord(
+                topic: topics.alerts, key: Array("k\(index)".utf8), value: Array(repeating: UInt8(ascii: " "), count: 50_000)
+            ))
+        }
+        await producer.close()
+        let worker = try RunningWorker.start(
+            id: "worker-refused", group: uniqueName("workers"), topics: topics, broker: broker,
+            configure: { $0.lagInterval = .milliseconds(200) },
+            consumerProperties: [
+                "receive.message.max.bytes": "100000", "fetch.max.bytes": "50000", "fetch.message.max.bytes": "50000",
+                "message.max.bytes": "50000", "reconnect.backoff.max.ms": "200",
+            ]
+        )
+        let failing = await eventually(within: .seconds(90)) {
+            worker.log.states.contains { if case .consumerFailing = $0 { true } else { false } }
+        }
+        #expect(failing, "states: \(worker.log.states)")
+        #expect(worker.worker.inFlight == 0)
+        try await worker.stop()
+    }
+
     @Test("an output the topic rejects holds the input's offset while retrying, then dead-letters it as publish_failed",
           .enabled(if: ExternalService.kafka.shouldRun))
     func rejectedOutputHoldsTheOffsetThenDeadLetters() async throws {

@@ -3,8 +3,8 @@ import Synchronization
 /// Whether this worker should receive traffic, as `GET /health/ready` reports it.
 ///
 /// The worker updates it as its Kafka clients come and go; the HTTP server only reads it.
-/// The worker is ready only while its consumer has joined the group, its producer is
-/// connected, and it is not shutting down. Starting to shut down is final: once
+/// The worker is ready only while its consumer has joined the group and is not failing
+/// (polling errors and no records), its producer is connected, and it is not shutting down. Starting to shut down is final: once
 /// ``markShuttingDown()`` is called the worker never reports ready again.
 ///
 /// Thread-safe; every method is cheap (one lock).
@@ -13,6 +13,9 @@ public final class Readiness: Sendable {
     public enum Check: String, Sendable, Hashable, CaseIterable, Codable {
         /// The consumer has joined its consumer group (partitions may be assigned).
         case consumerJoinedGroup
+        /// The consumer is not stuck polling errors (a fetch response it refuses, a broker
+        /// it cannot reach) without receiving records.
+        case consumerMakingProgress
         /// The producer is connected to the cluster.
         case producerConnected
         /// The worker is not shutting down.
@@ -36,6 +39,7 @@ public final class Readiness: Sendable {
 
     private struct State {
         var consumerJoinedGroup = false
+        var consumerFailure: String?
         var producerConnected = false
         var shuttingDown = false
     }
@@ -50,6 +54,15 @@ public final class Readiness: Sendable {
     public func setConsumerJoinedGroup(_ joined: Bool) {
         state.withLock { $0.consumerJoinedGroup = joined }
     }
+
+    /// Records that the consumer keeps failing (`reason`: its last error), or, with `nil`,
+    /// that it makes progress again.
+    public func setConsumerFailure(_ reason: String?) {
+        state.withLock { $0.consumerFailure = reason }
+    }
+
+    /// The consumer's last error while it is failing, else `nil`.
+    public var consumerFailure: String? { state.withLock { $0.consumerFailure } }
 
     /// Records whether the producer is connected.
     public func setProducerConnected(_ connected: Bool) {
@@ -66,6 +79,7 @@ public final class Readiness: Sendable {
         let current = state.withLock { $0 }
         var failing: [Check] = []
         if !current.consumerJoinedGroup { failing.append(.consumerJoinedGroup) }
+        if current.consumerFailure != nil { failing.append(.consumerMakingProgress) }
         if !current.producerConnected { failing.append(.producerConnected) }
         if current.shuttingDown { failing.append(.notShuttingDown) }
         return Status(failing: failing)

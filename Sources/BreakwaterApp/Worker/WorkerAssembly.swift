@@ -303,6 +303,8 @@ public struct WorkerAssembly: Sendable {
                 case .joinedGroup: readiness.setConsumerJoinedGroup(true)
                 case .draining: readiness.markShuttingDown()
                 case .stopped: readiness.setConsumerJoinedGroup(false)
+                case .consumerFailing(let error): readiness.setConsumerFailure(error)
+                case .consumerRecovered: readiness.setConsumerFailure(nil)
                 }
             })
             readiness.setProducerConnected(true)

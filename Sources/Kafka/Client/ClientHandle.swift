@@ -17,15 +17,20 @@ final class CallbackContext: Sendable {
     let rebalance: (@Sendable (OpaquePointer, rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) -> Void)?
     /// Called with the result of an asynchronous offset commit (consumers).
     let offsetCommit: (@Sendable (rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?) -> Void)?
+    /// Called with every error librdkafka reports through its error callback (after it
+    /// is logged): a broker that cannot be reached, a response that cannot be read.
+    let error: (@Sendable (KafkaError) -> Void)?
 
     init(
         logger: Logger,
         rebalance: (@Sendable (OpaquePointer, rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) -> Void)? = nil,
-        offsetCommit: (@Sendable (rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?) -> Void)? = nil
+        offsetCommit: (@Sendable (rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?) -> Void)? = nil,
+        error: (@Sendable (KafkaError) -> Void)? = nil
     ) {
         self.logger = logger
         self.rebalance = rebalance
         self.offsetCommit = offsetCommit
+        self.error = error
     }
 
     static func from(_ handle: OpaquePointer?) -> CallbackContext? {
@@ -85,6 +90,7 @@ enum ClientFactory {
             let error = KafkaError(code: rd_kafka_resp_err_t(rawValue: code), text: reason.map { String(cString: $0) })
             let level: Logger.Level = Int32(RD_KAFKA_RESP_ERR__FATAL.rawValue) == code ? .critical : .warning
             context.logger.log(level: level, "librdkafka error", metadata: ["error": .string(error.description)])
+            context.error?(error)
         }
         configure(conf)
         guard let handle = rd_kafka_new(type, conf, &errorText.bytes, errorText.bytes.count) else {

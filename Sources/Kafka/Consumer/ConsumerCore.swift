@@ -14,6 +14,8 @@ final class ConsumerCore: Sendable {
         var nextEpoch: UInt64 = 1
         var fatal: KafkaError?
         var closed = false
+        /// Non-fatal consumer errors polled so far, and since the last message.
+        var errors = KafkaConsumerErrors()
 
         mutating func append(_ event: KafkaConsumerEvent) {
             buffer.append(event)
@@ -189,9 +191,24 @@ final class ConsumerCore: Sendable {
         let topic = message.pointee.rkt.flatMap { rd_kafka_topic_name($0) }.map { String(cString: $0) } ?? ""
         let partition = KafkaTopicPartition(topic: topic, partition: message.pointee.partition)
         state.withLock { state in
+            state.errors.consecutive = 0
             guard let epoch = state.progress[partition]?.epoch else { return }
             state.append(.message(KafkaMessage(copying: message, topic: topic, epoch: epoch)))
         }
+    }
+
+    /// A non-fatal consumer error was polled.
+    func recordError(_ error: KafkaError) {
+        state.withLock { state in
+            state.errors.total += 1
+            state.errors.consecutive += 1
+            state.errors.last = error
+        }
+    }
+
+    /// A poll reached the end of a partition: the consumer is fetching fine.
+    func recordProgress() {
+        state.withLock { $0.errors.consecutive = 0 }
     }
 
     enum Next {

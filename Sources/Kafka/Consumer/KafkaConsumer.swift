@@ -43,7 +43,8 @@ public final class KafkaConsumer: Sendable {
         context = CallbackContext(
             logger: logger,
             rebalance: { rk, code, list in core.rebalance(rk, code, list) },
-            offsetCommit: { code, list in core.commitFinished(code, list) }
+            offsetCommit: { code, list in core.commitFinished(code, list) },
+            error: { error in core.recordError(error) }
         )
         handle = try ClientFactory.make(
             type: RD_KAFKA_CONSUMER, properties: configuration.librdkafkaProperties(), context: context
@@ -151,7 +152,7 @@ public final class KafkaConsumer: Sendable {
         case RD_KAFKA_RESP_ERR_NO_ERROR:
             core.buffer(message)
         case RD_KAFKA_RESP_ERR__PARTITION_EOF:
-            break
+            core.recordProgress()
         case RD_KAFKA_RESP_ERR__FATAL:
             let error = KafkaError.fatal(of: handle.pointer) ?? KafkaError(code: code, isFatal: true)
             logger.critical("consumer fatal error", metadata: ["error": "\(error)"])
@@ -163,8 +164,18 @@ public final class KafkaConsumer: Sendable {
             let text = raw.payload.map {
                 String(decoding: UnsafeRawBufferPointer(start: $0, count: raw.len), as: UTF8.self)
             }
-            logger.warning("consumer error", metadata: ["error": "\(KafkaError(code: code, text: text))"])
+            let error = KafkaError(code: code, text: text)
+            core.recordError(error)
+            logger.warning("consumer error", metadata: ["error": "\(error)"])
         }
+    }
+
+    /// The non-fatal errors this consumer has polled (a broker it cannot reach, a fetch
+    /// response it refuses…). librdkafka retries them itself; an owner that sees
+    /// ``KafkaConsumerErrors/consecutive`` grow with no message in between knows the
+    /// consumer is not making progress.
+    public var errors: KafkaConsumerErrors {
+        core.state.withLock { $0.errors }
     }
 
     /// Marks a delivered message done (processing finished, successfully or not). Any

@@ -16,6 +16,9 @@ public enum MetricNames {
     public static let inFlight = "breakwater_in_flight"
     /// Gauge, labels `topic`, `partition`: consumer-group lag.
     public static let consumerLag = "breakwater_consumer_lag"
+    /// Counter: non-fatal errors the consumer polled (unreachable broker, refused fetch
+    /// response…); a steady rate with no records consumed means the worker is stuck.
+    public static let consumerErrors = "breakwater_consumer_errors_total"
     /// Histogram: alerts per ML infer request.
     public static let mlBatchSize = "breakwater_ml_batch_size"
 
@@ -32,7 +35,7 @@ public enum MetricNames {
 
     /// Every metric name above.
     public static let all: [String] = [
-        recordsConsumed, incidents, dlqRecords, fallbacks, processingDuration, inFlight, consumerLag, mlBatchSize,
+        recordsConsumed, incidents, dlqRecords, fallbacks, processingDuration, inFlight, consumerLag, consumerErrors, mlBatchSize,
         circuitBreakerState, circuitBreakerCalls, circuitBreakerTransitions, circuitBreakerRejections, fallbackExecutions,
     ]
 

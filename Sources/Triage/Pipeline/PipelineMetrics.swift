@@ -40,6 +40,10 @@ struct PipelineMetrics: Sendable {
         counters.handle(MetricNames.dlqRecords, [("reason", reason)]).increment()
     }
 
+    func consumerErrors(_ count: Int) {
+        counters.handle(MetricNames.consumerErrors, []).increment(by: Int64(count))
+    }
+
     func lag(_ partition: KafkaTopicPartition, _ value: Int64) {
         gauges.handle(MetricNames.consumerLag, [("topic", partition.topic), ("partition", "\(partition.partition)")]).record(value)
     }

@@ -205,7 +205,7 @@ public final class PipelineWorker: Service, Sendable {
         var failure: (any Error)?
         await withDiscardingTaskGroup { group in
             group.addTask { await self.scheduler.run() }
-            group.addTask { await self.reportLag() }
+            group.addTask { await self.watchConsumer() }
             do {
                 try await cancelWhenGracefulShutdown {
                     // The consume loop ends the run (graceful shutdown, or the events
@@ -343,12 +343,67 @@ public final class PipelineWorker: Service, Sendable {
         logger.info("worker stopped")
     }
 
-    private func reportLag() async {
+    /// Every ``Configuration/lagInterval``: reads the consumer lag into its metric, counts
+    /// the consumer's errors, and reports ``PipelineWorkerState/consumerFailing(error:)``
+    /// when it keeps failing without progress, ``PipelineWorkerState/consumerRecovered``
+    /// once it stopped.
+    private func watchConsumer() async {
+        var health = ConsumerHealth()
         while !Task.isCancelled {
             for lag in (try? consumer.lag()) ?? [] {
                 if let value = lag.lag { context.metrics.lag(lag.topicPartition, value) }
             }
+            let (newErrors, change) = health.check(consumer.errors, at: context.clock.now())
+            if newErrors > 0 { context.metrics.consumerErrors(newErrors) }
+            switch change {
+            case .failing(let error):
+                logger.error("the consumer keeps failing and makes no progress", metadata: ["error": "\(error)"])
+                onStateChange(.consumerFailing(error: error))
+            case .recovered:
+                logger.notice("the consumer makes progress again")
+                onStateChange(.consumerRecovered)
+            case nil:
+                break
+            }
             try? await context.clock.sleep(for: configuration.lagInterval)
         }
+    }
+}
+
+/// Decides, from the consumer's error counts read at each check, whether the consumer is
+/// failing: at least ``failingAfter`` errors within the last ``window`` and no record (or
+/// end of partition) polled since the last ``failingAfter`` of them. A record arriving, or
+/// the errors thinning out below that rate, ends it. Sporadic errors (an idle connection
+/// the broker closed, a broker restarting) stay below it. No I/O: the worker feeds it
+/// ``Kafka/KafkaConsumer/errors`` and the time on its clock.
+struct ConsumerHealth: Sendable {
+    enum Change: Sendable, Hashable {
+        case failing(error: String)
+        case recovered
+    }
+
+    /// Errors within ``window`` that count as failing.
+    static let failingAfter = 3
+    /// How far back errors count.
+    static let window: Duration = .seconds(60)
+
+    private var seenTotal = 0
+    /// New errors per check, oldest first: (time of the check, count).
+    private var recent: [(at: Duration, count: Int)] = []
+    private(set) var isFailing = false
+
+    /// Takes the consumer's error counts at `now`; returns how many errors are new and
+    /// the change of verdict, if any.
+    mutating func check(_ errors: KafkaConsumerErrors, at now: Duration) -> (newErrors: Int, change: Change?) {
+        let new = errors.total - seenTotal
+        seenTotal = errors.total
+        if new > 0 { recent.append((now, new)) }
+        recent.removeAll { now - $0.at > Self.window }
+        let inWindow = recent.reduce(0) { $0 + $1.count }
+        let failing = inWindow >= Self.failingAfter && errors.consecutive >= Self.failingAfter
+        defer { isFailing = failing }
+        if failing, !isFailing { return (new, .failing(error: errors.last.map { "\($0)" } ?? "unknown")) }
+        if !failing, isFailing { return (new, .recovered) }
+        return (new, nil)
     }
 }

@@ -8,6 +8,11 @@ public enum PipelineWorkerState: Sendable, Hashable {
     case draining
     /// Done: offsets committed, producer flushed, group left.
     case stopped
+    /// The consumer keeps polling errors and no records (e.g. a fetch response it
+    /// refuses, a broker it cannot reach): it is not making progress. `error` is the last.
+    case consumerFailing(error: String)
+    /// After ``consumerFailing(error:)``: a check passed without a new error.
+    case consumerRecovered
 }
 
 /// What a worker does moment to moment, in either delivery mode: for tests, logs and
