@@ -71,8 +71,14 @@ public struct PostgresCatalog: ServiceCatalog, Sendable {
         try await upsert([service])
     }
 
-    /// Inserts or replaces several entries in one transaction (all or none).
-    /// - Throws: ``PostgresStoreError``.
+    /// Inserts or replaces several entries in one statement (all or none; for a name given
+    /// twice the last entry wins).
+    ///
+    /// One statement, with the rows in name order, keeps the row locks short and taken in
+    /// the same order by every writer: concurrent seeders (several workers starting, the
+    /// demo and a worker) wait for each other for milliseconds instead of one round trip
+    /// per row, and cannot deadlock.
+    /// - Throws: ``PostgresStoreError``; a tier outside 1…Int32.max is a `badData` error.
     public func upsert(_ services: [ServiceInfo]) async throws {
         for service in services {
             if let tier = service.tier, tier < 1 || tier > Int(Int32.max) {
@@ -82,21 +88,37 @@ public struct PostgresCatalog: ServiceCatalog, Sendable {
                 )
             }
         }
+        let latest = Dictionary(services.map { ($0.name, $0) }, uniquingKeysWith: { _, last in last })
+        let rows = latest.values.sorted { $0.name < $1.name }
+        guard !rows.isEmpty else { return }
+        var sql = PostgresQuery.StringInterpolation(literalCapacity: 256 + 64 * rows.count, interpolationCount: 7 * rows.count)
+        sql.appendLiteral("INSERT INTO services (name, owner_team, tier, runbook_url, on_call, chat_channel, tags, updated_at) VALUES ")
+        for (index, service) in rows.enumerated() {
+            sql.appendLiteral(index == 0 ? "(" : ", (")
+            sql.appendInterpolation(service.name)
+            sql.appendLiteral(", ")
+            sql.appendInterpolation(service.ownerTeam)
+            sql.appendLiteral(", ")
+            sql.appendInterpolation(service.tier.map { Int32($0) })
+            sql.appendLiteral(", ")
+            sql.appendInterpolation(service.runbookURL)
+            sql.appendLiteral(", ")
+            sql.appendInterpolation(service.onCall)
+            sql.appendLiteral(", ")
+            sql.appendInterpolation(service.chatChannel)
+            sql.appendLiteral(", ")
+            sql.appendInterpolation(service.tags)
+            sql.appendLiteral(", now())")
+        }
+        sql.appendLiteral("""
+             ON CONFLICT (name) DO UPDATE SET
+                owner_team = EXCLUDED.owner_team, tier = EXCLUDED.tier,
+                runbook_url = EXCLUDED.runbook_url, on_call = EXCLUDED.on_call,
+                chat_channel = EXCLUDED.chat_channel, tags = EXCLUDED.tags, updated_at = now()
+            """)
+        let query = PostgresQuery(stringInterpolation: sql)
         try await pool.withConnection("catalog upsert") { connection in
-            try await connection.withTransaction(logger: Self.logger) { connection in
-                for service in services {
-                    let tier = service.tier.map { Int32($0) }
-                    try await connection.query("""
-                        INSERT INTO services (name, owner_team, tier, runbook_url, on_call, chat_channel, tags, updated_at)
-                        VALUES (\(service.name), \(service.ownerTeam), \(tier), \(service.runbookURL),
-                                \(service.onCall), \(service.chatChannel), \(service.tags), now())
-                        ON CONFLICT (name) DO UPDATE SET
-                            owner_team = EXCLUDED.owner_team, tier = EXCLUDED.tier,
-                            runbook_url = EXCLUDED.runbook_url, on_call = EXCLUDED.on_call,
-                            chat_channel = EXCLUDED.chat_channel, tags = EXCLUDED.tags, updated_at = now()
-                        """, logger: Self.logger)
-                }
-            }
+            _ = try await connection.query(query, logger: Self.logger)
         }
     }
 

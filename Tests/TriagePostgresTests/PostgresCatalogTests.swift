@@ -61,6 +61,46 @@ struct PostgresCatalogTests {
         }
     }
 
+    @Test func oneUpsertOfSeveralEntriesIsAllOrNothingAndTheLastOfANameWins() async throws {
+        try await withPool { pool in
+            let catalog = PostgresCatalog(pool: pool)
+            try await catalog.migrate()
+            let (first, second) = (uniqueName("svc-a"), uniqueName("svc-b"))
+            try await catalog.upsert([
+                ServiceInfo(name: second, ownerTeam: "old"), ServiceInfo(name: first, ownerTeam: "one", tier: 2),
+                ServiceInfo(name: second, ownerTeam: "new", tags: ["x"]),
+            ])
+            #expect(try await catalog.lookup(service: first) == ServiceInfo(name: first, ownerTeam: "one", tier: 2))
+            #expect(try await catalog.lookup(service: second) == ServiceInfo(name: second, ownerTeam: "new", tags: ["x"]))
+            // A bad entry refuses the whole batch: nothing of it is written.
+            let third = uniqueName("svc-c")
+            await #expect(throws: PostgresStoreError.self) {
+                try await catalog.upsert([ServiceInfo(name: third, ownerTeam: "t"), ServiceInfo(name: first, ownerTeam: "t", tier: 0)])
+            }
+            #expect(try await catalog.lookup(service: third) == nil)
+            try await catalog.upsert([])
+        }
+    }
+
+    @Test func concurrentSeedersOfTheSameRowsAllSucceedWithinTheStatementTimeout() async throws {
+        let url = URL(fileURLWithPath: #filePath)
+            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("deploy/catalog.yaml")
+        let services = try StaticCatalog(contentsOf: url).services
+        try await withPool { pool in
+            let catalog = PostgresCatalog(pool: pool)
+            try await catalog.migrate()
+            // Several workers starting at once seed the same rows (in different orders).
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for round in 0..<8 {
+                    group.addTask { try await catalog.upsert(round.isMultiple(of: 2) ? services : services.reversed()) }
+                }
+                try await group.waitForAll()
+            }
+            #expect(try await catalog.lookup(service: services[0].name) == services[0])
+        }
+    }
+
     @Test func unknownServiceIsNil() async throws {
         try await withPool { pool in
             let catalog = PostgresCatalog(pool: pool)
