@@ -285,6 +285,7 @@ targets += [
         dependencies: [
             "BreakwaterApp",  // the rig builds its steps with the worker's own WorkerAssembly
             "Triage",
+            "TriageTestSupport",
             "TriageML",
             "TriagePostgres",
             "Resilience",

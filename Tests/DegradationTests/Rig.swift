@@ -7,6 +7,7 @@ import Testing
 import Triage
 import TriageML
 import TriagePostgres
+import TriageTestSupport
 
 /// The real steps wired as the worker wires them, against the real PostgreSQL and
 /// MLServer that scripts/test started, each behind its own TCPFaultProxy. Breakers and
@@ -87,6 +88,15 @@ struct Rig: Sendable {
             group.addTask { await pool.run() }
             defer { group.cancelAll() }
             do {
+                // Set-up, not under test: the proxied pool's connections are open before
+                // the steps use them (on a loaded machine the first connects can take
+                // longer than the 1 s operation deadline the outage tests need).
+                try await eventuallySucceeding(within: .seconds(60)) {
+                    try await withThrowingTaskGroup(of: Void.self) { lookups in
+                        for _ in 0..<proxied.poolSize { lookups.addTask { _ = try await PostgresCatalog(pool: pool).lookup(service: "checkout") } }
+                        try await lookups.waitForAll()
+                    }
+                }
                 try await body(rig)
                 return .success(())
             } catch {
