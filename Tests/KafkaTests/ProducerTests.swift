@@ -199,3 +199,60 @@ struct ConfigurationTests {
         #expect(transactional["transaction.timeout.ms"] == "20000")
     }
 }
+
+extension BrokerTests {
+    @Test(.enabled(if: ExternalService.kafka.shouldRun))
+    func aBatchSendReportsEachRecordInOrderIncludingTheRejectedOne() async throws {
+        let bootstrap = try TestKafka.bootstrap()
+        let topic = try await TestKafka.createTopic(bootstrap, prefix: "batch", partitions: 3)
+        let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(common: TestKafka.common(bootstrap)), logger: TestKafka.logger)
+        let records = (0..<50).map { index in
+            KafkaProducerRecord(topic: topic, key: TestKafka.bytes("k\(index)"), value: TestKafka.bytes("v\(index)"))
+        }
+        // An explicit partition the topic does not have fails that record alone, at enqueue.
+        let rejected = KafkaProducerRecord(topic: topic, partition: 99, key: nil, value: [1])
+        let results = await producer.send(Array(records[..<25]) + [rejected] + Array(records[25...]))
+        #expect(results.count == 51)
+        for (index, result) in results.enumerated() {
+            if index == 25 {
+                #expect(throws: KafkaError.self) { try result.get() }
+            } else {
+                let report = try result.get()
+                #expect(report.topic == topic)
+                #expect(report.offset >= 0)
+            }
+        }
+        #expect(await producer.send([]).isEmpty)
+        await producer.close()
+
+        let consumer = try KafkaConsumer(
+            configuration: TestKafka.consumerConfiguration(bootstrap, group: uniqueName("g")), topics: [topic], logger: TestKafka.logger
+        )
+        let messages = try await TestKafka.collect(consumer, count: 50)
+        await consumer.close()
+        #expect(Set(messages.compactMap(\.value).map { String(decoding: $0, as: UTF8.self) }) == Set((0..<50).map { "v\($0)" }))
+    }
+
+    @Test(.enabled(if: ExternalService.kafka.shouldRun))
+    func aBatchSendCancelledWhileWaitingForASlotFailsTheUnsentRecords() async throws {
+        // Nobody listens on port 1: nothing is ever acknowledged, so one slot stays taken.
+        let producer = try KafkaProducer(
+            configuration: KafkaProducerConfiguration(common: TestKafka.common("127.0.0.1:1"), maxInFlight: 1, messageTimeout: .seconds(300)),
+            logger: TestKafka.logger
+        )
+        let batch = Task {
+            await producer.send((0..<3).map { KafkaProducerRecord(topic: "t", key: nil, value: [UInt8($0)]) })
+        }
+        // The first record holds the only slot; the second waits for it.
+        #expect(await eventually { producer.outstandingCount == 1 })
+        batch.cancel()
+        // The first record is failed by close (purged); the two behind it never left.
+        let purged = await producer.close(flushTimeout: .zero)
+        #expect(purged == 1)
+        let results = await batch.value
+        #expect(results.count == 3)
+        #expect(throws: KafkaError.self) { try results[0].get() }
+        #expect(throws: CancellationError.self) { try results[1].get() }
+        #expect(throws: CancellationError.self) { try results[2].get() }
+    }
+}

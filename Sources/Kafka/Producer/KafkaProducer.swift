@@ -56,6 +56,47 @@ private final class DeliveryWaiter: Sendable {
     }
 }
 
+/// Collects the delivery results of one ``KafkaProducer/send(_:)-([KafkaProducerRecord])``
+/// batch and wakes its caller once the last one arrived.
+private final class DeliveryBatch: Sendable {
+    private struct State {
+        var results: [Result<KafkaDeliveryReport, any Error>?]
+        var remaining: Int
+        var waiter: CheckedContinuation<[Result<KafkaDeliveryReport, any Error>], Never>?
+    }
+
+    private let state: Mutex<State>
+
+    init(count: Int) {
+        state = Mutex(State(results: Array(repeating: nil, count: count), remaining: count))
+    }
+
+    /// Records the result of record `index`; called once per record, from any thread.
+    func complete(_ index: Int, _ result: Result<KafkaDeliveryReport, any Error>) {
+        let finished: (CheckedContinuation<[Result<KafkaDeliveryReport, any Error>], Never>, [Result<KafkaDeliveryReport, any Error>])? =
+            state.withLock { state in
+                state.results[index] = result
+                state.remaining -= 1
+                guard state.remaining == 0, let waiter = state.waiter else { return nil }
+                state.waiter = nil
+                return (waiter, state.results.compactMap { $0 })
+            }
+        if let (waiter, results) = finished { waiter.resume(returning: results) }
+    }
+
+    /// Waits until every record has its result.
+    func results() async -> [Result<KafkaDeliveryReport, any Error>] {
+        await withCheckedContinuation { continuation in
+            let ready: [Result<KafkaDeliveryReport, any Error>]? = state.withLock { state in
+                if state.remaining == 0 { return state.results.compactMap { $0 } }
+                state.waiter = continuation
+                return nil
+            }
+            if let ready { continuation.resume(returning: ready) }
+        }
+    }
+}
+
 /// A Kafka producer: idempotent by default, `send` returns after the broker
 /// acknowledged the record, in-flight records are bounded (callers wait instead of
 /// growing a queue), and ``close(flushTimeout:)`` flushes with a deadline.
@@ -126,6 +167,31 @@ public final class KafkaProducer: Sendable {
             }
         }
         return try result.get()
+    }
+
+    /// Sends every record, in order, and returns once each was acknowledged or failed:
+    /// one suspension for the whole batch instead of one task and one continuation per
+    /// record. Waits first for an in-flight slot per record, as ``send(_:)`` does.
+    /// - Returns: one result per record, in order: its delivery report, or its error — the
+    ///   delivery error, the enqueue error, ``KafkaError`` `_DESTROY` after close, or
+    ///   `CancellationError` when the task was cancelled while waiting for a slot (that
+    ///   record and every later one are then not sent).
+    public func send(_ records: [KafkaProducerRecord]) async -> [Result<KafkaDeliveryReport, any Error>] {
+        let batch = DeliveryBatch(count: records.count)
+        for (index, record) in records.enumerated() {
+            do {
+                try await permits.acquire()
+            } catch {
+                for unsent in index..<records.count { batch.complete(unsent, .failure(error)) }
+                break
+            }
+            do throws(KafkaError) {
+                try enqueueAcquired(record) { batch.complete(index, $0.mapError { $0 }) }
+            } catch {
+                batch.complete(index, .failure(error))
+            }
+        }
+        return await batch.results()
     }
 
     /// Sends a record and returns once the broker acknowledged it.

@@ -93,32 +93,22 @@ final class WorkerContext: Sendable {
         try await hook(event)
     }
 
-    /// Sends every output concurrently through `producer` and waits for every
+    /// Sends every output through `producer` as one batch and waits for every
     /// acknowledgement.
     /// - Returns: the outputs that failed, each with its error (empty when all went through).
     func send(_ outputs: [OutputRecord], via producer: KafkaProducer) async -> [(output: OutputRecord, error: any Error)] {
-        await withTaskGroup(of: (OutputRecord, (any Error)?).self) { group in
-            for output in outputs {
-                group.addTask {
-                    let record = KafkaProducerRecord(
-                        topic: self.topics.topic(for: output.kind),
-                        key: output.key,
-                        value: output.value,
-                        headers: output.headers.map { KafkaHeader(name: $0.key, value: $0.value) }
-                    )
-                    do {
-                        _ = try await producer.send(record)
-                        return (output, nil)
-                    } catch {
-                        return (output, error)
-                    }
-                }
-            }
-            var failed: [(output: OutputRecord, error: any Error)] = []
-            for await (output, error) in group {
-                if let error { failed.append((output, error)) }
-            }
-            return failed
+        let records = outputs.map { output in
+            KafkaProducerRecord(
+                topic: topics.topic(for: output.kind),
+                key: output.key,
+                value: output.value,
+                headers: output.headers.map { KafkaHeader(name: $0.key, value: $0.value) }
+            )
+        }
+        let results = await producer.send(records)
+        return zip(outputs, results).compactMap { output, result in
+            if case .failure(let error) = result { return (output, error) }
+            return nil
         }
     }
 
