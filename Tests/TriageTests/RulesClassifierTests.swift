@@ -178,3 +178,41 @@ struct ShippedRulesTests {
         #expect(unknown.severity == .high)
     }
 }
+
+@Suite("Rule classifier: the remembered pattern answers and the keyword search")
+struct RulePatternMemoTests {
+    @Test func rememberedAnswersEqualFreshOnesAndTheMemoryStaysBounded() throws {
+        let pattern = try RulePattern("(?i)^(disk|node)[a-z]*full$")
+        let fresh = try RulePattern("(?i)^(disk|node)[a-z]*full$")
+        let values = (0..<(RulePattern.memoCapacity + 500)).map { index in
+            index % 3 == 0 ? "DiskIsFull" : index % 3 == 1 ? "nodefull" : "value-\(index)"
+        }
+        for value in values {
+            #expect(pattern.matches(value) == fresh.matches(value))
+            #expect(pattern.rememberedValues <= RulePattern.memoCapacity)
+        }
+        // Asked again, after the memory was emptied at least once: the same answers.
+        for value in values.prefix(50) {
+            #expect(pattern.matches(value) == fresh.matches(value))
+        }
+        #expect(pattern.matches("DiskIsFull"))
+        #expect(!pattern.matches("DiskIsFullNot"))
+    }
+
+    @Test func keywordsAreFoundAnywhereInTheLowerCasedFieldsAndEmptyOnesNever() {
+        let keywords = CategoryKeywords([(.security, [""]), (.latency, ["Response Time"]), (.capacity, ["ü-full"])])
+        let base = Alert(fingerprint: "fp", status: .firing, source: .alertmanager, labels: ["alertname": "X"])
+        var slow = base
+        slow.annotations["description"] = "The RESPONSE TIME rose"
+        #expect(keywords.category(for: slow) == .latency)
+        var unicode = base
+        unicode.annotations["summary"] = "Disk Ü-FULL now"
+        #expect(keywords.category(for: unicode) == .capacity)
+        #expect(keywords.category(for: base) == nil)
+        // A keyword never spans two fields.
+        var split = base
+        split.labels["alertname"] = "response"
+        split.annotations["summary"] = "time"
+        #expect(keywords.category(for: split) == nil)
+    }
+}

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A test on one optional string value of an alert (a label, the alert name, the
 /// summary or the description).
@@ -46,22 +47,63 @@ public enum FieldMatcher: Sendable, CustomStringConvertible {
 }
 
 /// A compiled regular expression from a rule file.
+///
+/// Matching remembers its answer per value: the values rules test (alert names,
+/// severities, a handful of labels) repeat across an alert storm, and an ICU match costs
+/// microseconds (each call converts the value to UTF-16) where a hash lookup costs tens
+/// of nanoseconds. The memory is bounded: once it holds ``memoCapacity`` values it is
+/// emptied and starts over, so a field whose values never repeat costs one lookup more
+/// per match and no memory growth.
 public struct RulePattern: Sendable {
+    /// Values whose answer is remembered at most, per pattern.
+    public static let memoCapacity = 4_096
+
     /// The pattern as written in the rule file.
     public let source: String
     private let expression: NSRegularExpression
+    private let memo: PatternMemo
 
     /// Compiles `source` (ICU syntax; `(?i)` makes it case-insensitive).
     /// - Throws: the compiler's error when `source` is not a valid regular expression.
     public init(_ source: String) throws {
         self.source = source
         self.expression = try NSRegularExpression(pattern: source)
+        self.memo = PatternMemo(capacity: Self.memoCapacity)
     }
 
     /// Whether the pattern matches anywhere in `value`.
     public func matches(_ value: String) -> Bool {
+        if let known = memo.answer(for: value) { return known }
         let range = NSRange(value.startIndex..<value.endIndex, in: value)
-        return expression.firstMatch(in: value, range: range) != nil
+        let matched = expression.firstMatch(in: value, range: range) != nil
+        memo.remember(matched, for: value)
+        return matched
+    }
+
+    /// How many values the memo holds now (at most ``memoCapacity``).
+    var rememberedValues: Int { memo.count }
+}
+
+/// The bounded per-pattern memory of ``RulePattern``'s answers.
+private final class PatternMemo: Sendable {
+    private let capacity: Int
+    private let answers = Mutex<[String: Bool]>([:])
+
+    init(capacity: Int) {
+        self.capacity = capacity
+    }
+
+    var count: Int { answers.withLock { $0.count } }
+
+    func answer(for value: String) -> Bool? {
+        answers.withLock { $0[value] }
+    }
+
+    func remember(_ answer: Bool, for value: String) {
+        answers.withLock { answers in
+            if answers.count >= capacity { answers.removeAll(keepingCapacity: true) }
+            answers[value] = answer
+        }
     }
 }
 
