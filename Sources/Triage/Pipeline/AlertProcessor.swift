@@ -106,18 +106,23 @@ public struct AlertProcessor: Sendable {
 
         var processed: [ProcessedAlert] = []
         processed.reserveCapacity(alerts.count)
-        var start = 0
-        while start < alerts.count {
-            let chunk = Array(alerts[start..<min(start + alertConcurrency, alerts.count)])
-            processed += await withTaskGroup(of: (Int, ProcessedAlert).self) { group in
-                for (index, alert) in chunk.enumerated() {
-                    group.addTask { (index, await self.incident(for: alert, receivedAt: receivedAt)) }
+        // Most records carry one alert: a task group for it would cost more than the work.
+        if alerts.count == 1 {
+            processed.append(await incident(for: alerts[0], receivedAt: receivedAt))
+        } else {
+            var start = 0
+            while start < alerts.count {
+                let chunk = Array(alerts[start..<min(start + alertConcurrency, alerts.count)])
+                processed += await withTaskGroup(of: (Int, ProcessedAlert).self) { group in
+                    for (index, alert) in chunk.enumerated() {
+                        group.addTask { (index, await self.incident(for: alert, receivedAt: receivedAt)) }
+                    }
+                    var results = [ProcessedAlert?](repeating: nil, count: chunk.count)
+                    for await (index, result) in group { results[index] = result }
+                    return results.compactMap { $0 }
                 }
-                var results = [ProcessedAlert?](repeating: nil, count: chunk.count)
-                for await (index, result) in group { results[index] = result }
-                return results.compactMap { $0 }
+                start += alertConcurrency
             }
-            start += alertConcurrency
         }
 
         let trace = record.headers.traceparent.map { [$0] } ?? []
