@@ -32,6 +32,18 @@ extension KeyedEncodingContainer {
     }
 }
 
+extension JSONByteWriter {
+    /// Writes `date` as ``Timestamp/format(_:)`` text.
+    mutating func timestamp(_ date: Date) {
+        unescapedString { Timestamp.appendFormatted(date, to: &$0) }
+    }
+
+    /// Writes `date` as ``Timestamp/format(_:)`` text, or `null` when it is `nil`.
+    mutating func timestampOrNull(_ date: Date?) {
+        if let date { timestamp(date) } else { null() }
+    }
+}
+
 struct WireAlert: Codable {
     var alert: Alert
 
@@ -68,6 +80,29 @@ struct WireAlert: Codable {
         try c.encodeOrNull(alert.generatorURL, forKey: .generatorURL)
         try c.encode(alert.extra, forKey: .extra)
     }
+
+    static func write(_ alert: Alert, to w: inout JSONByteWriter) {
+        w.beginObject()
+        w.key(CodingKeys.annotations)
+        w.stringObject(alert.annotations)
+        w.key(CodingKeys.endsAt)
+        w.timestampOrNull(alert.endsAt)
+        w.key(CodingKeys.extra)
+        w.stringObject(alert.extra)
+        w.key(CodingKeys.fingerprint)
+        w.string(alert.fingerprint)
+        w.key(CodingKeys.generatorURL)
+        w.stringOrNull(alert.generatorURL)
+        w.key(CodingKeys.labels)
+        w.stringObject(alert.labels)
+        w.key(CodingKeys.source)
+        w.string(alert.source.rawValue)
+        w.key(CodingKeys.startsAt)
+        w.timestampOrNull(alert.startsAt)
+        w.key(CodingKeys.status)
+        w.string(alert.status.rawValue)
+        w.endObject()
+    }
 }
 
 struct WireServiceInfo: Codable {
@@ -102,6 +137,25 @@ struct WireServiceInfo: Codable {
         try c.encodeOrNull(info.chatChannel, forKey: .chatChannel)
         try c.encode(info.tags, forKey: .tags)
     }
+
+    static func write(_ info: ServiceInfo, to w: inout JSONByteWriter) {
+        w.beginObject()
+        w.key(CodingKeys.chatChannel)
+        w.stringOrNull(info.chatChannel)
+        w.key(CodingKeys.name)
+        w.string(info.name)
+        w.key(CodingKeys.onCall)
+        w.stringOrNull(info.onCall)
+        w.key(CodingKeys.ownerTeam)
+        w.string(info.ownerTeam)
+        w.key(CodingKeys.runbookURL)
+        w.stringOrNull(info.runbookURL)
+        w.key(CodingKeys.tags)
+        w.stringArray(info.tags)
+        w.key(CodingKeys.tier)
+        w.intOrNull(info.tier)
+        w.endObject()
+    }
 }
 
 struct WireClassification: Codable {
@@ -129,6 +183,22 @@ struct WireClassification: Codable {
         try c.encode(classification.classifier, forKey: .classifier)
         try c.encodeOrNull(classification.rule, forKey: .rule)
     }
+
+    /// - Throws: `EncodingError.invalidValue` when the confidence is not finite.
+    static func write(_ classification: Classification, to w: inout JSONByteWriter) throws(EncodingError) {
+        w.beginObject()
+        w.key(CodingKeys.category)
+        w.string(classification.category.rawValue)
+        w.key(CodingKeys.classifier)
+        w.string(classification.classifier.rawValue)
+        w.key(CodingKeys.confidence)
+        try w.double(classification.confidence, field: "classification.confidence")
+        w.key(CodingKeys.rule)
+        w.stringOrNull(classification.rule)
+        w.key(CodingKeys.severity)
+        w.string(classification.severity.rawValue)
+        w.endObject()
+    }
 }
 
 struct WireStepProvenance: Codable {
@@ -151,6 +221,19 @@ struct WireStepProvenance: Codable {
         try c.encode(step.source, forKey: .source)
         try c.encode(step.fallbackUsed, forKey: .fallbackUsed)
         try c.encodeOrNull(step.staleAgeSeconds, forKey: .staleAgeSeconds)
+    }
+
+    /// - Parameter staleAgeField: where the step sits, named in the error.
+    /// - Throws: `EncodingError.invalidValue` when the stale age is not finite.
+    static func write(_ step: StepProvenance, staleAgeField: StaticString, to w: inout JSONByteWriter) throws(EncodingError) {
+        w.beginObject()
+        w.key(CodingKeys.fallbackUsed)
+        w.bool(step.fallbackUsed)
+        w.key(CodingKeys.source)
+        w.string(step.source.rawValue)
+        w.key(CodingKeys.staleAgeSeconds)
+        try w.doubleOrNull(step.staleAgeSeconds, field: staleAgeField)
+        w.endObject()
     }
 }
 
