@@ -9,19 +9,11 @@ import TriageTestSupport
     func expectJSONEncoderBytes(_ record: IncidentRecord, sourceLocation: SourceLocation = #_sourceLocation) throws {
         let written = String(decoding: try record.jsonBytes(), as: UTF8.self)
         #expect(written == String(decoding: try JSONEncoderReference.bytes(record), as: UTF8.self), sourceLocation: sourceLocation)
-        #expect(written == String(decoding: try Self.oldEncoder.encode(record), as: UTF8.self), sourceLocation: sourceLocation)
     }
 
     func expectJSONEncoderBytes(_ record: FallbackEventRecord, sourceLocation: SourceLocation = #_sourceLocation) throws {
         let written = String(decoding: try record.jsonBytes(), as: UTF8.self)
         #expect(written == String(decoding: try JSONEncoderReference.bytes(record), as: UTF8.self), sourceLocation: sourceLocation)
-        #expect(written == String(decoding: try Self.oldEncoder.encode(record), as: UTF8.self), sourceLocation: sourceLocation)
-    }
-
-    static var oldEncoder: JSONEncoder {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
     }
 
     @Test func examples() throws {

@@ -103,10 +103,10 @@ public struct FallbackEventRecord: Sendable, Equatable {
 
     /// Reads a record value back.
     /// - Throws: `DecodingError` when the bytes are not such a record.
-    public static func decode(_ bytes: [UInt8]) throws -> FallbackEventRecord { try OutputJSON.decode(Self.self, from: bytes) }
+    public static func decode(_ bytes: [UInt8]) throws -> FallbackEventRecord { try JSONDecoder().decode(Self.self, from: Data(bytes)) }
 }
 
-extension FallbackEventRecord: Codable {
+extension FallbackEventRecord: Decodable {
     enum CodingKeys: String, CodingKey {
         case schemaVersion = "schema_version", eventID = "event_id", incidentID = "incident_id", breaker, strategy, reason
         case staleAgeSeconds = "stale_age_seconds", workerID = "worker_id", timestamp
@@ -128,19 +128,5 @@ extension FallbackEventRecord: Codable {
             staleAgeSeconds: try c.decodeIfPresent(Double.self, forKey: .staleAgeSeconds),
             workerID: try c.decode(String.self, forKey: .workerID),
             timestamp: try c.decode(WireDate.self, forKey: .timestamp).date)
-    }
-
-    /// Encodes the wire format; throws `EncodingError` for a non-finite stale age.
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(Self.schemaVersion, forKey: .schemaVersion)
-        try c.encode(eventID.uuidString.lowercased(), forKey: .eventID)
-        try c.encode(incidentID, forKey: .incidentID)
-        try c.encode(breaker, forKey: .breaker)
-        try c.encode(strategy, forKey: .strategy)
-        try c.encode(reason, forKey: .reason)
-        try c.encodeOrNull(staleAgeSeconds, forKey: .staleAgeSeconds)
-        try c.encode(workerID, forKey: .workerID)
-        try c.encode(WireDate(timestamp), forKey: .timestamp)
     }
 }

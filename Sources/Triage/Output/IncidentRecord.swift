@@ -152,10 +152,10 @@ public struct IncidentRecord: Sendable, Equatable {
 
     /// Reads a record value back (for tests and consumers of the topic).
     /// - Throws: `DecodingError` when the bytes are not such a record.
-    public static func decode(_ bytes: [UInt8]) throws -> IncidentRecord { try OutputJSON.decode(Self.self, from: bytes) }
+    public static func decode(_ bytes: [UInt8]) throws -> IncidentRecord { try JSONDecoder().decode(Self.self, from: Data(bytes)) }
 }
 
-extension IncidentRecord: Codable {
+extension IncidentRecord: Decodable {
     enum CodingKeys: String, CodingKey {
         case schemaVersion = "schema_version", incidentID = "incident_id", alert, enrichment, classification
         case provenance, dedup, workerID = "worker_id", receivedAt = "received_at", processedAt = "processed_at"
@@ -196,32 +196,5 @@ extension IncidentRecord: Codable {
             workerID: try c.decode(String.self, forKey: .workerID),
             receivedAt: try c.decode(WireDate.self, forKey: .receivedAt).date,
             processedAt: try c.decode(WireDate.self, forKey: .processedAt).date)
-    }
-
-    /// Encodes the wire format; throws `EncodingError` for non-finite numbers.
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(Self.schemaVersion, forKey: .schemaVersion)
-        try c.encode(incidentID, forKey: .incidentID)
-        try c.encode(WireAlert(alert), forKey: .alert)
-        try c.encodeOrNull(enrichment.map(WireServiceInfo.init), forKey: .enrichment)
-        try c.encode(WireClassification(classification), forKey: .classification)
-        var p = c.nestedContainer(keyedBy: ProvenanceKeys.self, forKey: .provenance)
-        try p.encode(WireStepProvenance(provenance.enrichment), forKey: .enrichment)
-        try p.encode(WireStepProvenance(provenance.classification), forKey: .classification)
-        try p.encode(WireStepProvenance(provenance.dedup), forKey: .dedup)
-        var d = c.nestedContainer(keyedBy: DedupKeys.self, forKey: .dedup)
-        switch dedup {
-        case .seen(let occurrences, let firstSeen, let lastSeen):
-            try d.encode(true, forKey: .available)
-            try d.encode(occurrences, forKey: .occurrences)
-            try d.encode(WireDate(firstSeen), forKey: .firstSeen)
-            try d.encode(WireDate(lastSeen), forKey: .lastSeen)
-        case .unavailable:
-            try d.encode(false, forKey: .available)
-        }
-        try c.encode(workerID, forKey: .workerID)
-        try c.encode(WireDate(receivedAt), forKey: .receivedAt)
-        try c.encode(WireDate(processedAt), forKey: .processedAt)
     }
 }

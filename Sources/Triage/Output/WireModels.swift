@@ -2,13 +2,14 @@ import Foundation
 
 // The wire (snake_case, `null` written explicitly) shapes of the domain types inside
 // output records. The domain types' own `Codable` conformances are left untouched; output
-// records always go through these, so the wire format is defined in exactly one place.
+// records always go through these, so the wire format is defined in exactly one place:
+// each shape reads through `Decodable` and writes through `JSONByteWriter` (the hot path:
+// `JSONEncoder` cost more than the rest of an incident's processing) by the same keys.
+// Writers list keys in UTF-8 byte order, as `JSONEncoder`'s `.sortedKeys` did.
 
 /// A timestamp on the wire: ``Timestamp/format(_:)`` text.
-struct WireDate: Codable, Equatable {
+struct WireDate: Decodable, Equatable {
     var date: Date
-
-    init(_ date: Date) { self.date = date }
 
     init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
@@ -16,19 +17,6 @@ struct WireDate: Codable, Equatable {
             throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not an RFC 3339 timestamp: \(text)"))
         }
         self.date = date
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(Timestamp.format(date))
-    }
-}
-
-extension KeyedEncodingContainer {
-    /// Encodes `value`, writing an explicit `null` when it is `nil` (the synthesized
-    /// conformance would omit the key; our records always carry every key).
-    mutating func encodeOrNull<T: Encodable>(_ value: T?, forKey key: Key) throws {
-        if let value { try encode(value, forKey: key) } else { try encodeNil(forKey: key) }
     }
 }
 
@@ -44,15 +32,13 @@ extension JSONByteWriter {
     }
 }
 
-struct WireAlert: Codable {
+struct WireAlert: Decodable {
     var alert: Alert
 
     enum CodingKeys: String, CodingKey {
         case fingerprint, status, source, labels, annotations
         case startsAt = "starts_at", endsAt = "ends_at", generatorURL = "generator_url", extra
     }
-
-    init(_ alert: Alert) { self.alert = alert }
 
     init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -66,19 +52,6 @@ struct WireAlert: Codable {
             endsAt: try c.decodeIfPresent(WireDate.self, forKey: .endsAt)?.date,
             generatorURL: try c.decodeIfPresent(String.self, forKey: .generatorURL),
             extra: try c.decode([String: String].self, forKey: .extra))
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(alert.fingerprint, forKey: .fingerprint)
-        try c.encode(alert.status, forKey: .status)
-        try c.encode(alert.source, forKey: .source)
-        try c.encode(alert.labels, forKey: .labels)
-        try c.encode(alert.annotations, forKey: .annotations)
-        try c.encodeOrNull(alert.startsAt.map(WireDate.init), forKey: .startsAt)
-        try c.encodeOrNull(alert.endsAt.map(WireDate.init), forKey: .endsAt)
-        try c.encodeOrNull(alert.generatorURL, forKey: .generatorURL)
-        try c.encode(alert.extra, forKey: .extra)
     }
 
     static func write(_ alert: Alert, to w: inout JSONByteWriter) {
@@ -105,15 +78,13 @@ struct WireAlert: Codable {
     }
 }
 
-struct WireServiceInfo: Codable {
+struct WireServiceInfo: Decodable {
     var info: ServiceInfo
 
     enum CodingKeys: String, CodingKey {
         case name, ownerTeam = "owner_team", tier, runbookURL = "runbook_url", onCall = "on_call"
         case chatChannel = "chat_channel", tags
     }
-
-    init(_ info: ServiceInfo) { self.info = info }
 
     init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -125,17 +96,6 @@ struct WireServiceInfo: Codable {
             onCall: try c.decodeIfPresent(String.self, forKey: .onCall),
             chatChannel: try c.decodeIfPresent(String.self, forKey: .chatChannel),
             tags: try c.decode([String].self, forKey: .tags))
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(info.name, forKey: .name)
-        try c.encode(info.ownerTeam, forKey: .ownerTeam)
-        try c.encodeOrNull(info.tier, forKey: .tier)
-        try c.encodeOrNull(info.runbookURL, forKey: .runbookURL)
-        try c.encodeOrNull(info.onCall, forKey: .onCall)
-        try c.encodeOrNull(info.chatChannel, forKey: .chatChannel)
-        try c.encode(info.tags, forKey: .tags)
     }
 
     static func write(_ info: ServiceInfo, to w: inout JSONByteWriter) {
@@ -158,12 +118,10 @@ struct WireServiceInfo: Codable {
     }
 }
 
-struct WireClassification: Codable {
+struct WireClassification: Decodable {
     var classification: Classification
 
     enum CodingKeys: String, CodingKey { case severity, category, confidence, classifier, rule }
-
-    init(_ classification: Classification) { self.classification = classification }
 
     init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -173,15 +131,6 @@ struct WireClassification: Codable {
             confidence: try c.decode(Double.self, forKey: .confidence),
             classifier: try c.decode(ClassifierKind.self, forKey: .classifier),
             rule: try c.decodeIfPresent(String.self, forKey: .rule))
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(classification.severity, forKey: .severity)
-        try c.encode(classification.category, forKey: .category)
-        try c.encode(classification.confidence, forKey: .confidence)
-        try c.encode(classification.classifier, forKey: .classifier)
-        try c.encodeOrNull(classification.rule, forKey: .rule)
     }
 
     /// - Throws: `EncodingError.invalidValue` when the confidence is not finite.
@@ -201,12 +150,10 @@ struct WireClassification: Codable {
     }
 }
 
-struct WireStepProvenance: Codable {
+struct WireStepProvenance: Decodable {
     var step: StepProvenance
 
     enum CodingKeys: String, CodingKey { case source, fallbackUsed = "fallback_used", staleAgeSeconds = "stale_age_seconds" }
-
-    init(_ step: StepProvenance) { self.step = step }
 
     init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -214,13 +161,6 @@ struct WireStepProvenance: Codable {
             source: try c.decode(ProvenanceSource.self, forKey: .source),
             fallbackUsed: try c.decode(Bool.self, forKey: .fallbackUsed),
             staleAgeSeconds: try c.decodeIfPresent(Double.self, forKey: .staleAgeSeconds))
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(step.source, forKey: .source)
-        try c.encode(step.fallbackUsed, forKey: .fallbackUsed)
-        try c.encodeOrNull(step.staleAgeSeconds, forKey: .staleAgeSeconds)
     }
 
     /// - Parameter staleAgeField: where the step sits, named in the error.
@@ -234,19 +174,5 @@ struct WireStepProvenance: Codable {
         w.key(CodingKeys.staleAgeSeconds)
         try w.doubleOrNull(step.staleAgeSeconds, field: staleAgeField)
         w.endObject()
-    }
-}
-
-/// The one JSON configuration every output record is written with: sorted keys, no
-/// escaped slashes, compact.
-enum OutputJSON {
-    static func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return Array(try encoder.encode(value))
-    }
-
-    static func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8]) throws -> T {
-        try JSONDecoder().decode(type, from: Data(bytes))
     }
 }
