@@ -244,6 +244,8 @@ targets += [
 
 // MARK: - Test support: finding the real services scripts/test started (ServiceTestSupport), the domain's doubles and schema checks (TriageTestSupport)
 
+// A product only so the Benchmarks package can time JSONEncoderReference against jsonBytes().
+products.append(.library(name: "TriageTestSupport", targets: ["TriageTestSupport"]))
 targets += [
     // The tests' shared doubles and helpers: waits, breakers, step doubles, unique names, topics, the JSON Schema validator.
     .target(

@@ -20,12 +20,16 @@ targets += [
     ),
 ]
 
-// MARK: - Triage: decoding throughput vs JSONSerialization
+// MARK: - Triage: decoding throughput vs JSONSerialization, encoding vs JSONEncoder
 
 targets.append(
     .executableTarget(
         name: "DecodeThroughput",
-        dependencies: [.product(name: "Triage", package: "Breakwater")],
+        dependencies: [
+            .product(name: "Triage", package: "Breakwater"),
+            // JSONEncoderReference: the JSONEncoder baseline of the encode timing.
+            .product(name: "TriageTestSupport", package: "Breakwater"),
+        ],
         swiftSettings: settings
     )
 )

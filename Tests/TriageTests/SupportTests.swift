@@ -74,6 +74,18 @@ import Triage
         #expect(Timestamp.format(try #require(Timestamp.parse(text))) == text)
     }
 
+    /// Every digit position, across the whole year range the format can hold.
+    @Test func formattedTimestampsReadBackToTheMillisecond() throws {
+        var random = SeededRandom(seed: 11)
+        for _ in 0..<500 {
+            let seconds = Double.random(in: -62_135_596_800..<253_402_300_799, using: &random)
+            let text = Timestamp.format(Date(timeIntervalSince1970: seconds))
+            let back = try #require(Timestamp.parse(text), "\(seconds) → \(text)")
+            // Half a millisecond of rounding, plus the Double's own spacing near year 9999 (~30 µs).
+            #expect(text.utf8.count == 24 && abs(back.timeIntervalSince1970 - seconds) < 0.000_6, "\(seconds) → \(text)")
+        }
+    }
+
     @Test func zeroTime() {
         #expect(Timestamp.isZeroTime("0001-01-01T00:00:00Z"))
         #expect(Timestamp.isZeroTime("0001-01-01T00:00:00.000000000Z"))

@@ -2,9 +2,11 @@
 // Foundation's JSONSerialization merely parsing the same bytes (no format detection, no
 // normalization, no limits). Reports the ratio decoder-time / baseline-time, so the number
 // means the same on any machine, plus absolute records/s for context. Also times the
-// encode of IncidentRecords and the malformed corpus (reject path).
+// encode of IncidentRecords, against JSONEncoder on the same records (what jsonBytes()
+// used before JSONByteWriter), and the malformed corpus (reject path).
 import Foundation
 import Triage
+import TriageTestSupport
 
 let recordCount = 5000
 let rounds = 5
@@ -52,18 +54,24 @@ let (reject, rejected) = best {
     return count
 }
 let decodedAlerts = try records.flatMap { try decoder.decode($0.inputRecord) }
+// Built once, outside the timing, so both encoders below are timed on the encode alone.
+let incidents = decodedAlerts.map { alert in
+    IncidentRecord(
+        alert: alert, enrichment: ServiceInfo.unowned(alert.serviceName ?? "unknown"),
+        classification: Classification(severity: .medium, category: .other, confidence: 0.5, classifier: .rules),
+        provenance: IncidentProvenance(enrichment: StepProvenance(source: .static, fallbackUsed: true),
+                                       classification: StepProvenance(source: .default, fallbackUsed: true),
+                                       dedup: StepProvenance(source: .unavailable, fallbackUsed: true)),
+        dedup: .unavailable, workerID: "bench", receivedAt: Date(), processedAt: Date())
+}
 let (encode, encodedBytes) = try best {
     var bytes = 0
-    for alert in decodedAlerts {
-        let record = IncidentRecord(
-            alert: alert, enrichment: ServiceInfo.unowned(alert.serviceName ?? "unknown"),
-            classification: Classification(severity: .medium, category: .other, confidence: 0.5, classifier: .rules),
-            provenance: IncidentProvenance(enrichment: StepProvenance(source: .static, fallbackUsed: true),
-                                           classification: StepProvenance(source: .default, fallbackUsed: true),
-                                           dedup: StepProvenance(source: .unavailable, fallbackUsed: true)),
-            dedup: .unavailable, workerID: "bench", receivedAt: Date(), processedAt: Date())
-        bytes += try record.jsonBytes().count
-    }
+    for record in incidents { bytes += try record.jsonBytes().count }
+    return bytes
+}
+let (jsonEncoder, jsonEncoderBytes) = try best {
+    var bytes = 0
+    for record in incidents { bytes += try JSONEncoderReference.bytes(record).count }
     return bytes
 }
 
@@ -74,4 +82,9 @@ print(String(format: "AlertDecoder.decode:              %.1f ms  ratio %.2fx bas
              decode * 1000, decode / baseline, Double(recordCount) / decode))
 print(String(format: "malformed corpus reject:          %.1f ms for %d records (%d rejected)", reject * 1000, malformed.count, rejected))
 print(String(format: "IncidentRecord.jsonBytes:         %.1f ms for %d records  ratio %.2fx baseline  (%.0f records/s, %d bytes avg)",
-             encode * 1000, decodedAlerts.count, encode / baseline, Double(decodedAlerts.count) / encode, encodedBytes / max(1, decodedAlerts.count)))
+             encode * 1000, incidents.count, encode / baseline, Double(incidents.count) / encode, encodedBytes / max(1, incidents.count)))
+print(String(format: "JSONEncoder, same records:        %.1f ms  (%.0f records/s)  jsonBytes/JSONEncoder time %.3fx (%.1fx faster)",
+             jsonEncoder * 1000, Double(incidents.count) / jsonEncoder, encode / jsonEncoder, jsonEncoder / encode))
+if encodedBytes != jsonEncoderBytes {
+    print("jsonBytes wrote \(encodedBytes) bytes, JSONEncoder \(jsonEncoderBytes): the outputs differ")
+}

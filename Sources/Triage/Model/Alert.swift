@@ -9,7 +9,7 @@ public enum AlertSource: String, Sendable, Codable, CaseIterable {
 }
 
 /// Whether the condition behind an alert is still present.
-public enum AlertStatus: String, Sendable, Codable {
+public enum AlertStatus: String, Sendable, Codable, CaseIterable {
     case firing
     case resolved
 }

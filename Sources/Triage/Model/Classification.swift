@@ -1,5 +1,5 @@
 /// Which classifier produced a ``Classification``.
-public enum ClassifierKind: String, Sendable, Codable {
+public enum ClassifierKind: String, Sendable, Codable, CaseIterable {
     /// The ML inference service.
     case ml
     /// The rule-based classifier (the fallback, or the only one when ML is off).

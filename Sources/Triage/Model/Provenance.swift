@@ -1,6 +1,6 @@
 /// Which source served one step (enrichment, classification, dedup) of an incident.
 /// The raw values are the wire format.
-public enum ProvenanceSource: String, Sendable, Codable {
+public enum ProvenanceSource: String, Sendable, Codable, CaseIterable {
     case primary
     case cache
     case stale

@@ -63,15 +63,50 @@ public struct FallbackEventRecord: Sendable, Equatable {
     public var key: [UInt8] { Array(incidentID.utf8) }
 
     /// The record value: the wire JSON described on the type.
-    /// - Throws: `EncodingError` when `staleAgeSeconds` is not finite.
-    public func jsonBytes() throws -> [UInt8] { try OutputJSON.encode(self) }
+    /// - Throws: `EncodingError.invalidValue` when `staleAgeSeconds` is not finite.
+    public func jsonBytes() throws -> [UInt8] {
+        var w = JSONByteWriter(capacity: 512)
+        w.beginObject()
+        w.key(CodingKeys.breaker)
+        w.string(breaker)
+        w.key(CodingKeys.eventID)
+        w.unescapedString { Self.appendLowercase(eventID, to: &$0) }
+        w.key(CodingKeys.incidentID)
+        w.string(incidentID)
+        w.key(CodingKeys.reason)
+        w.string(reason.rawValue)
+        w.key(CodingKeys.schemaVersion)
+        w.int(Self.schemaVersion)
+        w.key(CodingKeys.staleAgeSeconds)
+        try w.doubleOrNull(staleAgeSeconds, field: "stale_age_seconds")
+        w.key(CodingKeys.strategy)
+        w.string(strategy)
+        w.key(CodingKeys.timestamp)
+        w.timestamp(timestamp)
+        w.key(CodingKeys.workerID)
+        w.string(workerID)
+        w.endObject()
+        return w.bytes
+    }
+
+    /// Appends `uuid` as `uuidString.lowercased()` spells it (8-4-4-4-12 lowercase hex
+    /// digits) without building either string.
+    private static func appendLowercase(_ uuid: UUID, to bytes: inout [UInt8]) {
+        withUnsafeBytes(of: uuid.uuid) { raw in
+            for (index, byte) in raw.enumerated() {
+                if index == 4 || index == 6 || index == 8 || index == 10 { bytes.append(UInt8(ascii: "-")) }
+                bytes.append(JSONByteWriter.lowercaseHexDigit(byte >> 4))
+                bytes.append(JSONByteWriter.lowercaseHexDigit(byte & 0x0F))
+            }
+        }
+    }
 
     /// Reads a record value back.
     /// - Throws: `DecodingError` when the bytes are not such a record.
-    public static func decode(_ bytes: [UInt8]) throws -> FallbackEventRecord { try OutputJSON.decode(Self.self, from: bytes) }
+    public static func decode(_ bytes: [UInt8]) throws -> FallbackEventRecord { try JSONDecoder().decode(Self.self, from: Data(bytes)) }
 }
 
-extension FallbackEventRecord: Codable {
+extension FallbackEventRecord: Decodable {
     enum CodingKeys: String, CodingKey {
         case schemaVersion = "schema_version", eventID = "event_id", incidentID = "incident_id", breaker, strategy, reason
         case staleAgeSeconds = "stale_age_seconds", workerID = "worker_id", timestamp
@@ -93,19 +128,5 @@ extension FallbackEventRecord: Codable {
             staleAgeSeconds: try c.decodeIfPresent(Double.self, forKey: .staleAgeSeconds),
             workerID: try c.decode(String.self, forKey: .workerID),
             timestamp: try c.decode(WireDate.self, forKey: .timestamp).date)
-    }
-
-    /// Encodes the wire format; throws `EncodingError` for a non-finite stale age.
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(Self.schemaVersion, forKey: .schemaVersion)
-        try c.encode(eventID.uuidString.lowercased(), forKey: .eventID)
-        try c.encode(incidentID, forKey: .incidentID)
-        try c.encode(breaker, forKey: .breaker)
-        try c.encode(strategy, forKey: .strategy)
-        try c.encode(reason, forKey: .reason)
-        try c.encodeOrNull(staleAgeSeconds, forKey: .staleAgeSeconds)
-        try c.encode(workerID, forKey: .workerID)
-        try c.encode(WireDate(timestamp), forKey: .timestamp)
     }
 }

@@ -99,15 +99,63 @@ public struct IncidentRecord: Sendable, Equatable {
     public var key: [UInt8] { Array(alert.fingerprint.utf8) }
 
     /// The record value: the wire JSON described on the type.
-    /// - Throws: `EncodingError` when a number is not finite (NaN confidence or stale age).
-    public func jsonBytes() throws -> [UInt8] { try OutputJSON.encode(self) }
+    /// - Throws: `EncodingError.invalidValue` when a number is not finite (NaN confidence
+    ///   or stale age).
+    public func jsonBytes() throws -> [UInt8] {
+        var w = JSONByteWriter()
+        w.beginObject()
+        w.key(CodingKeys.alert)
+        WireAlert.write(alert, to: &w)
+        w.key(CodingKeys.classification)
+        try WireClassification.write(classification, to: &w)
+        w.key(CodingKeys.dedup)
+        w.beginObject()
+        switch dedup {
+        case .seen(let occurrences, let firstSeen, let lastSeen):
+            w.key(DedupKeys.available)
+            w.bool(true)
+            w.key(DedupKeys.firstSeen)
+            w.timestamp(firstSeen)
+            w.key(DedupKeys.lastSeen)
+            w.timestamp(lastSeen)
+            w.key(DedupKeys.occurrences)
+            w.int(occurrences)
+        case .unavailable:
+            w.key(DedupKeys.available)
+            w.bool(false)
+        }
+        w.endObject()
+        w.key(CodingKeys.enrichment)
+        if let enrichment { WireServiceInfo.write(enrichment, to: &w) } else { w.null() }
+        w.key(CodingKeys.incidentID)
+        w.string(incidentID)
+        w.key(CodingKeys.processedAt)
+        w.timestamp(processedAt)
+        w.key(CodingKeys.provenance)
+        w.beginObject()
+        w.key(ProvenanceKeys.classification)
+        try WireStepProvenance.write(provenance.classification, staleAgeField: "provenance.classification.stale_age_seconds", to: &w)
+        w.key(ProvenanceKeys.dedup)
+        try WireStepProvenance.write(provenance.dedup, staleAgeField: "provenance.dedup.stale_age_seconds", to: &w)
+        w.key(ProvenanceKeys.enrichment)
+        try WireStepProvenance.write(provenance.enrichment, staleAgeField: "provenance.enrichment.stale_age_seconds", to: &w)
+        w.endObject()
+        w.key(CodingKeys.receivedAt)
+        w.timestamp(receivedAt)
+        w.key(CodingKeys.schemaVersion)
+        w.int(Self.schemaVersion)
+        w.key(CodingKeys.workerID)
+        w.string(workerID)
+        w.endObject()
+        return w.bytes
+    }
 
     /// Reads a record value back (for tests and consumers of the topic).
     /// - Throws: `DecodingError` when the bytes are not such a record.
-    public static func decode(_ bytes: [UInt8]) throws -> IncidentRecord { try OutputJSON.decode(Self.self, from: bytes) }
+    public static func decode(_ bytes: [UInt8]) throws -> IncidentRecord { try JSONDecoder().decode(Self.self, from: Data(bytes)) }
 }
 
-extension IncidentRecord: Codable {
+extension IncidentRecord: Decodable {
     enum CodingKeys: String, CodingKey {
         case schemaVersion = "schema_version", incidentID = "incident_id", alert, enrichment, classification
         case provenance, dedup, workerID = "worker_id", receivedAt = "received_at", processedAt = "processed_at"
@@ -148,32 +196,5 @@ extension IncidentRecord: Codable {
             workerID: try c.decode(String.self, forKey: .workerID),
             receivedAt: try c.decode(WireDate.self, forKey: .receivedAt).date,
             processedAt: try c.decode(WireDate.self, forKey: .processedAt).date)
-    }
-
-    /// Encodes the wire format; throws `EncodingError` for non-finite numbers.
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(Self.schemaVersion, forKey: .schemaVersion)
-        try c.encode(incidentID, forKey: .incidentID)
-        try c.encode(WireAlert(alert), forKey: .alert)
-        try c.encodeOrNull(enrichment.map(WireServiceInfo.init), forKey: .enrichment)
-        try c.encode(WireClassification(classification), forKey: .classification)
-        var p = c.nestedContainer(keyedBy: ProvenanceKeys.self, forKey: .provenance)
-        try p.encode(WireStepProvenance(provenance.enrichment), forKey: .enrichment)
-        try p.encode(WireStepProvenance(provenance.classification), forKey: .classification)
-        try p.encode(WireStepProvenance(provenance.dedup), forKey: .dedup)
-        var d = c.nestedContainer(keyedBy: DedupKeys.self, forKey: .dedup)
-        switch dedup {
-        case .seen(let occurrences, let firstSeen, let lastSeen):
-            try d.encode(true, forKey: .available)
-            try d.encode(occurrences, forKey: .occurrences)
-            try d.encode(WireDate(firstSeen), forKey: .firstSeen)
-            try d.encode(WireDate(lastSeen), forKey: .lastSeen)
-        case .unavailable:
-            try d.encode(false, forKey: .available)
-        }
-        try c.encode(workerID, forKey: .workerID)
-        try c.encode(WireDate(receivedAt), forKey: .receivedAt)
-        try c.encode(WireDate(processedAt), forKey: .processedAt)
     }
 }

@@ -2,13 +2,14 @@ import Foundation
 
 // The wire (snake_case, `null` written explicitly) shapes of the domain types inside
 // output records. The domain types' own `Codable` conformances are left untouched; output
-// records always go through these, so the wire format is defined in exactly one place.
+// records always go through these, so the wire format is defined in exactly one place:
+// each shape reads through `Decodable` and writes through `JSONByteWriter` (the hot path:
+// `JSONEncoder` cost more than the rest of an incident's processing) by the same keys.
+// Writers list keys in UTF-8 byte order, as `JSONEncoder`'s `.sortedKeys` did.
 
 /// A timestamp on the wire: ``Timestamp/format(_:)`` text.
-struct WireDate: Codable, Equatable {
+struct WireDate: Decodable, Equatable {
     var date: Date
-
-    init(_ date: Date) { self.date = date }
 
     init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
@@ -17,30 +18,27 @@ struct WireDate: Codable, Equatable {
         }
         self.date = date
     }
+}
 
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(Timestamp.format(date))
+extension JSONByteWriter {
+    /// Writes `date` as ``Timestamp/format(_:)`` text.
+    mutating func timestamp(_ date: Date) {
+        unescapedString { Timestamp.appendFormatted(date, to: &$0) }
+    }
+
+    /// Writes `date` as ``Timestamp/format(_:)`` text, or `null` when it is `nil`.
+    mutating func timestampOrNull(_ date: Date?) {
+        if let date { timestamp(date) } else { null() }
     }
 }
 
-extension KeyedEncodingContainer {
-    /// Encodes `value`, writing an explicit `null` when it is `nil` (the synthesized
-    /// conformance would omit the key; our records always carry every key).
-    mutating func encodeOrNull<T: Encodable>(_ value: T?, forKey key: Key) throws {
-        if let value { try encode(value, forKey: key) } else { try encodeNil(forKey: key) }
-    }
-}
-
-struct WireAlert: Codable {
+struct WireAlert: Decodable {
     var alert: Alert
 
     enum CodingKeys: String, CodingKey {
         case fingerprint, status, source, labels, annotations
         case startsAt = "starts_at", endsAt = "ends_at", generatorURL = "generator_url", extra
     }
-
-    init(_ alert: Alert) { self.alert = alert }
 
     init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -56,29 +54,37 @@ struct WireAlert: Codable {
             extra: try c.decode([String: String].self, forKey: .extra))
     }
 
-    func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(alert.fingerprint, forKey: .fingerprint)
-        try c.encode(alert.status, forKey: .status)
-        try c.encode(alert.source, forKey: .source)
-        try c.encode(alert.labels, forKey: .labels)
-        try c.encode(alert.annotations, forKey: .annotations)
-        try c.encodeOrNull(alert.startsAt.map(WireDate.init), forKey: .startsAt)
-        try c.encodeOrNull(alert.endsAt.map(WireDate.init), forKey: .endsAt)
-        try c.encodeOrNull(alert.generatorURL, forKey: .generatorURL)
-        try c.encode(alert.extra, forKey: .extra)
+    static func write(_ alert: Alert, to w: inout JSONByteWriter) {
+        w.beginObject()
+        w.key(CodingKeys.annotations)
+        w.stringObject(alert.annotations)
+        w.key(CodingKeys.endsAt)
+        w.timestampOrNull(alert.endsAt)
+        w.key(CodingKeys.extra)
+        w.stringObject(alert.extra)
+        w.key(CodingKeys.fingerprint)
+        w.string(alert.fingerprint)
+        w.key(CodingKeys.generatorURL)
+        w.stringOrNull(alert.generatorURL)
+        w.key(CodingKeys.labels)
+        w.stringObject(alert.labels)
+        w.key(CodingKeys.source)
+        w.string(alert.source.rawValue)
+        w.key(CodingKeys.startsAt)
+        w.timestampOrNull(alert.startsAt)
+        w.key(CodingKeys.status)
+        w.string(alert.status.rawValue)
+        w.endObject()
     }
 }
 
-struct WireServiceInfo: Codable {
+struct WireServiceInfo: Decodable {
     var info: ServiceInfo
 
     enum CodingKeys: String, CodingKey {
         case name, ownerTeam = "owner_team", tier, runbookURL = "runbook_url", onCall = "on_call"
         case chatChannel = "chat_channel", tags
     }
-
-    init(_ info: ServiceInfo) { self.info = info }
 
     init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -92,24 +98,30 @@ struct WireServiceInfo: Codable {
             tags: try c.decode([String].self, forKey: .tags))
     }
 
-    func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(info.name, forKey: .name)
-        try c.encode(info.ownerTeam, forKey: .ownerTeam)
-        try c.encodeOrNull(info.tier, forKey: .tier)
-        try c.encodeOrNull(info.runbookURL, forKey: .runbookURL)
-        try c.encodeOrNull(info.onCall, forKey: .onCall)
-        try c.encodeOrNull(info.chatChannel, forKey: .chatChannel)
-        try c.encode(info.tags, forKey: .tags)
+    static func write(_ info: ServiceInfo, to w: inout JSONByteWriter) {
+        w.beginObject()
+        w.key(CodingKeys.chatChannel)
+        w.stringOrNull(info.chatChannel)
+        w.key(CodingKeys.name)
+        w.string(info.name)
+        w.key(CodingKeys.onCall)
+        w.stringOrNull(info.onCall)
+        w.key(CodingKeys.ownerTeam)
+        w.string(info.ownerTeam)
+        w.key(CodingKeys.runbookURL)
+        w.stringOrNull(info.runbookURL)
+        w.key(CodingKeys.tags)
+        w.stringArray(info.tags)
+        w.key(CodingKeys.tier)
+        w.intOrNull(info.tier)
+        w.endObject()
     }
 }
 
-struct WireClassification: Codable {
+struct WireClassification: Decodable {
     var classification: Classification
 
     enum CodingKeys: String, CodingKey { case severity, category, confidence, classifier, rule }
-
-    init(_ classification: Classification) { self.classification = classification }
 
     init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -121,22 +133,27 @@ struct WireClassification: Codable {
             rule: try c.decodeIfPresent(String.self, forKey: .rule))
     }
 
-    func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(classification.severity, forKey: .severity)
-        try c.encode(classification.category, forKey: .category)
-        try c.encode(classification.confidence, forKey: .confidence)
-        try c.encode(classification.classifier, forKey: .classifier)
-        try c.encodeOrNull(classification.rule, forKey: .rule)
+    /// - Throws: `EncodingError.invalidValue` when the confidence is not finite.
+    static func write(_ classification: Classification, to w: inout JSONByteWriter) throws(EncodingError) {
+        w.beginObject()
+        w.key(CodingKeys.category)
+        w.string(classification.category.rawValue)
+        w.key(CodingKeys.classifier)
+        w.string(classification.classifier.rawValue)
+        w.key(CodingKeys.confidence)
+        try w.double(classification.confidence, field: "classification.confidence")
+        w.key(CodingKeys.rule)
+        w.stringOrNull(classification.rule)
+        w.key(CodingKeys.severity)
+        w.string(classification.severity.rawValue)
+        w.endObject()
     }
 }
 
-struct WireStepProvenance: Codable {
+struct WireStepProvenance: Decodable {
     var step: StepProvenance
 
     enum CodingKeys: String, CodingKey { case source, fallbackUsed = "fallback_used", staleAgeSeconds = "stale_age_seconds" }
-
-    init(_ step: StepProvenance) { self.step = step }
 
     init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -146,24 +163,16 @@ struct WireStepProvenance: Codable {
             staleAgeSeconds: try c.decodeIfPresent(Double.self, forKey: .staleAgeSeconds))
     }
 
-    func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(step.source, forKey: .source)
-        try c.encode(step.fallbackUsed, forKey: .fallbackUsed)
-        try c.encodeOrNull(step.staleAgeSeconds, forKey: .staleAgeSeconds)
-    }
-}
-
-/// The one JSON configuration every output record is written with: sorted keys, no
-/// escaped slashes, compact.
-enum OutputJSON {
-    static func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return Array(try encoder.encode(value))
-    }
-
-    static func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8]) throws -> T {
-        try JSONDecoder().decode(type, from: Data(bytes))
+    /// - Parameter staleAgeField: where the step sits, named in the error.
+    /// - Throws: `EncodingError.invalidValue` when the stale age is not finite.
+    static func write(_ step: StepProvenance, staleAgeField: StaticString, to w: inout JSONByteWriter) throws(EncodingError) {
+        w.beginObject()
+        w.key(CodingKeys.fallbackUsed)
+        w.bool(step.fallbackUsed)
+        w.key(CodingKeys.source)
+        w.string(step.source.rawValue)
+        w.key(CodingKeys.staleAgeSeconds)
+        try w.doubleOrNull(step.staleAgeSeconds, field: staleAgeField)
+        w.endObject()
     }
 }

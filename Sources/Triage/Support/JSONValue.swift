@@ -92,7 +92,8 @@ public enum JSONValue: Sendable, Equatable {
     /// Appends `text` as a JSON string literal: `"` and `\` escaped, `\n`, `\r`, `\t`,
     /// every other control character, DEL and U+2028/U+2029 as `\u00XX`, everything
     /// else as is. The result is also a safe quoted logfmt value and safe to paste into
-    /// JavaScript or a terminal. The one JSON string writer of the project.
+    /// JavaScript or a terminal. Output records do not use it: their bytes must stay
+    /// those `JSONEncoder` wrote, so ``JSONByteWriter`` escapes as it did.
     public static func appendStringLiteral(_ text: String, to out: inout String) {
         out += "\""
         for scalar in text.unicodeScalars {

@@ -23,10 +23,10 @@ package struct SeededRandom: RandomNumberGenerator, Sendable {
     }
 
     /// A random element of `options`, which must not be empty (callers pass fixed lists).
-    mutating func pick<T>(_ options: [T]) -> T {
+    package mutating func pick<T>(_ options: [T]) -> T {
         options[Int.random(in: 0..<options.count, using: &self)]
     }
 
     /// `true` with probability `p`.
-    mutating func chance(_ p: Double) -> Bool { Double.random(in: 0..<1, using: &self) < p }
+    package mutating func chance(_ p: Double) -> Bool { Double.random(in: 0..<1, using: &self) < p }
 }

@@ -74,6 +74,18 @@ package enum Timestamp {
     /// Formats `date` in UTC, rounded to the nearest millisecond: `2026-11-29T10:41:23.123Z`.
     /// Dates before year 1 or after 9999 are clamped to those years' bounds.
     package static func format(_ date: Date) -> String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(formattedLength)
+        appendFormatted(date, to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// How many bytes ``appendFormatted(_:to:)`` appends: always 24, as years are clamped to four digits.
+    private static let formattedLength = 24
+
+    /// Appends ``format(_:)`` of `date` as UTF-8 bytes (ASCII only), for writers that build
+    /// bytes and would only take the `String` apart again.
+    package static func appendFormatted(_ date: Date, to bytes: inout [UInt8]) {
         let minMillis: Double = -62_135_596_800_000  // 0001-01-01T00:00:00Z
         let maxMillis: Double = 253_402_300_799_999  // 9999-12-31T23:59:59.999Z
         let millis = (date.timeIntervalSince1970 * 1000).rounded()
@@ -83,17 +95,30 @@ package enum Timestamp {
         var millisOfDay = clamped % 86_400_000
         if millisOfDay < 0 { millisOfDay += 86_400_000; days -= 1 }
         let (year, month, day) = civilFromDays(Int(days))
-        let hour = Int(millisOfDay / 3_600_000)
-        let minute = Int(millisOfDay / 60_000 % 60)
-        let second = Int(millisOfDay / 1000 % 60)
-        let milliseconds = Int(millisOfDay % 1000)
-        return pad(year, 4) + "-" + pad(month, 2) + "-" + pad(day, 2) + "T" + pad(hour, 2) + ":" + pad(minute, 2) + ":"
-            + pad(second, 2) + "." + pad(milliseconds, 3) + "Z"
+        appendDigits(year, 4, to: &bytes)
+        bytes.append(UInt8(ascii: "-"))
+        appendDigits(month, 2, to: &bytes)
+        bytes.append(UInt8(ascii: "-"))
+        appendDigits(day, 2, to: &bytes)
+        bytes.append(UInt8(ascii: "T"))
+        appendDigits(Int(millisOfDay / 3_600_000), 2, to: &bytes)
+        bytes.append(UInt8(ascii: ":"))
+        appendDigits(Int(millisOfDay / 60_000 % 60), 2, to: &bytes)
+        bytes.append(UInt8(ascii: ":"))
+        appendDigits(Int(millisOfDay / 1000 % 60), 2, to: &bytes)
+        bytes.append(UInt8(ascii: "."))
+        appendDigits(Int(millisOfDay % 1000), 3, to: &bytes)
+        bytes.append(UInt8(ascii: "Z"))
     }
 
-    private static func pad(_ value: Int, _ width: Int) -> String {
-        let text = String(value)
-        return String(repeating: "0", count: max(0, width - text.count)) + text
+    /// Appends the `width` lowest decimal digits of `value` (≥ 0), zero-padded.
+    private static func appendDigits(_ value: Int, _ width: Int, to bytes: inout [UInt8]) {
+        var divisor = 1
+        for _ in 1..<width { divisor *= 10 }
+        while divisor > 0 {
+            bytes.append(UInt8(ascii: "0") + UInt8(truncatingIfNeeded: value / divisor % 10))
+            divisor /= 10
+        }
     }
 
     private static func isLeap(_ year: Int) -> Bool { year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) }

@@ -1,0 +1,229 @@
+/// Compact JSON written straight into a byte buffer, for the output records' hot path.
+///
+/// Output records used to go through `JSONEncoder` (`[.sortedKeys, .withoutEscapingSlashes]`),
+/// which builds a tree of boxed values and then serializes it: most of an incident's
+/// encode time. This writer appends the same bytes directly, so the wire format does not
+/// change: strings are escaped exactly as Foundation's `JSONWriter` escapes them (`"`, `\`,
+/// the control characters below 0x20 with the `\b \f \n \r \t` short forms and lowercase
+/// `\u00xx` otherwise; `/`, DEL and non-ASCII as they are) and doubles are spelled as its
+/// `JSONEncoder` spells them. It differs on purpose from ``JSONValue/appendStringLiteral(_:to:)``,
+/// whose escaping is meant for logs and hashing, not for matching `JSONEncoder`.
+///
+/// The writer does not check structure or key order: callers write keys in ascending
+/// UTF-8 byte order (what `.sortedKeys` does on Linux) and balance every begin with an end.
+package struct JSONByteWriter {
+    /// The JSON written so far.
+    package private(set) var bytes: [UInt8]
+    /// Whether the last thing written ended a value, so the next key or array element
+    /// needs a comma first. One flag is enough: a comma is due exactly when the previous
+    /// token was a complete value, never after `{`, `[` or `:`.
+    private var afterValue = false
+
+    /// Creates an empty writer whose buffer can hold `capacity` bytes before it grows.
+    package init(capacity: Int = 1024) {
+        bytes = []
+        bytes.reserveCapacity(capacity)
+    }
+
+    /// Starts an object (as a value: after a key, as an array element or at the top).
+    package mutating func beginObject() { open(UInt8(ascii: "{")) }
+
+    /// Ends the innermost object.
+    package mutating func endObject() { close(UInt8(ascii: "}")) }
+
+    /// Starts an array (as a value).
+    package mutating func beginArray() { open(UInt8(ascii: "[")) }
+
+    /// Ends the innermost array.
+    package mutating func endArray() { close(UInt8(ascii: "]")) }
+
+    /// Writes an object key: a record's field, by the same `CodingKey` its decoder reads,
+    /// so each field name is spelled once.
+    package mutating func key(_ key: some CodingKey) {
+        self.key(key.stringValue)
+    }
+
+    /// Writes an object key from data (escaped like any string).
+    package mutating func key(_ key: String) {
+        separate()
+        appendQuoted(key)
+        bytes.append(UInt8(ascii: ":"))
+        afterValue = false
+    }
+
+    /// Writes a string value, escaped.
+    package mutating func string(_ value: String) {
+        separate()
+        appendQuoted(value)
+        afterValue = true
+    }
+
+    /// Writes a string value, or `null` when it is `nil`.
+    package mutating func stringOrNull(_ value: String?) {
+        if let value { string(value) } else { null() }
+    }
+
+    /// Writes a string value whose bytes `body` appends, unescaped: for text known to need
+    /// no escaping (timestamps, ids), written without an intermediate `String`.
+    package mutating func unescapedString(_ body: (inout [UInt8]) -> Void) {
+        separate()
+        bytes.append(UInt8(ascii: "\""))
+        body(&bytes)
+        bytes.append(UInt8(ascii: "\""))
+        afterValue = true
+    }
+
+    /// Writes an integer in decimal.
+    package mutating func int(_ value: Int) {
+        separate()
+        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        // Digits come out least significant first; reversing in place needs no scratch
+        // buffer, and `magnitude` keeps `Int.min` from overflowing.
+        var low = bytes.endIndex
+        var rest = value.magnitude
+        repeat {
+            bytes.append(UInt8(ascii: "0") + UInt8(truncatingIfNeeded: rest % 10))
+            rest /= 10
+        } while rest > 0
+        var high = bytes.endIndex - 1
+        while low < high {
+            bytes.swapAt(low, high)
+            low += 1
+            high -= 1
+        }
+        afterValue = true
+    }
+
+    /// Writes an integer, or `null` when it is `nil`.
+    package mutating func intOrNull(_ value: Int?) {
+        if let value { int(value) } else { null() }
+    }
+
+    /// Writes a double as `JSONEncoder` does: Swift's shortest round-tripping `description`
+    /// without a trailing `.0` (`1`, `0.5`, `1e-07`, `1e+16`).
+    ///
+    /// - Parameter field: where the value sits (e.g. `classification.confidence`), named in
+    ///   the error.
+    /// - Throws: `EncodingError.invalidValue` when `value` is NaN or infinite (JSON has no
+    ///   spelling for them), leaving the buffer as it was.
+    package mutating func double(_ value: Double, field: StaticString) throws(EncodingError) {
+        guard value.isFinite else {
+            throw EncodingError.invalidValue(value, EncodingError.Context(
+                codingPath: [], debugDescription: "\(field) is \(value), which JSON cannot represent"))
+        }
+        separate()
+        // `description` is what Foundation uses; a short one (nearly every value we write)
+        // is a small string, so this allocates nothing.
+        var text = value.description
+        text.withUTF8 { utf8 in
+            let dropPointZero = utf8.count > 2 && utf8[utf8.count - 2] == UInt8(ascii: ".") && utf8[utf8.count - 1] == UInt8(ascii: "0")
+            bytes.append(contentsOf: dropPointZero ? UnsafeBufferPointer(rebasing: utf8.dropLast(2)) : utf8)
+        }
+        afterValue = true
+    }
+
+    /// Writes a double (see ``double(_:field:)``), or `null` when it is `nil`.
+    /// - Throws: `EncodingError.invalidValue` when `value` is NaN or infinite.
+    package mutating func doubleOrNull(_ value: Double?, field: StaticString) throws(EncodingError) {
+        if let value { try double(value, field: field) } else { null() }
+    }
+
+    /// Writes `true` or `false`.
+    package mutating func bool(_ value: Bool) {
+        separate()
+        appendLiteral(value ? "true" : "false")
+        afterValue = true
+    }
+
+    /// Writes `null`.
+    package mutating func null() {
+        separate()
+        appendLiteral("null")
+        afterValue = true
+    }
+
+    /// Writes an object of string members with keys in UTF-8 byte order, as `.sortedKeys`
+    /// orders them on Linux (not `String` `<`, which follows Unicode canonical ordering).
+    package mutating func stringObject(_ members: [String: String]) {
+        beginObject()
+        // Sorting allocates; with no member or one there is nothing to order.
+        if members.count < 2 {
+            for (key, value) in members { member(key, value) }
+        } else {
+            for (key, value) in members.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }) { member(key, value) }
+        }
+        endObject()
+    }
+
+    /// Writes an array of strings.
+    package mutating func stringArray(_ elements: [String]) {
+        beginArray()
+        for element in elements { string(element) }
+        endArray()
+    }
+
+    private mutating func member(_ key: String, _ value: String) {
+        self.key(key)
+        string(value)
+    }
+
+    private mutating func open(_ bracket: UInt8) {
+        separate()
+        bytes.append(bracket)
+        afterValue = false
+    }
+
+    private mutating func close(_ bracket: UInt8) {
+        bytes.append(bracket)
+        afterValue = true
+    }
+
+    private mutating func separate() {
+        if afterValue { bytes.append(UInt8(ascii: ",")) }
+    }
+
+    private mutating func appendLiteral(_ text: StaticString) {
+        text.withUTF8Buffer { bytes.append(contentsOf: $0) }
+    }
+
+    /// Appends `text` quoted, copying runs that need no escape in one go.
+    private mutating func appendQuoted(_ text: String) {
+        bytes.append(UInt8(ascii: "\""))
+        var text = text  // `withUTF8` is mutating; a native string is not copied
+        text.withUTF8 { utf8 in
+            var runStart = 0
+            for index in utf8.indices {
+                let byte = utf8[index]
+                guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
+                if runStart < index { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<index])) }
+                appendEscape(byte)
+                runStart = index + 1
+            }
+            if runStart < utf8.count { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart...])) }
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    private mutating func appendEscape(_ byte: UInt8) {
+        bytes.append(UInt8(ascii: "\\"))
+        switch byte {
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"): bytes.append(byte)
+        case 0x08: bytes.append(UInt8(ascii: "b"))
+        case 0x09: bytes.append(UInt8(ascii: "t"))
+        case 0x0A: bytes.append(UInt8(ascii: "n"))
+        case 0x0C: bytes.append(UInt8(ascii: "f"))
+        case 0x0D: bytes.append(UInt8(ascii: "r"))
+        default:
+            bytes.append(UInt8(ascii: "u"))
+            bytes.append(UInt8(ascii: "0"))
+            bytes.append(UInt8(ascii: "0"))
+            bytes.append(Self.lowercaseHexDigit(byte >> 4))
+            bytes.append(Self.lowercaseHexDigit(byte & 0x0F))
+        }
+    }
+
+    /// The lowercase hexadecimal digit of `nibble` (0...15).
+    package static func lowercaseHexDigit(_ nibble: UInt8) -> UInt8 {
+        nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
+    }
+}
