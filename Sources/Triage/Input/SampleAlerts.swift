@@ -108,7 +108,7 @@ public struct SampleAlerts: Sendable {
         case .cloudEventStructured, .cloudEventBinary:
             var inner = next(format: random.pick([.alertmanagerWebhook, .alertmanagerAlert, .grafanaWebhook, .pagerduty]))
             let attributes: [(String, String)] = [
-                ("specversion", "1.0"), ("id", UUID(uuid: randomUUIDBytes()).uuidString.lowercased()),
+                ("specversion", "1.0"), ("id", UUID.version4(using: &random).uuidString.lowercased()),
                 ("source", "//\(inner.format == .pagerduty ? "pagerduty-relay" : "alertmanager").example.com"),
                 ("type", "com.example.alert.\(inner.format?.rawValue ?? "unknown")"), ("time", Timestamp.format(now)),
             ]
@@ -180,13 +180,6 @@ public struct SampleAlerts: Sendable {
             description: scenario.description(service, value), resolved: resolved, startsAt: startsAt,
             endsAt: resolved ? now.addingTimeInterval(-Double(Int.random(in: 0...50, using: &random))) : nil,
             pagerDutyClass: scenario.pagerDutyClass, omitFingerprint: random.chance(0.33))
-    }
-
-    mutating func randomUUIDBytes() -> uuid_t {
-        var b = (0..<16).map { _ in UInt8.random(in: 0...255, using: &random) }
-        b[6] = (b[6] & 0x0F) | 0x40
-        b[8] = (b[8] & 0x3F) | 0x80
-        return (b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15])
     }
 
     mutating func traceHeaders() -> [RecordHeader] {

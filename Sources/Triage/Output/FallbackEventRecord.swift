@@ -45,10 +45,10 @@ public struct FallbackEventRecord: Sendable, Equatable {
 
     /// Creates an event; `eventID` defaults to a fresh random UUID.
     public init(
-        eventID: UUID = UUID(), incidentID: String, breaker: String, strategy: String, reason: FallbackEventReason,
+        eventID: UUID? = nil, incidentID: String, breaker: String, strategy: String, reason: FallbackEventReason,
         staleAgeSeconds: Double? = nil, workerID: String, timestamp: Date
     ) {
-        self.eventID = eventID
+        self.eventID = eventID ?? .version4()
         self.incidentID = incidentID
         self.breaker = breaker
         self.strategy = strategy
