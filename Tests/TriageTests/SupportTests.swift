@@ -148,3 +148,32 @@ import Triage
     }
 }
 
+
+@Suite("Support: white space and random UUIDs without Foundation's slow paths")
+struct WhitespaceAndUUIDTests {
+    @Test func whiteSpaceIsFoundationsWhitespacesAndNewlinesForEveryBMPScalar() {
+        for value in UInt32(0)...0xFFFF {
+            guard let scalar = Unicode.Scalar(value) else { continue }
+            #expect(scalar.isWhitespaceOrNewline == CharacterSet.whitespacesAndNewlines.contains(scalar), "U+\(String(value, radix: 16))")
+        }
+    }
+
+    @Test(arguments: ["", " ", "\t\n\r\u{0B}\u{0C}", "\u{85}\u{A0}\u{2028}\u{3000}", " a ", "\u{2003}critical\n", "x", "a b", "é\u{301}"])
+    func trimmingAndBlanknessAgreeWithFoundation(_ text: String) {
+        #expect(text.trimmingWhitespace() == text.trimmingCharacters(in: .whitespacesAndNewlines))
+        #expect(text.isBlank == text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty)
+    }
+
+    @Test func randomUUIDsAreVersion4AndDistinct() {
+        let ids = (0..<1_000).map { _ in UUID.version4() }
+        #expect(Set(ids).count == ids.count)
+        for id in ids {
+            let text = id.uuidString.lowercased()
+            #expect(Array(text)[14] == "4")
+            #expect("89ab".contains(Array(text)[19]))
+        }
+        var first = SeededRandom(seed: 7)
+        var second = SeededRandom(seed: 7)
+        #expect(UUID.version4(using: &first) == UUID.version4(using: &second))
+    }
+}

@@ -46,7 +46,7 @@ struct JSONFields {
     /// A required string that must not be empty or only white space.
     func nonEmptyString(_ key: String) throws(AlertDecodingError) -> String {
         let text = try string(key)
-        guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+        guard !text.isBlank else {
             throw AlertDecodingError(.invalidValue, "\(pathOf(key)) must not be empty")
         }
         return text

@@ -17,7 +17,7 @@ public enum Severity: String, Sendable, Codable, CaseIterable, Comparable {
     ///
     /// - Returns: `nil` for a string no tool uses, so the caller decides the default.
     public init?(sourceSeverity raw: String) {
-        switch raw.trimmingCharacters(in: .whitespacesAndNewlines).lowercased() {
+        switch raw.trimmingWhitespace().lowercased() {
         case "critical", "crit", "fatal", "emergency", "p1": self = .critical
         case "error", "high", "major", "err", "p2": self = .high
         case "warning", "warn", "medium", "p3": self = .medium
