@@ -137,13 +137,19 @@ public struct AlertDecoder: Sendable {
         return type
     }
 
+    /// Parses the JSON of a record. Invalid UTF-8 anywhere is `invalid_utf8`, whatever
+    /// else is wrong.
+    ///
+    /// The whole record is validated only when parsing fails: the parser validates every
+    /// string, and any other non-ASCII byte is a syntax error, so a record that parses is
+    /// valid UTF-8 (validating it up front cost a second pass over every record).
     func parse(_ bytes: [UInt8]) throws(AlertDecodingError) -> JSONValue {
-        guard String(validating: bytes, as: UTF8.self) != nil else {
-            throw AlertDecodingError(.invalidUTF8, "the record value is not valid UTF-8")
-        }
         do {
             return try JSONValue.parse(bytes, limits: limits.json)
         } catch {
+            guard String(validating: bytes, as: UTF8.self) != nil else {
+                throw AlertDecodingError(.invalidUTF8, "the record value is not valid UTF-8")
+            }
             switch error.kind {
             case .syntax: throw AlertDecodingError(.invalidJSON, error.description)
             case .tooDeep: throw AlertDecodingError(.tooDeep, error.description)
