@@ -59,12 +59,14 @@ struct WebhookDecoding {
     /// Decodes one Alertmanager (or Grafana) alert object, merging in the payload level.
     static func decodeAlert(_ alert: JSONFields, group: Group, receivedAt: Date) throws(AlertDecodingError) -> Alert {
         guard let own = try alert.optionalStringMap("labels") else { throw alert.missing("labels") }
-        let labels = group.labels.merging(own) { _, mine in mine }
+        // A single alert has no payload level to merge: its own maps are the result.
+        let labels = group.labels.isEmpty ? own : group.labels.merging(own) { _, mine in mine }
         guard !labels.isEmpty else { throw AlertDecodingError(.invalidValue, "\(alert.pathOf("labels")) is empty") }
         guard labels.count <= alert.limits.maxLabels else {
             throw AlertDecodingError(.tooLarge, "\(alert.pathOf("labels")) merged with commonLabels has more than \(alert.limits.maxLabels) entries")
         }
-        let annotations = group.annotations.merging(try alert.optionalStringMap("annotations") ?? [:]) { _, mine in mine }
+        let ownAnnotations = try alert.optionalStringMap("annotations") ?? [:]
+        let annotations = group.annotations.isEmpty ? ownAnnotations : group.annotations.merging(ownAnnotations) { _, mine in mine }
         guard annotations.count <= alert.limits.maxLabels else {
             throw AlertDecodingError(.tooLarge, "\(alert.pathOf("annotations")) merged with commonAnnotations has more than \(alert.limits.maxLabels) entries")
         }
