@@ -146,6 +146,15 @@ import Triage
     @Test func lastDuplicateKeyWins() throws {
         #expect(try JSONValue.parse(Array(#"{"a":1,"a":2}"#.utf8)) == .object(["a": .number("2")]))
     }
+
+    @Test func nestedObjectsKeepTheirOwnMembers() throws {
+        let text = #"{"a":{"x":1,"y":{"z":[{"p":true},{}]}},"b":[{"q":null,"q":"2"}],"c":{}}"#
+        #expect(try JSONValue.parse(Array(text.utf8)) == .object([
+            "a": .object(["x": .number("1"), "y": .object(["z": .array([.object(["p": .bool(true)]), .object([:])])])]),
+            "b": .array([.object(["q": .string("2")])]),
+            "c": .object([:]),
+        ]))
+    }
 }
 
 

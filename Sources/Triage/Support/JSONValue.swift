@@ -172,6 +172,9 @@ private struct JSONParser {
     let bytes: [UInt8]
     let limits: JSONParseLimits
     var index = 0
+    /// Members of the objects being parsed, innermost last: a stack shared by every
+    /// nesting level, so building an object allocates only its dictionary.
+    var pendingMembers: [(key: String, value: JSONValue)] = []
 
     init(bytes: [UInt8], limits: JSONParseLimits) {
         self.bytes = bytes
@@ -231,9 +234,8 @@ private struct JSONParser {
 
     mutating func parseObject(depth: Int) throws(JSONParseError) -> JSONValue {
         try enter(depth)
-        var members: [String: JSONValue] = [:]
-        if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return .object(members) }
-        var count = 0
+        if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return .object([:]) }
+        let first = pendingMembers.count
         while true {
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw fail(.syntax, "expected a string key") }
             let key = try parseString()
@@ -241,17 +243,28 @@ private struct JSONParser {
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw fail(.syntax, "expected ':'") }
             index += 1
             skipWhitespace()
-            members[key] = try parseValue(depth: depth + 1)
-            count += 1
-            guard count <= limits.maxCollectionCount else {
+            pendingMembers.append((key, try parseValue(depth: depth + 1)))
+            guard pendingMembers.count - first <= limits.maxCollectionCount else {
                 throw fail(.collectionTooLarge, "object with more than \(limits.maxCollectionCount) members")
             }
             skipWhitespace()
             guard index < bytes.count else { throw fail(.syntax, "unexpected end of input") }
             if bytes[index] == UInt8(ascii: ",") { index += 1; skipWhitespace(); continue }
-            if bytes[index] == UInt8(ascii: "}") { index += 1; return .object(members) }
+            if bytes[index] == UInt8(ascii: "}") { index += 1; return .object(takeMembers(from: first)) }
             throw fail(.syntax, "expected ',' or '}'")
         }
+    }
+
+    /// The members parsed since `first`, as one dictionary made at its final size (a
+    /// dictionary grown one member at a time rehashes at every doubling); in member
+    /// order, so a repeated key keeps its last value.
+    mutating func takeMembers(from first: Int) -> [String: JSONValue] {
+        var members = [String: JSONValue](minimumCapacity: pendingMembers.count - first)
+        for index in first..<pendingMembers.count {
+            members[pendingMembers[index].key] = pendingMembers[index].value
+        }
+        pendingMembers.removeSubrange(first...)
+        return members
     }
 
     mutating func parseArray(depth: Int) throws(JSONParseError) -> JSONValue {
