@@ -1,0 +1,122 @@
+"""The report of scripts/bench-worker: the table, the details of the full path and a
+verdict line per target.
+
+Usage: bench_worker_report.py RESULTS FULL_METRICS FULL_RECORDS MEMORY_RECORDS
+  RESULTS       one line per measured row: `KEY RATE [CPU RSS BROKER ML PG]` (per-alert
+                CPU in µs, RSS in MB, "-" where unknown) for a, b, b1, c, d, e; and
+                `ml <JSON of scripts/lib/bench_ml_baseline.py>`
+  FULL_METRICS  the full-path worker's last /metrics (read when RESULTS has a row d)
+Rows not in RESULTS (parts the run skipped) are left out, with their verdicts.
+"""
+import json
+import re
+import sys
+from collections import defaultdict
+
+results_file, metrics_file, full_records, memory_records = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+
+rows, ml = {}, None
+for line in open(results_file):
+    key, rest = line.rstrip("\n").split(" ", 1)
+    if key == "ml":
+        ml = json.loads(rest)
+    else:
+        rows[key] = [None if value == "-" else float(value) for value in rest.split()]
+
+
+def verdict(ok):
+    return "met" if ok else "NOT met"
+
+
+def cell(value, width, spec):
+    return f"{'' if value is None else format(value, spec):>{width}}"
+
+
+columns = [("records/s", 10, ",.0f"), ("CPU µs/alert", 13, ".1f"), ("peak RSS MB", 12, ".0f"),
+           ("broker µs/alert", 16, ".1f"), ("ML µs/alert", 12, ".1f"), ("PG µs/alert", 12, ".1f")]
+labels = {
+    "a": "(a) kcat pass-through",
+    "b": "(b) breakwater, defaults",
+    "b1": "(b1) breakwater, tuned",
+    "c": "(c) Python confluent-kafka worker",
+    "d": "(d) breakwater, full path",
+    "ml": "(ML) ML server alone",
+    "e": f"(e) breakwater, {memory_records:,} backlog",
+}
+if ml is not None:
+    best = ml["best"]
+    server = best["server_cpu_seconds"]
+    rows["ml"] = [best["rate"], best["cpu_seconds"] * 1e6 / best["alerts"], None, None,
+                  None if server is None else server * 1e6 / best["alerts"], None]
+    labels["ml"] = f"(ML) ML server alone, {ml['batch']}/request, {best['threads']} thr"
+
+print(f"{'':40}" + " ".join(f"{name:>{width}}" for name, width, _ in columns))
+for key in ("a", "b", "b1", "c", "d", "ml", "e"):
+    if key in rows:
+        values = rows[key] + [None] * (len(columns) - len(rows[key]))
+        print((f"{labels[key]:40}" + " ".join(cell(value, width, spec) for value, (_, width, spec) in zip(values, columns))).rstrip())
+print("CPU µs/alert: the measured process's (for (ML) the Python client's); ML, PG: the ML server's and")
+print("PostgreSQL's CPU over the same interval; empty: not measured or not on this machine.")
+
+
+def metrics(path):
+    """{name: [(labels dict, value)]} from a Prometheus text exposition."""
+    found = defaultdict(list)
+    for line in open(path):
+        match = re.match(r"^([a-zA-Z_:][\w:]*)(?:\{(.*)\})?\s+(\S+)", line)
+        if match and not line.startswith("#"):
+            labels = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', match.group(2) or ""))
+            found[match.group(1)].append((labels, float(match.group(3))))
+    return found
+
+
+def total(found, name, **wanted):
+    return sum(value for labels, value in found.get(name, []) if all(labels.get(k) == v for k, v in wanted.items()))
+
+
+def grouped(found, name, keys, separator="/", **wanted):
+    """'k1/k2 n, …' of the non-zero series of a counter, or 'none'."""
+    sums = defaultdict(float)
+    for labels, value in found.get(name, []):
+        if all(labels.get(k) == v for k, v in wanted.items()):
+            sums[separator.join(labels.get(k, "?") for k in keys)] += value
+    parts = [f"{group} {value:,.0f}" for group, value in sorted(sums.items()) if value]
+    return ", ".join(parts) or "none"
+
+
+ml_incidents = incidents = None
+if ml is not None:
+    print(f"(ML) by threads ({ml['count']:,} alerts each): "
+          + ", ".join(f"{level['threads']}: {level['rate']:,.0f}/s" for level in ml["levels"]))
+if "d" in rows:
+    found = metrics(metrics_file)
+    incidents = total(found, "breakwater_incidents_total")
+    ml_incidents = total(found, "breakwater_incidents_total", classifier="ml")
+    requests = total(found, "breakwater_ml_batch_size_count")
+    batched = total(found, "breakwater_ml_batch_size_sum")
+    processing = total(found, "breakwater_processing_duration_seconds_sum") / max(1, total(found, "breakwater_processing_duration_seconds_count"))
+    print(f"(d) classified by ML: {ml_incidents:,.0f} of {incidents:,.0f} incidents; {requests:,.0f} ML requests"
+          f" (mean batch {batched / max(1, requests):.1f}); mean time per record {processing * 1e3:.1f} ms")
+    print(f"(d) ML infer failures: {grouped(found, 'breakwater_ml_infer_failures_total', ['reason'])};"
+          f" ml breaker transitions: {grouped(found, 'circuit_breaker_transitions_total', ['from', 'to'], '->', breaker='ml')};"
+          f" fallback events: {grouped(found, 'breakwater_fallbacks_total', ['breaker', 'strategy', 'reason'])}")
+
+if "b" in rows:
+    b, b_cpu = rows["b"][0], rows["b"][1]
+    if "c" in rows:
+        print(f"b / c  = {b / rows['c'][0]:5.2f}x  (target >= 2x)      {verdict(b / rows['c'][0] >= 2)}")
+    if "a" in rows:
+        print(f"b / a  = {b / rows['a'][0]:5.2f}x  (target >= 0.25x)   {verdict(b / rows['a'][0] >= 0.25)}")
+    if "b1" in rows:
+        print(f"b / b1 = {b / rows['b1'][0]:5.2f}x  (no cliff: >= 0.8x) {verdict(b / rows['b1'][0] >= 0.8)}")
+    print(f"CPU per alert (b) = {b_cpu:.1f} µs (target <= 30 µs) {verdict(b_cpu <= 30)}")
+if "d" in rows and ml is not None:
+    ratio = rows["d"][0] / ml["best"]["rate"]
+    line = f"d / ML = {ratio:5.2f}x  (full path vs the ML server alone, target >= 0.8x) {verdict(ratio >= 0.8 and ml_incidents == incidents)}"
+    if ml_incidents != incidents:
+        line += f" ({incidents - ml_incidents:,.0f} of {incidents:,.0f} incidents classified by the rules: not the full path)"
+    print(line)
+if "e" in rows:
+    rss = rows["e"][2]
+    note = "" if memory_records == 1_000_000 else " (the target is for a 1,000,000-record backlog)"
+    print(f"peak RSS (e), {memory_records:,}-record backlog = {rss:.0f} MB (target <= 200 MB) {verdict(rss <= 200)}{note}")
