@@ -3,7 +3,7 @@ verdict line per target.
 
 Usage: bench_worker_report.py RESULTS FULL_METRICS FULL_RECORDS MEMORY_RECORDS
   RESULTS       one line per measured row: `KEY RATE [CPU RSS BROKER ML PG]` (per-alert
-                CPU in µs, RSS in MB, "-" where unknown) for a, b, b1, c, d, e; and
+                CPU in µs, RSS in MB, "-" where unknown) for a, b, b1, c, d, e, e0; and
                 `ml <JSON of scripts/lib/bench_ml_baseline.py>`
   FULL_METRICS  the full-path worker's last /metrics (read when RESULTS has a row d)
 Rows not in RESULTS (parts the run skipped) are left out, with their verdicts.
@@ -42,6 +42,7 @@ labels = {
     "d": "(d) breakwater, full path",
     "ml": "(ML) ML server alone",
     "e": f"(e) breakwater, {memory_records:,} backlog",
+    "e0": "(e0) kcat reading the same backlog",
 }
 if ml is not None:
     best = ml["best"]
@@ -51,7 +52,7 @@ if ml is not None:
     labels["ml"] = f"(ML) ML server alone, {ml['batch']}/request, {best['threads']} thr"
 
 print(f"{'':40}" + " ".join(f"{name:>{width}}" for name, width, _ in columns))
-for key in ("a", "b", "b1", "c", "d", "ml", "e"):
+for key in ("a", "b", "b1", "c", "d", "ml", "e", "e0"):
     if key in rows:
         values = rows[key] + [None] * (len(columns) - len(rows[key]))
         print((f"{labels[key]:40}" + " ".join(cell(value, width, spec) for value, (_, width, spec) in zip(values, columns))).rstrip())
@@ -119,4 +120,6 @@ if "d" in rows and ml is not None:
 if "e" in rows:
     rss = rows["e"][2]
     note = "" if memory_records == 1_000_000 else " (the target is for a 1,000,000-record backlog)"
+    if "e0" in rows:
+        note += f"; kcat alone, same backlog and broker (e0): {rows['e0'][2]:.0f} MB"
     print(f"peak RSS (e), {memory_records:,}-record backlog = {rss:.0f} MB (target <= 200 MB) {verdict(rss <= 200)}{note}")
