@@ -158,15 +158,8 @@ public final class KafkaProducer: Sendable {
     ///   `messageTimeout`), an enqueue error (unknown partition, record too large),
     ///   ``KafkaError`` `_DESTROY` after close, or `CancellationError` while waiting for a slot.
     public func send(_ record: KafkaProducerRecord) async throws -> KafkaDeliveryReport {
-        try await permits.acquire()
-        let result: Result<KafkaDeliveryReport, KafkaError> = await withCheckedContinuation { continuation in
-            do throws(KafkaError) {
-                try enqueueAcquired(record) { continuation.resume(returning: $0) }
-            } catch {
-                continuation.resume(returning: .failure(error))
-            }
-        }
-        return try result.get()
+        // A batch of one (one way to wait for delivery reports); it always has one result.
+        try await send([record])[0].get()
     }
 
     /// Sends every record, in order, and returns once each was acknowledged or failed:
