@@ -237,6 +237,8 @@ targets += [
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            // The ingest tests drive Alertmanager's API and post as PagerDuty/CloudEvents senders do.
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ],
         swiftSettings: strictSwift
     ),

@@ -14,6 +14,9 @@ public enum ExternalService: String, Sendable, CaseIterable {
     case postgres = "BREAKWATER_TEST_POSTGRES_URL"
     /// MLServer base URL, `http://host:port`.
     case mlserver = "BREAKWATER_TEST_MLSERVER_URL"
+    /// Path of Debian's Alertmanager binary (`prometheus-alertmanager`); tests start their
+    /// own instances of it.
+    case alertmanager = "BREAKWATER_TEST_ALERTMANAGER"
 
     /// The error thrown when a required service is not announced.
     public struct Missing: Error, CustomStringConvertible {

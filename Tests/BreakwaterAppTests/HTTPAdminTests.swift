@@ -76,7 +76,7 @@ import Testing
     }
 
     @Test func constantTimeComparison() {
-        typealias Middleware = BearerTokenMiddleware<BasicRequestContext>
+        typealias Middleware = CredentialsMiddleware<BasicRequestContext>
         let expected = Array("secret-token".utf8)
         #expect(Middleware.constantTimeEquals(Array("secret-token".utf8), expected))
         #expect(!Middleware.constantTimeEquals(Array("secret-tokeN".utf8), expected))
@@ -89,13 +89,13 @@ import Testing
     }
 
     @Test func bearerHeaderParsing() {
-        typealias Middleware = BearerTokenMiddleware<BasicRequestContext>
-        #expect(Middleware.bearerToken(in: "Bearer abc") == "abc")
-        #expect(Middleware.bearerToken(in: "  BEARER   abc") == "abc")
-        #expect(Middleware.bearerToken(in: "Bearer ") == nil)
-        #expect(Middleware.bearerToken(in: "Basic abc") == nil)
-        #expect(Middleware.bearerToken(in: "abc") == nil)
-        #expect(Middleware.bearerToken(in: nil) == nil)
+        typealias Middleware = CredentialsMiddleware<BasicRequestContext>
+        #expect(Middleware.credentials(in: "Bearer abc", scheme: "bearer") == "abc")
+        #expect(Middleware.credentials(in: "  BEARER   abc", scheme: "bearer") == "abc")
+        #expect(Middleware.credentials(in: "Bearer ", scheme: "bearer") == nil)
+        #expect(Middleware.credentials(in: "Basic abc", scheme: "bearer") == nil)
+        #expect(Middleware.credentials(in: "abc", scheme: "bearer") == nil)
+        #expect(Middleware.credentials(in: nil, scheme: "bearer") == nil)
     }
 
     private func expectNothingChanged(_ fixture: HTTPFixture, sourceLocation: SourceLocation = #_sourceLocation) throws {

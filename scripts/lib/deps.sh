@@ -66,3 +66,11 @@ free_tcp_port() {
 tcp_port_in_use() {
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
+
+# ensure_alertmanager: Debian's Alertmanager (the real sender of the HTTP ingest tests);
+# prints the path of its binary. The package's own service is not used: tests start
+# their own instance with their own configuration, ports and storage.
+ensure_alertmanager() {
+    ensure_apt_packages prometheus-alertmanager || return 1
+    command -v prometheus-alertmanager
+}

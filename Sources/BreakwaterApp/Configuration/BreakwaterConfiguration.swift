@@ -28,6 +28,8 @@ public struct BreakwaterConfiguration: Sendable, Hashable, Codable {
     public var features = FeatureSettings()
     /// The HTTP server (metrics, health, admin).
     public var http = HTTPSettings()
+    /// HTTP ingest: alert senders post to the HTTP server and the records go to the alerts topic.
+    public var ingest = IngestSettings()
     /// Logging.
     public var logging = LoggingSettings()
 
@@ -296,6 +298,49 @@ public struct HTTPSettings: Sendable, Hashable, Codable {
     public var port = 8080
     /// Bearer token for `/admin/*`; unset: admin routes are off.
     public var adminToken: Secret?
+    /// Defaults.
+    public init() {}
+}
+
+/// HTTP ingest (`POST /ingest/alertmanager`, `/ingest/grafana`, `/ingest/cloudevents`,
+/// `/v2/enqueue`): each request is decoded as the worker would, then produced to the alerts
+/// topic, and answered only once the broker acknowledged it.
+public struct IngestSettings: Sendable, Hashable, Codable {
+    /// Serve the ingest routes on `breakwater run`'s HTTP server (`breakwater ingest` serves
+    /// them whatever this says).
+    public var enabled = false
+    /// Longest a request waits for the broker's acknowledgement; then it is answered 503.
+    public var deliveryTimeout = ConfigDuration.seconds(10)
+    /// `Retry-After` of a 503 answer (whole seconds, rounded up).
+    public var retryAfter = ConfigDuration.seconds(5)
+    /// `POST /ingest/alertmanager`: Alertmanager `webhook_configs`.
+    public var alertmanager = IngestRouteSettings()
+    /// `POST /ingest/grafana`: Grafana's webhook contact point.
+    public var grafana = IngestRouteSettings()
+    /// `POST /v2/enqueue`: PagerDuty Events API v2.
+    public var pagerduty = IngestRouteSettings()
+    /// `POST /ingest/cloudevents`: CloudEvents HTTP binding, structured or binary mode.
+    public var cloudevents = IngestRouteSettings()
+    /// Defaults.
+    public init() {}
+
+    /// Every route's settings by its configuration key.
+    public var all: [(key: String, settings: IngestRouteSettings)] {
+        [("alertmanager", alertmanager), ("grafana", grafana), ("pagerduty", pagerduty), ("cloudevents", cloudevents)]
+    }
+}
+
+/// One ingest route: on or off, and the credentials a sender must present (none by default;
+/// a bearer token, or a user name and password for basic auth — not both).
+public struct IngestRouteSettings: Sendable, Hashable, Codable {
+    /// Serve this route (when ingest is on).
+    public var enabled = true
+    /// `Authorization: Bearer <token>` required when set; secret.
+    public var bearerToken: Secret?
+    /// Basic auth user name; needs ``password``.
+    public var username: String?
+    /// Basic auth password; secret.
+    public var password: Secret?
     /// Defaults.
     public init() {}
 }

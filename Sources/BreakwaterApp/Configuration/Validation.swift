@@ -69,7 +69,27 @@ extension BreakwaterConfiguration {
             check.require(token.value.count >= Self.minimumAdminTokenLength, "http.adminToken", token.description,
                           "a token of at least \(Self.minimumAdminTokenLength) characters (or unset to turn admin routes off)")
         }
+        validateIngest(&check)
         return check.problems
+    }
+
+    private func validateIngest(_ check: inout ProblemCollector) {
+        check.positive(ingest.deliveryTimeout, "ingest.deliveryTimeout")
+        check.positive(ingest.retryAfter, "ingest.retryAfter")
+        for (key, route) in ingest.all {
+            let prefix = "ingest.\(key)"
+            if let token = route.bearerToken {
+                check.require(!token.value.isEmpty, "\(prefix).bearerToken", token.description, "a non-empty token, or unset")
+                check.require(route.username == nil && route.password == nil, "\(prefix).bearerToken", token.description,
+                              "either a bearer token or a user name and password, not both")
+            }
+            check.require((route.username == nil) == (route.password == nil), "\(prefix).username", route.username,
+                          "a user name together with \(prefix).password (basic auth), or neither")
+            if let username = route.username {
+                check.require(!username.isEmpty && !username.contains(":"), "\(prefix).username", username,
+                              "a non-empty user name without ':'")
+            }
+        }
     }
 
     /// Throws when ``validationProblems()`` is not empty.

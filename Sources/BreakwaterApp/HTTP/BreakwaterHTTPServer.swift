@@ -31,6 +31,8 @@ public enum BreakwaterHTTPServerError: Error, Sendable, Hashable, CustomStringCo
 /// - with `http.adminToken` set: `GET /admin/breakers`, `POST /admin/breakers/{name}/force-open|force-close|reset`,
 ///   `GET`/`PUT /admin/features/{name}`, `GET`/`PUT /admin/read-only`, each requiring
 ///   `Authorization: Bearer <token>` (401 otherwise). Without a token those paths are 404.
+/// - with an ``IngestEndpoint``: `POST /ingest/alertmanager`, `/ingest/grafana`,
+///   `/ingest/cloudevents` and `/v2/enqueue` (see ``IngestRoute``).
 public struct BreakwaterHTTPServer: Service {
     private let application: Application<RouterResponder<BasicRequestContext>>
     private let readiness: Readiness

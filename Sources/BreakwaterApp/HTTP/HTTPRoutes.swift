@@ -13,6 +13,14 @@ public enum HTTPRoutes {
     public static let adminFeatures = "/admin/features"
     /// `PUT`: read-only mode.
     public static let adminReadOnly = "/admin/read-only"
+    /// `POST`: an Alertmanager webhook (ingest).
+    public static let ingestAlertmanager = "/ingest/alertmanager"
+    /// `POST`: a Grafana webhook (ingest).
+    public static let ingestGrafana = "/ingest/grafana"
+    /// `POST`: a PagerDuty Events API v2 event (ingest), PagerDuty's own path.
+    public static let ingestPagerDuty = "/v2/enqueue"
+    /// `POST`: a CloudEvent, structured or binary mode (ingest).
+    public static let ingestCloudEvents = "/ingest/cloudevents"
 }
 
 extension HTTPRoutes {

@@ -18,6 +18,8 @@ public struct HTTPServerDependencies: Sendable {
     public var features: FeatureFallback
     /// The read-only switch of `/admin/read-only`; when `nil` that route answers 404.
     public var readOnly: (any ReadOnlySwitch)?
+    /// The ingest routes (`/ingest/*`, `/v2/enqueue`); when `nil` they are not served.
+    public var ingest: IngestEndpoint?
 
     /// Bundles the server's dependencies.
     public init(
@@ -25,13 +27,15 @@ public struct HTTPServerDependencies: Sendable {
         metrics: PrometheusCollectorRegistry,
         breakers: CircuitBreakerRegistry,
         features: FeatureFallback,
-        readOnly: (any ReadOnlySwitch)?
+        readOnly: (any ReadOnlySwitch)?,
+        ingest: IngestEndpoint? = nil
     ) {
         self.readiness = readiness
         self.metrics = metrics
         self.breakers = breakers
         self.features = features
         self.readOnly = readOnly
+        self.ingest = ingest
     }
 }
 
@@ -48,8 +52,11 @@ enum HTTPServerRoutes {
         let router = Router(context: Context.self)
         addHealthAndMetrics(to: router, dependencies: dependencies)
         if let adminToken, !adminToken.isEmpty {
-            let admin = router.group().add(middleware: BearerTokenMiddleware<Context>(token: adminToken))
+            let admin = router.group().add(middleware: CredentialsMiddleware<Context>(.bearer(token: adminToken), realm: "breakwater-admin"))
             AdminRoutes(dependencies: dependencies, logger: logger).add(to: admin)
+        }
+        if let ingest = dependencies.ingest {
+            IngestRoutes(endpoint: ingest, logger: logger).add(to: router)
         }
         return router
     }

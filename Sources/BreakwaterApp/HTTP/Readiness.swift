@@ -24,17 +24,22 @@ public final class Readiness: Sendable {
 
     /// A point-in-time readiness verdict.
     public struct Status: Sendable, Hashable {
-        /// Every check with whether it passes, in ``Check/allCases`` order.
+        /// Every check that applies with whether it passes, in ``Check/allCases`` order.
         public var checks: [(check: Check, passing: Bool)] {
-            Check.allCases.map { ($0, !failing.contains($0)) }
+            applicable.map { ($0, !failing.contains($0)) }
         }
         /// The checks that do not pass, in ``Check/allCases`` order.
         public var failing: [Check]
+        /// The checks that apply to this process, in ``Check/allCases`` order.
+        public var applicable: [Check]
         /// Whether every check passes.
         public var isReady: Bool { failing.isEmpty }
 
-        /// A verdict with `failing` checks.
-        public init(failing: [Check]) { self.failing = failing }
+        /// A verdict with `failing` checks out of `applicable` ones (default: all).
+        public init(failing: [Check], applicable: [Check] = Check.allCases) {
+            self.failing = failing
+            self.applicable = applicable
+        }
     }
 
     private struct State {
@@ -45,9 +50,18 @@ public final class Readiness: Sendable {
     }
 
     private let state = Mutex(State())
+    private let applicable: [Check]
 
     /// A fresh worker: not ready (consumer not joined, producer not connected).
-    public init() {}
+    public init() {
+        applicable = Check.allCases
+    }
+
+    /// Readiness of a process that checks only `checks` (`breakwater ingest` has no
+    /// consumer); the others always pass and are not reported.
+    public init(checks: Set<Check>) {
+        applicable = Check.allCases.filter(checks.contains)
+    }
 
     /// Records whether the consumer is a member of its group (call with `false` on a
     /// rebalance that removes it or when it leaves).
@@ -82,7 +96,7 @@ public final class Readiness: Sendable {
         if current.consumerFailure != nil { failing.append(.consumerMakingProgress) }
         if !current.producerConnected { failing.append(.producerConnected) }
         if current.shuttingDown { failing.append(.notShuttingDown) }
-        return Status(failing: failing)
+        return Status(failing: failing.filter(applicable.contains), applicable: applicable)
     }
 
     /// Whether the worker is ready now.

@@ -17,6 +17,14 @@ public enum BreakwaterMetrics {
         .seconds(10), .seconds(30), .seconds(60),
     ]
 
+    /// Buckets of the `breakwater_ingest_duration_seconds` histogram: a request is mostly
+    /// one round trip to the broker (milliseconds), at most `ingest.deliveryTimeout`.
+    public static let ingestDurationBuckets: [Duration] = [
+        .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25),
+        .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2500),
+        .seconds(5), .seconds(10), .seconds(30),
+    ]
+
     /// Buckets of the `breakwater_ml_batch_size` histogram (recorded with an aggregating
     /// swift-metrics `Recorder`).
     public static let mlBatchSizeBuckets: [Double] = [1, 2, 4, 8, 16, 32, 64, 128, 256]
@@ -27,6 +35,7 @@ public enum BreakwaterMetrics {
     public static func makeFactory(registry: PrometheusCollectorRegistry) -> PrometheusMetricsFactory {
         var factory = PrometheusMetricsFactory(registry: registry)
         factory.durationHistogramBuckets[MetricNames.processingDuration] = processingDurationBuckets
+        factory.durationHistogramBuckets[MetricNames.ingestDuration] = ingestDurationBuckets
         factory.valueHistogramBuckets[MetricNames.mlBatchSize] = mlBatchSizeBuckets
         return factory
     }

@@ -1,6 +1,7 @@
 import Foundation
 import Kafka
 import Logging
+import Metrics
 import Prometheus
 import Resilience
 import ServiceLifecycle
@@ -254,7 +255,7 @@ public struct WorkerAssembly: Sendable {
         )
     }
 
-    private func createTopics(_ kafka: KafkaConfiguration) async throws {
+    func createTopics(_ kafka: KafkaConfiguration) async throws {
         let settings = configuration.topics
         let admin = try KafkaAdmin(configuration: kafka, logger: logger)
         defer { admin.close() }
@@ -274,6 +275,8 @@ public struct WorkerAssembly: Sendable {
         public let serviceGroup: ServiceGroup
         /// The worker inside it.
         public let worker: PipelineWorker
+        /// The HTTP server inside it (``BreakwaterHTTPServer/listeningPort()`` tells its port).
+        public let server: BreakwaterHTTPServer
         /// The steps inside it.
         public let steps: Steps
         /// Releases what is not a service (the ML client's connection pool); call once the
@@ -308,17 +311,21 @@ public struct WorkerAssembly: Sendable {
                 }
             })
             readiness.setProducerConnected(true)
+            let ingest = configuration.ingest.enabled ? try makeIngest() : nil
             let http = BreakwaterHTTPServer(
                 settings: configuration.http,
                 dependencies: HTTPServerDependencies(
                     readiness: readiness, metrics: metrics, breakers: steps.breakers, features: steps.features,
-                    readOnly: steps.readOnlyDedup
+                    readOnly: steps.readOnlyDedup, ingest: ingest?.endpoint
                 ),
                 logger: logger
             )
             // The group stops services in reverse order: the worker drains first, the
-            // pools and the HTTP server (answering 503 on readiness meanwhile) last.
-            var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: http), .init(service: pools.primary)]
+            // pools and the HTTP server (answering 503 on readiness meanwhile) next, the
+            // ingest's producer last (every request the server took is answered by then).
+            var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+            if let ingest { services.append(.init(service: ingest.service)) }
+            services += [.init(service: http), .init(service: pools.primary)]
             if let secondary = pools.secondary { services.append(.init(service: secondary)) }
             services.append(.init(
                 service: SchemaMigrator(catalog: steps.catalog, dedup: steps.dedupStore, logger: logger),
@@ -328,11 +335,73 @@ public struct WorkerAssembly: Sendable {
             let group = ServiceGroup(configuration: .init(
                 services: services, gracefulShutdownSignals: gracefulShutdownSignals, logger: logger
             ))
-            return Assembled(serviceGroup: group, worker: worker, steps: steps, shutdown: { try? await mlClient?.shutdown() })
+            return Assembled(serviceGroup: group, worker: worker, server: http, steps: steps, shutdown: { try? await mlClient?.shutdown() })
         } catch {
             try? await mlClient?.shutdown()
             throw error
         }
+    }
+}
+
+// MARK: - HTTP ingest
+
+extension WorkerAssembly {
+    /// The ingest endpoint (`ingest.*`) and the service that owns its producer: an
+    /// idempotent producer to the alerts topic whose `message.timeout.ms` is
+    /// `ingest.deliveryTimeout`, so no request waits longer for the broker.
+    /// - Parameter metricsFactory: where the ingest metrics go (`nil`: the global factory).
+    /// - Throws: ``Kafka/KafkaError`` for a Kafka setting librdkafka refuses.
+    public func makeIngest(
+        metricsFactory: (any MetricsFactory)? = nil
+    ) throws -> (endpoint: IngestEndpoint, service: IngestProducerService) {
+        let settings = configuration.ingest
+        let producer = try KafkaProducer(
+            configuration: KafkaProducerConfiguration(
+                common: configuration.kafka.workerClientConfiguration(), messageTimeout: settings.deliveryTimeout.duration
+            ),
+            logger: logger
+        )
+        let ingest = AlertIngest(topic: configuration.topics.alerts, decoder: .configured(by: configuration.pipeline), producer: producer)
+        return (
+            IngestEndpoint(ingest: ingest, settings: settings, metricsFactory: metricsFactory),
+            IngestProducerService(producer: producer, flushTimeout: settings.deliveryTimeout.duration, logger: logger)
+        )
+    }
+
+    /// Everything `breakwater ingest` runs: the ingest's producer and an HTTP server with
+    /// the ingest routes (whatever `ingest.enabled` says), health and metrics, and no
+    /// worker. Creates the topics first when `kafka.createTopics`. Readiness checks only
+    /// the producer and shutdown.
+    /// - Throws: ``Kafka/KafkaError`` for a setting librdkafka refuses or when the topics
+    ///   cannot be created; ``StartError`` for a breaker registry that cannot be built.
+    public func makeIngestServiceGroup(
+        metrics: PrometheusCollectorRegistry, gracefulShutdownSignals: [UnixSignal] = []
+    ) async throws -> (serviceGroup: ServiceGroup, server: BreakwaterHTTPServer) {
+        if configuration.kafka.createTopics {
+            try await createTopics(configuration.kafka.workerClientConfiguration())
+        }
+        let ingest = try makeIngest()
+        let readiness = Readiness(checks: [.producerConnected, .notShuttingDown])
+        readiness.setProducerConnected(true)
+        let breakers: CircuitBreakerRegistry
+        do {
+            breakers = try CircuitBreakerRegistry(clock: ContinuousClock(), logger: logger)
+        } catch {
+            throw StartError(description: "breakers: \(error)")
+        }
+        let server = BreakwaterHTTPServer(
+            settings: configuration.http,
+            dependencies: HTTPServerDependencies(
+                readiness: readiness, metrics: metrics, breakers: breakers, features: FeatureFallback(), readOnly: nil,
+                ingest: ingest.endpoint
+            ),
+            logger: logger
+        )
+        let group = ServiceGroup(configuration: .init(
+            services: [.init(service: ingest.service), .init(service: server)],
+            gracefulShutdownSignals: gracefulShutdownSignals, logger: logger
+        ))
+        return (group, server)
     }
 }
 

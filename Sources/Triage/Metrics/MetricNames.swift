@@ -21,6 +21,11 @@ public enum MetricNames {
     public static let consumerErrors = "breakwater_consumer_errors_total"
     /// Histogram: alerts per ML infer request.
     public static let mlBatchSize = "breakwater_ml_batch_size"
+    /// Counter, labels `route`, `status`: HTTP ingest requests answered.
+    public static let ingestRequests = "breakwater_ingest_requests_total"
+    /// Histogram (seconds), label `route`: from an ingest request's arrival to its answer
+    /// (for an accepted one, the broker's acknowledgement included).
+    public static let ingestDuration = "breakwater_ingest_duration_seconds"
 
     /// Gauge, label `breaker`: 0 closed, 1 half-open, 2 open (resilience library).
     public static let circuitBreakerState = "circuit_breaker_state"
@@ -36,9 +41,9 @@ public enum MetricNames {
     /// Every metric name above.
     public static let all: [String] = [
         recordsConsumed, incidents, dlqRecords, fallbacks, processingDuration, inFlight, consumerLag, consumerErrors, mlBatchSize,
-        circuitBreakerState, circuitBreakerCalls, circuitBreakerTransitions, circuitBreakerRejections, fallbackExecutions,
+        ingestRequests, ingestDuration, circuitBreakerState, circuitBreakerCalls, circuitBreakerTransitions, circuitBreakerRejections, fallbackExecutions,
     ]
 
     /// Names of the histograms (exported with `_bucket`, `_sum` and `_count` series).
-    public static let histograms: Set<String> = [processingDuration, mlBatchSize]
+    public static let histograms: Set<String> = [processingDuration, mlBatchSize, ingestDuration]
 }

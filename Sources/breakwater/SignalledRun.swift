@@ -1,0 +1,83 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+import UnixSignals
+
+/// Runs the service group `start` builds and runs, with the shutdown every long-running
+/// command shares: the first SIGTERM or SIGINT is the group's graceful shutdown (`start`
+/// passes `signals` to the group and calls `groupStarted` once it runs); a second one, or
+/// one that comes before the group runs, cancels at once.
+func runUntilSignalled(
+    logger: Logger,
+    _ start: @escaping @Sendable (_ signals: [UnixSignal], _ groupStarted: @escaping @Sendable () -> Void) async throws -> Void
+) async throws {
+    let shutdown = ShutdownSignals()
+    // The handlers are in place before `start` runs, so a signal at any moment after it
+    // began (e.g. after it logged that it starts) is handled, never the default action.
+    var sources: [any DispatchSourceSignal] = []
+    for signalNumber in [SIGTERM, SIGINT] {
+        signal(signalNumber, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+        source.setEventHandler {
+            switch shutdown.receive() {
+            case .graceful:
+                logger.notice("signal received: shutting down gracefully (send again to stop at once)")
+            case .immediate:
+                logger.warning("stopping at once; unfinished work will be redelivered")
+                shutdown.cancelRun()
+            }
+        }
+        source.resume()
+        sources.append(source)
+    }
+    defer { sources.forEach { $0.cancel() } }
+    let task = Task {
+        try await start([.sigterm, .sigint]) { shutdown.groupStarted() }
+    }
+    shutdown.setRun(task)
+    try await task.value
+}
+
+/// What the signal handlers share: whether the service group runs (and so handles the
+/// first signal itself) and how many signals came.
+private final class ShutdownSignals: Sendable {
+    enum Response {
+        /// The service group shuts down gracefully on this signal.
+        case graceful
+        /// Stop at once: a second signal, or one before the group runs.
+        case immediate
+    }
+
+    private let state = Mutex<(groupRuns: Bool, signals: Int, run: Task<Void, any Error>?, cancelled: Bool)>((false, 0, nil, false))
+
+    /// The task to cancel on an immediate stop (cancelled at once if one came already).
+    func setRun(_ task: Task<Void, any Error>) {
+        let cancelled = state.withLock { state in
+            state.run = task
+            return state.cancelled
+        }
+        if cancelled { task.cancel() }
+    }
+
+    /// Cancels the run, or marks it to be cancelled as soon as it exists.
+    func cancelRun() {
+        let task = state.withLock { state in
+            state.cancelled = true
+            return state.run
+        }
+        task?.cancel()
+    }
+
+    func groupStarted() {
+        state.withLock { $0.groupRuns = true }
+    }
+
+    /// Counts one more signal and says what it means.
+    func receive() -> Response {
+        state.withLock { state in
+            state.signals += 1
+            return state.groupRuns && state.signals == 1 ? .graceful : .immediate
+        }
+    }
+}
