@@ -163,8 +163,24 @@ struct AlertmanagerIngestTests {
                 #expect(try await Self.post("\(api)/api/v2/alerts", json: Self.alerts(count, run: run, endsAt: Date().addingTimeInterval(-1))) == 200)
                 #expect(await eventually(within: .seconds(60)) { reader.seen.withLock { resolved.isSubset(of: $0) } },
                         "resolved incidents missing: \(resolved.subtracting(reader.seen.withLock { $0 }).sorted())")
-                // Every record on the alerts topic came through the ingest route.
-                #expect(reader.routes.withLock { $0 } == ["alertmanager"])
+                // A PagerDuty client and a CloudEvents sender in binary mode, the same way.
+                let ingest = "http://127.0.0.1:\(port)"
+                let pagerDuty = IngestPayloads.pagerDuty(dedupKey: "\(run)-pd")
+                #expect(try await Self.post("\(ingest)\(HTTPRoutes.ingestPagerDuty)", json: pagerDuty) == 202)
+                var cloudEvent = HTTPClientRequest(url: "\(ingest)\(HTTPRoutes.ingestCloudEvents)")
+                cloudEvent.method = .POST
+                for (name, value) in [("content-type", "application/json"), ("ce-specversion", "1.0"), ("ce-id", "\(run)-ce"),
+                                      ("ce-source", "/monitoring/prometheus"), ("ce-type", "com.example.alert")] {
+                    cloudEvent.headers.add(name: name, value: value)
+                }
+                cloudEvent.body = .bytes(ByteBuffer(string:
+                    #"{"labels":{"alertname":"HighErrorRate","severity":"warning","service":"checkout","instance":""# + run + #"-ce"}}"#))
+                #expect(try await HTTPClient.shared.execute(cloudEvent, timeout: .seconds(10)).status.code == 202)
+                let others: Set<String> = ["\(run)-pd firing", "\(run)-ce firing"]
+                #expect(await eventually(within: .seconds(60)) { reader.seen.withLock { others.isSubset(of: $0) } },
+                        "incidents missing: \(others.subtracting(reader.seen.withLock { $0 }).sorted())")
+                // Every record on the alerts topic came through an ingest route.
+                #expect(reader.routes.withLock { $0 } == ["alertmanager", "pagerduty", "cloudevents"])
             } catch {
                 await assembled.serviceGroup.triggerGracefulShutdown()
                 tasks.cancelAll()
@@ -180,7 +196,7 @@ struct AlertmanagerIngestTests {
 
 /// Reads the incidents topic (and the alerts topic's route headers) while the test runs.
 final class IncidentReader: Sendable {
-    /// "<instance label> <alert status>" of every incident read.
+    /// "<instance label (PagerDuty: its dedup key)> <alert status>" of every incident read.
     let seen = Mutex<Set<String>>([])
     /// The `breakwater-ingest-route` header of every record on the alerts topic.
     let routes = Mutex<Set<String>>([])
@@ -200,7 +216,7 @@ final class IncidentReader: Sendable {
             }
             guard let incident = try JSONSerialization.jsonObject(with: Data(value)) as? [String: Any],
                 let alert = incident["alert"] as? [String: Any], let labels = alert["labels"] as? [String: String],
-                let instance = labels["instance"], let status = alert["status"] as? String
+                let instance = labels["instance"] ?? labels["dedup_key"], let status = alert["status"] as? String
             else { continue }
             seen.withLock { _ = $0.insert("\(instance) \(status)") }
         }

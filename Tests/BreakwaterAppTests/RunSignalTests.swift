@@ -1,4 +1,6 @@
+import AsyncHTTPClient
 import Foundation
+import NIOCore
 import ServiceTestSupport
 import Synchronization
 import Testing
@@ -111,6 +113,35 @@ struct RunSignalTests {
         worker.send(SIGTERM)
         _ = await worker.exitStatus()
         #expect(worker.output.contains("stopping at once"))
+    }
+
+    /// `breakwater ingest` on its own: it takes a PagerDuty event once the broker has it,
+    /// and the first signal stops it cleanly.
+    @Test(.enabled(if: ExternalService.kafka.shouldRun))
+    func ingestAloneAcceptsAnEventAndStopsCleanly() async throws {
+        let port = Int.random(in: 20_000..<40_000)
+        let suffix = UUID().uuidString.prefix(8).lowercased()
+        let ingest = try RunningBinary(["ingest"], environment: [
+            "BREAKWATER_KAFKA_BOOTSTRAP_SERVERS": try ExternalService.kafka.require(),
+            "BREAKWATER_TOPICS_ALERTS": "ingest-alerts-\(suffix)",
+            "BREAKWATER_TOPICS_CLASSIFIED": "ingest-classified-\(suffix)",
+            "BREAKWATER_TOPICS_FALLBACK_EVENTS": "ingest-fallbacks-\(suffix)",
+            "BREAKWATER_TOPICS_DEAD_LETTER": "ingest-dlq-\(suffix)",
+            "BREAKWATER_TOPICS_PARTITIONS": "1",
+            "BREAKWATER_HTTP_HOST": "127.0.0.1",
+            "BREAKWATER_HTTP_PORT": "\(port)",
+        ])
+        await ingest.waitForLog("Server started and listening")
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v2/enqueue")
+        request.method = .POST
+        request.body = .bytes(ByteBuffer(string: #"{"routing_key":"r","event_action":"trigger","dedup_key":"cli-1","payload":{"summary":"s","source":"h","severity":"info"}}"#))
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        let body = String(buffer: try await response.body.collect(upTo: 4_096))
+        #expect(response.status.code == 202, "\(body)")
+        #expect(body.contains(#""dedup_key":"cli-1""#))
+        ingest.send(SIGTERM)
+        #expect(await ingest.exitStatus() == 0)
+        #expect(ingest.output.contains("ingest stopped"))
     }
 
     @Test func aSignalBeforeTheWorkerRunsEndsTheStart() async throws {
