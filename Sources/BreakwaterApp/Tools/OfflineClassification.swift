@@ -75,19 +75,16 @@ public struct OfflineClassification: Sendable {
 
     private let decoder: AlertDecoder
     private let step: any ClassificationStep
-    private let model: (any AlertClassifier)?
     private let rules: RuleClassifier
 
     /// Creates the tool over the worker's parts.
     /// - Parameters:
     ///   - decoder: the worker's decoder (``AlertDecoder/configured(by:)``).
     ///   - step: the worker's classification step (``WorkerAssembly/makeClassification(mlClient:breakers:clock:)``).
-    ///   - model: asked separately for the model's own answer; `nil` when ML is off.
     ///   - rules: the rule classifier.
-    public init(decoder: AlertDecoder, step: any ClassificationStep, model: (any AlertClassifier)?, rules: RuleClassifier) {
+    public init(decoder: AlertDecoder, step: any ClassificationStep, rules: RuleClassifier) {
         self.decoder = decoder
         self.step = step
-        self.model = model
         self.rules = rules
     }
 
@@ -102,7 +99,7 @@ public struct OfflineClassification: Sendable {
             throw WorkerAssembly.StartError(description: "breakers: \(error)")
         }
         let parts = try assembly.makeClassification(mlClient: mlClient, breakers: breakers)
-        self.init(decoder: .configured(by: assembly.configuration.pipeline), step: parts.step, model: mlClient, rules: parts.rules)
+        self.init(decoder: .configured(by: assembly.configuration.pipeline), step: parts.step, rules: parts.rules)
     }
 
     /// Classifies every record of `contents` (see the type for the format), up to
@@ -151,10 +148,9 @@ public struct OfflineClassification: Sendable {
         var results: [Result] = []
         for (index, alert) in alerts.enumerated() {
             let outcome = await step.classify(alert)
-            let modelVerdict = try? await model?.classify(alert)
             results.append(.classified(Verdicts(
                 line: line, alert: index, text: MLClient.text(for: alert),
-                published: Verdict(outcome.value), model: modelVerdict.map(Verdict.init), rules: Verdict(rules(alert)),
+                published: Verdict(outcome.value.published), model: outcome.value.model.map(Verdict.init), rules: Verdict(rules(alert)),
                 fallbacks: outcome.fallbacks.map(\.reason.rawValue)
             )))
         }

@@ -163,7 +163,9 @@ public struct WorkerAssembly: Sendable {
             )
         }
         return ClassificationParts(
-            step: GuardedClassification(ml: batcher, rules: rules, breaker: mlBreaker, features: features),
+            step: GuardedClassification(
+                ml: batcher, rules: rules, breaker: mlBreaker, features: features, policy: config.ml.classificationPolicy
+            ),
             rules: rules, features: features
         )
     }
