@@ -57,7 +57,7 @@ private struct Incident: Encodable {
         try c.field("classification", WireClassification(classification: record.classification))
         var p = c.nestedContainer(keyedBy: Key.self, forKey: Key("provenance"))
         try p.field("enrichment", WireStep(step: record.provenance.enrichment))
-        try p.field("classification", WireStep(step: record.provenance.classification))
+        try p.field("classification", WireStep(step: record.provenance.classification, model: .some(record.provenance.model)))
         try p.field("dedup", WireStep(step: record.provenance.dedup))
         var d = c.nestedContainer(keyedBy: Key.self, forKey: Key("dedup"))
         switch record.dedup {
@@ -122,12 +122,26 @@ private struct WireClassification: Encodable {
 
 private struct WireStep: Encodable {
     var step: StepProvenance
+    /// Only the classification step has `model`; `.some(nil)` is an explicit `null`.
+    var model: Classification?? = nil
 
     func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: Key.self)
         try c.field("source", step.source)
         try c.field("fallback_used", step.fallbackUsed)
         try c.field("stale_age_seconds", step.staleAgeSeconds)
+        if let model { try c.field("model", model.map(WireModelVerdict.init)) }
+    }
+}
+
+private struct WireModelVerdict: Encodable {
+    var model: Classification
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: Key.self)
+        try c.field("severity", model.severity)
+        try c.field("category", model.category)
+        try c.field("confidence", model.confidence)
     }
 }
 

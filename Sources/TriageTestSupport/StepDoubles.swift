@@ -76,14 +76,18 @@ public struct ScriptedClassifier: AlertClassifier {
     public static let verdict = Classification(severity: .critical, category: .availability, confidence: 0.93, classifier: .ml)
     /// What its next calls do.
     public let script = Script()
+    /// What it answers for every alert.
+    public let answer: Classification
 
-    /// A classifier answering ``verdict``.
-    public init() {}
+    /// A classifier answering `answer` (default ``verdict``).
+    public init(answer: Classification = ScriptedClassifier.verdict) {
+        self.answer = answer
+    }
 
-    /// Performs the script, then answers ``verdict`` for every alert.
+    /// Performs the script, then answers ``answer`` for every alert.
     public func classify(_ alerts: [Alert]) async throws -> [Classification] {
         try await script.perform()
-        return alerts.map { _ in Self.verdict }
+        return alerts.map { _ in answer }
     }
 }
 

@@ -189,8 +189,9 @@ struct Rig: Sendable {
         return InputRecord(value: Array(data))
     }
 
-    /// What the rules (the fallback) say about `alert`.
-    func ruleVerdict(_ alert: Alert) -> Classification { rules.classify(alert) }
+    /// What the worker publishes when the rules (the fallback) classify `alert`: their
+    /// verdict under the default policy's severity floor.
+    func ruleVerdict(_ alert: Alert) -> Classification { ClassificationPolicy().applyingFloor(to: rules.classify(alert), for: alert) }
 
     func fingerprint(_ alert: TestAlert) -> String { "deg-\(runID)-\(alert.id)" }
 

@@ -54,9 +54,9 @@ private final class TestEnrichment: EnrichmentStep, Sendable {
 /// The same verdict for every alert, with no fallback (only enrichment's stale cache
 /// makes fallback events here).
 private struct SteadyClassification: ClassificationStep {
-    func classify(_ alert: Alert) async -> StepOutcome<Classification> {
+    func classify(_ alert: Alert) async -> StepOutcome<ClassificationDecision> {
         StepOutcome(
-            value: Classification(severity: .high, category: .availability, confidence: 0.9, classifier: .rules),
+            value: ClassificationDecision(published: Classification(severity: .high, category: .availability, confidence: 0.9, classifier: .rules)),
             provenance: StepProvenance(source: .primary, fallbackUsed: false)
         )
     }

@@ -29,16 +29,16 @@ struct FixedClassification: ClassificationStep {
         alert.fingerprint.first.map { "01234567".contains($0) } ?? false
     }
 
-    func classify(_ alert: Alert) async -> StepOutcome<Classification> {
+    func classify(_ alert: Alert) async -> StepOutcome<ClassificationDecision> {
         if let gate { await gate.pass() }
         guard Self.fallsBack(alert) else {
             return StepOutcome(
-                value: Classification(severity: .high, category: .availability, confidence: 0.9, classifier: .ml),
+                value: ClassificationDecision(published: Classification(severity: .high, category: .availability, confidence: 0.9, classifier: .ml)),
                 provenance: StepProvenance(source: .primary, fallbackUsed: false)
             )
         }
         return StepOutcome(
-            value: Classification(severity: .medium, category: .other, confidence: 0.5, classifier: .rules, rule: "default"),
+            value: ClassificationDecision(published: Classification(severity: .medium, category: .other, confidence: 0.5, classifier: .rules, rule: "default")),
             provenance: StepProvenance(source: .default, fallbackUsed: true),
             fallbacks: [FallbackNote(breaker: "ml", strategy: "rules", reason: .circuitOpen)]
         )

@@ -15,9 +15,9 @@ private struct FixedEnrichment: EnrichmentStep {
 
 private struct FixedClassification: ClassificationStep {
     var notes: [FallbackNote] = []
-    func classify(_ alert: Alert) async -> StepOutcome<Classification> {
+    func classify(_ alert: Alert) async -> StepOutcome<ClassificationDecision> {
         let verdict = Classification(severity: .high, category: .latency, confidence: 0.75, classifier: notes.isEmpty ? .ml : .rules)
-        return StepOutcome(value: verdict, provenance: StepProvenance(source: notes.isEmpty ? .primary : .default, fallbackUsed: !notes.isEmpty), fallbacks: notes)
+        return StepOutcome(value: ClassificationDecision(published: verdict, model: notes.isEmpty ? verdict : nil), provenance: StepProvenance(source: notes.isEmpty ? .primary : .default, fallbackUsed: !notes.isEmpty), fallbacks: notes)
     }
 }
 
@@ -118,8 +118,8 @@ private struct CountingDedup: DedupStep {
 
     @Test func unencodableConfidenceIsDeadLetteredNotDropped() async throws {
         struct NaNClassification: ClassificationStep {
-            func classify(_ alert: Alert) async -> StepOutcome<Classification> {
-                StepOutcome(value: Classification(severity: .low, category: .other, confidence: .nan, classifier: .rules), provenance: StepProvenance(source: .primary, fallbackUsed: false))
+            func classify(_ alert: Alert) async -> StepOutcome<ClassificationDecision> {
+                StepOutcome(value: ClassificationDecision(published: Classification(severity: .low, category: .other, confidence: .nan, classifier: .rules)), provenance: StepProvenance(source: .primary, fallbackUsed: false))
             }
         }
         var processor = processor()

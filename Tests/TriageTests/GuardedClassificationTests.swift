@@ -26,16 +26,16 @@ import TriageTestSupport
     /// The rules' verdict (a synchronous context picks their never-failing overload).
     var ruleVerdict: Classification { rules.classify(stepAlert()) }
 
-    func expectRules(_ outcome: StepOutcome<Classification>, reason: FallbackEventReason, sourceLocation: SourceLocation = #_sourceLocation) {
-        #expect(outcome.value == ruleVerdict, sourceLocation: sourceLocation)
-        #expect(outcome.value.classifier == .rules, sourceLocation: sourceLocation)
+    func expectRules(_ outcome: StepOutcome<ClassificationDecision>, reason: FallbackEventReason, sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(outcome.value.published == ruleVerdict, sourceLocation: sourceLocation)
+        #expect(outcome.value.published.classifier == .rules, sourceLocation: sourceLocation)
         #expect(outcome.provenance == StepProvenance(source: .secondary, fallbackUsed: true), sourceLocation: sourceLocation)
         #expect(outcome.fallbacks == [FallbackNote(breaker: "ml", strategy: "rules", reason: reason)], sourceLocation: sourceLocation)
     }
 
     @Test func mlSuccessHasNoNotes() async {
         let outcome = await step.classify(stepAlert())
-        #expect(outcome.value == ScriptedClassifier.verdict)
+        #expect(outcome.value.published == ScriptedClassifier.verdict)
         #expect(outcome.provenance == StepProvenance(source: .primary, fallbackUsed: false))
         #expect(outcome.fallbacks.isEmpty)
     }
@@ -76,11 +76,11 @@ import TriageTestSupport
         clock.advance(by: .seconds(1))
         #expect(features.isEnabled(FeatureName.mlClassification))
         let probe = await step.classify(stepAlert())
-        #expect(probe.value == ScriptedClassifier.verdict)
+        #expect(probe.value.published == ScriptedClassifier.verdict)
         #expect(probe.fallbacks.isEmpty)
         #expect(breaker.state == .closed)
         let next = await step.classify(stepAlert())
-        #expect(next.value.classifier == .ml)
+        #expect(next.value.published.classifier == .ml)
         #expect(ml.script.calls == 5)
     }
 
@@ -91,15 +91,97 @@ import TriageTestSupport
         #expect(breaker.state == .closed)
 
         features.setEnabled(FeatureName.mlClassification, true)
-        #expect(await step.classify(stepAlert()).value == ScriptedClassifier.verdict)
+        #expect(await step.classify(stepAlert()).value.published == ScriptedClassifier.verdict)
         #expect(ml.script.calls == 1)
     }
 
     @Test func withoutMLTheRulesArePrimary() async {
         let step = GuardedClassification(ml: nil, rules: rules, breaker: breaker, features: features)
         let outcome = await step.classify(stepAlert())
-        #expect(outcome.value == ruleVerdict)
+        #expect(outcome.value.published == ruleVerdict)
+        #expect(outcome.value.model == nil)
         #expect(outcome.provenance == StepProvenance(source: .primary, fallbackUsed: false))
         #expect(outcome.fallbacks.isEmpty)
+    }
+
+    // MARK: - Policy: confidence threshold, severity floor, both verdicts
+
+    /// An alert with `severity` as its source label (none when `nil`).
+    func alert(severity: String?) -> Alert {
+        var alert = stepAlert()
+        alert.labels["severity"] = severity
+        return alert
+    }
+
+    func step(answering answer: Classification, policy: ClassificationPolicy = ClassificationPolicy()) -> GuardedClassification {
+        GuardedClassification(ml: ScriptedClassifier(answer: answer), rules: rules, breaker: breaker, features: features, policy: policy)
+    }
+
+    @Test func bothVerdictsRecordedWhenTheModelIsPublished() async {
+        let outcome = await step.classify(stepAlert())
+        #expect(outcome.value.model == ScriptedClassifier.verdict)
+        #expect(outcome.value.published == ScriptedClassifier.verdict)
+    }
+
+    @Test func modelBelowMinConfidencePublishesTheRulesWithReasonLowConfidence() async {
+        let unsure = Classification(severity: .info, category: .other, confidence: 0.49, classifier: .ml)
+        let outcome = await step(answering: unsure, policy: ClassificationPolicy(minConfidence: 0.5)).classify(stepAlert())
+        expectRules(outcome, reason: .lowConfidence)
+        #expect(outcome.value.model == unsure)
+        // A confident-enough answer is a success for the breaker, not a failure.
+        #expect(breaker.snapshot().totals.failures == 0)
+    }
+
+    @Test func modelAtMinConfidenceIsPublished() async {
+        let sure = Classification(severity: .low, category: .errors, confidence: 0.5, classifier: .ml)
+        let outcome = await step(answering: sure, policy: ClassificationPolicy(minConfidence: 0.5)).classify(stepAlert())
+        #expect(outcome.value.published == sure)
+        #expect(outcome.fallbacks.isEmpty)
+    }
+
+    @Test func floorRaisesTheModelToTheSourceSeverity() async {
+        let low = Classification(severity: .medium, category: .errors, confidence: 0.9, classifier: .ml)
+        for (source, floor) in [("critical", Severity.critical), ("P1", .critical), ("error", .high), ("high", .high)] {
+            let outcome = await step(answering: low).classify(alert(severity: source))
+            #expect(outcome.value.published.severity == floor, "\(source)")
+            #expect(outcome.value.published.category == .errors)
+            #expect(outcome.value.published.classifier == .ml)
+            #expect(outcome.value.model == low, "the model's own answer is kept")
+            #expect(outcome.fallbacks.isEmpty)
+        }
+    }
+
+    @Test func floorNeverLowersAndOnlyCoversTheConfiguredLevels() async {
+        let critical = Classification(severity: .critical, category: .availability, confidence: 0.9, classifier: .ml)
+        #expect(await step(answering: critical).classify(alert(severity: "high")).value.published.severity == .critical)
+        let info = Classification(severity: .info, category: .other, confidence: 0.9, classifier: .ml)
+        // warning (medium) has no floor by default; with `medium` configured it has.
+        #expect(await step(answering: info).classify(alert(severity: "warning")).value.published.severity == .info)
+        let withMedium = ClassificationPolicy(severityFloor: [.critical, .high, .medium])
+        #expect(await step(answering: info, policy: withMedium).classify(alert(severity: "warning")).value.published.severity == .medium)
+        #expect(await step(answering: info, policy: .off).classify(alert(severity: "critical")).value.published.severity == .info)
+    }
+
+    @Test func withoutSourceSeverityTheModelDecides() async {
+        let info = Classification(severity: .info, category: .other, confidence: 0.9, classifier: .ml)
+        for source in [nil, "", "bogus"] {
+            let outcome = await step(answering: info).classify(alert(severity: source))
+            #expect(outcome.value.published == info, "\(String(describing: source))")
+            #expect(ClassificationPolicy().floor(for: alert(severity: source)) == nil)
+        }
+    }
+
+    @Test func floorAlsoAppliesToTheRules() async {
+        let unsure = Classification(severity: .info, category: .other, confidence: 0.1, classifier: .ml)
+        let source = alert(severity: "critical")
+        let outcome = await step(answering: unsure).classify(source)
+        #expect(outcome.value.published.classifier == .rules)
+        #expect(outcome.value.published.severity == .critical)
+        let ruleVerdict: @Sendable (Alert) -> Classification = rules.classify
+        #expect(outcome.value.published == ClassificationPolicy().applyingFloor(to: ruleVerdict(source), for: source))
+
+        let rulesOnly = GuardedClassification(ml: nil, rules: rules, breaker: breaker, features: features)
+        #expect(await rulesOnly.classify(source).value.published.severity <= .critical)
+        #expect(await rulesOnly.classify(alert(severity: "error")).value.published.severity <= .high)
     }
 }

@@ -24,7 +24,8 @@ enum ExampleRecords {
         provenance: IncidentProvenance(
             enrichment: StepProvenance(source: .stale, fallbackUsed: true, staleAgeSeconds: 42.5),
             classification: StepProvenance(source: .secondary, fallbackUsed: true),
-            dedup: StepProvenance(source: .primary, fallbackUsed: false)),
+            dedup: StepProvenance(source: .primary, fallbackUsed: false),
+            model: Classification(severity: .high, category: .errors, confidence: 0.38, classifier: .ml)),
         dedup: .seen(occurrences: 3, firstSeen: Date(timeIntervalSince1970: 1_795_947_010), lastSeen: received),
         workerID: "worker-1", receivedAt: received, processedAt: processed)
 

@@ -14,6 +14,10 @@ from mlserver.errors import InferenceError
 from mlserver.types import InferenceRequest, InferenceResponse, ResponseOutput
 from mlserver.utils import get_model_uri
 
+# The pickled pipelines refer to alert_text's feature functions; import it while this
+# module's folder (the model directory, where ml-up copies it) is importable.
+import alert_text  # noqa: F401,E402
+
 
 class AlertClassifierRuntime(MLModel):
     async def load(self) -> bool:

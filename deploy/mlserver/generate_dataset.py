@@ -11,11 +11,22 @@ Alertmanager would send it), `text` (what the model reads, see alert_text.py), a
 targets `severity` (critical|high|medium|low|info) and `category` (the nine values of
 the Swift `Category` enum).
 
-How labels are decided: every template belongs to one category and carries a base
-severity; the severity is raised one step for production alerts that mention customer
-impact, lowered for non-production environments. The alert's own `severity` label
-agrees with the target 80% of the time, is missing 25% of the time, and otherwise is a
-neighbouring value, so the model learns from the words as well as from the label.
+Two kinds of rows:
+
+- Real alert rules (alert_rules.py: kubernetes-mixin, node-exporter, prometheus,
+  alertmanager, etcd, blackbox, databases, ...), about four in five rows. Targets are the
+  rule's documented labels. The text uses the rule's `train` phrasing only (the
+  evaluation set uses the `eval` one) and label values from pools of its own. The
+  source severity label is the rule's upstream one (critical/warning/info/none) or
+  another tool's spelling of the same level (crit, P1, error, warn, ...) 65% of the
+  time and absent otherwise; a fifth of these rows are shaped like PagerDuty events
+  (class, component, source, group, dedup_key labels; severity critical/error/warning/info).
+- The original synthetic templates below, about one in five rows: every template
+  belongs to one category and carries a base severity; the severity is lowered one step
+  for non-production environments and raised for production alerts that mention
+  customer impact. Their severity label agrees with the target 55% of the time, is a
+  neighbouring value 20% of the time and is missing otherwise, so the model learns from
+  the words as well as from the label.
 """
 import argparse
 import json
@@ -25,6 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from alert_text import alert_text  # noqa: E402
+from alert_rules import LABEL_KINDS, RULES  # noqa: E402
 
 SEVERITIES = ["critical", "high", "medium", "low", "info"]
 SOURCE_SPELLING = {
@@ -86,8 +98,8 @@ def shift(severity: str, steps: int) -> str:
     return SEVERITIES[index]
 
 
-def generate(rng: random.Random, count: int):
-    for _ in range(count):
+def generate_synthetic(rng: random.Random):
+    while True:
         category, base, alertname, summary, description = rng.choice(TEMPLATES)
         svc, env = rng.choice(SERVICES), rng.choice(ENVS)
         fill = {"svc": svc, "n": rng.randint(2, 98), "host": f"{svc}-{rng.randint(1, 40)}.node"}
@@ -116,10 +128,84 @@ def generate(rng: random.Random, count: int):
         }
 
 
+# Label value pools of the training set only (eval_set.py draws from others).
+TRAIN_NAMESPACES = ["default", "payments", "search", "monitoring", "platform", "web", "batch"]
+TRAIN_WORKLOADS = ["checkout", "orders", "auth", "gateway", "billing", "inventory", "prometheus-k8s", "loki-write"]
+TRAIN_CLUSTERS = ["prod-1", "prod-2", "staging-1"]
+TRAIN_MOUNTS = [("/", "/dev/sda1", "ext4"), ("/var/lib/kubelet", "/dev/xvdb", "xfs"), ("/srv", "/dev/vdb1", "ext4")]
+TRAIN_DEVICES = ["eth1", "bond0", "md2", "sdc", "xvda", "enp3s0"]
+# Other tools' spellings of the upstream levels.
+UPSTREAM_SPELLING = {
+    "critical": ["critical", "critical", "critical", "crit", "P1", "page"],
+    "warning": ["warning", "warning", "warning", "warn", "P3", "ticket"],
+    "info": ["info", "info", "informational", "P5"],
+    "none": ["none", "none", "info"],
+}
+PAGERDUTY_SPELLING = {"critical": "critical", "high": "error", "medium": "warning", "low": "warning", "info": "info"}
+TRAIN_DESCRIPTIONS = {
+    "availability": "Targets of {job} stopped answering.",
+    "latency": "Responses of {job} are slower than usual.",
+    "errors": "{job} reports failing operations.",
+    "saturation": "A resource of {job} is running hot.",
+    "capacity": "{job} is running out of room.",
+    "security": "Trust in {job} is at risk.",
+    "deployment": "A change to {job} did not go as planned.",
+    "data": "Data handled by {job} may be stale, lost or inconsistent.",
+    "other": "Housekeeping signal from {job}.",
+}
+
+
+def generate_rule_rows(rng: random.Random):
+    while True:
+        rule = rng.choice(RULES)
+        workload, namespace = rng.choice(TRAIN_WORKLOADS), rng.choice(TRAIN_NAMESPACES)
+        mount, device, fstype = rng.choice(TRAIN_MOUNTS)
+        node = f"node-{rng.randint(1, 60)}.{rng.choice(TRAIN_CLUSTERS)}.internal"
+        instance = f"{workload}-{rng.randint(0, 9)}.{namespace}:{rng.choice([9100, 8080, 9090, 9187])}"
+        values = {
+            "ns": namespace, "pod": f"{workload}-{rng.randint(0, 999)}", "node": node, "instance": instance,
+            "svc": workload, "mnt": mount, "pvc": f"storage-{workload}", "job": rng.choice([workload, "kubelet", "node", "kube-state"]),
+            "cluster": rng.choice(TRAIN_CLUSTERS), "device": rng.choice(TRAIN_DEVICES) if rule.kind == "nic" else device,
+            "pct": rng.randint(1, 100), "n": rng.randint(1, 90),
+        }
+        summary = rule.train_summary.format(**values)
+        description = TRAIN_DESCRIPTIONS[rule.category].format(**values) if rng.random() < 0.5 else None
+        if rng.random() < 0.2:  # shaped like a PagerDuty event
+            labels = {"alertname": rule.name, "class": rule.name, "severity": PAGERDUTY_SPELLING[rule.severity],
+                      "service": workload, "component": workload, "source": instance, "group": rng.choice(["prod", "platform"]),
+                      "dedup_key": f"{rule.name}-{rng.randrange(16**8):08x}"}
+            description = None
+        else:
+            labels = {"alertname": rule.name}
+            for key in LABEL_KINDS[rule.kind]:
+                labels[key] = {
+                    "namespace": namespace, "pod": values["pod"], "container": workload, "job": values["job"],
+                    "persistentvolumeclaim": values["pvc"], "instance": instance, "node": node, "mountpoint": mount,
+                    "device": values["device"], "fstype": fstype, "service": workload, "cluster": values["cluster"],
+                    "prometheus": "monitoring/prometheus",
+                }[key]
+            if rng.random() < 0.65:
+                labels["severity"] = rng.choice(UPSTREAM_SPELLING[rule.upstream])
+        yield {
+            "labels": labels,
+            "summary": summary,
+            "description": description,
+            "text": alert_text(labels, summary, description),
+            "severity": rule.severity,
+            "category": rule.category,
+        }
+
+
+def generate(rng: random.Random, count: int):
+    synthetic, rules = generate_synthetic(rng), generate_rule_rows(rng)
+    for _ in range(count):
+        yield next(synthetic) if rng.random() < 0.2 else next(rules)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seed", type=int, default=20261129)
-    parser.add_argument("--count", type=int, default=3000)
+    parser.add_argument("--count", type=int, default=12000)
     args = parser.parse_args()
     rng = random.Random(args.seed)
     for row in generate(rng, args.count):

@@ -1,4 +1,5 @@
 import Foundation
+import Triage
 
 /// Collects problems while checking values.
 struct ProblemCollector {
@@ -154,6 +155,10 @@ extension BreakwaterConfiguration {
                       "four output tensor names: severity, severity confidence, category, category confidence")
         check.positive(ml.timeout, "ml.timeout")
         check.atLeast(1, ml.maxBatchSize, "ml.maxBatchSize")
+        check.fraction(ml.minConfidence, "ml.minConfidence")
+        for level in ml.severityFloor where Severity(rawValue: level) == nil {
+            check.require(false, "ml.severityFloor", level, "severities among " + Severity.allCases.map(\.rawValue).joined(separator: ", "))
+        }
     }
 
     private func validateCatalog(_ check: inout ProblemCollector) {

@@ -71,28 +71,10 @@ public struct WorkerAssembly: Sendable {
         let config = configuration
         let breakers = try CircuitBreakerRegistry(clock: clock, logger: logger)
         func breaker(_ name: String, _ settings: BreakerSettings) throws -> CircuitBreaker {
-            do {
-                return try breakers.breaker(named: name, configuration: settings.circuitBreakerConfiguration())
-            } catch {
-                throw StartError(description: "breakers.\(name): \(error)")
-            }
+            try Self.breaker(name, settings, in: breakers)
         }
 
-        let rules: RuleClassifier
-        do {
-            rules = try RuleClassifier(contentsOf: config.rules.file)
-        } catch {
-            throw StartError(description: "rules.file: \(error)")
-        }
-        let mlBreaker = try breaker(BreakerName.ml, config.breakers.ml)
-        let features = FeatureFallback(clock: clock)
-        features.register(FeatureName.mlClassification, breaker: mlBreaker, enabled: config.features.mlClassification)
-        let batcher = mlClient.map {
-            MicroBatcher(
-                upstream: $0,
-                configuration: .init(maxBatchSize: config.ml.maxBatchSize, maxWait: config.ml.maxBatchWait.duration)
-            )
-        }
+        let classification = try makeClassification(mlClient: mlClient, breakers: breakers, clock: clock)
 
         let staticCatalog: StaticCatalog
         do {
@@ -124,13 +106,68 @@ public struct WorkerAssembly: Sendable {
         let processor = AlertProcessor(
             decoder: .configured(by: config.pipeline),
             enrichment: enrichment,
-            classification: GuardedClassification(ml: batcher, rules: rules, breaker: mlBreaker, features: features),
+            classification: classification.step,
             dedup: readOnlyDedup.map { GuardedDedup(store: $0) } ?? DisabledDedup(),
             workerID: config.pipeline.workerId
         )
         return Steps(
-            processor: processor, breakers: breakers, features: features, readOnlyDedup: readOnlyDedup,
-            rules: rules, catalog: catalog, dedupStore: dedupStore
+            processor: processor, breakers: breakers, features: classification.features, readOnlyDedup: readOnlyDedup,
+            rules: classification.rules, catalog: catalog, dedupStore: dedupStore
+        )
+    }
+
+    /// The breaker `name` of `registry`, configured by `settings`.
+    /// - Throws: ``StartError`` naming `breakers.<name>` when the settings cannot be used.
+    private static func breaker(_ name: String, _ settings: BreakerSettings, in registry: CircuitBreakerRegistry) throws -> CircuitBreaker {
+        do {
+            return try registry.breaker(named: name, configuration: settings.circuitBreakerConfiguration())
+        } catch {
+            throw StartError(description: "breakers.\(name): \(error)")
+        }
+    }
+
+    /// The classification step alone, as the worker builds it.
+    public struct ClassificationParts: Sendable {
+        /// ML through the `ml` breaker (micro-batched, behind the `ml_classification`
+        /// flag), the rules as its fallback.
+        public let step: GuardedClassification
+        /// The rule classifier (the ML fallback).
+        public let rules: RuleClassifier
+        /// The feature flags, with `ml_classification` registered on the `ml` breaker.
+        public let features: FeatureFallback
+    }
+
+    /// Builds the classification step of ``makeSteps(catalogPool:secondaryPool:mlClient:clock:)``;
+    /// `breakwater classify` runs alerts through it offline.
+    /// - Parameters:
+    ///   - mlClient: the inference client, or `nil` for rules only.
+    ///   - breakers: the registry the `ml` breaker is created in.
+    ///   - clock: times the feature flags.
+    /// - Throws: ``StartError`` for a rule file or `ml` breaker setting that cannot be used.
+    public func makeClassification<C: Clock>(
+        mlClient: MLClient?, breakers: CircuitBreakerRegistry, clock: C = ContinuousClock()
+    ) throws -> ClassificationParts where C.Duration == Duration {
+        let config = configuration
+        let rules: RuleClassifier
+        do {
+            rules = try RuleClassifier(contentsOf: config.rules.file)
+        } catch {
+            throw StartError(description: "rules.file: \(error)")
+        }
+        let mlBreaker = try Self.breaker(BreakerName.ml, config.breakers.ml, in: breakers)
+        let features = FeatureFallback(clock: clock)
+        features.register(FeatureName.mlClassification, breaker: mlBreaker, enabled: config.features.mlClassification)
+        let batcher = mlClient.map {
+            MicroBatcher(
+                upstream: $0,
+                configuration: .init(maxBatchSize: config.ml.maxBatchSize, maxWait: config.ml.maxBatchWait.duration)
+            )
+        }
+        return ClassificationParts(
+            step: GuardedClassification(
+                ml: batcher, rules: rules, breaker: mlBreaker, features: features, policy: config.ml.classificationPolicy
+            ),
+            rules: rules, features: features
         )
     }
 

@@ -1,17 +1,22 @@
 import Resilience
 
 /// The classification step: ML inference behind the `ml` circuit breaker, with the
-/// rule-based classifier as its fallback.
+/// rule-based classifier as its fallback, and the ``ClassificationPolicy`` applied to
+/// what is published.
 ///
 /// The feature `ml_classification` (``FeatureName/mlClassification``) gates the ML call through a
 /// ``FeatureFallback``: it is off while the breaker is open or while an operator switched
 /// it off, and then the rules classify (reason `feature_off`). While it is on, a failing or
-/// timed-out ML call also falls back to the rules (reason `error` / `timeout`).
+/// timed-out ML call also falls back to the rules (reason `error` / `timeout`), and so
+/// does an answer less confident than the policy's threshold (reason `low_confidence`;
+/// a successful call for the breaker). Whoever answered, the policy's severity floor is
+/// applied to the published verdict, and the model's own answer is kept next to it.
 public struct GuardedClassification: ClassificationStep {
     private let ml: (any AlertClassifier)?
     private let rules: RuleClassifier
     private let breaker: CircuitBreaker
     private let features: FeatureFallback
+    private let policy: ClassificationPolicy
 
     /// Creates the step.
     /// - Parameters:
@@ -20,19 +25,24 @@ public struct GuardedClassification: ClassificationStep {
     ///   - rules: the rule-based classifier.
     ///   - breaker: guards `ml`; register it with `features` under ``FeatureName/mlClassification``.
     ///   - features: the feature switches.
-    public init(ml: (any AlertClassifier)?, rules: RuleClassifier, breaker: CircuitBreaker, features: FeatureFallback) {
+    ///   - policy: the confidence threshold and severity floor (default: the documented defaults).
+    public init(
+        ml: (any AlertClassifier)?, rules: RuleClassifier, breaker: CircuitBreaker, features: FeatureFallback,
+        policy: ClassificationPolicy = ClassificationPolicy()
+    ) {
         self.ml = ml
         self.rules = rules
         self.breaker = breaker
         self.features = features
+        self.policy = policy
     }
 
     /// Classifies `alert`; never fails (the rules always answer).
-    public func classify(_ alert: Alert) async -> StepOutcome<Classification> {
+    public func classify(_ alert: Alert) async -> StepOutcome<ClassificationDecision> {
         // The rules' synchronous, never-failing overload (not AlertClassifier's async one).
         let rules: @Sendable (Alert) -> Classification = self.rules.classify
         guard let ml else {
-            return StepOutcome(value: rules(alert), provenance: StepProvenance(source: .primary, fallbackUsed: false))
+            return decided(rules(alert), model: nil, for: alert, provenance: StepProvenance(source: .primary, fallbackUsed: false))
         }
         let breaker = self.breaker
         do {
@@ -47,16 +57,32 @@ public struct GuardedClassification: ClassificationStep {
                 fallback: { GuardedResult(value: rules(alert)) }
             )
             let result = gated.value
-            let notes = FallbackNote.served(in: gated, strategy: StrategyName.rules) + FallbackNote.served(in: result)
-            return StepOutcome(
-                value: result.value,
+            var notes = FallbackNote.served(in: gated, strategy: StrategyName.rules) + FallbackNote.served(in: result)
+            // Only the model's own answer carries `.ml`: every fallback above is the rules.
+            let model = result.value.classifier == .ml ? result.value : nil
+            var verdict = result.value
+            if let model, !policy.accepts(model) {
+                verdict = rules(alert)
+                notes.append(FallbackNote(breaker: BreakerName.ml, strategy: StrategyName.rules, reason: .lowConfidence))
+            }
+            return decided(
+                verdict, model: model, for: alert,
                 provenance: StepProvenance(source: notes.isEmpty ? .primary : .secondary, fallbackUsed: !notes.isEmpty),
                 fallbacks: notes
             )
         } catch {
             // Only an error the breaker does not count reaches here (e.g. cancellation):
             // the rules still answer, so no alert goes unclassified.
-            return StepOutcome(value: rules(alert), provenance: StepProvenance(source: .secondary, fallbackUsed: true))
+            return decided(rules(alert), model: nil, for: alert, provenance: StepProvenance(source: .secondary, fallbackUsed: true))
         }
+    }
+
+    private func decided(
+        _ verdict: Classification, model: Classification?, for alert: Alert, provenance: StepProvenance, fallbacks: [FallbackNote] = []
+    ) -> StepOutcome<ClassificationDecision> {
+        StepOutcome(
+            value: ClassificationDecision(published: policy.applyingFloor(to: verdict, for: alert), model: model),
+            provenance: provenance, fallbacks: fallbacks
+        )
     }
 }

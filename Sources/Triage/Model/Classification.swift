@@ -6,6 +6,21 @@ public enum ClassifierKind: String, Sendable, Codable, CaseIterable {
     case rules
 }
 
+/// What the classification step decided for one alert: the verdict it publishes and
+/// the model's own answer, so every decision of the policy can be audited.
+public struct ClassificationDecision: Sendable, Equatable {
+    /// The verdict published as the incident's `classification`.
+    public var published: Classification
+    /// The model's answer before the policy (``ClassificationPolicy``); `nil` when the
+    /// model was not asked or did not answer (ML off, breaker open, error, timeout).
+    public var model: Classification?
+
+    public init(published: Classification, model: Classification? = nil) {
+        self.published = published
+        self.model = model
+    }
+}
+
 /// The verdict on one alert.
 public struct Classification: Sendable, Codable, Equatable {
     public var severity: Severity

@@ -12,6 +12,9 @@ public enum FallbackEventReason: String, Sendable, Codable, CaseIterable {
     case featureOff = "feature_off"
     /// The dependency is in read-only mode (e.g. the dedup store cannot write).
     case readOnly = "read_only"
+    /// The primary answered, but less confidently than required (the model's verdict
+    /// below `ml.minConfidence`), so the fallback's answer was published.
+    case lowConfidence = "low_confidence"
 }
 
 /// One record of `incidents.fallback-events`: one fallback execution.

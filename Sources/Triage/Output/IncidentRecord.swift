@@ -24,12 +24,17 @@ public struct IncidentProvenance: Sendable, Equatable {
     public var classification: StepProvenance
     /// Who served the dedup lookup.
     public var dedup: StepProvenance
+    /// The model's own verdict (severity, category, confidence) next to the published
+    /// one; `nil` when the model was not asked or did not answer. Wire:
+    /// `provenance.classification.model`.
+    public var model: Classification?
 
     /// Creates provenance for the three steps.
-    public init(enrichment: StepProvenance, classification: StepProvenance, dedup: StepProvenance) {
+    public init(enrichment: StepProvenance, classification: StepProvenance, dedup: StepProvenance, model: Classification? = nil) {
         self.enrichment = enrichment
         self.classification = classification
         self.dedup = dedup
+        self.model = model
     }
 }
 
@@ -51,7 +56,8 @@ public enum DedupInfo: Sendable, Equatable {
 /// `enrichment` ({`name`, `owner_team`, `tier`, `runbook_url`, `on_call`, `chat_channel`,
 /// `tags`} or `null`), `classification` {`severity`, `category`, `confidence`,
 /// `classifier`, `rule`}, `provenance` {`enrichment`, `classification`, `dedup`: each
-/// {`source`, `fallback_used`, `stale_age_seconds`}}, `dedup` ({`available`: true,
+/// {`source`, `fallback_used`, `stale_age_seconds`}; `classification` also `model`:
+/// {`severity`, `category`, `confidence`} of the model's own answer, or `null`}, `dedup` ({`available`: true,
 /// `occurrences`, `first_seen`, `last_seen`} or {`available`: false}), `worker_id`,
 /// `received_at`, `processed_at`. Timestamps are UTC RFC 3339 with milliseconds.
 /// The Kafka record key is ``key`` (the alert fingerprint).
@@ -134,7 +140,8 @@ public struct IncidentRecord: Sendable, Equatable {
         w.key(CodingKeys.provenance)
         w.beginObject()
         w.key(ProvenanceKeys.classification)
-        try WireStepProvenance.write(provenance.classification, staleAgeField: "provenance.classification.stale_age_seconds", to: &w)
+        try WireStepProvenance.write(
+            provenance.classification, model: .some(provenance.model), staleAgeField: "provenance.classification.stale_age_seconds", to: &w)
         w.key(ProvenanceKeys.dedup)
         try WireStepProvenance.write(provenance.dedup, staleAgeField: "provenance.dedup.stale_age_seconds", to: &w)
         w.key(ProvenanceKeys.enrichment)
@@ -173,6 +180,7 @@ extension IncidentRecord: Decodable {
             throw DecodingError.dataCorruptedError(forKey: .schemaVersion, in: c, debugDescription: "unsupported schema_version \(version)")
         }
         let p = try c.nestedContainer(keyedBy: ProvenanceKeys.self, forKey: .provenance)
+        let classificationStep = try p.decode(WireStepProvenance.self, forKey: .classification)
         let d = try c.nestedContainer(keyedBy: DedupKeys.self, forKey: .dedup)
         let dedup: DedupInfo
         if try d.decode(Bool.self, forKey: .available) {
@@ -190,8 +198,9 @@ extension IncidentRecord: Decodable {
             classification: try c.decode(WireClassification.self, forKey: .classification).classification,
             provenance: IncidentProvenance(
                 enrichment: try p.decode(WireStepProvenance.self, forKey: .enrichment).step,
-                classification: try p.decode(WireStepProvenance.self, forKey: .classification).step,
-                dedup: try p.decode(WireStepProvenance.self, forKey: .dedup).step),
+                classification: classificationStep.step,
+                dedup: try p.decode(WireStepProvenance.self, forKey: .dedup).step,
+                model: classificationStep.model),
             dedup: dedup,
             workerID: try c.decode(String.self, forKey: .workerID),
             receivedAt: try c.decode(WireDate.self, forKey: .receivedAt).date,

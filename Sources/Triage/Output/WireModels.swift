@@ -152,8 +152,12 @@ struct WireClassification: Decodable {
 
 struct WireStepProvenance: Decodable {
     var step: StepProvenance
+    /// `model` of the classification step (absent in records written before it existed).
+    var model: Classification?
 
-    enum CodingKeys: String, CodingKey { case source, fallbackUsed = "fallback_used", staleAgeSeconds = "stale_age_seconds" }
+    enum CodingKeys: String, CodingKey { case source, fallbackUsed = "fallback_used", staleAgeSeconds = "stale_age_seconds", model }
+
+    enum ModelKeys: String, CodingKey { case severity, category, confidence }
 
     init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -161,14 +165,42 @@ struct WireStepProvenance: Decodable {
             source: try c.decode(ProvenanceSource.self, forKey: .source),
             fallbackUsed: try c.decode(Bool.self, forKey: .fallbackUsed),
             staleAgeSeconds: try c.decodeIfPresent(Double.self, forKey: .staleAgeSeconds))
+        if c.contains(.model), try !c.decodeNil(forKey: .model) {
+            let m = try c.nestedContainer(keyedBy: ModelKeys.self, forKey: .model)
+            model = Classification(
+                severity: try m.decode(Severity.self, forKey: .severity),
+                category: try m.decode(Category.self, forKey: .category),
+                confidence: try m.decode(Double.self, forKey: .confidence),
+                classifier: .ml)
+        }
     }
 
-    /// - Parameter staleAgeField: where the step sits, named in the error.
-    /// - Throws: `EncodingError.invalidValue` when the stale age is not finite.
-    static func write(_ step: StepProvenance, staleAgeField: StaticString, to w: inout JSONByteWriter) throws(EncodingError) {
+    /// - Parameters:
+    ///   - model: `nil` for a step without the `model` key (enrichment, dedup);
+    ///     `.some(nil)` writes `"model": null`.
+    ///   - staleAgeField: where the step sits, named in the error.
+    /// - Throws: `EncodingError.invalidValue` when the stale age or the model's confidence is not finite.
+    static func write(
+        _ step: StepProvenance, model: Classification?? = nil, staleAgeField: StaticString, to w: inout JSONByteWriter
+    ) throws(EncodingError) {
         w.beginObject()
         w.key(CodingKeys.fallbackUsed)
         w.bool(step.fallbackUsed)
+        if let model {
+            w.key(CodingKeys.model)
+            if let model {
+                w.beginObject()
+                w.key(ModelKeys.category)
+                w.string(model.category.rawValue)
+                w.key(ModelKeys.confidence)
+                try w.double(model.confidence, field: "provenance.classification.model.confidence")
+                w.key(ModelKeys.severity)
+                w.string(model.severity.rawValue)
+                w.endObject()
+            } else {
+                w.null()
+            }
+        }
         w.key(CodingKeys.source)
         w.string(step.source.rawValue)
         w.key(CodingKeys.staleAgeSeconds)

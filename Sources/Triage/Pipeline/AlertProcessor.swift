@@ -164,9 +164,10 @@ public struct AlertProcessor: Sendable {
         let incident = IncidentRecord(
             alert: alert,
             enrichment: service.value,
-            classification: verdict.value,
+            classification: verdict.value.published,
             provenance: IncidentProvenance(
-                enrichment: service.provenance, classification: verdict.provenance, dedup: seen.provenance
+                enrichment: service.provenance, classification: verdict.provenance, dedup: seen.provenance,
+                model: verdict.value.model
             ),
             dedup: seen.value,
             workerID: workerID,

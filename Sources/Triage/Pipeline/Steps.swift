@@ -42,7 +42,7 @@ public protocol EnrichmentStep: Sendable {
 
 /// Classifies an alert. Never fails: an implementation falls back to the rules.
 public protocol ClassificationStep: Sendable {
-    func classify(_ alert: Alert) async -> StepOutcome<Classification>
+    func classify(_ alert: Alert) async -> StepOutcome<ClassificationDecision>
 }
 
 /// Counts deliveries of an alert. Never fails: while the store is unavailable or
