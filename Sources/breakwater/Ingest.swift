@@ -26,7 +26,10 @@ struct Ingest: AsyncParsableCommand {
         let logger = Logger(label: "breakwater")
         let assembly = WorkerAssembly(configuration: configuration, logger: logger)
         do {
-            try await runUntilSignalled(logger: logger) { signals, groupStarted in
+            // The server stops taking requests, those in flight wait at most the delivery
+            // timeout, then the producer flushes for as long again.
+            let bound = configuration.ingest.deliveryTimeout.duration * 2 + .seconds(15)
+            try await runUntilSignalled(logger: logger, gracefulBound: bound) { signals, groupStarted in
                 logger.info("starting ingest", metadata: [
                     "kafka": "\(configuration.kafka.bootstrapServers)", "topic": "\(configuration.topics.alerts)",
                     "address": "\(configuration.http.host):\(configuration.http.port)",

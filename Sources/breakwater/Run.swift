@@ -25,7 +25,10 @@ struct Run: AsyncParsableCommand {
         let application = WorkerApplication(configuration: configuration, logger: logger)
         let masked = loaded.maskedDescription
         do {
-            try await runUntilSignalled(logger: logger) { signals, groupStarted in
+            // Draining may take the shutdown deadline; closing the producer and the consumer
+            // have bounds of their own (10 s and 15 s); what is left is margin.
+            let bound = configuration.pipeline.shutdownDeadline.duration + .seconds(45)
+            try await runUntilSignalled(logger: logger, gracefulBound: bound) { signals, groupStarted in
                 logger.info("starting worker", metadata: [
                     "worker_id": "\(configuration.pipeline.workerId)", "kafka": "\(configuration.kafka.bootstrapServers)",
                 ])

@@ -22,6 +22,8 @@ public final class KafkaConsumer: Sendable {
     /// Guards the handle's life: non-blocking calls hold it while using the handle.
     private let isOpen = Mutex(true)
     private let commitTimer = Mutex<Task<Void, Never>?>(nil)
+    /// Set by the first ``close(timeout:)``; later calls return at once.
+    private let closeRequested = Mutex(false)
     private let batchSize: Int
     private let logger: Logger
 
@@ -358,13 +360,38 @@ public final class KafkaConsumer: Sendable {
     /// Commits done work (automatic mode), leaves the group (its partitions go to the
     /// other members at once) and releases the client. Iteration of ``events`` ends.
     /// Calling it again does nothing.
+    ///
+    /// - Parameter timeout: the longest to wait. librdkafka's close can block without end
+    ///   (a rebalance hook that never returns, or joining its threads after the broker
+    ///   went away and came back); past the timeout the client is abandoned to finish
+    ///   (or not) on its own queue, so a process that is stopping is never held by it.
+    ///   `nil`: wait however long it takes.
     /// - Returns: the final commit's or the leave's error, if any (also logged); the
     ///   client is released anyway, and uncommitted work is redelivered to the next owner.
+    ///   `_TIMED_OUT` when the timeout passed first.
     @discardableResult
-    public func close() async -> KafkaError? {
+    public func close(timeout: Duration? = nil) async -> KafkaError? {
         commitTimer.withLock { $0?.cancel() }
+        let first = closeRequested.withLock { requested in
+            defer { requested = true }
+            return !requested
+        }
+        guard first else { return nil }
+        let logger = logger
         return await withCheckedContinuation { continuation in
-            queue.async { [self] in continuation.resume(returning: closeBlocking()) }
+            let answer = FirstAnswer(continuation)
+            queue.async { [self] in answer.give(closeBlocking()) }
+            if let timeout {
+                DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(Int(timeout.wholeMilliseconds))) {
+                    let error = KafkaError(
+                        code: RD_KAFKA_RESP_ERR__TIMED_OUT,
+                        text: "closing the consumer did not finish within \(timeout); the client was abandoned"
+                    )
+                    if answer.give(error) {
+                        logger.error("consumer close timed out; abandoning the client", metadata: ["timeout": "\(timeout)"])
+                    }
+                }
+            }
         }
     }
 
@@ -410,5 +437,22 @@ public final class KafkaConsumer: Sendable {
                 rd_kafka_destroy_flags(handle.pointer, Int32(RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE))
             }
         }
+    }
+}
+
+/// Resumes a continuation with the first answer given; later answers are dropped.
+private final class FirstAnswer<Value: Sendable>: Sendable {
+    private let continuation: Mutex<CheckedContinuation<Value, Never>?>
+
+    init(_ continuation: CheckedContinuation<Value, Never>) {
+        self.continuation = Mutex(continuation)
+    }
+
+    /// Resumes with `value` if nothing did yet; returns whether this call did.
+    @discardableResult
+    func give(_ value: Value) -> Bool {
+        guard let continuation = continuation.withLock({ $0.take() }) else { return false }
+        continuation.resume(returning: value)
+        return true
     }
 }

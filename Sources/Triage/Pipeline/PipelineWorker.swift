@@ -88,6 +88,10 @@ public final class PipelineWorker: Service, Sendable {
         public var atLeastOnce: AtLeastOnce
         /// Settings of exactly-once delivery.
         public var exactlyOnce: ExactlyOnce
+        /// Longest the final commit and leaving the group may take once the work is done;
+        /// past it the consumer is abandoned and the worker stops anyway (what was not
+        /// committed is redelivered). Default 15 s.
+        public var consumerCloseTimeout: Duration
 
         public init(
             topics: PipelineTopics = PipelineTopics(),
@@ -96,7 +100,8 @@ public final class PipelineWorker: Service, Sendable {
             lagInterval: Duration = .seconds(10),
             pauseWhenFullFor: Duration = .seconds(1),
             atLeastOnce: AtLeastOnce = AtLeastOnce(),
-            exactlyOnce: ExactlyOnce = ExactlyOnce()
+            exactlyOnce: ExactlyOnce = ExactlyOnce(),
+            consumerCloseTimeout: Duration = .seconds(15)
         ) {
             self.topics = topics
             self.maxInFlight = max(1, maxInFlight)
@@ -105,6 +110,7 @@ public final class PipelineWorker: Service, Sendable {
             self.pauseWhenFullFor = pauseWhenFullFor
             self.atLeastOnce = atLeastOnce
             self.exactlyOnce = exactlyOnce
+            self.consumerCloseTimeout = consumerCloseTimeout
         }
     }
 
@@ -336,7 +342,7 @@ public final class PipelineWorker: Service, Sendable {
     /// group: the consumer's close commits what is done.
     private func close() async {
         await delivery.close()
-        if let error = await consumer.close() {
+        if let error = await consumer.close(timeout: configuration.consumerCloseTimeout) {
             logger.error("consumer close reported an error", metadata: ["error": "\(error)"])
         }
         onStateChange(.stopped)
