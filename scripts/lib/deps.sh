@@ -66,3 +66,10 @@ free_tcp_port() {
 tcp_port_in_use() {
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
+
+# ensure_promtool: Prometheus's promtool (Debian package `prometheus`), which the tests use
+# to lint a live worker's /metrics and to check and unit-test deploy/prometheus/alerts.yaml.
+ensure_promtool() {
+    command -v promtool >/dev/null && return 0
+    ensure_apt_packages prometheus
+}
