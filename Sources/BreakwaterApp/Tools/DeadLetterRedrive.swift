@@ -378,8 +378,9 @@ public struct RedriveSummary: Sendable, Equatable {
     /// Records sent (would be sent).
     public var redrivenCount: Int { redriven.values.reduce(0, +) }
 
-    /// Whether the run ended without a failure or an unsaved commit.
-    public var succeeded: Bool { failed == 0 && errors.isEmpty && commitError == nil && stop != .failed }
+    /// Whether the run ended without a failure, an unsaved commit or an idle stop (a
+    /// consumer that stopped receiving before the end: a broker away, a fetch refused).
+    public var succeeded: Bool { failed == 0 && errors.isEmpty && commitError == nil && stop != .failed && stop != .idle }
 
     /// The summary for people: totals, each grouped by reason, and why it stopped.
     public var text: String {
@@ -414,7 +415,8 @@ public struct RedriveSummary: Sendable, Equatable {
         case .limit: "stopped at --limit; run the same command again to continue"
         case .interrupted: "interrupted; run the same command again to continue (acknowledged records are not sent twice)"
         case .failed: "stopped after a failure; run the same command again to retry from the first record not acknowledged"
-        case .idle: "stopped: nothing arrived for the idle timeout before the end of the dead-letter topic; run again to continue"
+        case .idle: "stopped: nothing arrived for the idle timeout before the end of the dead-letter topic (is the broker reachable? "
+            + "see the consumer errors above); run again to continue"
         }
     }
 }
