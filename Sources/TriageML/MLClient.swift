@@ -136,7 +136,7 @@ public final class MLClient: AlertClassifier {
             let body = try await send(alerts)
             return try decode(body, count: alerts.count)
         } catch {
-            Counter(label: "breakwater_ml_infer_failures_total", dimensions: [("reason", error.reason)]).increment()
+            Counter(label: MetricNames.mlInferFailures, dimensions: [("reason", error.reason)]).increment()
             logger.debug("inference failed", metadata: ["error": "\(error)", "batch": "\(alerts.count)"])
             throw error
         }

@@ -60,7 +60,7 @@ public actor MicroBatcher: AlertClassifier {
         self.upstream = upstream
         self.configuration = configuration
         self.clock = ResilienceClock(clock)
-        self.batchSize = Recorder(label: "breakwater_ml_batch_size", factory: metricsFactory)
+        self.batchSize = Recorder(label: MetricNames.mlBatchSize, factory: metricsFactory)
     }
 
     /// The number of alerts waiting for their batch to be sent (for tests and gauges).

@@ -8,7 +8,7 @@ struct Breakwater: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "breakwater",
         abstract: "Classify alerts from Kafka with circuit-breaker-protected enrichment and ML.",
-        subcommands: [Run.self, Ingest.self, Produce.self, Tail.self, Classify.self, CheckConfig.self]
+        subcommands: [Run.self, Ingest.self, Produce.self, Tail.self, Redrive.self, Classify.self, CheckConfig.self]
     )
 }
 

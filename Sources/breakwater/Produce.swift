@@ -139,24 +139,3 @@ struct Produce: AsyncParsableCommand, Sendable {
         return SampleBatch.records(count: count ?? 0, malformed: malformed, formats: try chosenFormats(), seed: seed, now: Date())
     }
 }
-
-/// Progress on standard error: a redrawn bar on a terminal, a plain line every few
-/// seconds otherwise.
-private struct ProgressOutput: Sendable {
-    let enabled: Bool
-    let isTerminal = isatty(STDERR_FILENO) == 1
-
-    var interval: Duration { isTerminal ? .milliseconds(100) : .seconds(2) }
-
-    var report: @Sendable (ProduceProgress) -> Void {
-        if isTerminal {
-            return { progress in FileHandle.standardError.write(Data(("\r\u{1B}[2K" + ProgressBar.bar(progress)).utf8)) }
-        }
-        return { progress in printError(ProgressBar.line(progress)) }
-    }
-
-    /// Ends the bar's line so later output starts on a fresh one.
-    func finish() {
-        if enabled, isTerminal { FileHandle.standardError.write(Data("\n".utf8)) }
-    }
-}

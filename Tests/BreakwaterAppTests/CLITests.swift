@@ -10,20 +10,7 @@ func breakwater(_ arguments: [String], environment: [String: String] = [:]) thro
     let candidates = [directory, directory.deletingLastPathComponent()].map { $0.appendingPathComponent("breakwater") }
     let binary = try #require(candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) },
                               "breakwater binary not found near \(directory.path)")
-    let process = Process()
-    process.executableURL = binary
-    process.arguments = arguments
-    process.environment = environment
-    process.currentDirectoryURL = repositoryRoot
-    let output = Pipe()
-    let error = Pipe()
-    process.standardOutput = output
-    process.standardError = error
-    try process.run()
-    let outputData = output.fileHandleForReading.readDataToEndOfFile()
-    let errorData = error.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: outputData, as: UTF8.self), String(decoding: errorData, as: UTF8.self))
+    return try runProcess(binary, arguments, environment: environment)
 }
 
 @Suite("breakwater CLI")

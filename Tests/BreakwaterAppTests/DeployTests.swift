@@ -230,6 +230,32 @@ struct DeployTests {
         #expect(referenced == Set(MetricNames.all), "not on the dashboard: \(Set(MetricNames.all).subtracting(referenced))")
     }
 
+    @Test func alertRulesQueryOnlyExportedMetrics() throws {
+        let document = try #require(try Yams.load(yaml: try repositoryFile("deploy/prometheus/alerts.yaml")) as? [String: Any])
+        let groups = try #require(document["groups"] as? [[String: Any]])
+        let rules = groups.flatMap { ($0["rules"] as? [[String: Any]]) ?? [] }
+        #expect(Set(rules.compactMap { $0["alert"] as? String }) == [
+            "BreakwaterBreakerOpen", "BreakwaterDeadLetterRateHigh", "BreakwaterConsumerLagGrowing",
+            "BreakwaterNoIncidentsWhileLagging", "BreakwaterWorkerNotReady",
+        ])
+        for rule in rules {
+            let expression = try #require(rule["expr"] as? String)
+            let names = PromQL.metricNames(in: expression)
+            #expect(!names.isEmpty, "no metric in \(expression)")
+            for name in names { #expect(MetricNames.all.contains(PromQL.baseName(name)), "\(name) in `\(expression)` is not exported") }
+        }
+    }
+
+    @Test(.enabled(if: Promtool.shouldRun))
+    func alertRulesPassPromtoolsCheckAndTheirUnitTests() throws {
+        let check = try Promtool.run(["check", "rules", "deploy/prometheus/alerts.yaml"])
+        #expect(check.status == 0, "\(check.output)")
+        #expect(check.output.contains("SUCCESS: 5 rules found"), "\(check.output)")
+        let test = try Promtool.run(["test", "rules", "alerts-test.yaml"], in: repositoryRoot.appendingPathComponent("deploy/prometheus"))
+        #expect(test.status == 0, "\(test.output)")
+        #expect(test.output.contains("SUCCESS"), "\(test.output)")
+    }
+
     @Test func promQLExtraction() {
         let expression = #"histogram_quantile(0.95, sum by (le) (rate(x_bucket{a="b c", d=~"$e"}[$__rate_interval]))) / ignoring(f) y"#
         #expect(PromQL.metricNames(in: expression) == ["x_bucket", "y"])

@@ -132,16 +132,40 @@ import Triage
         #expect(after.contains(#"circuit_breaker_transitions_total{breaker="ml",from="closed",to="forced_open"} 1"#))
     }
 
+    @Test func everyMetricHasItsHelpTextAndReadinessIsTakenAtEachScrape() async throws {
+        let fixture = try HTTPFixture()
+        Counter(label: MetricNames.incidents, dimensions: [("classifier", "ml"), ("severity", "low")], factory: fixture.factory).increment()
+        Recorder(label: MetricNames.mlBatchSize, aggregate: true, factory: fixture.factory).record(3)
+        Metrics.Timer(label: MetricNames.processingDuration, factory: fixture.factory).recordMilliseconds(5)
+        Meter(label: MetricNames.inFlight, factory: fixture.factory).increment()
+        let (notReady, ready) = try await fixture.withServer { client in
+            let notReady = try await client.request(.get, HTTPRoutes.metrics).body
+            fixture.readiness.setConsumerJoinedGroup(true)
+            fixture.readiness.setProducerConnected(true)
+            return (notReady, try await client.request(.get, HTTPRoutes.metrics).body)
+        }
+        #expect(notReady.contains("\(MetricNames.ready) 0"))
+        #expect(ready.contains("\(MetricNames.ready) 1"))
+        let lines = ready.split(separator: "\n")
+        let typed = lines.filter { $0.hasPrefix("# TYPE ") }.map { String($0.split(separator: " ")[2]) }
+        #expect(typed.count >= 8)
+        for name in typed {
+            let help = try #require(MetricNames.help[name], "\(name) has no entry in MetricNames.help")
+            #expect(lines.contains("# HELP \(name) \(help)"), "no HELP line for \(name)")
+        }
+        #expect(Set(MetricNames.help.keys) == Set(MetricNames.all))
+    }
+
     @Test func bootstrapInstallsOneFactoryOverItsRegistryAndOnlyOnce() {
         let once = OnceBootstrap<PrometheusCollectorRegistry>()
-        let installed = Mutex<[PrometheusMetricsFactory]>([])
+        let installed = Mutex<[DescribedPrometheusMetricsFactory]>([])
         let first = BreakwaterMetrics.bootstrap(once: once) { factory in installed.withLock { $0.append(factory) } }
         let second = BreakwaterMetrics.bootstrap(once: once) { factory in installed.withLock { $0.append(factory) } }
         #expect(first === second)
         let factories = installed.withLock { $0 }
         #expect(factories.count == 1)
         #expect(factories.first?.registry === first)
-        #expect(factories.first?.valueHistogramBuckets[MetricNames.mlBatchSize] == BreakwaterMetrics.mlBatchSizeBuckets)
-        #expect(factories.first?.durationHistogramBuckets[MetricNames.processingDuration] == BreakwaterMetrics.processingDurationBuckets)
+        #expect(factories.first?.base.valueHistogramBuckets[MetricNames.mlBatchSize] == BreakwaterMetrics.mlBatchSizeBuckets)
+        #expect(factories.first?.base.durationHistogramBuckets[MetricNames.processingDuration] == BreakwaterMetrics.processingDurationBuckets)
     }
 }

@@ -18,7 +18,7 @@ let testAdminToken = "test-admin-token-0123456789abcdef"
 struct HTTPFixture: Sendable {
     let readiness = Readiness()
     let registry = PrometheusCollectorRegistry()
-    let factory: PrometheusMetricsFactory
+    let factory: DescribedPrometheusMetricsFactory
     let breakers: CircuitBreakerRegistry
     let features = FeatureFallback(clock: ManualClock())
     let dedup: DegradedService<String>

@@ -1,9 +1,15 @@
 import AsyncHTTPClient
+import BreakwaterApp
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Kafka
 import NIOCore
 import ServiceTestSupport
 import Synchronization
 import Testing
+import Triage
 
 /// Output collected as it comes, from the pipe's reading thread.
 private final class LogBuffer: Sendable {
@@ -53,6 +59,13 @@ private final class RunningBinary {
         kill(process.processIdentifier, signal)
     }
 
+    /// Kills the process if it still runs (clean-up after a test that failed early).
+    func killIfRunning() {
+        guard process.isRunning else { return }
+        send(SIGKILL)
+        process.waitUntilExit()
+    }
+
     /// Waits for the process to exit, at most `limit`; kills it and records an issue when
     /// it does not. Returns its status (nil when it had to be killed).
     func exitStatus(within limit: Duration = .seconds(90)) async -> Int32? {
@@ -70,10 +83,12 @@ private final class RunningBinary {
     }
 }
 
-/// `breakwater run` against the real broker, rules only, PostgreSQL unreachable.
-private func startWorker(bootstrap: String) throws -> RunningBinary {
-    let suffix = UUID().uuidString.prefix(8).lowercased()
-    return try RunningBinary(["run"], environment: [
+/// `breakwater run` against the real broker, rules only, PostgreSQL unreachable; its
+/// alerts topic is `signal-alerts-<suffix>`.
+private func startWorker(
+    bootstrap: String, port: Int = Int.random(in: 20_000..<40_000), suffix: String = String(UUID().uuidString.prefix(8).lowercased())
+) throws -> RunningBinary {
+    try RunningBinary(["run"], environment: [
         "BREAKWATER_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
         "BREAKWATER_KAFKA_GROUP_ID": "signal-tests-\(suffix)",
         "BREAKWATER_KAFKA_ASSIGNMENT_STRATEGY": "range",
@@ -84,7 +99,7 @@ private func startWorker(bootstrap: String) throws -> RunningBinary {
         "BREAKWATER_TOPICS_PARTITIONS": "1",
         "BREAKWATER_ML_ENABLED": "false",
         "BREAKWATER_CATALOG_POSTGRES_URL": "postgres://x:y@127.0.0.1:1/db",
-        "BREAKWATER_HTTP_PORT": "\(Int.random(in: 20_000..<40_000))",
+        "BREAKWATER_HTTP_PORT": "\(port)",
         "BREAKWATER_LOGGING_LEVEL": "info",
     ])
 }
@@ -156,5 +171,50 @@ struct RunSignalTests {
         let status = await worker.exitStatus(within: .seconds(60))
         #expect(status != nil && status != 0)
         #expect(worker.output.contains("stopping at once"))
+    }
+}
+
+@Suite("breakwater run: /metrics", .serialized, .timeLimit(.minutes(3)))
+struct LiveMetricsTests {
+    /// The body of `GET url`.
+    static func fetch(_ url: String) async throws -> String {
+        let (data, _) = try await URLSession.shared.data(from: try #require(URL(string: url)))
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    @Test(.enabled(if: ExternalService.kafka.shouldRun && Promtool.shouldRun))
+    func aLiveWorkersMetricsPassPromtoolsLint() async throws {
+        let bootstrap = try ExternalService.kafka.require()
+        let port = Int.random(in: 20_000..<40_000)
+        let suffix = String(UUID().uuidString.prefix(8).lowercased())
+        let worker = try startWorker(bootstrap: bootstrap, port: port, suffix: suffix)
+        defer { worker.killIfRunning() }
+        await worker.waitForLog("partitions assigned")
+
+        // Records of every format and malformed ones: incidents, fallback events (the
+        // static catalog stands in for PostgreSQL) and dead letters all get counted.
+        let producer = try KafkaProducer(
+            configuration: KafkaProducerConfiguration(common: ToolsKafkaTests.kafka(bootstrap)), logger: ToolsKafkaTests.logger)
+        let summary = await AlertProducerRun(topic: "signal-alerts-\(suffix)")
+            .send(SampleBatch.records(count: 10, malformed: 2, seed: 3, now: Date()), to: producer)
+        _ = await producer.close()
+        #expect(summary.delivered == 12)
+
+        let url = "http://127.0.0.1:\(port)\(HTTPRoutes.metrics)"
+        var metrics = ""
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            metrics = (try? await Self.fetch(url)) ?? ""
+            if [MetricNames.incidents, MetricNames.dlqRecords, MetricNames.fallbacks, "\(MetricNames.ready) 1"]
+                .allSatisfy(metrics.contains) { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        #expect(metrics.contains("\(MetricNames.ready) 1"), "\(metrics)")
+        #expect(metrics.contains("# HELP \(MetricNames.incidents) "))
+        let lint = try Promtool.run(["check", "metrics"], input: metrics)
+        #expect(lint.status == 0, "\(lint.output)")
+        #expect(lint.output.isEmpty, "\(lint.output)")
+        worker.send(SIGTERM)
+        #expect(await worker.exitStatus() == 0)
     }
 }

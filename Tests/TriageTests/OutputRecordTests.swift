@@ -141,6 +141,22 @@ func headerObject(_ fields: [String: String]) -> JSONValue { .object(fields.mapV
         #expect(DeadLetter(headers: badOffset) == nil)
     }
 
+    @Test func aLetterWithoutItsOriginalSaysSoAndOthersCarryNoSuchHeader() throws {
+        var dropped = ExampleRecords.deadLetter
+        #expect(!dropped.originalDropped)
+        #expect(dropped.headerFields[DeadLetter.Header.originalDropped] == nil)
+        dropped.originalDropped = true
+        let headers = dropped.headers(appendingTo: [])
+        #expect(headers.last?.key == DeadLetter.Header.originalDropped)
+        #expect(headers.last?.stringValue == "true")
+        #expect(DeadLetter(headers: headers) == dropped)
+        #expect(try schemaValidator("dlq-headers.schema.json").validate(headerObject(dropped.headerFields)).isEmpty)
+        // A redrive count among the original headers is kept; earlier letters' headers are not.
+        let redriven = ExampleRecords.deadLetter.headers(appendingTo: [RecordHeader(DeadLetter.redriveCountHeader, "2")] + headers)
+        #expect(redriven.first == RecordHeader(DeadLetter.redriveCountHeader, "2"))
+        #expect(DeadLetter(headers: redriven)?.originalDropped == false)
+    }
+
     @Test func deadLetterDetailIsCapped() throws {
         let long = DeadLetter(reason: DeadLetter.processingFailedReason, detail: String(repeating: "é", count: 2000), sourceTopic: "alerts",
                               sourcePartition: 0, sourceOffset: 0, time: ExampleRecords.processed, workerID: "w")

@@ -33,6 +33,19 @@ ensure_kafka_client_deps() {
     ensure_apt_packages librdkafka-dev kcat pkg-config
 }
 
+# ensure_venv_package NAME VERSION: installs NAME==VERSION from PyPI into the project venv
+# .run/venv (created if absent), unless that version is there already.
+ensure_venv_package() {
+    local venv="$BREAKWATER_RUN/venv" name=$1 version=$2
+    if [ ! -x "$venv/bin/python" ]; then
+        command -v python3 >/dev/null || ensure_apt_packages python3 python3-venv
+        python3 -m venv "$venv" >&2 || { echo "error: cannot create venv $venv (install python3-venv)" >&2; return 1; }
+    fi
+    if [ "$("$venv/bin/python" -c "import importlib.metadata as m; print(m.version('$name'))" 2>/dev/null)" != "$version" ]; then
+        "$venv/bin/pip" install -q "$name==$version" >&2 || { echo "error: pip install $name==$version failed" >&2; return 1; }
+    fi
+}
+
 # NOIDA_VERSION: the pinned noida-db wheel that provides the local broker.
 NOIDA_VERSION="0.2.3"
 
@@ -42,14 +55,7 @@ NOIDA_VERSION="0.2.3"
 # we record the broker's own.
 ensure_noida() {
     local venv="$BREAKWATER_RUN/venv"
-    if [ ! -x "$venv/bin/python" ]; then
-        command -v python3 >/dev/null || ensure_apt_packages python3 python3-venv
-        python3 -m venv "$venv" >&2 || { echo "error: cannot create venv $venv (install python3-venv)" >&2; return 1; }
-    fi
-    if [ "$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("noida-db"))' 2>/dev/null)" != "$NOIDA_VERSION" ]; then
-        "$venv/bin/pip" install -q "noida-db==$NOIDA_VERSION" >&2 \
-            || { echo "error: pip install noida-db==$NOIDA_VERSION failed" >&2; return 1; }
-    fi
+    ensure_venv_package noida-db "$NOIDA_VERSION" || return 1
     local bin
     bin="$("$venv/bin/python" -c 'import os, noida_db; print(os.path.join(os.path.dirname(noida_db.__file__), "noida-db"))')"
     [ -f "$bin" ] || { echo "error: noida-db binary not found at $bin" >&2; return 1; }
@@ -73,4 +79,21 @@ tcp_port_in_use() {
 ensure_alertmanager() {
     ensure_apt_packages prometheus-alertmanager || return 1
     command -v prometheus-alertmanager
+}
+
+# ensure_promtool: Prometheus's promtool (Debian package `prometheus`), which the tests use
+# to lint a live worker's /metrics and to check and unit-test deploy/prometheus/alerts.yaml.
+ensure_promtool() {
+    command -v promtool >/dev/null && return 0
+    ensure_apt_packages prometheus
+}
+
+# MATPLOTLIB_VERSION: the pinned matplotlib that draws scripts/demo's timeline picture.
+MATPLOTLIB_VERSION="3.11.2"
+
+# ensure_matplotlib: installs matplotlib==$MATPLOTLIB_VERSION into the project venv
+# .run/venv (created if absent) and prints that venv's python.
+ensure_matplotlib() {
+    ensure_venv_package matplotlib "$MATPLOTLIB_VERSION" || return 1
+    printf '%s\n' "$BREAKWATER_RUN/venv/bin/python"
 }

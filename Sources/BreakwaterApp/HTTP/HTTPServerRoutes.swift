@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 import Prometheus
 import Resilience
+import Triage
 
 /// What the HTTP server reads and operates on. The worker builds these once and shares
 /// them with the pipeline.
@@ -71,8 +72,11 @@ enum HTTPServerRoutes {
             return JSONResponse.make(status: status.isReady ? .ok : .serviceUnavailable, body: ReadinessBody(status))
         }
         let registry = dependencies.metrics
+        let ready = BreakwaterMetrics.makeFactory(registry: registry).makeGauge(name: MetricNames.ready)
         router.get(RouterPath(HTTPRoutes.metrics)) { _, _ in
-            Response(
+            // Readiness is a verdict of the moment: taken at each scrape, never stale.
+            ready.set(to: readiness.isReady ? 1.0 : 0.0)
+            return Response(
                 status: .ok,
                 headers: [.contentType: metricsContentType],
                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer()))

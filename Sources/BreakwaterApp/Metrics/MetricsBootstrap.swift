@@ -31,13 +31,14 @@ public enum BreakwaterMetrics {
 
     private static let once = OnceBootstrap<PrometheusCollectorRegistry>()
 
-    /// A factory that records into `registry`, with Breakwater's histogram buckets.
-    public static func makeFactory(registry: PrometheusCollectorRegistry) -> PrometheusMetricsFactory {
+    /// A factory that records into `registry`, with Breakwater's histogram buckets and
+    /// each metric's help text from ``MetricNames/help``.
+    public static func makeFactory(registry: PrometheusCollectorRegistry) -> DescribedPrometheusMetricsFactory {
         var factory = PrometheusMetricsFactory(registry: registry)
         factory.durationHistogramBuckets[MetricNames.processingDuration] = processingDurationBuckets
         factory.durationHistogramBuckets[MetricNames.ingestDuration] = ingestDurationBuckets
         factory.valueHistogramBuckets[MetricNames.mlBatchSize] = mlBatchSizeBuckets
-        return factory
+        return DescribedPrometheusMetricsFactory(base: factory, help: MetricNames.help)
     }
 
     /// Makes a fresh registry the process-wide swift-metrics backend
@@ -54,7 +55,7 @@ public enum BreakwaterMetrics {
     /// touch the global `MetricsSystem`).
     static func bootstrap(
         once: OnceBootstrap<PrometheusCollectorRegistry>,
-        install: (PrometheusMetricsFactory) -> Void
+        install: (DescribedPrometheusMetricsFactory) -> Void
     ) -> PrometheusCollectorRegistry {
         once.run {
             let registry = PrometheusCollectorRegistry()
@@ -62,4 +63,64 @@ public enum BreakwaterMetrics {
             return registry
         }.value
     }
+}
+
+/// swift-prometheus's `PrometheusMetricsFactory` with help text: its swift-metrics
+/// handlers register every metric with an empty help, so `/metrics` would print no
+/// `# HELP` lines. This factory makes the same metrics (same types, the base factory's
+/// buckets) through the registry's `help:` methods, with the text `help` has for the name.
+/// A name missing from `help` gets no `# HELP` line (the promtool test then reports it).
+public struct DescribedPrometheusMetricsFactory: MetricsFactory, Sendable {
+    /// The factory whose registry and histogram buckets are used.
+    public let base: PrometheusMetricsFactory
+    /// Help text by metric name.
+    public let help: [String: String]
+
+    /// Wraps `base`, describing metrics with `help`.
+    public init(base: PrometheusMetricsFactory, help: [String: String]) {
+        self.base = base
+        self.help = help
+    }
+
+    /// The registry the metrics are made in.
+    public var registry: PrometheusCollectorRegistry { base.registry }
+
+    /// The metric `name` with its help text (an empty unit adds no suffix).
+    private func describe(_ name: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(metricName: name, unitName: "", helpText: help[name] ?? "")
+    }
+
+    public func makeCounter(label: String, dimensions: [(String, String)]) -> any CounterHandler {
+        registry.makeCounter(descriptor: describe(label), labels: dimensions)
+    }
+
+    public func makeFloatingPointCounter(label: String, dimensions: [(String, String)]) -> any FloatingPointCounterHandler {
+        registry.makeCounter(descriptor: describe(label), labels: dimensions)
+    }
+
+    public func makeRecorder(label: String, dimensions: [(String, String)], aggregate: Bool) -> any RecorderHandler {
+        guard aggregate else { return registry.makeGauge(descriptor: describe(label), labels: dimensions) }
+        let buckets = base.valueHistogramBuckets[label] ?? base.defaultValueHistogramBuckets
+        return registry.makeValueHistogram(descriptor: describe(label), labels: dimensions, buckets: buckets)
+    }
+
+    public func makeMeter(label: String, dimensions: [(String, String)]) -> any MeterHandler {
+        registry.makeGauge(descriptor: describe(label), labels: dimensions)
+    }
+
+    public func makeTimer(label: String, dimensions: [(String, String)]) -> any TimerHandler {
+        let buckets = base.durationHistogramBuckets[label] ?? base.defaultDurationHistogramBuckets
+        return registry.makeDurationHistogram(descriptor: describe(label), labels: dimensions, buckets: buckets)
+    }
+
+    /// A gauge the application sets itself (not through swift-metrics), described like the rest.
+    public func makeGauge(name: String) -> Prometheus.Gauge {
+        registry.makeGauge(descriptor: describe(name))
+    }
+
+    public func destroyCounter(_ handler: any CounterHandler) { base.destroyCounter(handler) }
+    public func destroyFloatingPointCounter(_ handler: any FloatingPointCounterHandler) { base.destroyFloatingPointCounter(handler) }
+    public func destroyRecorder(_ handler: any RecorderHandler) { base.destroyRecorder(handler) }
+    public func destroyMeter(_ handler: any MeterHandler) { base.destroyMeter(handler) }
+    public func destroyTimer(_ handler: any TimerHandler) { base.destroyTimer(handler) }
 }

@@ -203,7 +203,7 @@ private struct Tally {
     mutating func finish(_ record: OutgoingAlertRecord, error: (any Error)?) {
         if let error {
             failed += 1
-            errors[Self.kind(of: error), default: 0] += 1
+            errors[failureKind(of: error), default: 0] += 1
             return
         }
         delivered += 1
@@ -214,15 +214,15 @@ private struct Tally {
             malformed += 1
         }
     }
+}
 
-    /// What kind of failure `error` is, for counting alike failures together: a Kafka
-    /// error by its code (its text can embed the record's payload), anything else by its
-    /// description, cut to 200 characters.
-    static func kind(of error: any Error) -> String {
-        if let error = error as? KafkaError { return "KafkaError \(error.name) (\(error.code))" }
-        let text = "\(error)"
-        return text.count > 200 ? String(text.prefix(199)) + "…" : text
-    }
+/// What kind of failure `error` is, for counting alike failures together: a Kafka error
+/// by its code (its text can embed the record's payload), anything else by its
+/// description, cut to 200 characters.
+func failureKind(of error: any Error) -> String {
+    if let error = error as? KafkaError { return "KafkaError \(error.name) (\(error.code))" }
+    let text = "\(error)"
+    return text.count > 200 ? String(text.prefix(199)) + "…" : text
 }
 
 extension Duration {

@@ -1,6 +1,7 @@
 import Foundation
 
-/// Renders produce progress: a redrawn bar for a terminal, plain lines for logs.
+/// Renders the progress of `produce` and `redrive`: a redrawn bar for a terminal, plain
+/// lines for logs.
 public enum ProgressBar {
     /// One bar line (no newline), e.g.
     /// `[##########··········]  512/1024  50%  2 failed  1830 rec/s`; `width` is the
@@ -15,10 +16,11 @@ public enum ProgressBar {
         return "[\(cells)] \(count)/\(progress.total) \(percent(fraction))  \(progress.failed) failed  \(rate(progress)) rec/s"
     }
 
-    /// One plain progress line, e.g. `produce: 512/1024 records (50%), 2 failed, 1830 rec/s`.
-    public static func line(_ progress: ProduceProgress) -> String {
+    /// One plain progress line, e.g. `produce: 512/1024 records (50%), 2 failed, 1830 rec/s`
+    /// (`tool` names the command).
+    public static func line(_ progress: ProduceProgress, tool: String = "produce") -> String {
         let fraction = progress.total > 0 ? min(Double(progress.finished) / Double(progress.total), 1) : 1
-        return "produce: \(progress.finished)/\(progress.total) records (\(percent(fraction).trimmingCharacters(in: .whitespaces))), "
+        return "\(tool): \(progress.finished)/\(progress.total) records (\(percent(fraction).trimmingCharacters(in: .whitespaces))), "
             + "\(progress.failed) failed, \(rate(progress)) rec/s"
     }
 

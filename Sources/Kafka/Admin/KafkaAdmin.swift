@@ -169,6 +169,30 @@ public final class KafkaAdmin: Sendable {
         return result
     }
 
+    /// The low and high watermark of every partition of `topic`, asked from the partition
+    /// leaders: `low` is the oldest retained offset, `high` the offset the next record will
+    /// get, so `high - low` records are retained (control records of transactions included).
+    /// - Throws: ``KafkaError`` `UNKNOWN_TOPIC_OR_PART` when the topic does not exist, or the
+    ///   request error (e.g. `_TIMED_OUT`).
+    public func watermarks(of topic: String, timeout: Duration = .seconds(30)) async throws(KafkaError) -> [KafkaTopicPartition: (low: Int64, high: Int64)] {
+        guard let partitions = try await metadata(timeout: timeout).first(where: { $0.name == topic })?.partitions else {
+            throw KafkaError(code: RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART, text: "topic \(topic) does not exist")
+        }
+        return try await runBlocking(on: queue) { [self] () throws(KafkaError) -> [KafkaTopicPartition: (low: Int64, high: Int64)] in
+            guard isOpen.withLock({ $0 }) else { throw KafkaError.closed }
+            var result: [KafkaTopicPartition: (low: Int64, high: Int64)] = [:]
+            for partition in partitions {
+                var low: Int64 = 0
+                var high: Int64 = 0
+                try check(
+                    rd_kafka_query_watermark_offsets(handle.pointer, topic, partition.id, &low, &high, timeout.wholeMilliseconds),
+                    "watermarks of \(topic)[\(partition.id)]")
+                result[KafkaTopicPartition(topic: topic, partition: partition.id)] = (low, high)
+            }
+            return result
+        }
+    }
+
     private struct TopicMetadata: Sendable {
         let name: String
         let partitions: [KafkaPartitionDescription]

@@ -1,6 +1,7 @@
-/// The name of every metric Breakwater exports on `/metrics`, in one place: the worker
-/// records them under these names, the Grafana dashboard (`deploy/grafana/breakwater.json`)
-/// queries them, and a test checks the two agree.
+/// The name and help text of every metric Breakwater exports on `/metrics`, in one place:
+/// the worker records them under these names, `/metrics` prints ``help`` as each one's
+/// `# HELP` line, the Grafana dashboard (`deploy/grafana/breakwater.json`) and the alert
+/// rules (`deploy/prometheus/alerts.yaml`) query them, and tests check they all agree.
 public enum MetricNames {
     /// Counter, label `topic`: records consumed.
     public static let recordsConsumed = "breakwater_records_consumed_total"
@@ -26,6 +27,11 @@ public enum MetricNames {
     /// Histogram (seconds), label `route`: from an ingest request's arrival to its answer
     /// (for an accepted one, the broker's acknowledgement included).
     public static let ingestDuration = "breakwater_ingest_duration_seconds"
+    /// Counter, label `reason`: ML infer requests that failed (the rules classified instead).
+    public static let mlInferFailures = "breakwater_ml_infer_failures_total"
+    /// Gauge: 1 while the worker is ready (`GET /health/ready` answers 200), else 0; set at
+    /// every scrape.
+    public static let ready = "breakwater_ready"
 
     /// Gauge, label `breaker`: 0 closed, 1 half-open, 2 open (resilience library).
     public static let circuitBreakerState = "circuit_breaker_state"
@@ -35,13 +41,41 @@ public enum MetricNames {
     public static let circuitBreakerTransitions = "circuit_breaker_transitions_total"
     /// Counter, label `breaker`: calls rejected while open.
     public static let circuitBreakerRejections = "circuit_breaker_rejections_total"
+    /// Counter, label `breaker`: calls slower than the breaker's slow-call duration.
+    public static let circuitBreakerSlowCalls = "circuit_breaker_slow_calls_total"
     /// Counter, labels `breaker`, `strategy`, `reason`, `result`: fallback executions.
     public static let fallbackExecutions = "fallback_executions_total"
 
     /// Every metric name above.
     public static let all: [String] = [
         recordsConsumed, incidents, dlqRecords, fallbacks, processingDuration, inFlight, consumerLag, consumerErrors, mlBatchSize,
-        ingestRequests, ingestDuration, circuitBreakerState, circuitBreakerCalls, circuitBreakerTransitions, circuitBreakerRejections, fallbackExecutions,
+        mlInferFailures, ready, ingestRequests, ingestDuration,
+        circuitBreakerState, circuitBreakerCalls, circuitBreakerTransitions, circuitBreakerRejections, circuitBreakerSlowCalls,
+        fallbackExecutions,
+    ]
+
+    /// The `# HELP` text of every metric above, by name (Prometheus conventions: every
+    /// metric has one; `promtool check metrics` reports those without).
+    public static let help: [String: String] = [
+        recordsConsumed: "Records consumed from the input topic, by topic.",
+        incidents: "Incidents published to the output topic, by classifier (ml or rules) and severity.",
+        dlqRecords: "Records sent to the dead-letter topic, by reason.",
+        fallbacks: "Fallback-event records written (a fallback served instead of a remote call), by breaker, strategy and reason.",
+        processingDuration: "Time from consuming a record to every output of it being acknowledged by the broker.",
+        inFlight: "Records being processed now (consumed, outputs not yet acknowledged).",
+        consumerLag: "Consumer-group lag of each assigned input partition: high watermark minus position.",
+        consumerErrors: "Non-fatal errors the consumer polled; a steady rate with nothing consumed means the worker is stuck.",
+        mlBatchSize: "Alerts per ML infer request (micro-batching).",
+        mlInferFailures: "ML infer requests that failed, by reason; the rule classifier answered instead.",
+        ready: "1 while the worker is ready (GET /health/ready answers 200), else 0.",
+        ingestRequests: "HTTP ingest requests answered, by route and status (202 accepted, 400, 401, 413, 503).",
+        ingestDuration: "Time from an HTTP ingest request's arrival to its answer, the broker's acknowledgement included, by route.",
+        circuitBreakerState: "State of each circuit breaker: 0 closed, 1 half-open, 2 open, 3 forced open, 4 disabled.",
+        circuitBreakerCalls: "Calls through each circuit breaker, by outcome (success, failure, timeout, rejected, ignored_error).",
+        circuitBreakerTransitions: "State transitions of each circuit breaker, by from and to state.",
+        circuitBreakerRejections: "Calls each circuit breaker rejected while open.",
+        circuitBreakerSlowCalls: "Calls slower than the breaker's slow-call duration, by breaker.",
+        fallbackExecutions: "Fallback strategies executed by the resilience library, by breaker, strategy, reason and result.",
     ]
 
     /// Names of the histograms (exported with `_bucket`, `_sum` and `_count` series).

@@ -14,6 +14,10 @@ import Foundation
 /// | `breakwater-dlq-source-offset` | its offset, decimal |
 /// | `breakwater-dlq-time` | when it was dead-lettered, UTC RFC 3339 with milliseconds |
 /// | `breakwater-dlq-worker-id` | the worker that dead-lettered it |
+/// | `breakwater-dlq-original-dropped` | `true` only when the key, value and headers are NOT the original's (a `publish_failed` letter the dead-letter topic refused with them); absent otherwise |
+///
+/// A header `breakwater-redrive-count` among the original headers is kept: it counts how
+/// often `breakwater redrive` has sent the record back (see ``redriveCountHeader``).
 ///
 /// Schema of these headers as a JSON object: `deploy/schemas/dlq-headers.schema.json`.
 public struct DeadLetter: Sendable, Equatable {
@@ -33,6 +37,8 @@ public struct DeadLetter: Sendable, Equatable {
         public static let time = "breakwater-dlq-time"
         /// Worker id header.
         public static let workerID = "breakwater-dlq-worker-id"
+        /// Present (`true`) only when the original key, value and headers were dropped.
+        public static let originalDropped = "breakwater-dlq-original-dropped"
         /// Prefix shared by all of them.
         public static let prefix = "breakwater-dlq-"
     }
@@ -41,6 +47,12 @@ public struct DeadLetter: Sendable, Equatable {
     public static let processingFailedReason = "processing_failed"
     /// Longest detail kept, in UTF-8 bytes.
     public static let maxDetailBytes = 1024
+
+    /// Header `breakwater redrive` sets on every record it sends back to the input topic:
+    /// how many times the record has been redriven (decimal, `1` the first time). The
+    /// worker keeps it among the original headers when the record is dead-lettered again,
+    /// which is what lets redrive's loop guard (`--max-redrives`) see it.
+    public static let redriveCountHeader = "breakwater-redrive-count"
 
     /// The reason code for a record whose outputs the cluster rejected for good (e.g. too
     /// large for their topic), so the worker dead-lettered it instead of retrying forever.
@@ -65,9 +77,16 @@ public struct DeadLetter: Sendable, Equatable {
     public var time: Date
     /// The worker that dead-lettered it.
     public var workerID: String
+    /// Whether the record carries NOT the original key, value and headers (they were
+    /// dropped; read them at the source offset).
+    public var originalDropped: Bool
 
     /// Creates a dead letter; `detail` is cut to ``maxDetailBytes`` on a character boundary.
-    public init(reason: String, detail: String, sourceTopic: String, sourcePartition: Int32, sourceOffset: Int64, time: Date, workerID: String) {
+    public init(
+        reason: String, detail: String, sourceTopic: String, sourcePartition: Int32, sourceOffset: Int64, time: Date, workerID: String,
+        originalDropped: Bool = false
+    ) {
+        self.originalDropped = originalDropped
         self.reason = reason
         self.detail = Self.truncate(detail)
         self.sourceTopic = sourceTopic
@@ -89,7 +108,7 @@ public struct DeadLetter: Sendable, Equatable {
     }
 
     private var ownHeaders: [RecordHeader] {
-        [
+        let required = [
             RecordHeader(Header.reason, reason),
             RecordHeader(Header.detail, detail),
             RecordHeader(Header.sourceTopic, sourceTopic),
@@ -98,6 +117,7 @@ public struct DeadLetter: Sendable, Equatable {
             RecordHeader(Header.time, Timestamp.format(time)),
             RecordHeader(Header.workerID, workerID),
         ]
+        return originalDropped ? required + [RecordHeader(Header.originalDropped, "true")] : required
     }
 
     /// The DLQ record's headers: `original` without earlier `breakwater-dlq-*` headers,
@@ -116,7 +136,8 @@ public struct DeadLetter: Sendable, Equatable {
               let offset = text(Header.sourceOffset).flatMap({ Int64($0) }),
               let time = text(Header.time).flatMap(Timestamp.parse), let worker = text(Header.workerID)
         else { return nil }
-        self.init(reason: reason, detail: detail, sourceTopic: topic, sourcePartition: partition, sourceOffset: offset, time: time, workerID: worker)
+        self.init(reason: reason, detail: detail, sourceTopic: topic, sourcePartition: partition, sourceOffset: offset, time: time, workerID: worker,
+                  originalDropped: text(Header.originalDropped) == "true")
     }
 
     private static func truncate(_ detail: String) -> String {

@@ -72,7 +72,7 @@ final class AtLeastOnceDelivery: DeliveryMode {
             detail: "publishing to \(topic) was rejected \(settings.maxRejectedAttempts) times: \(error)"
                 + (keepOriginal ? "" : "; the original value and headers were dropped, read them at the source offset"),
             sourceTopic: message.topic, sourcePartition: message.partition, sourceOffset: message.offset,
-            time: Date(), workerID: workerID
+            time: Date(), workerID: workerID, originalDropped: !keepOriginal
         )
         return keepOriginal
             ? OutputRecord(kind: .deadLetter, key: message.key, value: input.value, headers: letter.headers(appendingTo: input.headers))
