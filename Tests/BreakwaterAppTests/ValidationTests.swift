@@ -1,6 +1,7 @@
 import BreakwaterApp
 import Foundation
 import Testing
+import Triage
 
 /// One rejected input and what its message must name.
 struct RejectedCase: Sendable, CustomTestStringConvertible {
@@ -42,6 +43,11 @@ struct ValidationTests {
         .init(flag: "ml.maxBatchSize=0", key: "ml.maxBatchSize", value: "0", expected: "an integer ≥ 1"),
         .init(flag: "topics.partitions=0", key: "topics.partitions", value: "0", expected: "an integer ≥ 1"),
         .init(flag: "pipeline.workerId=", key: "pipeline.workerId", value: "", expected: "a non-empty value"),
+        .init(flag: "ml.minConfidence=1.5", key: "ml.minConfidence", value: "1.5", expected: "a number in 0...1"),
+        .init(flag: "ml.minConfidence=-0.01", key: "ml.minConfidence", value: "-0.01", expected: "a number in 0...1"),
+        .init(flag: "ml.severityFloor=critical,urgent", key: "ml.severityFloor", value: "urgent",
+              expected: "severities among critical, high, medium, low, info"),
+        .init(flag: "ml.lowConfidence=loudest", key: "ml.lowConfidence", value: "loudest", expected: "one of rules, more_severe"),
         // Cross-field rules.
         .init(flag: "breakers.ml.halfOpenMaxCalls=1", key: "breakers.ml.halfOpenMaxCalls", value: "1",
               expected: "≥ breakers.ml.successThreshold (2)"),
@@ -74,6 +80,15 @@ struct ValidationTests {
         #expect(problem.expected.contains(rejected.expected), "\(problem.expected)")
         #expect(problem.description.contains(rejected.key))
         if let value = rejected.value { #expect(problem.description.contains(value.isEmpty ? "\"\"" : value)) }
+    }
+
+    @Test func classificationPolicyKeysAcceptTheirWholeRange() throws {
+        let edges = try loadConfig(overrides: ["ml.minConfidence=0", "ml.severityFloor=critical,high,medium,low,info", "ml.lowConfidence=rules"])
+        #expect(edges.configuration.ml.classificationPolicy
+            == ClassificationPolicy(severityFloor: Set(Severity.allCases), minConfidence: 0, lowConfidence: .rules))
+        let top = try loadConfig(yaml: "ml:\n  minConfidence: 1\n  severityFloor: []\n  lowConfidence: more_severe\n")
+        #expect(top.configuration.ml.classificationPolicy == ClassificationPolicy(severityFloor: [], minConfidence: 1, lowConfidence: .moreSevere))
+        #expect(try loadConfig().configuration.ml.classificationPolicy == ClassificationPolicy(), "the defaults are the policy's")
     }
 
     @Test func messageReadsAsKeyValueAndAllowed() throws {

@@ -132,6 +132,46 @@ import TriageTestSupport
         #expect(breaker.snapshot().totals.failures == 0)
     }
 
+    @Test func unsureModelMoreUrgentThanTheRulesIsPublishedWithoutFallback() async throws {
+        // By default (ml.lowConfidence more_severe) doubt resolves towards the page.
+        let rulesSay = ruleVerdict.severity
+        let moreUrgent = try #require(Severity.allCases.first { $0 < rulesSay }, "the rules' verdict must leave room above it")
+        let unsure = Classification(severity: moreUrgent, category: .latency, confidence: 0.3, classifier: .ml)
+        let outcome = await step(answering: unsure).classify(stepAlert())
+        #expect(outcome.value.published == unsure)
+        #expect(outcome.value.model == unsure)
+        #expect(outcome.provenance == StepProvenance(source: .primary, fallbackUsed: false))
+        #expect(outcome.fallbacks.isEmpty)
+    }
+
+    @Test func unsureModelAsOrLessUrgentThanTheRulesPublishesTheRules() async {
+        for modelSays in Severity.allCases where modelSays >= ruleVerdict.severity {
+            let unsure = Classification(severity: modelSays, category: .latency, confidence: 0.3, classifier: .ml)
+            let outcome = await step(answering: unsure).classify(stepAlert())
+            expectRules(outcome, reason: .lowConfidence)
+            #expect(outcome.value.model == unsure, "\(modelSays)")
+        }
+    }
+
+    @Test func lowConfidenceRulesAlwaysPublishesTheRules() async {
+        let policy = ClassificationPolicy(minConfidence: 0.5, lowConfidence: .rules)
+        for modelSays in Severity.allCases {
+            let unsure = Classification(severity: modelSays, category: .latency, confidence: 0.3, classifier: .ml)
+            let outcome = await step(answering: unsure, policy: policy).classify(stepAlert())
+            expectRules(outcome, reason: .lowConfidence)
+        }
+    }
+
+    @Test func unsureVerdictChoiceKeepsEachVerdictWhole() {
+        let model = Classification(severity: .critical, category: .capacity, confidence: 0.4, classifier: .ml)
+        let rules = Classification(severity: .high, category: .other, confidence: 0.3, classifier: .rules, rule: nil)
+        #expect(ClassificationPolicy().verdict(unsureModel: model, rules: rules) == model)
+        #expect(ClassificationPolicy(lowConfidence: .rules).verdict(unsureModel: model, rules: rules) == rules)
+        var tie = model
+        tie.severity = .high
+        #expect(ClassificationPolicy().verdict(unsureModel: tie, rules: rules) == rules, "a tie goes to the fallback")
+    }
+
     @Test func modelAtMinConfidenceIsPublished() async {
         let sure = Classification(severity: .low, category: .errors, confidence: 0.5, classifier: .ml)
         let outcome = await step(answering: sure, policy: ClassificationPolicy(minConfidence: 0.5)).classify(stepAlert())

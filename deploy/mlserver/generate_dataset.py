@@ -15,8 +15,10 @@ Two kinds of rows:
 
 - Real alert rules (alert_rules.py: kubernetes-mixin, node-exporter, prometheus,
   alertmanager, etcd, blackbox, databases, ...), about four in five rows. Targets are the
-  rule's documented labels. The text uses the rule's `train` phrasing only (the
-  evaluation set uses the `eval` one) and label values from pools of its own. The
+  rule's documented labels. The text uses the rule's `train` phrasings only (the
+  evaluation set uses the `eval` one): its `train_summary` or, for a rule that also
+  exists at another severity, any of its `train_variants` (the variant's own threshold
+  said several ways), with label values from pools of its own. The
   source severity label is the rule's upstream one (critical/warning/info/none) or
   another tool's spelling of the same level (crit, P1, error, warn, ...) 65% of the
   time and absent otherwise; a fifth of these rows are shaped like PagerDuty events
@@ -168,7 +170,7 @@ def generate_rule_rows(rng: random.Random):
             "cluster": rng.choice(TRAIN_CLUSTERS), "device": rng.choice(TRAIN_DEVICES) if rule.kind == "nic" else device,
             "pct": rng.randint(1, 100), "n": rng.randint(1, 90),
         }
-        summary = rule.train_summary.format(**values)
+        summary = rng.choice((rule.train_summary, *rule.train_variants)).format(**values)
         description = TRAIN_DESCRIPTIONS[rule.category].format(**values) if rng.random() < 0.5 else None
         if rng.random() < 0.2:  # shaped like a PagerDuty event
             labels = {"alertname": rule.name, "class": rule.name, "severity": PAGERDUTY_SPELLING[rule.severity],

@@ -158,16 +158,23 @@ public struct MLSettings: Sendable, Hashable, Codable {
     public var maxBatchSize = 32
     /// Longest an alert waits for its batch to fill.
     public var maxBatchWait = ConfigDuration.milliseconds(5)
-    /// Least model confidence (0...1) that is published; below it the rules' verdict is,
-    /// with a `low_confidence` fallback event. 0 publishes every model verdict.
+    /// Least model confidence (0...1) that is published unchallenged; below it
+    /// `lowConfidence` decides between the model's and the rules' verdict. 0 publishes
+    /// every model verdict.
     public var minConfidence = 0.5
+    /// Below `minConfidence`: `more_severe` publishes the more urgent of the two verdicts
+    /// (the rules' on a tie), `rules` always the rules'; a published rules verdict writes a
+    /// `low_confidence` fallback event.
+    public var lowConfidence = LowConfidenceVerdict.moreSevere
     /// Source severities (`critical`, `high`, `medium`, `low`, `info`) under which the
     /// published severity never goes; empty turns the floor off.
     public var severityFloor = ["critical", "high"]
 
     /// The policy these settings describe; unknown severities (rejected by validation) are ignored.
     public var classificationPolicy: ClassificationPolicy {
-        ClassificationPolicy(severityFloor: Set(severityFloor.compactMap(Severity.init(rawValue:))), minConfidence: minConfidence)
+        ClassificationPolicy(
+            severityFloor: Set(severityFloor.compactMap(Severity.init(rawValue:))), minConfidence: minConfidence, lowConfidence: lowConfidence
+        )
     }
     /// Defaults.
     public init() {}

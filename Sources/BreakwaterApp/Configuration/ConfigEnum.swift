@@ -1,3 +1,5 @@
+import Triage
+
 /// A closed set of allowed strings in the configuration. Decoding any other string
 /// fails with `DecodingError.dataCorrupted` whose description lists what is allowed.
 public protocol ConfigEnum: Sendable, Hashable, Codable, CaseIterable, RawRepresentable where RawValue == String {}
@@ -100,6 +102,9 @@ public enum LogLevelSetting: String, ConfigEnum {
     /// Failures that stop the worker.
     case critical
 }
+
+/// `ml.lowConfidence` (the type lives in Triage, with the policy it configures).
+extension LowConfidenceVerdict: ConfigEnum {}
 
 /// Log line format.
 public enum LogFormat: String, ConfigEnum {

@@ -7,9 +7,10 @@ import Resilience
 /// The feature `ml_classification` (``FeatureName/mlClassification``) gates the ML call through a
 /// ``FeatureFallback``: it is off while the breaker is open or while an operator switched
 /// it off, and then the rules classify (reason `feature_off`). While it is on, a failing or
-/// timed-out ML call also falls back to the rules (reason `error` / `timeout`), and so
-/// does an answer less confident than the policy's threshold (reason `low_confidence`;
-/// a successful call for the breaker). Whoever answered, the policy's severity floor is
+/// timed-out ML call also falls back to the rules (reason `error` / `timeout`). An answer
+/// less confident than the policy's threshold is a successful call for the breaker; the
+/// policy then chooses between it and the rules' verdict, and when the rules' is
+/// published that is a fallback of reason `low_confidence`. Whoever answered, the policy's severity floor is
 /// applied to the published verdict, and the model's own answer is kept next to it.
 public struct GuardedClassification: ClassificationStep {
     private let ml: (any AlertClassifier)?
@@ -62,8 +63,10 @@ public struct GuardedClassification: ClassificationStep {
             let model = result.value.classifier == .ml ? result.value : nil
             var verdict = result.value
             if let model, !policy.accepts(model) {
-                verdict = rules(alert)
-                notes.append(FallbackNote(breaker: BreakerName.ml, strategy: StrategyName.rules, reason: .lowConfidence))
+                verdict = policy.verdict(unsureModel: model, rules: rules(alert))
+                if verdict.classifier == .rules {
+                    notes.append(FallbackNote(breaker: BreakerName.ml, strategy: StrategyName.rules, reason: .lowConfidence))
+                }
             }
             return decided(
                 verdict, model: model, for: alert,

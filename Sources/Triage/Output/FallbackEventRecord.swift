@@ -13,7 +13,7 @@ public enum FallbackEventReason: String, Sendable, Codable, CaseIterable {
     /// The dependency is in read-only mode (e.g. the dedup store cannot write).
     case readOnly = "read_only"
     /// The primary answered, but less confidently than required (the model's verdict
-    /// below `ml.minConfidence`), so the fallback's answer was published.
+    /// below `ml.minConfidence`), and the policy published the fallback's answer.
     case lowConfidence = "low_confidence"
 }
 
