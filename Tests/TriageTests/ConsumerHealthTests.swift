@@ -56,3 +56,42 @@ struct ConsumerHealthTests {
         #expect(checks.check(total: 9, consecutive: 4, at: 20).change == .failing(error: "unknown"))
     }
 }
+
+@Suite("Consumer health: an unreachable broker")
+struct ConsumerHealthUnreachableTests {
+    static let quiet = KafkaConsumerErrors(total: 1, consecutive: 1, last: nil)
+    static let down = ConsumerHealth.Probe.unanswered("KafkaError _TRANSPORT (-195): connection refused")
+
+    /// One error reported and then silence (librdkafka suppresses repeats), but the probe
+    /// keeps failing: failing once the grace has passed, recovered at the first answer.
+    @Test func aProbeFailingForTheGraceIsFailingAndTheFirstAnswerRecovers() throws {
+        var health = ConsumerHealth(unreachableGrace: .seconds(30))
+        #expect(health.check(Self.quiet, probe: Self.down, at: .seconds(0)).change == nil)
+        #expect(health.check(Self.quiet, probe: Self.down, at: .seconds(20)).change == nil)
+        let failing = try #require(health.check(Self.quiet, probe: Self.down, at: .seconds(30)).change)
+        guard case .failing(let reason) = failing else { Issue.record("expected failing, got \(failing)"); return }
+        #expect(reason.hasPrefix("no broker reachable: "))
+        #expect(reason.contains("connection refused"))
+        #expect(health.check(Self.quiet, probe: Self.down, at: .seconds(40)).change == nil)  // reported once
+        #expect(health.check(Self.quiet, probe: .answered, at: .seconds(50)).change == .recovered)
+        #expect(!health.isFailing)
+    }
+
+    /// A failed probe between answers restarts the grace: only an unbroken run of failures counts.
+    @Test func anAnswerInBetweenRestartsTheGrace() {
+        var health = ConsumerHealth(unreachableGrace: .seconds(30))
+        _ = health.check(Self.quiet, probe: Self.down, at: .seconds(0))
+        _ = health.check(Self.quiet, probe: .answered, at: .seconds(20))
+        #expect(health.check(Self.quiet, probe: Self.down, at: .seconds(30)).change == nil)
+        #expect(health.check(Self.quiet, probe: Self.down, at: .seconds(50)).change == nil)
+        #expect(health.check(Self.quiet, probe: Self.down, at: .seconds(60)).change != nil)
+    }
+
+    /// No probe made (`nil`) changes nothing about the unreachable rule.
+    @Test func checksWithoutAProbeKeepTheRunning() {
+        var health = ConsumerHealth(unreachableGrace: .seconds(30))
+        _ = health.check(Self.quiet, probe: Self.down, at: .seconds(0))
+        #expect(health.check(Self.quiet, at: .seconds(10)).change == nil)
+        #expect(health.check(Self.quiet, probe: Self.down, at: .seconds(31)).change != nil)
+    }
+}

@@ -124,6 +124,8 @@ public struct PipelineSettings: Sendable, Hashable, Codable {
     public var shutdownDeadline = ConfigDuration.seconds(30)
     /// How often completed offsets are committed.
     public var commitInterval = ConfigDuration.seconds(1)
+    /// How long no broker may answer before readiness fails (`consumerMakingProgress`).
+    public var brokerUnreachableGrace = ConfigDuration.seconds(30)
     /// This worker's id in outputs; defaults to the host name (the pod name in Kubernetes).
     public var workerId = PipelineSettings.defaultWorkerId
     /// Records larger than this go to the dead-letter topic undecoded.

@@ -140,6 +140,7 @@ extension BreakwaterConfiguration {
     private func validatePipeline(_ check: inout ProblemCollector) {
         check.atLeast(1, pipeline.maxInFlight, "pipeline.maxInFlight")
         check.positive(pipeline.shutdownDeadline, "pipeline.shutdownDeadline")
+        check.positive(pipeline.brokerUnreachableGrace, "pipeline.brokerUnreachableGrace")
         check.positive(pipeline.commitInterval, "pipeline.commitInterval")
         check.notEmpty(pipeline.workerId, "pipeline.workerId")
         check.atLeast(1, pipeline.maxRecordBytes, "pipeline.maxRecordBytes")

@@ -243,7 +243,8 @@ public struct WorkerAssembly: Sendable {
         let pipeline = configuration.pipeline
         return PipelineWorker.Configuration(
             topics: topics, maxInFlight: pipeline.maxInFlight, shutdownDeadline: pipeline.shutdownDeadline.duration,
-            exactlyOnce: .init(commitInterval: pipeline.commitInterval.duration)
+            exactlyOnce: .init(commitInterval: pipeline.commitInterval.duration),
+            brokerUnreachableGrace: pipeline.brokerUnreachableGrace.duration
         )
     }
 

@@ -220,6 +220,24 @@ public final class KafkaConsumer: Sendable {
         }
     }
 
+    /// Asks the cluster for its broker list (a metadata request, no topics) and waits at
+    /// most `timeout`: whether a broker answers right now, whatever the consumer's own
+    /// error reports say (librdkafka reports a broker that stays down only now and then).
+    /// Runs on the consumer's queue between polls.
+    /// - Throws: ``KafkaError`` when no broker answered in time (e.g. `_TRANSPORT`,
+    ///   `_TIMED_OUT`), or `_DESTROY` after close.
+    public func probeBroker(timeout: Duration = .seconds(5)) async throws(KafkaError) {
+        try await runBlocking(on: queue) { [self] () throws(KafkaError) in
+            guard isOpen.withLock({ $0 }) else { throw KafkaError.closed }
+            var metadata: UnsafePointer<rd_kafka_metadata>?
+            let code = rd_kafka_metadata(handle.pointer, 0, nil, &metadata, timeout.wholeMilliseconds)
+            if let metadata { rd_kafka_metadata_destroy(metadata) }
+            guard code == RD_KAFKA_RESP_ERR_NO_ERROR else {
+                throw KafkaError(code: code, text: "no broker answered a metadata request within \(timeout)")
+            }
+        }
+    }
+
     /// Commits the done prefix of every assigned partition now and waits for the answer.
     /// - Throws: the commit ``KafkaError``, or `_DESTROY` after close.
     public func commit() async throws(KafkaError) {

@@ -36,4 +36,17 @@ public final class KafkaMockCluster: @unchecked Sendable {
     public func createTopic(_ name: String, partitions: Int32, replicationFactor: Int32 = 1) throws(KafkaError) {
         try check(rd_kafka_mock_topic_create(cluster, name, partitions, replicationFactor), "creating mock topic \(name)")
     }
+
+    /// Takes broker `id` (every broker with `nil`) down: its connections are closed and
+    /// new ones refused, until ``setBrokerUp(_:)``. Leaders do not move.
+    /// - Throws: ``KafkaError`` from the mock cluster (e.g. an unknown broker id).
+    public func setBrokerDown(_ id: Int32? = nil) throws(KafkaError) {
+        try check(rd_kafka_mock_broker_set_down(cluster, id ?? -1), "taking mock broker \(id.map(String.init) ?? "all") down")
+    }
+
+    /// Lets broker `id` (every broker with `nil`) accept connections again.
+    /// - Throws: ``KafkaError`` from the mock cluster.
+    public func setBrokerUp(_ id: Int32? = nil) throws(KafkaError) {
+        try check(rd_kafka_mock_broker_set_up(cluster, id ?? -1), "bringing mock broker \(id.map(String.init) ?? "all") up")
+    }
 }

@@ -88,6 +88,9 @@ public final class PipelineWorker: Service, Sendable {
         public var atLeastOnce: AtLeastOnce
         /// Settings of exactly-once delivery.
         public var exactlyOnce: ExactlyOnce
+        /// How long no broker may answer (probed every ``lagInterval``) before the worker
+        /// reports ``PipelineWorkerState/consumerFailing(error:)`` (readiness fails). Default 30 s.
+        public var brokerUnreachableGrace: Duration
         /// Longest the final commit and leaving the group may take once the work is done;
         /// past it the consumer is abandoned and the worker stops anyway (what was not
         /// committed is redelivered). Default 15 s.
@@ -101,7 +104,8 @@ public final class PipelineWorker: Service, Sendable {
             pauseWhenFullFor: Duration = .seconds(1),
             atLeastOnce: AtLeastOnce = AtLeastOnce(),
             exactlyOnce: ExactlyOnce = ExactlyOnce(),
-            consumerCloseTimeout: Duration = .seconds(15)
+            consumerCloseTimeout: Duration = .seconds(15),
+            brokerUnreachableGrace: Duration = .seconds(30)
         ) {
             self.topics = topics
             self.maxInFlight = max(1, maxInFlight)
@@ -111,6 +115,7 @@ public final class PipelineWorker: Service, Sendable {
             self.atLeastOnce = atLeastOnce
             self.exactlyOnce = exactlyOnce
             self.consumerCloseTimeout = consumerCloseTimeout
+            self.brokerUnreachableGrace = brokerUnreachableGrace
         }
     }
 
@@ -354,12 +359,19 @@ public final class PipelineWorker: Service, Sendable {
     /// when it keeps failing without progress, ``PipelineWorkerState/consumerRecovered``
     /// once it stopped.
     private func watchConsumer() async {
-        var health = ConsumerHealth()
+        var health = ConsumerHealth(unreachableGrace: configuration.brokerUnreachableGrace)
         while !Task.isCancelled {
             for lag in (try? consumer.lag()) ?? [] {
                 if let value = lag.lag { context.metrics.lag(lag.topicPartition, value) }
             }
-            let (newErrors, change) = health.check(consumer.errors, at: context.clock.now())
+            let probe: ConsumerHealth.Probe
+            do {
+                try await consumer.probeBroker(timeout: min(configuration.lagInterval, .seconds(5)))
+                probe = .answered
+            } catch {
+                probe = .unanswered("\(error)")
+            }
+            let (newErrors, change) = health.check(consumer.errors, probe: probe, at: context.clock.now())
             if newErrors > 0 { context.metrics.consumerErrors(newErrors) }
             switch change {
             case .failing(let error):
@@ -388,27 +400,58 @@ struct ConsumerHealth: Sendable {
         case recovered
     }
 
+    /// What the broker probe found.
+    enum Probe: Sendable, Hashable {
+        /// A broker answered.
+        case answered
+        /// None did; the error, for the failing reason.
+        case unanswered(String)
+    }
+
     /// Errors within ``window`` that count as failing.
     static let failingAfter = 3
     /// How far back errors count.
     static let window: Duration = .seconds(60)
 
+    /// How long no broker may answer the probe before the consumer counts as failing.
+    let unreachableGrace: Duration
     private var seenTotal = 0
     /// New errors per check, oldest first: (time of the check, count).
     private var recent: [(at: Duration, count: Int)] = []
+    /// Since when the broker probe has failed without a success in between, and its last error.
+    private var unreachable: (since: Duration, error: String)?
     private(set) var isFailing = false
 
-    /// Takes the consumer's error counts at `now`; returns how many errors are new and
-    /// the change of verdict, if any.
-    mutating func check(_ errors: KafkaConsumerErrors, at now: Duration) -> (newErrors: Int, change: Change?) {
+    init(unreachableGrace: Duration = .seconds(30)) {
+        self.unreachableGrace = unreachableGrace
+    }
+
+    /// Takes the consumer's error counts and, when one was made, the broker probe's result
+    /// (`nil` error: a broker answered) at `now`; returns how many errors are new and the
+    /// change of verdict, if any. Failing: errors keep coming without progress, or no
+    /// broker has answered the probe for ``unreachableGrace`` (librdkafka reports a broker
+    /// that stays down only now and then, too rarely for the first rule).
+    mutating func check(
+        _ errors: KafkaConsumerErrors, probe: Probe? = nil, at now: Duration
+    ) -> (newErrors: Int, change: Change?) {
         let new = errors.total - seenTotal
         seenTotal = errors.total
         if new > 0 { recent.append((now, new)) }
         recent.removeAll { now - $0.at > Self.window }
+        switch probe {
+        case .answered: unreachable = nil
+        case .unanswered(let error): unreachable = (unreachable?.since ?? now, error)
+        case nil: break
+        }
         let inWindow = recent.reduce(0) { $0 + $1.count }
-        let failing = inWindow >= Self.failingAfter && errors.consecutive >= Self.failingAfter
+        let erring = inWindow >= Self.failingAfter && errors.consecutive >= Self.failingAfter
+        let cutOff = unreachable.map { now - $0.since >= unreachableGrace } ?? false
+        let failing = erring || cutOff
         defer { isFailing = failing }
-        if failing, !isFailing { return (new, .failing(error: errors.last.map { "\($0)" } ?? "unknown")) }
+        if failing, !isFailing {
+            let reason = cutOff ? unreachable.map { "no broker reachable: \($0.error)" } : errors.last.map { "\($0)" }
+            return (new, .failing(error: reason ?? "unknown"))
+        }
         if !failing, isFailing { return (new, .recovered) }
         return (new, nil)
     }
