@@ -3,7 +3,7 @@ import Kafka
 import Triage
 
 /// One request as the ingest sees it: the body and the HTTP headers that matter.
-public struct IngestRequest: Sendable, Equatable {
+public struct IngestRequest: Sendable {
     /// The request body, byte for byte.
     public var body: [UInt8]
     /// The request headers as (lowercased name, value) pairs, in order.
@@ -18,10 +18,6 @@ public struct IngestRequest: Sendable, Equatable {
     /// The last value of header `name` (lowercase), or `nil`.
     func header(_ name: String) -> String? {
         headers.last { $0.name == name }?.value
-    }
-
-    public static func == (lhs: IngestRequest, rhs: IngestRequest) -> Bool {
-        lhs.body == rhs.body && lhs.headers.elementsEqual(rhs.headers) { $0 == $1 }
     }
 }
 

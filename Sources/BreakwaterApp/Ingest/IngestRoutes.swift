@@ -3,7 +3,6 @@ import Hummingbird
 import Logging
 import Metrics
 import NIOCore
-import Synchronization
 import Triage
 
 /// What the HTTP server needs to serve the ingest routes.
@@ -143,34 +142,19 @@ struct PagerDutyInvalid: Codable, Sendable, Hashable {
 }
 
 /// `breakwater_ingest_requests_total{route,status}` and
-/// `breakwater_ingest_duration_seconds{route}`, handles made once per label set.
-final class IngestMetrics: Sendable {
-    private let factory: any MetricsFactory
-    private let counters = Mutex<[String: Counter]>([:])
-    private let timers = Mutex<[IngestRoute: Timer]>([:])
+/// `breakwater_ingest_duration_seconds{route}`.
+struct IngestMetrics: Sendable {
+    private let counters: MetricHandleCache<Counter>
+    private let timers: MetricHandleCache<Timer>
 
     init(factory: any MetricsFactory) {
-        self.factory = factory
+        counters = MetricHandleCache { Counter(label: $0, dimensions: $1, factory: factory) }
+        timers = MetricHandleCache { Timer(label: $0, dimensions: $1, factory: factory) }
     }
 
     func answered(_ route: IngestRoute, status: Int, after elapsed: Duration) {
-        let key = "\(route.rawValue) \(status)"
-        let counter = counters.withLock { counters in
-            if let counter = counters[key] { return counter }
-            let counter = Counter(
-                label: MetricNames.ingestRequests, dimensions: [("route", route.rawValue), ("status", String(status))], factory: factory
-            )
-            counters[key] = counter
-            return counter
-        }
-        counter.increment()
-        let timer = timers.withLock { timers in
-            if let timer = timers[route] { return timer }
-            let timer = Timer(label: MetricNames.ingestDuration, dimensions: [("route", route.rawValue)], factory: factory)
-            timers[route] = timer
-            return timer
-        }
-        timer.recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+        counters.handle(MetricNames.ingestRequests, [("route", route.rawValue), ("status", String(status))]).increment()
+        timers.handle(MetricNames.ingestDuration, [("route", route.rawValue)]).record(elapsed)
     }
 }
 
