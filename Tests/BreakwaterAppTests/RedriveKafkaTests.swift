@@ -214,9 +214,9 @@ struct RedriveKafkaTests {
         let first = try await Self.redrive(bootstrap, dlq: dlq, alerts: alerts, group: group)
             .run(to: SinkWithAMishap(base: producer, at: 10, mishap: .failDelivery))
         #expect(first.stop == .failed)
-        #expect(first.failed == 1)
+        #expect(first.counts.failed == 1)
         #expect(!first.succeeded)
-        #expect(first.errors == ["refused by the test": 1])
+        #expect(first.counts.errors == ["refused by the test": 1])
         #expect(first.redrivenCount >= 9)
 
         let second = try await Self.redrive(bootstrap, dlq: dlq, alerts: alerts, group: group).run(to: producer)

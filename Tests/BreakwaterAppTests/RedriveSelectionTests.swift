@@ -91,12 +91,12 @@ import Triage
 
     @Test func theSummaryGroupsByReasonAndSaysWhyItStopped() {
         var summary = RedriveSummary(deadLetterTopic: "alerts.dlq", targetTopic: "alerts", groupID: "g", dryRun: true, maxRedrives: 3, toRead: 9)
-        summary.redriven = ["invalid_json": 4, "too_large": 1]
-        summary.loopGuarded = ["invalid_json": 2]
-        summary.filteredOut = ["unknown_format": 1]
-        summary.unusable = [RedriveSelection.Unusable.originalDropped.rawValue: 1]
+        summary.counts.redriven = ["invalid_json": 4, "too_large": 1]
+        summary.counts.loopGuarded = ["invalid_json": 2]
+        summary.counts.filteredOut = ["unknown_format": 1]
+        summary.counts.unusable = [RedriveSelection.Unusable.originalDropped.rawValue: 1]
         summary.stop = .limit
-        #expect(summary.read == 9)
+        #expect(summary.counts.read == 9)
         #expect(summary.succeeded)
         #expect(summary.text == """
             dry run (nothing sent, progress untouched): alerts.dlq → alerts, group g
@@ -116,8 +116,8 @@ import Triage
         #expect(!summary.succeeded, "a run that stopped receiving before the end did not finish")
         #expect(summary.text.hasSuffix("see the consumer errors above); run again to continue"))
         summary.stop = .limit
-        summary.failed = 1
-        summary.errors = ["KafkaError MSG_SIZE_TOO_LARGE (10)": 1]
+        summary.counts.failed = 1
+        summary.counts.errors = ["KafkaError MSG_SIZE_TOO_LARGE (10)": 1]
         #expect(!summary.succeeded)
         #expect(summary.text.contains("failed: 1\n  1 × KafkaError MSG_SIZE_TOO_LARGE (10)"))
     }

@@ -104,7 +104,7 @@ public struct DeadLetterRedrive: Sendable {
             deadLetterTopic: deadLetterTopic, targetTopic: targetTopic, groupID: groupID, dryRun: dryRun,
             maxRedrives: selection.maxRedrives, toRead: span.toRead)
         let sampler: @Sendable () -> ProduceProgress = {
-            let counts = tally.withLock { ($0.settled, $0.failed) }
+            let counts = tally.withLock { ($0.settled, $0.counts.failed) }
             return ProduceProgress(total: span.toRead, delivered: counts.0, failed: counts.1, elapsed: clock.now - started)
         }
         let ticker = onProgress.map { report in
@@ -130,7 +130,7 @@ public struct DeadLetterRedrive: Sendable {
             if let error = await consumer.close(), !dryRun { summary.commitError = "\(error)" }
         }
         onProgress?(sampler())
-        summary.add(tally.withLock { $0 })
+        summary.counts = tally.withLock { $0.counts }
         summary.elapsed = clock.now - started
         return summary
     }
@@ -205,14 +205,14 @@ public struct DeadLetterRedrive: Sendable {
                             tally.withLock { $0.settle(decision) }
                             if case .send = decision { state.withLock { $0.selected += 1 } }
                         }
-                        if tally.withLock({ $0.failed }) > 0 { return .failed }
+                        if tally.withLock({ $0.counts.failed }) > 0 { return .failed }
                         let (done, selected) = state.withLock { ($0.passed(tp, offset: message.offset, end: end), $0.selected) }
                         if done { return .caughtUp }
                         if let limit, selected >= limit { return .limit }
                     }
                 } catch {
                     // A fatal consumer error: stop; what was acknowledged is committed on close.
-                    tally.withLock { $0.errors[failureKind(of: error), default: 0] += 1 }
+                    tally.withLock { $0.counts.errors[failureKind(of: error), default: 0] += 1 }
                     return .failed
                 }
                 return .interrupted
@@ -275,21 +275,30 @@ private struct ReadState: Sendable {
     }
 }
 
-/// Running counts of a redrive.
-struct RedriveTally: Sendable {
-    var redriven: [String: Int] = [:]
-    var filteredOut: [String: Int] = [:]
-    var loopGuarded: [String: Int] = [:]
-    var unusable: [String: Int] = [:]
-    var failed = 0
-    var errors: [String: Int] = [:]
-    /// Records read and settled: sent and acknowledged, failed, or passed over.
-    var settled = 0
-    /// Delivery reports received.
-    var reports = 0
+/// What happened to the records a redrive read, by reason.
+public struct RedriveCounts: Sendable, Equatable {
+    /// Records sent and acknowledged (would be sent, in a dry run), by dead-letter reason.
+    public var redriven: [String: Int] = [:]
+    /// Records a filter passed over, by reason.
+    public var filteredOut: [String: Int] = [:]
+    /// Records the loop guard skipped, by reason.
+    public var loopGuarded: [String: Int] = [:]
+    /// Records that cannot be redriven, by why (``RedriveSelection/Unusable``).
+    public var unusable: [String: Int] = [:]
+    /// Records whose send failed (not committed: a rerun tries them again).
+    public var failed = 0
+    /// Failure kinds and how often each happened.
+    public var errors: [String: Int] = [:]
 
-    mutating func settle(_ decision: RedriveSelection.Decision) {
-        settled += 1
+    /// No record yet.
+    public init() {}
+
+    /// Records read and settled.
+    public var read: Int {
+        [redriven, filteredOut, loopGuarded, unusable].reduce(failed) { $0 + $1.values.reduce(0, +) }
+    }
+
+    mutating func record(_ decision: RedriveSelection.Decision) {
         switch decision {
         case .send(_, let reason): redriven[reason, default: 0] += 1  // a dry run
         case .filteredOut(let reason): filteredOut[reason, default: 0] += 1
@@ -298,11 +307,29 @@ struct RedriveTally: Sendable {
         }
     }
 
+    mutating func recordFailure(_ error: any Error) {
+        failed += 1
+        errors[failureKind(of: error), default: 0] += 1
+    }
+}
+
+/// Running counts of a redrive.
+struct RedriveTally: Sendable {
+    var counts = RedriveCounts()
+    /// Records read and settled: sent and acknowledged, failed, or passed over.
+    var settled = 0
+    /// Delivery reports received.
+    var reports = 0
+
+    mutating func settle(_ decision: RedriveSelection.Decision) {
+        settled += 1
+        counts.record(decision)
+    }
+
     /// A record the sink refused to queue (no delivery report follows).
     mutating func notQueued(_ error: any Error) {
         settled += 1
-        failed += 1
-        errors[failureKind(of: error), default: 0] += 1
+        counts.recordFailure(error)
     }
 
     /// A delivery report.
@@ -310,10 +337,9 @@ struct RedriveTally: Sendable {
         settled += 1
         reports += 1
         if let error {
-            failed += 1
-            errors[failureKind(of: error), default: 0] += 1
+            counts.recordFailure(error)
         } else {
-            redriven[reason, default: 0] += 1
+            counts.redriven[reason, default: 0] += 1
         }
     }
 }
@@ -334,18 +360,8 @@ public struct RedriveSummary: Sendable, Equatable {
     public var toRead: Int
     /// Why the run stopped (``DeadLetterRedrive/Stop/caughtUp`` when there was nothing to read).
     public var stop: DeadLetterRedrive.Stop = .caughtUp
-    /// Records sent and acknowledged (would be sent, in a dry run), by dead-letter reason.
-    public var redriven: [String: Int] = [:]
-    /// Records a filter passed over, by reason.
-    public var filteredOut: [String: Int] = [:]
-    /// Records the loop guard skipped, by reason.
-    public var loopGuarded: [String: Int] = [:]
-    /// Records that cannot be redriven, by why (``RedriveSelection/Unusable``).
-    public var unusable: [String: Int] = [:]
-    /// Records whose send failed (not committed: a rerun tries them again).
-    public var failed = 0
-    /// Failure kinds and how often each happened.
-    public var errors: [String: Int] = [:]
+    /// What happened to the records read.
+    public var counts = RedriveCounts()
     /// The final commit's error, when the progress could not be saved.
     public var commitError: String?
     /// Wall time.
@@ -361,33 +377,19 @@ public struct RedriveSummary: Sendable, Equatable {
         self.toRead = toRead
     }
 
-    mutating func add(_ tally: RedriveTally) {
-        redriven = tally.redriven
-        filteredOut = tally.filteredOut
-        loopGuarded = tally.loopGuarded
-        unusable = tally.unusable
-        failed = tally.failed
-        errors = tally.errors
-    }
-
-    /// Records read and settled.
-    public var read: Int {
-        [redriven, filteredOut, loopGuarded, unusable].reduce(failed) { $0 + $1.values.reduce(0, +) }
-    }
-
     /// Records sent (would be sent).
-    public var redrivenCount: Int { redriven.values.reduce(0, +) }
+    public var redrivenCount: Int { counts.redriven.values.reduce(0, +) }
 
     /// Whether the run ended without a failure, an unsaved commit or an idle stop (a
     /// consumer that stopped receiving before the end: a broker away, a fetch refused).
-    public var succeeded: Bool { failed == 0 && errors.isEmpty && commitError == nil && stop != .failed && stop != .idle }
+    public var succeeded: Bool { counts.failed == 0 && counts.errors.isEmpty && commitError == nil && stop != .failed && stop != .idle }
 
     /// The summary for people: totals, each grouped by reason, and why it stopped.
     public var text: String {
         var lines = [
             (dryRun ? "dry run (nothing sent, progress untouched): " : "redrive: ")
                 + "\(deadLetterTopic) → \(targetTopic), group \(groupID)",
-            "dead letters read: \(read) of \(toRead) in \(String(format: "%.2f", elapsed.seconds))s",
+            "dead letters read: \(counts.read) of \(toRead) in \(String(format: "%.2f", elapsed.seconds))s",
         ]
         func section(_ title: String, _ counts: [String: Int]) {
             let total = counts.values.reduce(0, +)
@@ -396,13 +398,13 @@ public struct RedriveSummary: Sendable, Equatable {
                 lines.append("  \(name.padding(toLength: max(name.count, 26), withPad: " ", startingAt: 0)) \(count)")
             }
         }
-        section(dryRun ? "would redrive to \(targetTopic)" : "redriven to \(targetTopic)", redriven)
-        section("skipped by the loop guard (redriven \(maxRedrives) times already)", loopGuarded)
-        section("passed over by the filters", filteredOut)
-        section("cannot be redriven", unusable)
-        if failed > 0 || !errors.isEmpty {
-            lines.append("failed: \(failed)")
-            for (kind, count) in errors.sorted(by: { $0.value > $1.value }) { lines.append("  \(count) × \(kind)") }
+        section(dryRun ? "would redrive to \(targetTopic)" : "redriven to \(targetTopic)", counts.redriven)
+        section("skipped by the loop guard (redriven \(maxRedrives) \(maxRedrives == 1 ? "time" : "times") already)", counts.loopGuarded)
+        section("passed over by the filters", counts.filteredOut)
+        section("cannot be redriven", counts.unusable)
+        if counts.failed > 0 || !counts.errors.isEmpty {
+            lines.append("failed: \(counts.failed)")
+            for (kind, count) in counts.errors.sorted(by: { $0.value > $1.value }) { lines.append("  \(count) × \(kind)") }
         }
         if let commitError { lines.append("progress NOT saved: \(commitError); a rerun sends the records since the last commit again") }
         lines.append(stopText)
