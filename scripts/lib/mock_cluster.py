@@ -126,6 +126,9 @@ class MockCluster:
         if not self.mcluster:
             sys.exit("mock-cluster: this librdkafka made no mock cluster")
         self.bootstrap = lib.rd_kafka_mock_cluster_bootstraps(self.mcluster).decode()
+        # Admin clients wait for a controller; the mock names none until told.
+        lib.rd_kafka_mock_set_controller_id.argtypes = [ctypes.c_void_p, ctypes.c_int32]
+        lib.rd_kafka_mock_set_controller_id(self.mcluster, 1)
         self.broker_count = brokers
         self.lock = threading.Lock()
         self.down = set()
