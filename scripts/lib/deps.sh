@@ -97,3 +97,15 @@ ensure_matplotlib() {
     ensure_venv_package matplotlib "$MATPLOTLIB_VERSION" || return 1
     printf '%s\n' "$BREAKWATER_RUN/venv/bin/python"
 }
+
+# CONFLUENT_KAFKA_VERSION: the pinned confluent-kafka wheel. Its bundled librdkafka hosts
+# the fault-injecting mock cluster (scripts/lib/mock_cluster.py) and is the chaos run's
+# producer and reader (scripts/lib/chaos.py).
+CONFLUENT_KAFKA_VERSION="2.16.1"
+
+# ensure_confluent_kafka: installs confluent-kafka==$CONFLUENT_KAFKA_VERSION into the
+# project venv .run/venv (created if absent) and prints that venv's python.
+ensure_confluent_kafka() {
+    ensure_venv_package confluent-kafka "$CONFLUENT_KAFKA_VERSION" || return 1
+    printf '%s\n' "$BREAKWATER_RUN/venv/bin/python"
+}
