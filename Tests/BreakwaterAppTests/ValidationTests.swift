@@ -1,5 +1,6 @@
 import BreakwaterApp
 import Foundation
+import Logging
 import Testing
 import Triage
 
@@ -57,6 +58,9 @@ struct ValidationTests {
         .init(flag: "topics.deadLetter=alerts", key: "topics.deadLetter", value: "alerts", expected: "different from topics.alerts"),
         .init(flag: "kafka.securityProtocol=sasl_ssl", key: "kafka.sasl.username", value: nil,
               expected: "a value when kafka.securityProtocol is sasl_ssl"),
+        .init(flag: "kafka.properties.group.instance.id=w1", key: "kafka.properties.group.instance.id", value: "w1",
+              expected: "set kafka.staticMembership and kafka.groupInstanceId instead"),
+        .init(flag: "kafka.groupInstanceId= ", key: "kafka.groupInstanceId", value: " ", expected: "a non-empty value"),
         .init(flag: "kafka.properties.bootstrap.servers=x:1", key: "kafka.properties.bootstrap.servers", value: "x:1",
               expected: "set kafka.bootstrapServers instead"),
         // Formats.
@@ -80,6 +84,16 @@ struct ValidationTests {
         #expect(problem.expected.contains(rejected.expected), "\(problem.expected)")
         #expect(problem.description.contains(rejected.key))
         if let value = rejected.value { #expect(problem.description.contains(value.isEmpty ? "\"\"" : value)) }
+    }
+
+    @Test func staticMembershipJoinsWithTheInstanceIdOrTheWorkerId() throws {
+        let logger = Logger(label: "test")
+        let off = try loadConfig(overrides: ["pipeline.workerId=w7", "kafka.groupInstanceId=ignored"])
+        #expect(WorkerAssembly(configuration: off.configuration, logger: logger).groupInstanceID == nil, "off by default")
+        let fromWorker = try loadConfig(overrides: ["pipeline.workerId=w7", "kafka.staticMembership=true"])
+        #expect(WorkerAssembly(configuration: fromWorker.configuration, logger: logger).groupInstanceID == "w7")
+        let explicit = try loadConfig(overrides: ["pipeline.workerId=w7", "kafka.staticMembership=true", "kafka.groupInstanceId=pod-3"])
+        #expect(WorkerAssembly(configuration: explicit.configuration, logger: logger).groupInstanceID == "pod-3")
     }
 
     @Test func classificationPolicyKeysAcceptTheirWholeRange() throws {

@@ -52,6 +52,52 @@ extension BrokerTests {
         for task in tasks { await task.value }
     }
 
+    /// Static membership (`group.instance.id`): a member killed and started again with the
+    /// same instance id within the session timeout gets its own partitions back, and the
+    /// other member keeps its partitions throughout: the group is not rebalanced. (The
+    /// local broker supports it; librdkafka's mock cluster, Debian's 2.0.2 as well as
+    /// 2.16's, rebalances the whole group instead, so this runs here.)
+    @Test(.enabled(if: ExternalService.kafka.shouldRun))
+    func aStaticMemberRestartedWithinTheSessionTimeoutGetsItsPartitionsBackWithoutARebalance() async throws {
+        let bootstrap = try TestKafka.bootstrap()
+        let topic = try await TestKafka.createTopic(bootstrap, prefix: "static", partitions: 4)
+        let all = Set((0..<4).map { KafkaTopicPartition(topic: topic, partition: Int32($0)) })
+        let group = uniqueName("g")
+        let configuration = { (instance: String) in
+            TestKafka.consumerConfiguration(bootstrap, group: group) {
+                $0.assignmentStrategy = .range
+                $0.groupInstanceID = instance
+                $0.sessionTimeout = .seconds(30)
+            }
+        }
+        let watcher = AssignmentWatcher()
+        let survivor = try KafkaConsumer(configuration: configuration("worker-a"), topics: [topic], logger: TestKafka.logger)
+        let survivorTask = watcher.drive(survivor, member: 0)
+        let victim = try KafkaConsumer(configuration: configuration("worker-b"), topics: [topic], logger: TestKafka.logger)
+        let victimTask = watcher.drive(victim, member: 1)
+        let shared = await eventually {
+            let owned = await watcher.owned
+            return owned[0]?.isEmpty == false && owned[1]?.isEmpty == false && (owned[0] ?? []).union(owned[1] ?? []) == all
+        }
+        try #require(shared)
+        let (survivorsShare, victimsShare, survivorsRevocations) = await (watcher.owned[0], watcher.owned[1], watcher.revocations[0])
+
+        await victim.terminateWithoutLeavingGroup()
+        await victimTask.value
+        let restarted = try KafkaConsumer(configuration: configuration("worker-b"), topics: [topic], logger: TestKafka.logger)
+        let restartedTask = watcher.drive(restarted, member: 2)
+        // Well within the 30 s session timeout: only static membership explains it.
+        let back = await eventually(within: .seconds(20)) { await watcher.owned[2] == victimsShare }
+        let (restartedOwns, survivorOwns, survivorRevocations) = await (watcher.owned[2], watcher.owned[0], watcher.revocations[0])
+        #expect(back, "the restarted member owns \(restartedOwns ?? [])")
+        #expect(survivorRevocations == survivorsRevocations, "the survivor was not rebalanced")
+        #expect(survivorOwns == survivorsShare)
+        await restarted.close()
+        await restartedTask.value
+        await survivor.close()
+        await survivorTask.value
+    }
+
     @Test(.enabled(if: ExternalService.kafka.shouldRun))
     func restartedConsumerResumesRightAfterItsLastCommit() async throws {
         let bootstrap = try TestKafka.bootstrap()

@@ -82,11 +82,15 @@ enum TestKafka {
 actor AssignmentWatcher {
     private(set) var owned: [Int: Set<KafkaTopicPartition>] = [:]
     private(set) var received: [Int: [KafkaMessage]] = [:]
+    /// Revocations each member has seen.
+    private(set) var revocations: [Int: Int] = [:]
 
     func apply(_ event: KafkaConsumerEvent, member: Int) {
         switch event {
         case .partitionsAssigned(let partitions): owned[member, default: []].formUnion(partitions)
-        case .partitionsRevoked(let partitions, _): owned[member, default: []].subtract(partitions)
+        case .partitionsRevoked(let partitions, _):
+            owned[member, default: []].subtract(partitions)
+            revocations[member, default: 0] += 1
         case .message(let message): received[member, default: []].append(message)
         }
     }

@@ -59,6 +59,15 @@ public struct KafkaSettings: Sendable, Hashable, Codable {
     public var properties: [String: String] = [:]
     /// Whether the worker creates missing topics at start.
     public var createTopics = true
+    /// Static group membership (Kafka's KIP-345): the worker joins with a
+    /// `group.instance.id`, so one restarted within the session timeout takes its
+    /// partitions back without a rebalance of the whole group, and a member that died
+    /// without leaving keeps its partitions until the session timeout. Off by default:
+    /// every worker then needs a distinct id that stays the same across its restarts
+    /// (two live members with one id fence each other).
+    public var staticMembership = false
+    /// The `group.instance.id` under ``staticMembership``; unset: `pipeline.workerId`.
+    public var groupInstanceId: String?
     /// Defaults.
     public init() {}
 }

@@ -48,6 +48,7 @@ extension BreakwaterConfiguration {
         "ssl.key.location": "kafka.ssl.keyLocation", "ssl.key.password": "kafka.ssl.keyPassword",
         "ssl.endpoint.identification.algorithm": "kafka.ssl.verifyHostname",
         "partition.assignment.strategy": "kafka.assignmentStrategy",
+        "group.instance.id": "kafka.staticMembership and kafka.groupInstanceId",
     ]
 
     /// Minimum length of `http.adminToken`.
@@ -109,6 +110,7 @@ extension BreakwaterConfiguration {
         check.require(serversOK, "kafka.bootstrapServers", kafka.bootstrapServers, "a comma-separated list of host:port")
         check.notEmpty(kafka.groupId, "kafka.groupId")
         check.notEmpty(kafka.clientId, "kafka.clientId")
+        if let instance = kafka.groupInstanceId { check.notEmpty(instance, "kafka.groupInstanceId") }
         if kafka.securityProtocol.usesSASL {
             let needed = "a value when kafka.securityProtocol is \(kafka.securityProtocol.rawValue)"
             check.require(!(kafka.sasl.username ?? "").isEmpty, "kafka.sasl.username", kafka.sasl.username, needed)

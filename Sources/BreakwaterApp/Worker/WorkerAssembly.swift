@@ -238,6 +238,13 @@ public struct WorkerAssembly: Sendable {
         "breakwater-\(configuration.kafka.groupId)-\(configuration.pipeline.workerId)"
     }
 
+    /// The worker's `group.instance.id`: `nil` (dynamic membership) unless
+    /// `kafka.staticMembership` is on; then `kafka.groupInstanceId`, or the worker id.
+    public var groupInstanceID: String? {
+        let kafka = configuration.kafka
+        return kafka.staticMembership ? kafka.groupInstanceId ?? configuration.pipeline.workerId : nil
+    }
+
     /// The worker's settings from `pipeline.*` and `topics.*`.
     public var workerConfiguration: PipelineWorker.Configuration {
         let pipeline = configuration.pipeline
@@ -272,6 +279,7 @@ public struct WorkerAssembly: Sendable {
             configuration: KafkaConsumerConfiguration(
                 common: kafka,
                 groupID: config.kafka.groupId,
+                groupInstanceID: groupInstanceID,
                 assignmentStrategy: config.kafka.assignmentStrategy.consumerStrategy,
                 isolationLevel: .readCommitted,
                 // Exactly-once: offsets are committed inside the worker's transactions.
