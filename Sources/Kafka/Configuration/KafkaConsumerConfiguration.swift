@@ -47,7 +47,9 @@ public struct KafkaConsumerConfiguration: Sendable, CustomStringConvertible {
     /// `group.instance.id` for static membership (a restart within the session timeout
     /// keeps the assignment). Default `nil` (dynamic membership).
     public var groupInstanceID: String?
-    /// `partition.assignment.strategy`. Default cooperative-sticky.
+    /// `partition.assignment.strategy`. Default range: librdkafka releases before the fix
+    /// of its issue #4059 (pull request #4908, 2025; Debian ships 2.0.2) lose the
+    /// assignment when a commit meets a cooperative rebalance.
     public var assignmentStrategy: AssignmentStrategy
     /// `auto.offset.reset`. Default earliest.
     public var offsetReset: OffsetReset
@@ -70,7 +72,7 @@ public struct KafkaConsumerConfiguration: Sendable, CustomStringConvertible {
         common: KafkaConfiguration,
         groupID: String,
         groupInstanceID: String? = nil,
-        assignmentStrategy: AssignmentStrategy = .cooperativeSticky,
+        assignmentStrategy: AssignmentStrategy = .range,
         offsetReset: OffsetReset = .earliest,
         isolationLevel: IsolationLevel = .readCommitted,
         sessionTimeout: Duration = .seconds(45),
