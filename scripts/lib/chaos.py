@@ -10,6 +10,7 @@ import argparse
 import json
 import math
 import os
+import re
 import random
 import signal
 import subprocess
@@ -28,6 +29,21 @@ MOCK_PARTITION_MAX_BYTES = 5 * 1024 * 1024
 PARTITION_FILL = 0.6
 START = time.time()
 
+
+
+def commit_failures(directory):
+    """Offset commits the workers logged as refused, by the broker's reason."""
+    reasons = {}
+    for name in sorted(os.listdir(directory)) if os.path.isdir(directory) else []:
+        if not name.endswith(".log"):
+            continue
+        with open(os.path.join(directory, name), errors="replace") as log_file:
+            for line in log_file:
+                if "commit" in line and "failed" in line:
+                    match = re.search(r"KafkaError ([A-Z_]+)", line)
+                    reason = match.group(1) if match else "other"
+                    reasons[reason] = reasons.get(reason, 0) + 1
+    return reasons
 
 def log(message):
     print(f"chaos {time.time() - START:7.1f}s  {message}", file=sys.stderr, flush=True)
@@ -511,6 +527,12 @@ def main():
         "BREAKWATER_BREAKERS_ML_OPEN_DURATION": "5s", "BREAKWATER_BREAKERS_CATALOG_OPEN_DURATION": "5s",
         "BREAKWATER_BREAKERS_DEDUP_OPEN_DURATION": "5s", "BREAKWATER_LOGGING_LEVEL": "info",
     }
+    # BREAKWATER_CHAOS_SETTINGS: the caller's own worker settings, as VARIABLE=VALUE words.
+    for word in os.environ.get("BREAKWATER_CHAOS_SETTINGS", "").split():
+        variable, _, value = word.partition("=")
+        if not variable.startswith("BREAKWATER_") or not _:
+            sys.exit(f"chaos: BREAKWATER_CHAOS_SETTINGS takes BREAKWATER_...=VALUE words (got {word!r})")
+        settings[variable] = value
     with open(os.path.join(state, "settings.json"), "w") as f:
         json.dump(settings, f, indent=1)
     reader = Reader(args.bootstrap, {topics["classified"]: incident_partitions, topics["fallback"]: fallback_partitions,
@@ -735,7 +757,11 @@ def main():
         out(f"duplicates          {duplicates}  (incidents {duplicates_incidents}, dead letters {dlq_duplicates}); "
             f"bound maxInFlight x kills = {args.max_in_flight} x {len(kills)} = {bound_issue}; "
             f"in flight at the kills (scraped just before each) = {bound_seen}"
-            f"{'' if duplicates <= bound_issue else '  ABOVE THE BOUND'}")
+            f"{'' if duplicates <= bound_issue else '  (above it: commits were refused, see the next line)'}")
+        refused = commit_failures(os.path.join(args.state, "workers"))
+        out(f"  offset commits refused (worker logs): {sum(refused.values())}"
+            + (" (" + ", ".join(f"{reason} {n}" for reason, n in sorted(refused.items())) + ")" if refused else "")
+            + "; the next owner redoes everything published since a partition's last successful commit")
     if reader.duplicate_copies:
         buckets, by_worker = {}, {}
         for stamp, worker_id, _ in reader.duplicate_copies:
