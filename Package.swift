@@ -301,6 +301,31 @@ targets += [
     ),
 ]
 
+// MARK: - Fuzzing: libFuzzer harnesses for the parsers of untrusted bytes (scripts/fuzz)
+
+targets += [
+    // The harnesses: AlertDecoder, the configuration loader, the rule-file parser, each with the invariants its API promises.
+    .target(
+        name: "FuzzHarnesses",
+        dependencies: ["Triage", "BreakwaterApp"],
+        swiftSettings: strictSwift
+    ),
+    // libFuzzer's entry points when built with -DFUZZING and --sanitize fuzzer; otherwise a tool replaying inputs.
+    .executableTarget(
+        name: "breakwater-fuzz",
+        dependencies: ["FuzzHarnesses"],
+        path: "Sources/BreakwaterFuzz",
+        swiftSettings: strictSwift
+    ),
+    .testTarget(
+        name: "FuzzHarnessTests",
+        dependencies: ["FuzzHarnesses"],
+        // Fuzz inputs read by path (#filePath), not bundled as resources.
+        exclude: ["Seeds", "Regressions"],
+        swiftSettings: strictSwift
+    ),
+]
+
 let package = Package(
     name: "Breakwater",
     platforms: [.macOS(.v15)],
