@@ -31,6 +31,10 @@ START = time.time()
 
 
 
+# The Kafka layer's log lines for a refused commit: on the timer, before a revoke, at close.
+REFUSED_COMMIT = re.compile(r'msg="(offset commit failed|commit on revoke failed|consumer closed; final commit or leave failed)"')
+
+
 def commit_failures(directory):
     """Offset commits the workers logged as refused, by the broker's reason."""
     reasons = {}
@@ -39,7 +43,7 @@ def commit_failures(directory):
             continue
         with open(os.path.join(directory, name), errors="replace") as log_file:
             for line in log_file:
-                if "commit" in line and "failed" in line:
+                if REFUSED_COMMIT.search(line):
                     match = re.search(r"KafkaError ([A-Z_]+)", line)
                     reason = match.group(1) if match else "other"
                     reasons[reason] = reasons.get(reason, 0) + 1
