@@ -263,3 +263,67 @@ struct FallbackTests {
         #expect(breaker.fallbackMetrics.snapshot.executions == 2)
     }
 }
+
+@Suite("Fallbacks without waiting")
+struct SynchronousFallbackTests {
+    let clock = ManualClock()
+
+    func breaker(_ metrics: TestMetrics? = nil) throws -> CircuitBreaker {
+        try CircuitBreaker(
+            name: "svc", configuration: CircuitBreaker.Configuration(failureThreshold: 1, openDuration: .fixed(.seconds(60))),
+            clock: clock, metricsFactory: metrics
+        )
+    }
+
+    @Test func anOpenBreakerIsServedByASynchronousChainAndCountedLikeACall() async throws {
+        let metrics = TestMetrics()
+        let breaker = try breaker(metrics)
+        let chain = FallbackChain<Int>([EmptyFallback()]).adding(StaticFallback(7))
+        // Closed: nothing is served and nothing counted; the caller must call through.
+        #expect(try breaker.fallBackIfOpen(to: FallbackChain([StaticFallback(7)])) == nil)
+        await fail(breaker)
+        clock.advance(by: .seconds(1))
+
+        // EmptyFallback must be awaited: the whole call must wait, and nothing is counted.
+        #expect(try breaker.fallBackIfOpen(to: chain) == nil)
+        #expect(breaker.snapshot().totals.rejections == 0)
+
+        let synchronous = FallbackChain<Int>([FunctionFallback(name: "miss") { _ in throw TestError(id: 1) }]).adding(StaticFallback(7))
+        let served = try #require(try breaker.fallBackIfOpen(to: synchronous))
+        #expect(served.value == 7)
+        #expect(served.servedBy == "static")
+        #expect(served.reason == .circuitOpen)
+        #expect(served.fallbackExecutions.map(\.result) == [.failure, .success])
+        #expect(breaker.snapshot().totals.rejections == 1)
+        #expect(breaker.fallbackMetrics.snapshot.executions == 2)
+
+        // The same call through `call(fallback:)` records the same.
+        let called = try await breaker.call(fallback: synchronous) { 1 }
+        #expect(called.value == served.value)
+        #expect(called.fallbackExecutions == served.fallbackExecutions)
+        #expect(breaker.snapshot().totals.rejections == 2)
+    }
+
+    @Test func aBreakerDueForAProbeIsLeftToTheCall() async throws {
+        let breaker = try breaker()
+        await fail(breaker)
+        clock.advance(by: .seconds(61))
+        #expect(try breaker.fallBackIfOpen(to: FallbackChain([StaticFallback(7)])) == nil)
+        #expect(breaker.snapshot().totals.rejections == 0)
+        // The call that follows is a probe: the primary answers.
+        let probe = try await breaker.call(fallback: FallbackChain([StaticFallback(7)])) { 1 }
+        #expect(probe.value == 1)
+        #expect(!probe.isFallback)
+        #expect(breaker.state == .halfOpen)
+    }
+
+    @Test func forcedOpenIsRejectedWithoutWaitingAndAnEmptyChainThrows() throws {
+        let breaker = try breaker()
+        breaker.forceOpen(reason: "maintenance")
+        #expect(breaker.rejectIfOpen() == .forcedOpen)
+        #expect(throws: CircuitBreakerError.self) {
+            _ = try breaker.fallBackIfOpen(to: FallbackChain<Int>([FunctionFallback(name: "miss") { _ in throw TestError(id: 2) }]))
+        }
+        #expect(breaker.snapshot().totals.rejections == 2)
+    }
+}

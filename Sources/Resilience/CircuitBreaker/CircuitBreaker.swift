@@ -269,6 +269,40 @@ public final class CircuitBreaker: Sendable {
         }
     }
 
+    /// Rejects a call only if ``acquirePermit()`` would reject it without taking the lock
+    /// (forced open, or open before the open duration has passed), counting the rejection
+    /// as it would.
+    /// - Returns: the rejection's reason, or `nil` when a call might be admitted (closed,
+    ///   disabled, half-open, or open and due for a probe): then nothing was recorded and
+    ///   the caller asks ``acquirePermit()`` (or calls through) as usual.
+    public func rejectIfOpen() -> RejectionReason? {
+        guard let reason = rejectionWithoutLock() else { return nil }
+        countRejection(reason)
+        return reason
+    }
+
+    /// The reason ``acquirePermit()`` would reject a call now without taking the lock;
+    /// counts nothing.
+    func rejectionWithoutLock() -> RejectionReason? {
+        switch Self.state(of: published.load(ordering: .acquiring)) {
+        case .forcedOpen:
+            return .forcedOpen
+        case .open:
+            let due =
+                clock.hasCoarseTime
+                ? clock.coarseNanoseconds() >= openUntilCoarseNanos.load(ordering: .relaxed)
+                : clock.now().nanosecondsClamped >= openUntilNanos.load(ordering: .relaxed)
+            return due ? nil : .open
+        case .closed, .disabled, .halfOpen:
+            return nil
+        }
+    }
+
+    /// Counts a rejection decided by ``rejectionWithoutLock()``.
+    func countRejection(_ reason: RejectionReason) {
+        _ = reject(reason)
+    }
+
     /// Reports that the call behind `permit` succeeded.
     public func recordSuccess(_ permit: Permit) {
         complete(permit, .success)

@@ -122,7 +122,7 @@ public final class CacheFallback<Key: Hashable & Sendable, Value: Sendable>: Sen
     }
 
     /// Serves one key of a ``CacheFallback`` (the design's `CacheStrategy`).
-    public struct Strategy: FallbackStrategy {
+    public struct Strategy: SynchronousFallbackStrategy {
         let cache: CacheFallback
         let key: Key
         /// The strategy name, `"cache"` by default.

@@ -104,6 +104,29 @@ extension CircuitBreaker {
         return result
     }
 
+    /// Serves a call this breaker rejects right now from `chain`, without suspending: the
+    /// path of ``call(fallback:policy:_:)`` for an open breaker, for callers that handle
+    /// many records and only wait when they must. The rejection and every fallback
+    /// attempt are counted and reported as that call would.
+    /// - Returns: `nil`, with nothing counted, when the breaker might admit a call (closed,
+    ///   half-open, due for a probe), when `policy` does not fall back on an open breaker,
+    ///   or when `chain` reaches a strategy that must wait: then use ``call(fallback:policy:_:)``.
+    /// - Throws: ``CircuitBreakerError/fallbackFailed(_:)`` when no strategy served.
+    public func fallBackIfOpen<T: Sendable>(
+        to chain: FallbackChain<T>,
+        policy: FallbackPolicy = .onCircuitOpen
+    ) throws(CircuitBreakerError) -> GuardedResult<T>? {
+        guard policy.contains(.circuitOpen), let rejection = rejectionWithoutLock() else { return nil }
+        let trigger = CircuitBreakerError.open(breaker: name, reason: rejection)
+        guard let outcome = chain.executeWithoutWaiting(FallbackContext(breaker: name, reason: .circuitOpen, error: trigger)) else {
+            return nil
+        }
+        // Counted only now that the chain answered: a chain that must wait leaves the
+        // call, and its rejection, to `call(fallback:)`.
+        countRejection(rejection)
+        return try finishFallback(outcome, reason: .circuitOpen, trigger: trigger)
+    }
+
     /// Runs `chain` for a call that could not be served, reporting each attempt (event,
     /// metrics, ``fallbackMetrics``). Public so permit-API users can fall back too.
     /// - Throws: ``CircuitBreakerError/fallbackFailed(_:)`` when no strategy served.
@@ -118,6 +141,13 @@ extension CircuitBreaker {
             default: trigger
             }
         let outcome = await chain.execute(FallbackContext(breaker: name, reason: reason, error: triggerError))
+        return try finishFallback(outcome, reason: reason, trigger: trigger)
+    }
+
+    /// Reports every attempt of a chain run and turns it into the call's result.
+    private func finishFallback<T: Sendable>(
+        _ outcome: FallbackChainResult<T>, reason: FallbackReason, trigger: CircuitBreakerError
+    ) throws(CircuitBreakerError) -> GuardedResult<T> {
         let executions = outcome.attempts.map { reportFallback($0, reason: reason) }
         guard let served = outcome.value else {
             throw .fallbackFailed(FallbackFailure(trigger: trigger, reason: reason, attempts: outcome.attempts, executions: executions))

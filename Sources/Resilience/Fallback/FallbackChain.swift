@@ -25,17 +25,45 @@ public struct FallbackChain<Value: Sendable>: Sendable {
     public func execute(_ context: FallbackContext) async -> FallbackChainResult<Value> {
         var attempts: [FallbackAttempt] = []
         for strategy in strategies {
-            do {
-                if let served = try await strategy.execute(context) {
-                    attempts.append(FallbackAttempt(strategy: strategy.name, outcome: .served(age: served.age, isStale: served.isStale)))
-                    return FallbackChainResult(value: served, servedBy: strategy.name, attempts: attempts)
-                }
-                attempts.append(FallbackAttempt(strategy: strategy.name, outcome: .noValue))
-            } catch {
-                attempts.append(FallbackAttempt(strategy: strategy.name, outcome: .failed(error)))
+            let result: Result<FallbackValue<Value>?, any Error>
+            if let immediate = strategy.executeWithoutWaiting(context) {
+                result = immediate
+            } else {
+                do { result = .success(try await strategy.execute(context)) } catch { result = .failure(error) }
             }
+            if let served = Self.record(result, of: strategy.name, in: &attempts) { return served }
         }
         return FallbackChainResult(value: nil, servedBy: nil, attempts: attempts)
+    }
+
+    /// ``execute(_:)`` without suspending, as far as the strategies tried answer without
+    /// waiting (``FallbackStrategy/executeWithoutWaiting(_:)``).
+    /// - Returns: what ``execute(_:)`` returns, or `nil` when a strategy reached before one
+    ///   served must wait. Nothing is reported then, but the synchronous strategies before
+    ///   it did run (and will again in ``execute(_:)``): they are reads and constants.
+    public func executeWithoutWaiting(_ context: FallbackContext) -> FallbackChainResult<Value>? {
+        var attempts: [FallbackAttempt] = []
+        for strategy in strategies {
+            guard let result = strategy.executeWithoutWaiting(context) else { return nil }
+            if let served = Self.record(result, of: strategy.name, in: &attempts) { return served }
+        }
+        return FallbackChainResult(value: nil, servedBy: nil, attempts: attempts)
+    }
+
+    /// Records one strategy's attempt; returns the chain's result when it served.
+    private static func record(
+        _ result: Result<FallbackValue<Value>?, any Error>, of strategy: String, in attempts: inout [FallbackAttempt]
+    ) -> FallbackChainResult<Value>? {
+        switch result {
+        case .success(let served?):
+            attempts.append(FallbackAttempt(strategy: strategy, outcome: .served(age: served.age, isStale: served.isStale)))
+            return FallbackChainResult(value: served, servedBy: strategy, attempts: attempts)
+        case .success(nil):
+            attempts.append(FallbackAttempt(strategy: strategy, outcome: .noValue))
+        case .failure(let error):
+            attempts.append(FallbackAttempt(strategy: strategy, outcome: .failed(error)))
+        }
+        return nil
     }
 }
 

@@ -81,6 +81,28 @@ public protocol FallbackStrategy<Value>: Sendable {
     /// Produces a value, `nil` for nothing to offer.
     /// - Throws: Whatever made the strategy fail; reported, never swallowed.
     func execute(_ context: FallbackContext) async throws -> FallbackValue<Value>?
+    /// What ``execute(_:)`` returns, when the strategy can answer without suspending;
+    /// `nil` when it must wait (the default). ``SynchronousFallbackStrategy`` answers always.
+    func executeWithoutWaiting(_ context: FallbackContext) -> Result<FallbackValue<Value>?, any Error>?
+}
+
+extension FallbackStrategy {
+    public func executeWithoutWaiting(_ context: FallbackContext) -> Result<FallbackValue<Value>?, any Error>? { nil }
+}
+
+/// A ``FallbackStrategy`` that never waits (a cache read, a constant, a local function),
+/// so a chain made only of these can serve a rejected call without suspending
+/// (``CircuitBreaker/fallBackIfOpen(to:policy:)``).
+public protocol SynchronousFallbackStrategy<Value>: FallbackStrategy {
+    /// Produces a value at once, `nil` for nothing to offer.
+    /// - Throws: Whatever made the strategy fail; reported, never swallowed.
+    func execute(_ context: FallbackContext) throws -> FallbackValue<Value>?
+}
+
+extension SynchronousFallbackStrategy {
+    public func executeWithoutWaiting(_ context: FallbackContext) -> Result<FallbackValue<Value>?, any Error>? {
+        Result { try execute(context) }
+    }
 }
 
 /// How one strategy of a chain fared.

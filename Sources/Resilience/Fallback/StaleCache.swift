@@ -94,7 +94,7 @@ public final class StaleCache<Key: Hashable & Sendable, Value: Sendable>: Sendab
     }
 
     /// Serves one key of a ``StaleCache``, fresh or stale.
-    public struct Strategy: FallbackStrategy {
+    public struct Strategy: SynchronousFallbackStrategy {
         let cache: StaleCache
         let key: Key
         /// The strategy name, `"stale_cache"` by default.
@@ -110,7 +110,7 @@ public final class StaleCache<Key: Hashable & Sendable, Value: Sendable>: Sendab
     }
 
     /// ``Strategy`` serving the bare `Value`, for a ``FallbackChain`` of `Value`.
-    public struct ValueStrategy: FallbackStrategy {
+    public struct ValueStrategy: SynchronousFallbackStrategy {
         let base: Strategy
         /// The base strategy's name.
         public var name: String { base.name }

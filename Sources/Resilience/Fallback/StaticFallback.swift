@@ -1,5 +1,5 @@
 /// Serves one predefined value (the design's `StaticFallback` and `DefaultValueStrategy`).
-public struct StaticFallback<Value: Sendable>: FallbackStrategy {
+public struct StaticFallback<Value: Sendable>: SynchronousFallbackStrategy {
     /// The value served.
     public let value: Value
     /// The strategy name, `"static"` by default.
