@@ -1,3 +1,4 @@
+import Synchronization
 import Foundation
 import ServiceTestSupport
 import Testing
@@ -34,6 +35,46 @@ private struct CountingDedup: DedupStep {
     }
 }
 
+/// Answers without waiting, or only when awaited, and counts both.
+private final class ImmediateOrNot: EnrichmentStep, ClassificationStep, DedupStep, Sendable {
+    let immediate: Bool
+    let calls = Mutex((immediate: 0, awaited: 0))
+    init(immediate: Bool) { self.immediate = immediate }
+
+    func enrichWithoutWaiting(_ alert: Alert) -> StepOutcome<ServiceInfo?>? {
+        guard immediate else { return nil }
+        calls.withLock { $0.immediate += 1 }
+        return StepOutcome(value: ServiceInfo(name: "svc", ownerTeam: "team"), provenance: StepProvenance(source: .cache, fallbackUsed: false))
+    }
+    func enrich(_ alert: Alert) async -> StepOutcome<ServiceInfo?> {
+        calls.withLock { $0.awaited += 1 }
+        return StepOutcome(value: ServiceInfo(name: "svc", ownerTeam: "team"), provenance: StepProvenance(source: .cache, fallbackUsed: false))
+    }
+    func classifyWithoutWaiting(_ alert: Alert) -> StepOutcome<ClassificationDecision>? {
+        guard immediate else { return nil }
+        calls.withLock { $0.immediate += 1 }
+        return Self.verdict
+    }
+    func classify(_ alert: Alert) async -> StepOutcome<ClassificationDecision> {
+        calls.withLock { $0.awaited += 1 }
+        return Self.verdict
+    }
+    func recordWithoutWaiting(_ alert: Alert, at time: Date) -> StepOutcome<DedupInfo>? {
+        guard immediate else { return nil }
+        calls.withLock { $0.immediate += 1 }
+        return StepOutcome(value: .unavailable, provenance: StepProvenance(source: .unavailable, fallbackUsed: false))
+    }
+    func record(_ alert: Alert, at time: Date) async -> StepOutcome<DedupInfo> {
+        calls.withLock { $0.awaited += 1 }
+        return StepOutcome(value: .unavailable, provenance: StepProvenance(source: .unavailable, fallbackUsed: false))
+    }
+
+    static let verdict = StepOutcome(
+        value: ClassificationDecision(published: Classification(severity: .low, category: .other, confidence: 1, classifier: .rules), model: nil),
+        provenance: StepProvenance(source: .primary, fallbackUsed: false)
+    )
+}
+
 @Suite struct AlertProcessorTests {
     static let fixedNow = Date(timeIntervalSince1970: 1_790_000_000)
     static let origin = RecordOrigin(topic: "alerts", partition: 3, offset: 42)
@@ -47,6 +88,41 @@ private struct CountingDedup: DedupStep {
             alertConcurrency: 2,
             now: { Self.fixedNow }
         )
+    }
+
+    @Test func prepareFinishesWhatNeedsNoWaitingAndLeavesTheRestWithoutAskingTwice() async throws {
+        let bytes = try Fixture.bytes("alertmanager-webhook-full.json")
+        let count = try AlertDecoder().decode(InputRecord(value: bytes), receivedAt: Self.fixedNow).count
+        func processor(_ immediate: ImmediateOrNot, waiting: ImmediateOrNot) -> AlertProcessor {
+            AlertProcessor(enrichment: immediate, classification: waiting, dedup: immediate, workerID: "w", now: { Self.fixedNow })
+        }
+
+        let quick = ImmediateOrNot(immediate: true)
+        let done = processor(quick, waiting: quick).prepare(InputRecord(value: bytes), key: nil, origin: Self.origin, receivedAt: Self.fixedNow)
+        guard case .done(let outcome) = done else {
+            Issue.record("every step answered, yet the record waits")
+            return
+        }
+        #expect(outcome.incidents.count == count)
+        #expect(quick.calls.withLock { $0 } == (immediate: 3 * count, awaited: 0))
+
+        let answering = ImmediateOrNot(immediate: true)
+        let slow = ImmediateOrNot(immediate: false)
+        let mixed = processor(answering, waiting: slow)
+        let prepared = mixed.prepare(InputRecord(value: bytes), key: nil, origin: Self.origin, receivedAt: Self.fixedNow)
+        guard case .waiting(let pending) = prepared else {
+            Issue.record("classification must wait, yet the record is done")
+            return
+        }
+        let finished = await mixed.finish(pending)
+        let direct = await processor(ImmediateOrNot(immediate: true), waiting: ImmediateOrNot(immediate: false))
+            .process(InputRecord(value: bytes), key: nil, origin: Self.origin, receivedAt: Self.fixedNow)
+        #expect(finished.outputs.map(\.key) == direct.outputs.map(\.key))
+        #expect(try finished.incidents.map { try $0.jsonBytes() } == direct.incidents.map { try $0.jsonBytes() })
+        // Enrichment and dedup answered in prepare and were not asked again; only
+        // classification was awaited, once per alert.
+        #expect(answering.calls.withLock { $0 } == (immediate: 2 * count, awaited: 0))
+        #expect(slow.calls.withLock { $0 } == (immediate: 0, awaited: count))
     }
 
     @Test func webhookBecomesOneIncidentPerAlertInOrder() async throws {

@@ -146,4 +146,52 @@ import TriageTestSupport
         #expect(outcome.value == Self.checkout)
         #expect(outcome.provenance.source == .primary)
     }
+
+    @Test func answersWithoutWaitingOnlyWhatNeedsNoCall() async throws {
+        let step = try step()
+        // Nothing cached, breaker closed: the primary must be asked.
+        #expect(step.enrichWithoutWaiting(stepAlert()) == nil)
+        #expect(primary.script.calls == 0)
+        #expect(breaker.snapshot().totals.rejections == 0)
+        #expect(step.enrichWithoutWaiting(stepAlert(service: nil))?.value == .some(nil))
+
+        _ = await step.enrich(stepAlert())
+        let cached = try #require(step.enrichWithoutWaiting(stepAlert()))
+        #expect(cached.value == Self.checkout)
+        #expect(cached.provenance == StepProvenance(source: .cache, fallbackUsed: false))
+
+        // Open breaker, nothing fresh: the stale cache answers at once, as enrich() would.
+        primary.script.set(.fail)
+        clock.advance(by: .seconds(120))
+        _ = await step.enrich(stepAlert())
+        _ = await step.enrich(stepAlert())
+        #expect(breaker.state == .open)
+        let calls = primary.script.calls
+        let rejections = breaker.snapshot().totals.rejections
+        let answered = try #require(step.enrichWithoutWaiting(stepAlert()))
+        let awaited = await step.enrich(stepAlert())
+        #expect(answered.value == awaited.value)
+        #expect(answered.provenance == awaited.provenance)
+        #expect(answered.fallbacks == [FallbackNote(breaker: "catalog", strategy: "stale_cache", reason: .circuitOpen, staleAgeSeconds: 120)])
+        #expect(answered.fallbacks == awaited.fallbacks)
+        #expect(primary.script.calls == calls)
+        #expect(breaker.snapshot().totals.rejections == rejections + 2)
+
+        // Nothing cached for it: the static file answers at once.
+        let fromFile = try #require(step.enrichWithoutWaiting(stepAlert(service: "search")))
+        #expect(fromFile.value == Self.search)
+        #expect(fromFile.provenance == StepProvenance(source: .static, fallbackUsed: true))
+        #expect(fromFile.fallbacks == [FallbackNote(breaker: "catalog", strategy: "static_catalog", reason: .circuitOpen)])
+    }
+
+    @Test func aSecondaryCatalogMeansWaitingEvenWhenOpen() async throws {
+        let step = try step(secondary: true)
+        primary.script.set(.fail)
+        _ = await step.enrich(stepAlert())
+        _ = await step.enrich(stepAlert())
+        #expect(breaker.state == .open)
+        let rejections = breaker.snapshot().totals.rejections
+        #expect(step.enrichWithoutWaiting(stepAlert()) == nil)
+        #expect(breaker.snapshot().totals.rejections == rejections)
+    }
 }

@@ -38,13 +38,18 @@ public struct GuardedClassification: ClassificationStep {
         self.policy = policy
     }
 
+    /// Without ML the rules answer at once; with ML, `nil` (the call must wait).
+    public func classifyWithoutWaiting(_ alert: Alert) -> StepOutcome<ClassificationDecision>? {
+        guard ml == nil else { return nil }
+        return decided(rules.classify(alert), model: nil, for: alert, provenance: StepProvenance(source: .primary, fallbackUsed: false))
+    }
+
     /// Classifies `alert`; never fails (the rules always answer).
     public func classify(_ alert: Alert) async -> StepOutcome<ClassificationDecision> {
+        if let answered = classifyWithoutWaiting(alert) { return answered }
         // The rules' synchronous, never-failing overload (not AlertClassifier's async one).
         let rules: @Sendable (Alert) -> Classification = self.rules.classify
-        guard let ml else {
-            return decided(rules(alert), model: nil, for: alert, provenance: StepProvenance(source: .primary, fallbackUsed: false))
-        }
+        guard let ml else { return decided(rules(alert), model: nil, for: alert, provenance: StepProvenance(source: .primary, fallbackUsed: false)) }
         let breaker = self.breaker
         do {
             let gated = try await features.executeIfEnabled(

@@ -49,7 +49,14 @@ public struct GuardedDedup: DedupStep {
 public struct DisabledDedup: DedupStep {
     public init() {}
 
+    private static let outcome = StepOutcome<DedupInfo>(value: .unavailable, provenance: StepProvenance(source: .unavailable, fallbackUsed: false))
+
     public func record(_ alert: Alert, at time: Date) async -> StepOutcome<DedupInfo> {
-        StepOutcome(value: .unavailable, provenance: StepProvenance(source: .unavailable, fallbackUsed: false))
+        Self.outcome
+    }
+
+    /// Always answers: there is nothing to wait for.
+    public func recordWithoutWaiting(_ alert: Alert, at time: Date) -> StepOutcome<DedupInfo>? {
+        Self.outcome
     }
 }

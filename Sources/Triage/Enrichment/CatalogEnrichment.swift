@@ -40,35 +40,66 @@ public struct CatalogEnrichment: EnrichmentStep {
         self.cache = cache
     }
 
+    /// Answers at once when the alert names no service, its entry is cached and fresh, or
+    /// the `catalog` breaker is open and the fallbacks need no waiting (no secondary
+    /// catalog); otherwise `nil`, with nothing recorded.
+    public func enrichWithoutWaiting(_ alert: Alert) -> StepOutcome<ServiceInfo?>? {
+        guard let name = alert.serviceName else { return Self.noService }
+        if let cached = cache.get(name), !cached.isStale { return Self.cached(cached.value) }
+        return answerWhileOpen(name, fallbacks: fallbacks(for: name))
+    }
+
+    /// The fallbacks' answer when the breaker rejects the call at once; else `nil`.
+    private func answerWhileOpen(_ name: String, fallbacks: FallbackChain<ServiceInfo>) -> StepOutcome<ServiceInfo?>? {
+        do {
+            guard let result = try breaker.fallBackIfOpen(to: fallbacks, policy: .onAnyFailure) else { return nil }
+            return outcome(of: result, for: name)
+        } catch {
+            return Self.unowned(name)
+        }
+    }
+
     /// Enriches `alert`; never fails (the default entry always serves).
     /// - Returns: `nil` value only when the alert names no service at all.
     public func enrich(_ alert: Alert) async -> StepOutcome<ServiceInfo?> {
-        guard let name = alert.serviceName else {
-            return StepOutcome(value: nil, provenance: StepProvenance(source: .default, fallbackUsed: false))
-        }
-        if let cached = cache.get(name), !cached.isStale {
-            return StepOutcome(value: cached.value, provenance: StepProvenance(source: .cache, fallbackUsed: false))
-        }
+        guard let name = alert.serviceName else { return Self.noService }
+        if let cached = cache.get(name), !cached.isStale { return Self.cached(cached.value) }
+        let fallbacks = fallbacks(for: name)
+        if let answered = answerWhileOpen(name, fallbacks: fallbacks) { return answered }
         let primary = self.primary
         do {
-            let result = try await breaker.call(fallback: fallbacks(for: name), policy: .onAnyFailure) {
+            let result = try await breaker.call(fallback: fallbacks, policy: .onAnyFailure) {
                 try await primary.lookup(service: name) ?? .unowned(name)
             }
-            guard let servedBy = result.servedBy else {
-                cache.insert(result.value, for: name)
-                return StepOutcome(value: result.value, provenance: StepProvenance(source: .primary, fallbackUsed: false))
-            }
-            let staleAge = result.staleAge?.seconds
-            return StepOutcome(
-                value: result.value,
-                provenance: StepProvenance(source: Self.source(of: servedBy), fallbackUsed: true, staleAgeSeconds: staleAge),
-                fallbacks: FallbackNote.served(in: result)
-            )
+            return outcome(of: result, for: name)
         } catch {
             // Only an error the breaker does not count (it passes through untouched)
             // lands here; serve the default so the alert is still enriched.
-            return StepOutcome(value: .unowned(name), provenance: StepProvenance(source: .default, fallbackUsed: true))
+            return Self.unowned(name)
         }
+    }
+
+    private static let noService = StepOutcome<ServiceInfo?>(value: nil, provenance: StepProvenance(source: .default, fallbackUsed: false))
+
+    private static func cached(_ entry: ServiceInfo) -> StepOutcome<ServiceInfo?> {
+        StepOutcome(value: entry, provenance: StepProvenance(source: .cache, fallbackUsed: false))
+    }
+
+    private static func unowned(_ name: String) -> StepOutcome<ServiceInfo?> {
+        StepOutcome(value: .unowned(name), provenance: StepProvenance(source: .default, fallbackUsed: true))
+    }
+
+    /// The step's outcome for what the breaker call returned; caches a primary answer.
+    private func outcome(of result: GuardedResult<ServiceInfo>, for name: String) -> StepOutcome<ServiceInfo?> {
+        guard let servedBy = result.servedBy else {
+            cache.insert(result.value, for: name)
+            return StepOutcome(value: result.value, provenance: StepProvenance(source: .primary, fallbackUsed: false))
+        }
+        return StepOutcome(
+            value: result.value,
+            provenance: StepProvenance(source: Self.source(of: servedBy), fallbackUsed: true, staleAgeSeconds: result.staleAge?.seconds),
+            fallbacks: FallbackNote.served(in: result)
+        )
     }
 
     private func fallbacks(for name: String) -> FallbackChain<ServiceInfo> {
@@ -79,7 +110,7 @@ public struct CatalogEnrichment: EnrichmentStep {
             })
         }
         if let staticCatalog {
-            chain = chain.adding(AsyncFunctionFallback(name: StrategyName.staticCatalog) { _ in staticCatalog.entry(named: name) })
+            chain = chain.adding(FunctionFallback(name: StrategyName.staticCatalog, orNothing: { _ in staticCatalog.entry(named: name) }))
         }
         return chain.adding(StaticFallback(ServiceInfo.unowned(name), name: StrategyName.defaultEntry))
     }

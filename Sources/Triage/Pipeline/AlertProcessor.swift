@@ -36,6 +36,31 @@ public struct OutputRecord: Sendable, Equatable {
     }
 }
 
+/// A record after ``AlertProcessor/prepare(_:key:origin:receivedAt:)``.
+public enum PreparedRecord: Sendable {
+    /// Every step answered without waiting (or the record was dead-lettered).
+    case done(ProcessingOutcome)
+    /// A step must wait: ``AlertProcessor/finish(_:)`` completes it.
+    case waiting(PendingRecord)
+}
+
+/// A decoded record whose steps have not all answered yet.
+public struct PendingRecord: Sendable {
+    let record: InputRecord
+    let key: [UInt8]?
+    let origin: RecordOrigin
+    let receivedAt: Date
+    let alerts: [PartialAlert]
+}
+
+/// One alert and the outcomes of the steps that answered without waiting.
+struct PartialAlert: Sendable {
+    var alert: Alert
+    var enrichment: StepOutcome<ServiceInfo?>?
+    var classification: StepOutcome<ClassificationDecision>?
+    var dedup: StepOutcome<DedupInfo>?
+}
+
 /// Everything one input record turned into.
 public struct ProcessingOutcome: Sendable {
     /// One incident per alert the record carried (empty when dead-lettered).
@@ -86,13 +111,26 @@ public struct AlertProcessor: Sendable {
         self.now = now
     }
 
-    /// Processes one record.
+    /// Processes one record: ``prepare(_:key:origin:receivedAt:)``, then
+    /// ``finish(_:)`` when a step has to wait.
     /// - Parameters:
     ///   - record: the consumed value and headers.
     ///   - key: the consumed record key, kept on a dead letter.
     ///   - origin: topic, partition and offset, written into a dead letter.
     ///   - receivedAt: when the worker received the record.
     public func process(_ record: InputRecord, key: [UInt8]?, origin: RecordOrigin, receivedAt: Date) async -> ProcessingOutcome {
+        switch prepare(record, key: key, origin: origin, receivedAt: receivedAt) {
+        case .done(let outcome): outcome
+        case .waiting(let pending): await finish(pending)
+        }
+    }
+
+    /// Decodes a record and runs every step that can answer without waiting (see
+    /// ``EnrichmentStep/enrichWithoutWaiting(_:)``). Never suspends, so a worker can take
+    /// a whole poll of records in one go and only start a task for those that must wait.
+    /// - Returns: the outcome when no step had to wait (always for a dead letter), else
+    ///   what ``finish(_:)`` completes.
+    public func prepare(_ record: InputRecord, key: [UInt8]?, origin: RecordOrigin, receivedAt: Date) -> PreparedRecord {
         let alerts: [Alert]
         do {
             alerts = try decoder.decode(record, receivedAt: receivedAt)
@@ -101,21 +139,49 @@ public struct AlertProcessor: Sendable {
                 error: error, sourceTopic: origin.topic, sourcePartition: origin.partition,
                 sourceOffset: origin.offset, time: now(), workerID: workerID
             )
-            return deadLettered(letter, record: record, key: key)
+            return .done(deadLettered(letter, record: record, key: key))
         }
+        var partial: [PartialAlert] = []
+        partial.reserveCapacity(alerts.count)
+        var processed: [ProcessedAlert] = []
+        processed.reserveCapacity(alerts.count)
+        for alert in alerts {
+            let answered = PartialAlert(
+                alert: alert,
+                enrichment: enrichment.enrichWithoutWaiting(alert),
+                classification: classification.classifyWithoutWaiting(alert),
+                dedup: dedup.recordWithoutWaiting(alert, at: receivedAt)
+            )
+            partial.append(answered)
+            // Once one alert must wait, the record finishes in a task: the rest only collect.
+            if processed.count == partial.count - 1, let service = answered.enrichment, let verdict = answered.classification,
+                let seen = answered.dedup
+            {
+                processed.append(incident(for: alert, enrichment: service, classification: verdict, dedup: seen, receivedAt: receivedAt))
+            }
+        }
+        let pending = PendingRecord(record: record, key: key, origin: origin, receivedAt: receivedAt, alerts: partial)
+        guard processed.count == partial.count else { return .waiting(pending) }
+        return .done(encode(pending, processed))
+    }
 
+    /// Runs the steps ``prepare(_:key:origin:receivedAt:)`` left waiting (concurrently
+    /// for each alert, and across the alerts of a record up to ``alertConcurrency``), then
+    /// encodes the outputs.
+    public func finish(_ pending: PendingRecord) async -> ProcessingOutcome {
+        let alerts = pending.alerts
         var processed: [ProcessedAlert] = []
         processed.reserveCapacity(alerts.count)
         // Most records carry one alert: a task group for it would cost more than the work.
         if alerts.count == 1 {
-            processed.append(await incident(for: alerts[0], receivedAt: receivedAt))
+            processed.append(await completed(alerts[0], receivedAt: pending.receivedAt))
         } else {
             var start = 0
             while start < alerts.count {
                 let chunk = Array(alerts[start..<min(start + alertConcurrency, alerts.count)])
                 processed += await withTaskGroup(of: (Int, ProcessedAlert).self) { group in
                     for (index, alert) in chunk.enumerated() {
-                        group.addTask { (index, await self.incident(for: alert, receivedAt: receivedAt)) }
+                        group.addTask { (index, await self.completed(alert, receivedAt: pending.receivedAt)) }
                     }
                     var results = [ProcessedAlert?](repeating: nil, count: chunk.count)
                     for await (index, result) in group { results[index] = result }
@@ -124,9 +190,15 @@ public struct AlertProcessor: Sendable {
                 start += alertConcurrency
             }
         }
+        return encode(pending, processed)
+    }
 
-        let trace = record.headers.traceparent.map { [$0] } ?? []
+    /// The outputs of processed alerts (every incident, then every fallback event), or a
+    /// dead letter when one cannot be encoded.
+    private func encode(_ pending: PendingRecord, _ processed: [ProcessedAlert]) -> ProcessingOutcome {
+        let trace = pending.record.headers.traceparent.map { [$0] } ?? []
         var outputs: [OutputRecord] = []
+        outputs.reserveCapacity(processed.count * 2)
         do {
             for alert in processed {
                 let incident = alert.incident
@@ -138,12 +210,13 @@ public struct AlertProcessor: Sendable {
                 }
             }
         } catch {
+            let origin = pending.origin
             let letter = DeadLetter(
                 reason: DeadLetter.processingFailedReason, detail: "encoding an output record failed: \(error)",
                 sourceTopic: origin.topic, sourcePartition: origin.partition, sourceOffset: origin.offset,
                 time: now(), workerID: workerID
             )
-            return deadLettered(letter, record: record, key: key)
+            return deadLettered(letter, record: pending.record, key: pending.key)
         }
         return ProcessingOutcome(
             incidents: processed.map(\.incident), fallbackEvents: processed.flatMap(\.events), deadLetter: nil, outputs: outputs
@@ -155,11 +228,25 @@ public struct AlertProcessor: Sendable {
         var events: [FallbackEventRecord]
     }
 
-    private func incident(for alert: Alert, receivedAt: Date) async -> ProcessedAlert {
-        async let enriched = enrichment.enrich(alert)
-        async let classified = classification.classify(alert)
-        async let counted = dedup.record(alert, at: receivedAt)
+    /// Runs the steps `partial` still lacks, concurrently.
+    private func completed(_ partial: PartialAlert, receivedAt: Date) async -> ProcessedAlert {
+        let alert = partial.alert
+        async let enriched = Self.value(partial.enrichment) { await enrichment.enrich(alert) }
+        async let classified = Self.value(partial.classification) { await classification.classify(alert) }
+        async let counted = Self.value(partial.dedup) { await dedup.record(alert, at: receivedAt) }
         let (service, verdict, seen) = await (enriched, classified, counted)
+        return incident(for: alert, enrichment: service, classification: verdict, dedup: seen, receivedAt: receivedAt)
+    }
+
+    private static func value<T: Sendable>(_ known: T?, _ compute: @Sendable () async -> T) async -> T {
+        if let known { return known }
+        return await compute()
+    }
+
+    private func incident(
+        for alert: Alert, enrichment service: StepOutcome<ServiceInfo?>,
+        classification verdict: StepOutcome<ClassificationDecision>, dedup seen: StepOutcome<DedupInfo>, receivedAt: Date
+    ) -> ProcessedAlert {
         let processedAt = now()
         let incident = IncidentRecord(
             alert: alert,
