@@ -5,11 +5,22 @@ import Triage
 
 // Test doubles of the step ports (Steps.swift). The real enrichment and classification
 // steps live elsewhere; these tests are about delivery, so the steps are small,
-// deterministic and instant, and the worker takes whatever steps it is given.
+// deterministic and instant, and the worker takes whatever steps it is given. They answer
+// without waiting (so the worker processes whole polls in its consume loop and publishes
+// them as batches), except a gated classification, which must be awaited (a task per
+// record): the worker tests cover both paths.
 
 /// Enrichment double: the alert's service, owned by `team-<service>`, served by the primary.
 struct FixedEnrichment: EnrichmentStep {
     func enrich(_ alert: Alert) async -> StepOutcome<ServiceInfo?> {
+        answer(alert)
+    }
+
+    func enrichWithoutWaiting(_ alert: Alert) -> StepOutcome<ServiceInfo?>? {
+        answer(alert)
+    }
+
+    private func answer(_ alert: Alert) -> StepOutcome<ServiceInfo?> {
         StepOutcome(
             value: alert.serviceName.map { ServiceInfo(name: $0, ownerTeam: "team-\($0)", tier: 2) },
             provenance: StepProvenance(source: .primary, fallbackUsed: false)
@@ -31,6 +42,15 @@ struct FixedClassification: ClassificationStep {
 
     func classify(_ alert: Alert) async -> StepOutcome<ClassificationDecision> {
         if let gate { await gate.pass() }
+        return answer(alert)
+    }
+
+    /// Ungated: the verdict at once. Gated: `nil`, the call must wait at the gate.
+    func classifyWithoutWaiting(_ alert: Alert) -> StepOutcome<ClassificationDecision>? {
+        gate == nil ? answer(alert) : nil
+    }
+
+    private func answer(_ alert: Alert) -> StepOutcome<ClassificationDecision> {
         guard Self.fallsBack(alert) else {
             return StepOutcome(
                 value: ClassificationDecision(published: Classification(severity: .high, category: .availability, confidence: 0.9, classifier: .ml)),
@@ -48,6 +68,14 @@ struct FixedClassification: ClassificationStep {
 /// Dedup double: every alert seen once, at its reception time.
 struct FirstSightingDedup: DedupStep {
     func record(_ alert: Alert, at time: Date) async -> StepOutcome<DedupInfo> {
+        answer(at: time)
+    }
+
+    func recordWithoutWaiting(_ alert: Alert, at time: Date) -> StepOutcome<DedupInfo>? {
+        answer(at: time)
+    }
+
+    private func answer(at time: Date) -> StepOutcome<DedupInfo> {
         StepOutcome(value: .seen(occurrences: 1, firstSeen: time, lastSeen: time), provenance: StepProvenance(source: .primary, fallbackUsed: false))
     }
 }

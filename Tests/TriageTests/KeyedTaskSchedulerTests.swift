@@ -170,4 +170,35 @@ private final class EventLog: Sendable {
             scheduler.finish()
         }
     }
+
+    @Test func admitNowTakesAFreeKeyAndABatchReleasesAllItsKeys() async {
+        let scheduler = KeyedTaskScheduler(maxInFlight: 3)
+        let log = EventLog()
+        let gate = Gate()
+        var iterator = log.events.makeAsyncIterator()
+        await withDiscardingTaskGroup { group in
+            group.addTask { await scheduler.run() }
+            #expect(scheduler.admitNow(key: "a") == .admitted)
+            #expect(scheduler.admitNow(key: "b") == .admitted)
+            #expect(scheduler.admitNow(key: "a") == .keyBusy)
+            #expect(scheduler.inFlight == 2)
+            scheduler.start(admitted: ["a", "b"]) {
+                log.record("batch")
+                await gate.wait()
+            }
+            _ = await log.next(1, from: &iterator)
+            // Queued behind the batch's key, not started while the batch runs.
+            await scheduler.submit(key: "a") { log.record("after a") }
+            #expect(scheduler.admitNow(key: "c") == .full)
+            #expect(log.recorded == ["batch"])
+            gate.open()
+            #expect(await log.next(1, from: &iterator) == ["after a"])
+            await scheduler.waitUntilIdle()
+            #expect(scheduler.admitNow(key: "a") == .admitted)
+            scheduler.start(admitted: ["a"]) {}
+            await scheduler.waitUntilIdle()
+            scheduler.finish()
+        }
+        #expect(scheduler.admitNow(key: "z") == .stopped)
+    }
 }

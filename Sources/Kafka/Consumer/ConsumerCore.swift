@@ -211,27 +211,31 @@ final class ConsumerCore: Sendable {
         state.withLock { $0.errors.consecutive = 0 }
     }
 
-    enum Next {
-        case event(KafkaConsumerEvent)
+    enum NextBatch {
+        case events([KafkaConsumerEvent])
         case empty
         case finished
         case failed(KafkaError)
     }
 
-    /// Hands out the next buffered event, registering messages as in flight.
-    func takeNext() -> Next {
+    /// Hands out up to `limit` buffered events at once, in order, registering messages as
+    /// in flight.
+    func take(atMost limit: Int) -> NextBatch {
         state.withLock { state in
             if let fatal = state.fatal { return .failed(fatal) }
             if state.closed { return .finished }
-            while let event = state.popFirst() {
-                guard case .message(let message) = event else { return .event(event) }
-                let partition = message.topicPartition
-                // Stale: its partition was revoked (and maybe reassigned) after polling.
-                guard state.progress[partition]?.epoch == message.assignmentEpoch else { continue }
-                state.progress[partition]?.delivered(message.offset)
-                return .event(event)
+            var events: [KafkaConsumerEvent] = []
+            while events.count < limit, let event = state.popFirst() {
+                if case .message(let message) = event {
+                    let partition = message.topicPartition
+                    // Stale: its partition was revoked (and maybe reassigned) after polling.
+                    guard state.progress[partition]?.epoch == message.assignmentEpoch else { continue }
+                    state.progress[partition]?.delivered(message.offset)
+                }
+                if events.isEmpty { events.reserveCapacity(min(limit, state.buffer.count - state.head + 1)) }
+                events.append(event)
             }
-            return .empty
+            return events.isEmpty ? .empty : .events(events)
         }
     }
 }

@@ -118,10 +118,34 @@ public final class KafkaConsumer: Sendable {
         }
     }
 
-    func nextEvent() async throws(KafkaError) -> KafkaConsumerEvent? {
+    /// The same events as ``events``, handed out in runs: every event buffered by one poll
+    /// (up to the configuration's `pollBatchSize`) at once, so a caller can work through a
+    /// poll without a suspension per record. Same rules as ``events``.
+    public var eventBatches: EventBatches { EventBatches(consumer: self) }
+
+    /// The sequence behind ``eventBatches``.
+    public struct EventBatches: AsyncSequence, Sendable {
+        public typealias Element = [KafkaConsumerEvent]
+        let consumer: KafkaConsumer
+
+        public func makeAsyncIterator() -> Iterator { Iterator(consumer: consumer) }
+
+        /// Pulls runs of events, polling librdkafka on the consumer's queue when none is buffered.
+        public struct Iterator: AsyncIteratorProtocol {
+            let consumer: KafkaConsumer
+
+            /// The next run (never empty), `nil` after close or cancellation.
+            /// - Throws: the consumer's fatal ``KafkaError``.
+            public mutating func next() async throws -> [KafkaConsumerEvent]? {
+                try await consumer.nextEvents()
+            }
+        }
+    }
+
+    func nextEvents(atMost limit: Int? = nil) async throws(KafkaError) -> [KafkaConsumerEvent]? {
         while true {
-            switch core.takeNext() {
-            case .event(let event): return event
+            switch core.take(atMost: limit ?? batchSize) {
+            case .events(let events): return events
             case .finished: return nil
             case .failed(let error): throw error
             case .empty: break
@@ -129,6 +153,10 @@ public final class KafkaConsumer: Sendable {
             if Task.isCancelled { return nil }
             await fill()
         }
+    }
+
+    func nextEvent() async throws(KafkaError) -> KafkaConsumerEvent? {
+        try await nextEvents(atMost: 1)?.first
     }
 
     /// Polls up to one batch into the buffer (waits at most 100 ms for the first message).

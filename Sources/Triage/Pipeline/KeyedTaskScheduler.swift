@@ -15,10 +15,22 @@ import Synchronization
 /// without running; work already running sees the cancellation. After that, ``submit(key:_:)``
 /// refuses new work and every waiter is released.
 public final class KeyedTaskScheduler: Sendable {
-    /// A unit of work and the key it is ordered by.
+    /// A unit of work and the keys it holds (one item per key) until it returns.
     private struct Job: Sendable {
-        let key: String
+        let keys: [String]
         let work: @Sendable () async -> Void
+    }
+
+    /// The answer of ``admitNow(key:)``.
+    public enum Admission: Sendable, Hashable {
+        /// Admitted: hand it to ``start(admitted:_:)``.
+        case admitted
+        /// Earlier work of the key is admitted: ``submit(key:_:)`` queues it behind.
+        case keyBusy
+        /// The bound is hit.
+        case full
+        /// The scheduler has stopped.
+        case stopped
     }
 
     private struct State {
@@ -60,7 +72,7 @@ public final class KeyedTaskScheduler: Sendable {
             for await job in ready {
                 group.addTask {
                     await job.work()
-                    self.finished(key: job.key)
+                    self.finished(keys: job.keys)
                 }
             }
         }
@@ -111,7 +123,7 @@ public final class KeyedTaskScheduler: Sendable {
                 if resumeNow { continuation.resume() }
             }
         }
-        let job = Job(key: key, work: work)
+        let job = Job(keys: [key], work: work)
         let startNow: Bool? = state.withLock { state in
             if state.isStopped { return nil }
             if state.busyKeys[key] != nil {
@@ -124,6 +136,27 @@ public final class KeyedTaskScheduler: Sendable {
         guard let startNow else { return false }
         if startNow { readyContinuation.yield(job) }
         return true
+    }
+
+    /// Admits one item of `key` at once, without waiting: only when there is room and no
+    /// earlier work of `key` is admitted, so the item may run now without breaking the
+    /// key's order. The caller then owes one ``start(admitted:_:)`` that includes the key.
+    public func admitNow(key: String) -> Admission {
+        state.withLock { state in
+            if state.isStopped { return .stopped }
+            guard state.admitted < maxInFlight else { return .full }
+            guard state.busyKeys[key] == nil else { return .keyBusy }
+            state.admitted += 1
+            state.busyKeys[key] = []
+            return .admitted
+        }
+    }
+
+    /// Runs `work` for items admitted by ``admitNow(key:)`` (one per key in `keys`); when it
+    /// returns, each key is free again and work queued behind it starts. One task for all
+    /// of them: how a worker publishes a whole poll at once.
+    public func start(admitted keys: [String], _ work: @escaping @Sendable () async -> Void) {
+        readyContinuation.yield(Job(keys: keys, work: work))
     }
 
     /// Suspends until nothing is admitted.
@@ -169,17 +202,22 @@ public final class KeyedTaskScheduler: Sendable {
         readyContinuation.finish()
     }
 
-    private func finished(key: String) {
-        let (next, capacityWaiter, idleWaiters): (Job?, CheckedContinuation<Void, Never>?, [CheckedContinuation<Void, Never>]) = state.withLock { state in
-            state.admitted -= 1
-            var next: Job?
-            if var waiting = state.busyKeys[key], !waiting.isEmpty {
-                next = waiting.removeFirst()
-                state.busyKeys[key] = waiting
-            } else {
-                state.busyKeys[key] = nil
+    private func finished(keys: [String]) {
+        let (next, capacityWaiters, idleWaiters): ([Job], [CheckedContinuation<Void, Never>], [CheckedContinuation<Void, Never>]) = state.withLock { state in
+            // Stopped meanwhile: everything was reset and released already.
+            guard !state.isStopped else { return ([], [], []) }
+            state.admitted -= keys.count
+            var next: [Job] = []
+            for key in keys {
+                if var waiting = state.busyKeys[key], !waiting.isEmpty {
+                    next.append(waiting.removeFirst())
+                    state.busyKeys[key] = waiting
+                } else {
+                    state.busyKeys[key] = nil
+                }
             }
-            let waiter = state.capacityWaiters.popFirst()
+            var waiters: [CheckedContinuation<Void, Never>] = []
+            while waiters.count < keys.count, let waiter = state.capacityWaiters.popFirst() { waiters.append(waiter) }
             var idle: [CheckedContinuation<Void, Never>] = []
             for (id, room) in state.roomWaiters where state.admitted <= room.limit {
                 state.roomWaiters[id] = nil
@@ -189,10 +227,10 @@ public final class KeyedTaskScheduler: Sendable {
                 idle += state.idleWaiters
                 state.idleWaiters = []
             }
-            return (next, waiter, idle)
+            return (next, waiters, idle)
         }
-        if let next { readyContinuation.yield(next) }
-        capacityWaiter?.resume()
+        for job in next { readyContinuation.yield(job) }
+        for waiter in capacityWaiters { waiter.resume() }
         for waiter in idleWaiters { waiter.resume() }
     }
 }

@@ -251,31 +251,96 @@ public final class PipelineWorker: Service, Sendable {
         if let failure { throw failure }
     }
 
+    /// Takes the consumer's events a poll at a time. A record whose key is free and whose
+    /// steps all answer without waiting (``AlertProcessor/prepare(_:key:origin:receivedAt:)``)
+    /// is processed right here and joins the poll's publish batch: one task, one producer
+    /// batch and one wake-up for all of them. Any other record gets a task of its own,
+    /// queued behind earlier work of its key.
     private func consume() async throws {
         var joined = false
-        for try await event in consumer.events {
-            switch event {
-            case .partitionsAssigned(let partitions):
-                logger.info("partitions assigned", metadata: ["partitions": "\(partitions)"])
-                if !joined {
-                    joined = true
-                    onStateChange(.joinedGroup)
-                }
-            case .partitionsRevoked(let partitions, let lost):
-                delivery.revoked(partitions)
-                logger.info("partitions revoked", metadata: ["partitions": "\(partitions)", "lost": "\(lost)"])
-            case .message(let message):
-                context.metrics.consumed(topic: message.topic)
-                if scheduler.isSaturated { await waitForRoom() }
-                // Graceful shutdown: take nothing more. This message is not marked done,
-                // so the commit stops before it and the next owner gets it.
-                guard !Task.isCancelled else { return }
-                let key = message.key.map { String(decoding: $0, as: UTF8.self) } ?? "\(message.topicPartition)@\(message.offset)"
-                try await delivery.admit(message) { batch in
-                    await scheduler.submit(key: key) { await self.handle(message, batch: batch) }
+        var ready = ReadyBatch()
+        defer { startPublishing(&ready) }
+        for try await events in consumer.eventBatches {
+            for event in events {
+                switch event {
+                case .partitionsAssigned(let partitions):
+                    logger.info("partitions assigned", metadata: ["partitions": "\(partitions)"])
+                    if !joined {
+                        joined = true
+                        onStateChange(.joinedGroup)
+                    }
+                case .partitionsRevoked(let partitions, let lost):
+                    startPublishing(&ready)
+                    delivery.revoked(partitions)
+                    logger.info("partitions revoked", metadata: ["partitions": "\(partitions)", "lost": "\(lost)"])
+                case .message(let message):
+                    context.metrics.consumed(topic: message.topic)
+                    if scheduler.isSaturated {
+                        startPublishing(&ready)
+                        await waitForRoom()
+                    }
+                    // Graceful shutdown: take nothing more. This message is not marked done,
+                    // so the commit stops before it and the next owner gets it.
+                    guard !Task.isCancelled else { return }
+                    let key = message.key.map { String(decoding: $0, as: UTF8.self) } ?? "\(message.topicPartition)@\(message.offset)"
+                    var refused: KeyedTaskScheduler.Admission?
+                    let admitted = delivery.admitWithoutWaiting(message) {
+                        let admission = scheduler.admitNow(key: key)
+                        if admission != .admitted { refused = admission }
+                        return admission == .admitted
+                    }
+                    if let batch = admitted {
+                        processNow(message, key: key, batch: batch, into: &ready)
+                    } else if refused == .stopped {
+                        return
+                    } else {
+                        // The key is busy, or admission may wait for in-flight work (a
+                        // transaction finishing): what is ready must be on its way first.
+                        startPublishing(&ready)
+                        try await delivery.admit(message) { batch in
+                            await scheduler.submit(key: key) {
+                                await self.handle(message, batch: batch, started: self.context.clock.now()) {
+                                    await self.processor.process(
+                                        InputRecord(message), key: message.key, origin: RecordOrigin(message), receivedAt: Date()
+                                    )
+                                }
+                            }
+                        }
+                    }
                 }
             }
+            startPublishing(&ready)
         }
+    }
+
+    /// Records processed in the consume loop, waiting to be published together.
+    private struct ReadyBatch {
+        var items: [PublishItem] = []
+        var keys: [String] = []
+    }
+
+    /// Processes a message admitted to its delivery batch and to the scheduler: into
+    /// `ready` when no step must wait, else in a task of its own that finishes it.
+    private func processNow(_ message: KafkaMessage, key: String, batch: UInt64, into ready: inout ReadyBatch) {
+        let started = context.clock.now()
+        let input = InputRecord(message)
+        switch processor.prepare(input, key: message.key, origin: RecordOrigin(message), receivedAt: Date()) {
+        case .done(let outcome):
+            ready.items.append(PublishItem(outcome: outcome, input: input, message: message, batch: batch, started: started))
+            ready.keys.append(key)
+        case .waiting(let pending):
+            scheduler.start(admitted: [key]) {
+                await self.handle(message, batch: batch, started: started) { await self.processor.finish(pending) }
+            }
+        }
+    }
+
+    /// Starts one task publishing everything in `ready`, and empties it.
+    private func startPublishing(_ ready: inout ReadyBatch) {
+        guard !ready.items.isEmpty else { return }
+        let batch = ready
+        ready = ReadyBatch()
+        scheduler.start(admitted: batch.keys) { await self.publish(batch.items) }
     }
 
     /// The in-flight bound is hit: waits, without polling, for one record to finish. When
@@ -303,43 +368,48 @@ public final class PipelineWorker: Service, Sendable {
         await context.report(.partitionsResumed(partitions))
     }
 
-    /// Processes one message and has the delivery publish its outputs; marks it done once
-    /// they are delivered. Abandons it when its partition was revoked or rewound, or its
-    /// batch ended, in the meantime.
-    private func handle(_ message: KafkaMessage, batch: UInt64) async {
+    /// Processes one message with `process` and publishes its outputs. Abandons it when
+    /// its partition was revoked or rewound, or its batch ended, in the meantime.
+    private func handle(
+        _ message: KafkaMessage, batch: UInt64, started: Duration, process: () async -> ProcessingOutcome
+    ) async {
         guard consumer.isCurrent(message), delivery.isLive(batch) else {
             logger.debug("abandoning work of a revoked partition or an ended batch", metadata: ["message": "\(message.reference)"])
             return
         }
-        context.metrics.inFlight(+1)
-        defer { context.metrics.inFlight(-1) }
-        let started = context.clock.now()
-        let input = InputRecord(
-            value: message.value ?? [],
-            headers: message.headers.map { RecordHeader(key: $0.name, value: $0.value) }
-        )
-        let origin = RecordOrigin(topic: message.topic, partition: message.partition, offset: message.offset)
-        let outcome = await processor.process(input, key: message.key, origin: origin, receivedAt: Date())
+        let outcome = await process()
         // Cancelled (the shutdown deadline passed, or a hard stop): the steps may have cut
         // corners on cancellation, and the record is redone anyway.
         guard !Task.isCancelled else {
             delivery.stoppedBeforePublishing(message, batch: batch)
             return
         }
-        guard consumer.isCurrent(message), delivery.isLive(batch) else {
-            logger.debug("abandoning work revoked while processing", metadata: ["message": "\(message.reference)"])
-            return
+        await publish([PublishItem(outcome: outcome, input: InputRecord(message), message: message, batch: batch, started: started)])
+    }
+
+    /// Has the delivery publish processed inputs, then marks each done once its outputs
+    /// are delivered. Inputs whose partition was revoked or rewound, or whose batch ended,
+    /// since they were processed are abandoned (redone by whoever owns them next).
+    private func publish(_ items: [PublishItem]) async {
+        let live = items.filter { consumer.isCurrent($0.message) && delivery.isLive($0.batch) }
+        if live.count < items.count {
+            logger.debug("abandoning work revoked while processing", metadata: ["records": "\(items.count - live.count)"])
         }
-        switch await delivery.publish(outcome, of: input, message: message, batch: batch) {
-        case .published:
-            consumer.markDone(message)
-            context.metrics.processed(outcome, duration: context.clock.now() - started)
-            context.logDeadLetter(of: outcome, source: message.reference)
-        case .deadLettered:
-            consumer.markDone(message)
-            context.metrics.deadLettered(reason: DeadLetter.publishFailedReason)
-        case .abandoned:
-            return
+        guard !live.isEmpty else { return }
+        context.metrics.inFlight(Double(live.count))
+        defer { context.metrics.inFlight(-Double(live.count)) }
+        await delivery.publish(live) { item, publication in
+            switch publication {
+            case .published:
+                consumer.markDone(item.message)
+                context.metrics.processed(item.outcome, duration: context.clock.now() - item.started)
+                context.logDeadLetter(of: item.outcome, source: item.message.reference)
+            case .deadLettered:
+                consumer.markDone(item.message)
+                context.metrics.deadLettered(reason: DeadLetter.publishFailedReason)
+            case .abandoned:
+                break
+            }
         }
     }
 
@@ -454,5 +524,19 @@ struct ConsumerHealth: Sendable {
         }
         if !failing, isFailing { return (new, .recovered) }
         return (new, nil)
+    }
+}
+
+extension InputRecord {
+    /// The value and headers of a consumed message.
+    init(_ message: KafkaMessage) {
+        self.init(value: message.value ?? [], headers: message.headers.map { RecordHeader(key: $0.name, value: $0.value) })
+    }
+}
+
+extension RecordOrigin {
+    /// Where a consumed message came from.
+    init(_ message: KafkaMessage) {
+        self.init(topic: message.topic, partition: message.partition, offset: message.offset)
     }
 }

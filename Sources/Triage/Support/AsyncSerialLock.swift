@@ -18,6 +18,19 @@ final class AsyncSerialLock: Sendable {
         return try await body()
     }
 
+    /// Runs `body` only if the lock is free right now, without waiting.
+    /// - Returns: `body`'s result, or `nil` (not run) when the lock is held.
+    func withLockIfAvailable<T>(_ body: () throws -> T) rethrows -> T? {
+        let acquired = state.withLock { state in
+            if state.locked { return false }
+            state.locked = true
+            return true
+        }
+        guard acquired else { return nil }
+        defer { release() }
+        return try body()
+    }
+
     private func acquire() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let acquired = state.withLock { state in

@@ -36,17 +36,33 @@ final class AtLeastOnceDelivery: DeliveryMode {
         await schedule(0)
     }
 
+    func admitWithoutWaiting(_ message: KafkaMessage, reserve: () -> Bool) -> UInt64? {
+        reserve() ? 0 : nil
+    }
+
     func isLive(_ batch: UInt64) -> Bool { true }
 
     func stoppedBeforePublishing(_ message: KafkaMessage, batch: UInt64) {}
 
     func revoked(_ partitions: [KafkaTopicPartition]) {}
 
-    func publish(_ outcome: ProcessingOutcome, of input: InputRecord, message: KafkaMessage, batch: UInt64) async -> Publication {
-        var outputs = outcome.outputs
+    func publish(_ items: [PublishItem], finished: (PublishItem, Publication) -> Void) async {
+        let failures = await context.send(groups: items.map(\.outcome.outputs), via: producer)
+        for (item, failed) in zip(items, failures) where failed.isEmpty { finished(item, .published) }
+        // Inputs in one batch have distinct keys, so retrying one never reorders a key.
+        for (item, failed) in zip(items, failures) where !failed.isEmpty {
+            finished(item, await publish(item, failedFirst: failed))
+        }
+    }
+
+    /// Retries an input whose first attempt (`failedFirst`) did not go through.
+    private func publish(_ item: PublishItem, failedFirst: [(output: OutputRecord, error: any Error)]) async -> Publication {
+        let (input, message) = (item.input, item.message)
+        var outputs = item.outcome.outputs
+        var failed: [(output: OutputRecord, error: any Error)]? = failedFirst
         var rejections = 0
         while true {
-            switch await publishRetrying(outputs, for: message, mayGiveUp: rejections < 2) {
+            switch await publishRetrying(outputs, failedFirst: failed.take(), for: message, mayGiveUp: rejections < 2) {
             case .published:
                 return rejections == 0 ? .published : .deadLettered
             case .abandoned:
@@ -88,14 +104,19 @@ final class AtLeastOnceDelivery: DeliveryMode {
     }
 
     /// Publishes every output and waits for the acknowledgements, retrying what failed
-    /// as ``PublishAttempts`` says.
-    private func publishRetrying(_ outputs: [OutputRecord], for message: KafkaMessage, mayGiveUp: Bool) async -> RetryResult {
-        var pending = outputs
+    /// as ``PublishAttempts`` says. `failedFirst`: the first attempt was made already and
+    /// these of `outputs` failed.
+    private func publishRetrying(
+        _ outputs: [OutputRecord], failedFirst: [(output: OutputRecord, error: any Error)]?, for message: KafkaMessage, mayGiveUp: Bool
+    ) async -> RetryResult {
         var attempts = PublishAttempts(settings: settings, mayGiveUp: mayGiveUp)
-        while !pending.isEmpty {
-            let failed = await context.send(pending, via: producer)
-            pending = failed.map(\.output)
+        var pending = outputs
+        var given = failedFirst
+        while true {
+            let failed: [(output: OutputRecord, error: any Error)]
+            if let known = given.take() { failed = known } else { failed = await context.send(pending, via: producer) }
             guard let first = failed.first else { break }
+            pending = failed.map(\.output)
             for failure in failed {
                 context.logger.error("publishing an output failed; will retry", metadata: [
                     "topic": "\(context.topics.topic(for: failure.output.kind))", "error": "\(failure.error)",

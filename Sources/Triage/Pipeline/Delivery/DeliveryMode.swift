@@ -20,6 +20,15 @@ protocol DeliveryMode: Sendable {
     /// - Throws: a fatal error that must stop the worker.
     func admit(_ message: KafkaMessage, schedule: (_ batch: UInt64) async -> Void) async throws
 
+    /// Admits a consumed message, in fetch order, when that needs no waiting: once
+    /// admission is certain it calls `reserve` (the worker takes the message's scheduler
+    /// slot, so a transaction finishing afterwards waits for it), and admits only if that
+    /// returns `true`.
+    /// - Returns: the batch it joins, or `nil` when nothing was admitted (`reserve` said
+    ///   no, or was not called because admission may have to wait): then
+    ///   ``admit(_:schedule:)`` it, with nothing else held back.
+    func admitWithoutWaiting(_ message: KafkaMessage, reserve: () -> Bool) -> UInt64?
+
     /// Whether work of `batch` may still publish.
     func isLive(_ batch: UInt64) -> Bool
 
@@ -27,8 +36,10 @@ protocol DeliveryMode: Sendable {
     /// publishing its outputs.
     func stoppedBeforePublishing(_ message: KafkaMessage, batch: UInt64)
 
-    /// Publishes the outputs of a processed input and reports whether it is done.
-    func publish(_ outcome: ProcessingOutcome, of input: InputRecord, message: KafkaMessage, batch: UInt64) async -> Publication
+    /// Publishes the outputs of processed inputs, all at once (one producer batch), and
+    /// tells `finished` for each input whether it is done as soon as that is known (an
+    /// input whose outputs went through does not wait for another one's retries).
+    func publish(_ items: [PublishItem], finished: (PublishItem, Publication) -> Void) async
 
     /// The consumer gave up `partitions`.
     func revoked(_ partitions: [KafkaTopicPartition])
@@ -41,6 +52,17 @@ protocol DeliveryMode: Sendable {
 
     /// Ends whatever is still open and closes the producer.
     func close() async
+}
+
+/// A processed input whose outputs are to be published.
+struct PublishItem: Sendable {
+    var outcome: ProcessingOutcome
+    var input: InputRecord
+    var message: KafkaMessage
+    /// The delivery batch it was admitted to.
+    var batch: UInt64
+    /// When processing began, on the worker's clock (for the duration metric).
+    var started: Duration
 }
 
 /// How publishing an input's outputs ended.
@@ -97,19 +119,38 @@ final class WorkerContext: Sendable {
     /// acknowledgement.
     /// - Returns: the outputs that failed, each with its error (empty when all went through).
     func send(_ outputs: [OutputRecord], via producer: KafkaProducer) async -> [(output: OutputRecord, error: any Error)] {
-        let records = outputs.map { output in
-            KafkaProducerRecord(
-                topic: topics.topic(for: output.kind),
-                key: output.key,
-                value: output.value,
-                headers: output.headers.map { KafkaHeader(name: $0.key, value: $0.value) }
-            )
+        await send(groups: [outputs], via: producer)[0]
+    }
+
+    /// Sends the outputs of several inputs through `producer` as one batch, in order, and
+    /// waits for every acknowledgement.
+    /// - Returns: per group, in order, the outputs that failed with their errors.
+    func send(groups: [[OutputRecord]], via producer: KafkaProducer) async -> [[(output: OutputRecord, error: any Error)]] {
+        var records: [KafkaProducerRecord] = []
+        records.reserveCapacity(groups.reduce(0) { $0 + $1.count })
+        for outputs in groups {
+            for output in outputs {
+                records.append(KafkaProducerRecord(
+                    topic: topics.topic(for: output.kind),
+                    key: output.key,
+                    value: output.value,
+                    headers: output.headers.isEmpty ? [] : output.headers.map { KafkaHeader(name: $0.key, value: $0.value) }
+                ))
+            }
         }
         let results = await producer.send(records)
-        return zip(outputs, results).compactMap { output, result in
-            if case .failure(let error) = result { return (output, error) }
-            return nil
+        var failures: [[(output: OutputRecord, error: any Error)]] = []
+        failures.reserveCapacity(groups.count)
+        var index = 0
+        for outputs in groups {
+            var failed: [(output: OutputRecord, error: any Error)] = []
+            for output in outputs {
+                if case .failure(let error) = results[index] { failed.append((output, error)) }
+                index += 1
+            }
+            failures.append(failed)
         }
+        return failures
     }
 
     /// Waits until nothing is in flight, at most `limit` on the injected clock (no limit:

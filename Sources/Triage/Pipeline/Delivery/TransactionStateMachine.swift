@@ -176,6 +176,22 @@ struct TransactionStateMachine: Sendable {
         return .submit(transaction: transaction, finish: records >= maxRecordsPerTransaction ? .recordCount : nil)
     }
 
+    /// Whether ``admit(_:offset:isCurrent:)`` would only count a record of `partition` into
+    /// the open transaction (no begin, no finish, no drop, no rewind pending).
+    func admitsIntoOpen(_ partition: KafkaTopicPartition, isCurrent: Bool) -> Bool {
+        fatal == nil && phase == .open && doomed == nil && pendingRewind.isEmpty && isCurrent
+            && records + 1 < maxRecordsPerTransaction
+    }
+
+    /// ``admit(_:offset:isCurrent:)`` when ``admitsIntoOpen(_:isCurrent:)``; otherwise `nil`
+    /// and nothing changes.
+    mutating func admitIntoOpen(_ partition: KafkaTopicPartition, offset: Int64, isCurrent: Bool) -> UInt64? {
+        guard admitsIntoOpen(partition, isCurrent: isCurrent),
+            case .submit(let transaction, nil) = admit(partition, offset: offset, isCurrent: isCurrent)
+        else { return nil }
+        return transaction
+    }
+
     /// `beginTransaction` succeeded: a new transaction is open.
     mutating func begun() {
         precondition(phase == .beginning, "begun while \(phase)")

@@ -94,6 +94,19 @@ final class TransactionalDelivery: DeliveryMode {
         }
     }
 
+    /// Admits into the open transaction when nothing else holds it and the record neither
+    /// begins, fills nor follows a rewind; those wait in ``admit(_:schedule:)``.
+    func admitWithoutWaiting(_ message: KafkaMessage, reserve: () -> Bool) -> UInt64? {
+        let isCurrent = context.consumer.isCurrent(message)
+        // Under the lock, so no finish can start between the machine counting the record
+        // and the worker reserving its slot.
+        return transactionLock.withLockIfAvailable { () -> UInt64? in
+            let partition = message.topicPartition
+            guard machine.withLock({ $0.admitsIntoOpen(partition, isCurrent: isCurrent) }), reserve() else { return nil }
+            return machine.withLock { $0.admitIntoOpen(partition, offset: message.offset, isCurrent: isCurrent) }
+        } ?? nil
+    }
+
     func isLive(_ batch: UInt64) -> Bool {
         machine.withLock { $0.isLive(batch) }
     }
@@ -102,11 +115,16 @@ final class TransactionalDelivery: DeliveryMode {
         doom(batch, "the worker was stopped before \(message.reference) was published")
     }
 
-    func publish(_ outcome: ProcessingOutcome, of input: InputRecord, message: KafkaMessage, batch: UInt64) async -> Publication {
-        let failed = await context.send(outcome.outputs, via: producer.producer)
-        guard let first = failed.first else { return .published }
-        doom(batch, "publishing to \(context.topics.topic(for: first.output.kind)) for \(message.reference) failed: \(first.error)")
-        return .abandoned
+    func publish(_ items: [PublishItem], finished: (PublishItem, Publication) -> Void) async {
+        let failures = await context.send(groups: items.map(\.outcome.outputs), via: producer.producer)
+        for (item, failed) in zip(items, failures) {
+            guard let first = failed.first else {
+                finished(item, .published)
+                continue
+            }
+            doom(item.batch, "publishing to \(context.topics.topic(for: first.output.kind)) for \(item.message.reference) failed: \(first.error)")
+            finished(item, .abandoned)
+        }
     }
 
     private func doom(_ transaction: UInt64, _ reason: String) {
