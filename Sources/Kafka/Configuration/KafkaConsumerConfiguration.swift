@@ -106,6 +106,9 @@ public struct KafkaConsumerConfiguration: Sendable, CustomStringConvertible {
             // This layer tracks done messages and commits itself.
             ("enable.auto.commit", "false"),
             ("enable.auto.offset.store", "false"),
+            // A subscribed topic that appears (created late, or recreated after a broker
+            // came back empty) is assigned within seconds, not librdkafka's 5 minutes.
+            ("topic.metadata.refresh.interval.ms", "10000"),
         ]
         if let groupInstanceID { result.append(("group.instance.id", groupInstanceID)) }
         return result + common.properties.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }

@@ -25,6 +25,8 @@ public final class KafkaConsumer: Sendable {
     /// Set by the first ``close(timeout:)``; later calls return at once.
     private let closeRequested = Mutex(false)
     private let batchSize: Int
+    /// The topics this consumer subscribed to.
+    private let subscription: [String]
     private let logger: Logger
 
     /// Creates a group member and subscribes it to `topics`; the group assigns
@@ -42,6 +44,7 @@ public final class KafkaConsumer: Sendable {
         self.core = core
         self.logger = logger
         batchSize = max(configuration.pollBatchSize, 1)
+        subscription = topics
         context = CallbackContext(
             logger: logger,
             rebalance: { rk, code, list in core.rebalance(rk, code, list) },
@@ -248,21 +251,39 @@ public final class KafkaConsumer: Sendable {
         }
     }
 
-    /// Asks the cluster for its broker list (a metadata request, no topics) and waits at
-    /// most `timeout`: whether a broker answers right now, whatever the consumer's own
+    /// Asks the cluster for the metadata of each subscribed topic and waits at most
+    /// `timeout` for each: whether a broker answers right now, whatever the consumer's own
     /// error reports say (librdkafka reports a broker that stays down only now and then).
     /// Runs on the consumer's queue between polls.
     /// - Throws: ``KafkaError`` when no broker answered in time (e.g. `_TRANSPORT`,
     ///   `_TIMED_OUT`), or `_DESTROY` after close.
-    public func probeBroker(timeout: Duration = .seconds(5)) async throws(KafkaError) {
-        try await runBlocking(on: queue) { [self] () throws(KafkaError) in
+    /// - Returns: the subscribed topics the broker does not know (deleted, or lost with a
+    ///   broker that came back empty), so the owner can recreate them; empty otherwise.
+    @discardableResult
+    public func probeBroker(timeout: Duration = .seconds(5)) async throws(KafkaError) -> [String] {
+        try await runBlocking(on: queue) { [self] () throws(KafkaError) -> [String] in
             guard isOpen.withLock({ $0 }) else { throw KafkaError.closed }
-            var metadata: UnsafePointer<rd_kafka_metadata>?
-            let code = rd_kafka_metadata(handle.pointer, 0, nil, &metadata, timeout.wholeMilliseconds)
-            if let metadata { rd_kafka_metadata_destroy(metadata) }
-            guard code == RD_KAFKA_RESP_ERR_NO_ERROR else {
-                throw KafkaError(code: code, text: "no broker answered a metadata request within \(timeout)")
+            var missing: [String] = []
+            // One request per subscribed topic, for that topic only: cheap on a cluster
+            // with many topics, and it names each missing one.
+            for topic in subscription {
+                let handleOfTopic = rd_kafka_topic_new(handle.pointer, topic, nil)
+                defer { if let handleOfTopic { rd_kafka_topic_destroy(handleOfTopic) } }
+                var metadata: UnsafePointer<rd_kafka_metadata>?
+                let code = rd_kafka_metadata(handle.pointer, 0, handleOfTopic, &metadata, timeout.wholeMilliseconds)
+                defer { if let metadata { rd_kafka_metadata_destroy(metadata) } }
+                guard code == RD_KAFKA_RESP_ERR_NO_ERROR else {
+                    throw KafkaError(code: code, text: "no broker answered a metadata request within \(timeout)")
+                }
+                let known = metadata.map { metadata in
+                    (0..<Int(metadata.pointee.topic_cnt)).contains { index in
+                        guard let entry = metadata.pointee.topics?[index] else { return false }
+                        return entry.err == RD_KAFKA_RESP_ERR_NO_ERROR && String(cString: entry.topic) == topic
+                    }
+                } ?? false
+                if !known { missing.append(topic) }
             }
+            return missing
         }
     }
 

@@ -263,6 +263,13 @@ public final class KafkaProducer: Sendable {
         }
     }
 
+    /// The fatal error this producer hit, if any: it can never send again and must be
+    /// closed and replaced (e.g. an idempotent producer whose sequence numbers a broker
+    /// no longer knows). `nil` while it is healthy or once closed.
+    public var fatalError: KafkaError? {
+        isOpen.withLock { open in open ? KafkaError.fatal(of: handle.pointer) : nil }
+    }
+
     /// Number of records handed to librdkafka and not yet acknowledged or failed.
     ///
     /// Counted by this layer's in-flight slots, not `rd_kafka_outq_len`, which also
