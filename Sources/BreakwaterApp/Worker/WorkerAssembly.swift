@@ -294,10 +294,13 @@ public struct WorkerAssembly: Sendable {
             ? .exactlyOnce(try KafkaTransactionalProducer(
                 configuration: producerConfiguration, transactionalID: transactionalID, logger: logger
             ))
-            : .atLeastOnce(try KafkaProducer(configuration: producerConfiguration, logger: logger))
+            : .atLeastOnce(try KafkaProducer(configuration: producerConfiguration, logger: logger)) { [logger] in
+                try KafkaProducer(configuration: producerConfiguration, logger: logger)
+            }
+        let restoreTopics: (@Sendable () async throws -> Void)? = config.kafka.createTopics ? { @Sendable in try await self.createTopics(kafka) } : nil
         return PipelineWorker(
             configuration: workerConfiguration, consumer: consumer, delivery: delivery, processor: processor,
-            logger: logger, clock: clock, onStateChange: onStateChange, onEvent: onEvent
+            logger: logger, clock: clock, restoreTopics: restoreTopics, onStateChange: onStateChange, onEvent: onEvent
         )
     }
 

@@ -125,7 +125,10 @@ public final class PipelineWorker: Service, Sendable {
     public enum Delivery: Sendable {
         /// At-least-once through an (idempotent) producer; the consumer commits the done
         /// prefix itself (``Kafka/KafkaConsumerConfiguration/OffsetCommits/automatic``).
-        case atLeastOnce(KafkaProducer)
+        /// `replacement` makes a new producer when this one hits a fatal error (a broker
+        /// that lost the idempotent producer's state answers every send with a sequence
+        /// error); without it, publishing keeps failing and retrying.
+        case atLeastOnce(KafkaProducer, replacement: (@Sendable () throws -> KafkaProducer)? = nil)
         /// Exactly-once through a transactional producer whose `transactional.id` is
         /// stable for this worker across restarts; the consumer must use
         /// ``Kafka/KafkaConsumerConfiguration/OffsetCommits/manual`` commits (and
@@ -155,6 +158,7 @@ public final class PipelineWorker: Service, Sendable {
     private let transactional: TransactionalDelivery?
     private let processor: AlertProcessor
     private let onStateChange: @Sendable (PipelineWorkerState) -> Void
+    fileprivate let restoreTopics: (@Sendable () async throws -> Void)?
 
     private var consumer: KafkaConsumer { context.consumer }
     private var scheduler: KeyedTaskScheduler { context.scheduler }
@@ -165,6 +169,8 @@ public final class PipelineWorker: Service, Sendable {
     /// - Parameters:
     ///   - clock: times the publish backoff, the commit interval, the deadlines, the lag
     ///     period and the processing-duration metric.
+    ///   - restoreTopics: creates the pipeline's topics when the input topic has gone
+    ///     missing (checked every ``Configuration/lagInterval``); `nil`: only log it.
     ///   - onStateChange: hears when the worker joined the group, drains and stops.
     ///   - onEvent: the test hook (see the type's documentation).
     public init<C: Clock>(
@@ -174,11 +180,13 @@ public final class PipelineWorker: Service, Sendable {
         processor: AlertProcessor,
         logger: Logger,
         clock: C = ContinuousClock(),
+        restoreTopics: (@Sendable () async throws -> Void)? = nil,
         onStateChange: @escaping @Sendable (PipelineWorkerState) -> Void = { _ in },
         onEvent: @escaping @Sendable (PipelineWorkerEvent) async throws -> Void = { _ in }
     ) where C.Duration == Duration {
         self.configuration = configuration
         self.processor = processor
+        self.restoreTopics = restoreTopics
         self.onStateChange = onStateChange
         let context = WorkerContext(
             topics: configuration.topics, shutdownDeadline: configuration.shutdownDeadline, consumer: consumer,
@@ -187,8 +195,11 @@ public final class PipelineWorker: Service, Sendable {
         )
         self.context = context
         switch delivery {
-        case .atLeastOnce(let producer):
-            self.delivery = AtLeastOnceDelivery(settings: configuration.atLeastOnce, producer: producer, context: context, workerID: processor.workerID)
+        case .atLeastOnce(let producer, let replacement):
+            self.delivery = AtLeastOnceDelivery(
+                settings: configuration.atLeastOnce, producer: producer, replacement: replacement, context: context,
+                workerID: processor.workerID
+            )
             transactional = nil
         case .exactlyOnce(let producer):
             let transactional = TransactionalDelivery(settings: configuration.exactlyOnce, producer: producer, context: context)
@@ -438,8 +449,9 @@ public final class PipelineWorker: Service, Sendable {
             }
             let probe: ConsumerHealth.Probe
             do {
-                try await consumer.probeBroker(timeout: min(configuration.lagInterval, .seconds(5)))
+                let missing = try await consumer.probeBroker(timeout: min(configuration.lagInterval, .seconds(5)))
                 probe = .answered
+                if !missing.isEmpty { await restore(missing) }
             } catch {
                 probe = .unanswered("\(error)")
             }
@@ -456,6 +468,26 @@ public final class PipelineWorker: Service, Sendable {
                 break
             }
             try? await context.clock.sleep(for: configuration.lagInterval)
+        }
+    }
+}
+
+extension PipelineWorker {
+    /// The broker does not know the input topic (deleted, or a broker that came back
+    /// empty): nothing can be assigned until it exists again. Recreates the topics when
+    /// the owner allows it (``init(configuration:consumer:delivery:processor:logger:clock:restoreTopics:onStateChange:onEvent:)``);
+    /// the consumer picks the topic up at its next metadata refresh.
+    func restore(_ missing: [String]) async {
+        guard let restoreTopics else {
+            logger.error("the input topic is missing and topic creation is off; waiting for it to be created", metadata: ["topics": "\(missing)"])
+            return
+        }
+        logger.warning("the input topic is missing; creating the topics again", metadata: ["topics": "\(missing)"])
+        do {
+            try await restoreTopics()
+            await context.report(.topicsRestored(missing))
+        } catch {
+            logger.error("creating the missing topics failed; will retry", metadata: ["error": "\(error)"])
         }
     }
 }

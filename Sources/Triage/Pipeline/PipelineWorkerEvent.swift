@@ -37,4 +37,10 @@ public enum PipelineWorkerEvent: Sendable, Hashable {
     case transactionCommitted(records: Int)
     /// Exactly-once: a transaction was aborted; its records will be processed again.
     case transactionAborted(reason: String)
+    /// The broker did not know these subscribed topics; the worker created its topics
+    /// again (the consumer is assigned them at its next metadata refresh).
+    case topicsRestored([String])
+    /// The producer hit a fatal error (e.g. a broker that lost the idempotent producer's
+    /// state) and was replaced by a new one; unacknowledged outputs are sent again.
+    case producerReplaced(error: String)
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Kafka
 import Logging
+import Synchronization
 
 /// At-least-once delivery: an input is marked done (and so committed by the consumer)
 /// only after every record it produced is acknowledged by the broker.
@@ -15,17 +16,67 @@ import Logging
 /// Should the dead-letter topic reject that record too, it is sent once more without the
 /// original value and headers (the source topic, partition and offset still point at
 /// it); after that it is retried without end.
+///
+/// A producer that hits a fatal error (librdkafka gives up on an idempotent producer whose
+/// sequence numbers a broker no longer knows, e.g. after it came back empty) can never
+/// send again: it is replaced by a new one, and what was unacknowledged is sent again.
 final class AtLeastOnceDelivery: DeliveryMode {
     private let settings: PipelineWorker.Configuration.AtLeastOnce
-    private let producer: KafkaProducer
+    private let producer: Mutex<KafkaProducer>
+    private let replacement: (@Sendable () throws -> KafkaProducer)?
     private let context: WorkerContext
     private let workerID: String
 
-    init(settings: PipelineWorker.Configuration.AtLeastOnce, producer: KafkaProducer, context: WorkerContext, workerID: String) {
+    init(
+        settings: PipelineWorker.Configuration.AtLeastOnce, producer: KafkaProducer,
+        replacement: (@Sendable () throws -> KafkaProducer)?, context: WorkerContext, workerID: String
+    ) {
         self.settings = settings
-        self.producer = producer
+        self.producer = Mutex(producer)
+        self.replacement = replacement
         self.context = context
         self.workerID = workerID
+    }
+
+    private var currentProducer: KafkaProducer { producer.withLock { $0 } }
+
+    /// Sends through the current producer; replaces it when it failed fatally.
+    private func send(groups: [[OutputRecord]]) async -> [[(output: OutputRecord, error: any Error)]] {
+        let sender = currentProducer
+        let failures = await context.send(groups: groups, via: sender)
+        if failures.contains(where: { !$0.isEmpty }), let fatal = sender.fatalError { await replace(sender, after: fatal) }
+        return failures
+    }
+
+    private func send(_ outputs: [OutputRecord]) async -> [(output: OutputRecord, error: any Error)] {
+        await send(groups: [outputs])[0]
+    }
+
+    /// Swaps in a new producer for `failed` (once, however many sends saw the error) and
+    /// closes the old one without waiting: its unacknowledged records fail and are retried.
+    private func replace(_ failed: KafkaProducer, after error: KafkaError) async {
+        guard let replacement else { return }
+        let outcome: Result<KafkaProducer, any Error>? = producer.withLock { current in
+            guard current === failed else { return nil }
+            do {
+                current = try replacement()
+                return .success(failed)
+            } catch {
+                return .failure(error)
+            }
+        }
+        switch outcome {
+        case nil:
+            return
+        case .failure(let creation):
+            context.logger.error("the producer hit a fatal error and a new one could not be made", metadata: [
+                "error": "\(error)", "creation_error": "\(creation)",
+            ])
+        case .success(let old):
+            context.logger.error("the producer hit a fatal error; replaced it with a new one", metadata: ["error": "\(error)"])
+            await context.report(.producerReplaced(error: "\(error)"))
+            Task { await old.close(flushTimeout: .zero) }
+        }
     }
 
     func start() async throws {}
@@ -47,7 +98,7 @@ final class AtLeastOnceDelivery: DeliveryMode {
     func revoked(_ partitions: [KafkaTopicPartition]) {}
 
     func publish(_ items: [PublishItem], finished: (PublishItem, Publication) -> Void) async {
-        let failures = await context.send(groups: items.map(\.outcome.outputs), via: producer)
+        let failures = await send(groups: items.map(\.outcome.outputs))
         for (item, failed) in zip(items, failures) where failed.isEmpty { finished(item, .published) }
         // Inputs in one batch have distinct keys, so retrying one never reorders a key.
         for (item, failed) in zip(items, failures) where !failed.isEmpty {
@@ -114,7 +165,7 @@ final class AtLeastOnceDelivery: DeliveryMode {
         var given = failedFirst
         while true {
             let failed: [(output: OutputRecord, error: any Error)]
-            if let known = given.take() { failed = known } else { failed = await context.send(pending, via: producer) }
+            if let known = given.take() { failed = known } else { failed = await send(pending) }
             guard let first = failed.first else { break }
             pending = failed.map(\.output)
             for failure in failed {
@@ -151,7 +202,7 @@ final class AtLeastOnceDelivery: DeliveryMode {
     }
 
     func close() async {
-        let unsent = await producer.close(flushTimeout: context.shutdownDeadline)
+        let unsent = await currentProducer.close(flushTimeout: context.shutdownDeadline)
         if unsent > 0 {
             context.logger.error("producer closed with unacknowledged records", metadata: ["count": "\(unsent)"])
         }
