@@ -17,6 +17,9 @@ public enum ExternalService: String, Sendable, CaseIterable {
     /// Path of Debian's Alertmanager binary (`prometheus-alertmanager`); tests start their
     /// own instances of it.
     case alertmanager = "BREAKWATER_TEST_ALERTMANAGER"
+    /// Path of the local Kafka-protocol broker's binary (noida-db, what `scripts/kafka-up`
+    /// runs); tests that stop a broker and bring it back empty start their own.
+    case kafkaBroker = "BREAKWATER_TEST_KAFKA_BROKER"
 
     /// The error thrown when a required service is not announced.
     public struct Missing: Error, CustomStringConvertible {

@@ -5,11 +5,13 @@ import Foundation
 import FoundationNetworking
 #endif
 import Kafka
+import Logging
 import NIOCore
 import ServiceTestSupport
 import Synchronization
 import Testing
 import Triage
+import TriageTestSupport
 
 /// Output collected as it comes, from the pipe's reading thread.
 private final class LogBuffer: Sendable {
@@ -83,6 +85,58 @@ private final class RunningBinary {
     }
 }
 
+/// A Kafka-protocol broker of the test's own (the binary `scripts/kafka-up` runs), on a
+/// fixed port and data directory, so the test can stop it and bring it back empty.
+private final class PrivateBroker {
+    let port: Int
+    private let binary: String
+    private let data: URL
+    private var process: Process?
+
+    init(binary: String) throws {
+        self.binary = binary
+        port = Int.random(in: 40_000..<50_000)
+        data = FileManager.default.temporaryDirectory.appendingPathComponent("broker-\(UUID().uuidString)")
+    }
+
+    var bootstrap: String { "127.0.0.1:\(port)" }
+
+    /// Starts it with an empty data directory and waits until it answers a metadata request.
+    func startEmpty() async throws {
+        try? FileManager.default.removeItem(at: data)
+        try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = ["start", "--only", "kafka", "--host", "127.0.0.1", "--kafka-port", "\(port)", "--data-dir", data.path]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        self.process = process
+        var configuration = KafkaConfiguration(bootstrapServers: [bootstrap])
+        configuration.properties["log_level"] = "0"
+        _ = try await eventuallySucceeding(within: .seconds(60)) {
+            let admin = try KafkaAdmin(configuration: configuration, logger: Logger(label: "private-broker"))
+            defer { admin.close() }
+            _ = try await admin.listTopics(timeout: .seconds(2))
+        }
+    }
+
+    /// Kills it (SIGKILL: the broker dies, it does not shut down) and waits until it is gone.
+    func stop() async {
+        guard let process else { return }
+        self.process = nil
+        guard process.isRunning else { return }
+        kill(process.processIdentifier, SIGKILL)
+        let deadline = ContinuousClock.now + .seconds(30)
+        while process.isRunning, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(50)) }
+    }
+
+    deinit {
+        if let process, process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        try? FileManager.default.removeItem(at: data)
+    }
+}
+
 /// `breakwater run` against the real broker, rules only, PostgreSQL unreachable; its
 /// alerts topic is `signal-alerts-<suffix>`.
 private func startWorker(
@@ -128,6 +182,55 @@ struct RunSignalTests {
         worker.send(SIGTERM)
         _ = await worker.exitStatus()
         #expect(worker.output.contains("stopping at once"))
+    }
+
+    /// The broker goes away and comes back empty (topics, offsets and the idempotent
+    /// producer's state gone): the worker recreates its topics, is assigned the new input
+    /// topic, replaces its producer (librdkafka fails it fatally on the unknown sequence
+    /// numbers) and publishes the incidents of alerts sent afterwards, without a restart.
+    @Test(.enabled(if: ExternalService.kafkaBroker.shouldRun), .timeLimit(.minutes(3)))
+    func aWorkerRecoversWhenItsBrokerComesBackEmpty() async throws {
+        let broker = try PrivateBroker(binary: try ExternalService.kafkaBroker.require())
+        try await broker.startEmpty()
+        let suffix = String(UUID().uuidString.prefix(8).lowercased())
+        let worker = try startWorker(bootstrap: broker.bootstrap, suffix: suffix)
+        defer { worker.killIfRunning() }
+        await worker.waitForLog("partitions assigned")
+        var configuration = KafkaConfiguration(bootstrapServers: [broker.bootstrap])
+        configuration.properties["log_level"] = "0"
+        let logger = Logger(label: "recovery-test")
+
+        /// Sends `count` single-alert records (retrying while the topic is missing) and waits
+        /// until the incidents topic holds at least `count` records.
+        func sendAndAwaitIncidents(_ count: Int, seed: UInt64) async throws {
+            let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(common: configuration), logger: logger)
+            defer { Task { await producer.close() } }
+            var samples = SampleAlerts(seed: seed)
+            for _ in 0..<count {
+                let record = samples.next(format: .alertmanagerAlert)
+                _ = try await eventuallySucceeding(within: .seconds(90)) {
+                    try await producer.send(topic: "signal-alerts-\(suffix)", key: record.key, value: record.value)
+                }
+            }
+            _ = try await eventuallySucceeding(within: .seconds(90)) {
+                let admin = try KafkaAdmin(configuration: configuration, logger: logger)
+                defer { admin.close() }
+                let marks = try await admin.watermarks(of: "signal-classified-\(suffix)", timeout: .seconds(5))
+                let incidents = marks.values.reduce(Int64(0)) { $0 + $1.high - $1.low }
+                guard incidents >= Int64(count) else { throw CancellationError() }
+            }
+        }
+
+        try await sendAndAwaitIncidents(20, seed: 1)
+        await broker.stop()
+        try await broker.startEmpty()
+        // The worker finds its input topic gone and creates it (before anything is sent: a
+        // producer's metadata request would have this broker create it).
+        await worker.waitForLog("the input topic is missing; creating the topics again")
+        try await sendAndAwaitIncidents(20, seed: 2)
+        #expect(worker.output.contains("the producer hit a fatal error; replaced it with a new one"))
+        worker.send(SIGTERM)
+        #expect(await worker.exitStatus() == 0)
     }
 
     /// `breakwater ingest` on its own: it takes a PagerDuty event once the broker has it,
