@@ -18,6 +18,8 @@ public struct CatalogEnrichment: EnrichmentStep {
     private let secondary: (catalog: any ServiceCatalog, breaker: CircuitBreaker)?
     private let staticCatalog: StaticCatalog?
     private let cache: StaleCache<String, ServiceInfo>
+    /// Fallback chains by service name; names beyond the bound are made again.
+    private let chains = BoundedMemo<FallbackChain<ServiceInfo>>(capacity: 10_000)
 
     /// Creates the step.
     /// - Parameters:
@@ -102,7 +104,13 @@ public struct CatalogEnrichment: EnrichmentStep {
         )
     }
 
+    /// The fallback chain of service `name`, made once per name (it holds nothing that
+    /// changes: the caches and catalogs are read when it runs).
     private func fallbacks(for name: String) -> FallbackChain<ServiceInfo> {
+        chains.value(for: name) { makeFallbacks(for: name) }
+    }
+
+    private func makeFallbacks(for name: String) -> FallbackChain<ServiceInfo> {
         var chain = FallbackChain<ServiceInfo>([cache.strategy(for: name, name: StrategyName.staleCache).values])
         if let secondary {
             chain = chain.adding(AsyncFunctionFallback(name: StrategyName.secondary) { _ in

@@ -61,19 +61,19 @@ public struct RulePattern: Sendable {
     /// The pattern as written in the rule file.
     public let source: String
     private let expression: NSRegularExpression
-    private let memo: PatternMemo
+    private let memo: BoundedMemo<Bool>
 
     /// Compiles `source` (ICU syntax; `(?i)` makes it case-insensitive).
     /// - Throws: the compiler's error when `source` is not a valid regular expression.
     public init(_ source: String) throws {
         self.source = source
         self.expression = try NSRegularExpression(pattern: source)
-        self.memo = PatternMemo(capacity: Self.memoCapacity)
+        self.memo = BoundedMemo(capacity: Self.memoCapacity)
     }
 
     /// Whether the pattern matches anywhere in `value`.
     public func matches(_ value: String) -> Bool {
-        if let known = memo.answer(for: value) { return known }
+        if let known = memo.value(for: value) { return known }
         let range = NSRange(value.startIndex..<value.endIndex, in: value)
         let matched = expression.firstMatch(in: value, range: range) != nil
         memo.remember(matched, for: value)
@@ -82,29 +82,6 @@ public struct RulePattern: Sendable {
 
     /// How many values the memo holds now (at most ``memoCapacity``).
     var rememberedValues: Int { memo.count }
-}
-
-/// The bounded per-pattern memory of ``RulePattern``'s answers.
-private final class PatternMemo: Sendable {
-    private let capacity: Int
-    private let answers = Mutex<[String: Bool]>([:])
-
-    init(capacity: Int) {
-        self.capacity = capacity
-    }
-
-    var count: Int { answers.withLock { $0.count } }
-
-    func answer(for value: String) -> Bool? {
-        answers.withLock { $0[value] }
-    }
-
-    func remember(_ answer: Bool, for value: String) {
-        answers.withLock { answers in
-            if answers.count >= capacity { answers.removeAll(keepingCapacity: true) }
-            answers[value] = answer
-        }
-    }
 }
 
 /// Which value of an alert a ``FieldMatcher`` looks at.

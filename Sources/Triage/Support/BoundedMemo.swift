@@ -1,0 +1,35 @@
+import Synchronization
+
+/// A thread-safe memory of values by string key, bounded by forgetting everything once it
+/// holds `capacity` entries (cheap, and right for keys that repeat: rule patterns' answers
+/// per label value, fallback chains per service name).
+final class BoundedMemo<Value: Sendable>: Sendable {
+    private let capacity: Int
+    private let values = Mutex<[String: Value]>([:])
+
+    init(capacity: Int) {
+        self.capacity = max(1, capacity)
+    }
+
+    /// How many entries it holds now (at most the capacity).
+    var count: Int { values.withLock { $0.count } }
+
+    func value(for key: String) -> Value? {
+        values.withLock { $0[key] }
+    }
+
+    func remember(_ value: Value, for key: String) {
+        values.withLock { values in
+            if values.count >= capacity { values.removeAll(keepingCapacity: true) }
+            values[key] = value
+        }
+    }
+
+    /// The remembered value for `key`, or `make()`'s, remembered.
+    func value(for key: String, orMake make: () -> Value) -> Value {
+        if let known = value(for: key) { return known }
+        let made = make()
+        remember(made, for: key)
+        return made
+    }
+}
