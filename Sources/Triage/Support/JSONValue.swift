@@ -314,13 +314,24 @@ private struct JSONParser {
         index += 1  // opening quote
         // Fast path: no escapes before the closing quote → one slice, validated once.
         var end = index
-        while end < bytes.count, bytes[end] != UInt8(ascii: "\""), bytes[end] != UInt8(ascii: "\\"), bytes[end] >= 0x20 { end += 1 }
+        var anyNonASCII: UInt8 = 0
+        while end < bytes.count, bytes[end] != UInt8(ascii: "\""), bytes[end] != UInt8(ascii: "\\"), bytes[end] >= 0x20 {
+            anyNonASCII |= bytes[end] & 0x80
+            end += 1
+        }
         if end < bytes.count, bytes[end] == UInt8(ascii: "\"") {
             guard end - index <= limits.maxStringBytes else {
                 throw fail(.stringTooLong, "string longer than \(limits.maxStringBytes) bytes")
             }
-            guard let text = String(validating: bytes[index..<end], as: UTF8.self) else {
-                throw fail(.syntax, "string is not valid UTF-8")
+            // ASCII is valid UTF-8: only other text needs the (generic, slower) validation.
+            let text: String
+            if anyNonASCII == 0 {
+                text = String(decoding: bytes[index..<end], as: UTF8.self)
+            } else {
+                guard let validated = String(validating: bytes[index..<end], as: UTF8.self) else {
+                    throw fail(.syntax, "string is not valid UTF-8")
+                }
+                text = validated
             }
             index = end + 1
             return text
