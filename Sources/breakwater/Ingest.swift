@@ -20,6 +20,7 @@ struct Ingest: AsyncParsableCommand {
     @OptionGroup var options: ConfigOptions
 
     mutating func run() async throws {
+        MemoryTuning.fixMmapThreshold()
         let configuration = try options.load().configuration
         _ = BreakwaterLogging.bootstrap(configuration.logging)
         let metrics = BreakwaterMetrics.bootstrap()

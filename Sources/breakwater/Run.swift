@@ -17,6 +17,7 @@ struct Run: AsyncParsableCommand {
     @OptionGroup var options: ConfigOptions
 
     mutating func run() async throws {
+        MemoryTuning.fixMmapThreshold()
         let loaded = try options.load()
         let configuration = loaded.configuration
         _ = BreakwaterLogging.bootstrap(configuration.logging)
