@@ -312,10 +312,8 @@ public final class PipelineWorker: Service, Sendable {
                         startPublishing(&ready)
                         try await delivery.admit(message) { batch in
                             await scheduler.submit(key: key) {
-                                await self.handle(message, batch: batch, started: self.context.clock.now()) {
-                                    await self.processor.process(
-                                        InputRecord(message), key: message.key, origin: RecordOrigin(message), receivedAt: Date()
-                                    )
+                                await self.handle(message, input: InputRecord(message), batch: batch, started: self.context.clock.now()) { input in
+                                    await self.processor.process(input, key: message.key, origin: RecordOrigin(message), receivedAt: Date())
                                 }
                             }
                         }
@@ -343,7 +341,7 @@ public final class PipelineWorker: Service, Sendable {
             ready.keys.append(key)
         case .waiting(let pending):
             scheduler.start(admitted: [key]) {
-                await self.handle(message, batch: batch, started: started) { await self.processor.finish(pending) }
+                await self.handle(message, input: input, batch: batch, started: started) { _ in await self.processor.finish(pending) }
             }
         }
     }
@@ -353,7 +351,12 @@ public final class PipelineWorker: Service, Sendable {
         guard !ready.items.isEmpty else { return }
         let batch = ready
         ready = ReadyBatch()
-        scheduler.start(admitted: batch.keys) { await self.publish(batch.items) }
+        scheduler.start(admitted: batch.keys) {
+            // Processed already; in flight (the gauge) until published, as a task's record is.
+            self.context.metrics.inFlight(Double(batch.items.count))
+            defer { self.context.metrics.inFlight(-Double(batch.items.count)) }
+            await self.publish(batch.items)
+        }
     }
 
     /// The in-flight bound is hit: waits, without polling, for one record to finish. When
@@ -384,20 +387,23 @@ public final class PipelineWorker: Service, Sendable {
     /// Processes one message with `process` and publishes its outputs. Abandons it when
     /// its partition was revoked or rewound, or its batch ended, in the meantime.
     private func handle(
-        _ message: KafkaMessage, batch: UInt64, started: Duration, process: () async -> ProcessingOutcome
+        _ message: KafkaMessage, input: InputRecord, batch: UInt64, started: Duration,
+        process: (InputRecord) async -> ProcessingOutcome
     ) async {
         guard consumer.isCurrent(message), delivery.isLive(batch) else {
             logger.debug("abandoning work of a revoked partition or an ended batch", metadata: ["message": "\(message.reference)"])
             return
         }
-        let outcome = await process()
+        context.metrics.inFlight(+1)
+        defer { context.metrics.inFlight(-1) }
+        let outcome = await process(input)
         // Cancelled (the shutdown deadline passed, or a hard stop): the steps may have cut
         // corners on cancellation, and the record is redone anyway.
         guard !Task.isCancelled else {
             delivery.stoppedBeforePublishing(message, batch: batch)
             return
         }
-        await publish([PublishItem(outcome: outcome, input: InputRecord(message), message: message, batch: batch, started: started)])
+        await publish([PublishItem(outcome: outcome, input: input, message: message, batch: batch, started: started)])
     }
 
     /// Has the delivery publish processed inputs, then marks each done once its outputs
@@ -409,8 +415,6 @@ public final class PipelineWorker: Service, Sendable {
             logger.debug("abandoning work revoked while processing", metadata: ["records": "\(items.count - live.count)"])
         }
         guard !live.isEmpty else { return }
-        context.metrics.inFlight(Double(live.count))
-        defer { context.metrics.inFlight(-Double(live.count)) }
         await delivery.publish(live) { item, publication in
             switch publication {
             case .published:

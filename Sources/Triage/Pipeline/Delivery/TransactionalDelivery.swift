@@ -98,12 +98,15 @@ final class TransactionalDelivery: DeliveryMode {
     /// begins, fills nor follows a rewind; those wait in ``admit(_:schedule:)``.
     func admitWithoutWaiting(_ message: KafkaMessage, reserve: () -> Bool) -> UInt64? {
         let isCurrent = context.consumer.isCurrent(message)
-        // Under the lock, so no finish can start between the machine counting the record
-        // and the worker reserving its slot.
+        // Under the transaction lock, so no finish can start between the machine counting
+        // the record and the worker reserving its slot; and in one machine lock, so nothing
+        // (a doom from a failed publish) can change the answer once the slot is reserved.
         return transactionLock.withLockIfAvailable { () -> UInt64? in
-            let partition = message.topicPartition
-            guard machine.withLock({ $0.admitsIntoOpen(partition, isCurrent: isCurrent) }), reserve() else { return nil }
-            return machine.withLock { $0.admitIntoOpen(partition, offset: message.offset, isCurrent: isCurrent) }
+            machine.withLock { machine in
+                let partition = message.topicPartition
+                guard machine.admitsIntoOpen(partition, isCurrent: isCurrent), reserve() else { return nil }
+                return machine.admitIntoOpen(partition, offset: message.offset, isCurrent: isCurrent)
+            }
         } ?? nil
     }
 
