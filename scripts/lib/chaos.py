@@ -22,7 +22,7 @@ from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient
+from confluent_kafka.admin import AdminClient, NewTopic
 
 MOCK_PARTITION_MAX_BYTES = 5 * 1024 * 1024
 # Fill a partition to at most this share of the mock's limit (batch overhead, skew).
@@ -243,8 +243,12 @@ class Reader:
         self.consumer = Consumer({
             "bootstrap.servers": bootstrap, "group.id": f"chaos-reader-{run_tag:x}", "enable.auto.commit": False,
             "isolation.level": "read_committed" if read_committed else "read_uncommitted",
-            "auto.offset.reset": "error", "fetch.max.bytes": 8 * 1024 * 1024,
+            "auto.offset.reset": "error", "fetch.max.bytes": 8 * 1024 * 1024, "enable.partition.eof": True,
+            # The local broker ignores fetch limits and answers with all it has (~2 KB per
+            # incident): room for a full read of a default run's outputs in one response.
+            "receive.message.max.bytes": 1_000_000_000,
         })
+        self.at_end = set()        # (topic, partition) read to its end, until a record arrives there again
         assignment = [TopicPartition(name, p, OFFSET_BEGINNING) for name, count in topics.items() for p in range(count)]
         self.consumer.assign(assignment)
         self.lock = threading.Lock()
@@ -269,10 +273,13 @@ class Reader:
                     if error.code() == KafkaError._AUTO_OFFSET_RESET:
                         self.trim_errors.append(str(error))
                         log(f"READER: {error} (trimmed before it was read)")
-                    elif error.code() != KafkaError._PARTITION_EOF:
-                        pass  # transient: brokers are being taken down on purpose
+                    elif error.code() == KafkaError._PARTITION_EOF:
+                        with self.lock:
+                            self.at_end.add((message.topic(), message.partition()))
+                    # else transient: brokers are being taken down on purpose
                     continue
                 with self.lock:
+                    self.at_end.discard((message.topic(), message.partition()))
                     self.records += 1
                     self.last_record_at = time.time()
                     topic = message.topic()
@@ -310,17 +317,42 @@ class Reader:
             return True
         return len(self.incidents.get(item.seq, ())) >= max(1, item.alerts) and not item.malformed
 
+    def read_to_end(self, timeout):
+        """Waits until every partition has been read to its end (for a reader started once
+        nothing writes any more); False when that took longer than timeout seconds."""
+        partitions = sum(self.topics.values())
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            with self.lock:
+                if len(self.at_end) == partitions:
+                    return True
+            time.sleep(0.5)
+        return False
+
     def close(self):
         self.stopping = True
         self.thread.join(10)
         self.consumer.close()
 
 
+def create_topics(bootstrap, control, partitions):
+    """Creates the run's topics: through the mock cluster's control interface, or with the
+    admin API on the local broker."""
+    if control:
+        for name, count in partitions.items():
+            post(f"{control}/topics", {"name": name, "partitions": count})
+        return
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    futures = admin.create_topics([NewTopic(name, count, 1) for name, count in partitions.items()])
+    for future in futures.values():
+        future.result(60)
+
+
 def read_committed_honoured(bootstrap, control, run_tag):
     """Whether this broker hides aborted transactions from read_committed readers (the
     exactly-once check relies on it): one committed, one aborted record, read back."""
     topic = f"chaos-{run_tag:x}-txn-check"
-    post(f"{control}/topics", {"name": topic, "partitions": 1})
+    create_topics(bootstrap, control, {topic: 1})
     producer = Producer({"bootstrap.servers": bootstrap, "transactional.id": f"chaos-check-{run_tag:x}"})
     producer.init_transactions(30)
     producer.begin_transaction()
@@ -452,7 +484,7 @@ def main():
     parser.add_argument("--binary", required=True)
     parser.add_argument("--seeder")
     parser.add_argument("--bootstrap", required=True)
-    parser.add_argument("--control", required=True)
+    parser.add_argument("--control", help="the mock cluster's control URL; without it the run is on the local broker")
     parser.add_argument("--pg-url", required=True)
     parser.add_argument("--alerts", type=int, required=True)
     parser.add_argument("--workers", type=int, default=3)
@@ -485,25 +517,25 @@ def main():
     log(f"run {prefix}: {len(inputs)} input records ({alerts_total} alerts, "
         f"{sum(i.malformed for i in inputs)} malformed, {input_bytes / 1e6:.1f} MB); "
         f"partitions: input {input_partitions}, incidents {incident_partitions}, fallback events {fallback_partitions}, dlq {dlq_partitions}")
-    if input_bytes / input_partitions > budget:
+    if args.control and input_bytes / input_partitions > budget:
         log("WARNING: the input would exceed the mock cluster's per-partition log limit and be trimmed")
     partitions = {topics["alerts"]: input_partitions, topics["classified"]: incident_partitions,
                   topics["fallback"]: fallback_partitions, topics["dlq"]: dlq_partitions}
-    for name, count in partitions.items():
-        post(f"{args.control}/topics", {"name": name, "partitions": count})
+    create_topics(args.bootstrap, args.control, partitions)
 
     eo_checkable = None
     if args.exactly_once:
         eo_checkable = read_committed_honoured(args.bootstrap, args.control, run_tag)
         log(f"this broker {'hides' if eo_checkable else 'DOES NOT hide'} aborted transactions from read_committed readers")
 
-    # The group coordinator, the workers' transaction coordinators and a share of the
-    # partition leaders on broker 1: the broker the run takes down first.
-    post(f"{args.control}/coordinator", {"type": "group", "key": group, "broker": 1})
     worker_ids = [f"chaos-{n}" for n in range(1, args.workers + 1)]
-    for worker_id in worker_ids:
-        post(f"{args.control}/coordinator", {"type": "transaction", "key": f"breakwater-{group}-{worker_id}", "broker": 1})
-    post(f"{args.control}/rebalance-delay", {"ms": 500})
+    if args.control:
+        # The group coordinator, the workers' transaction coordinators and a share of the
+        # partition leaders on broker 1: the broker the run takes down first.
+        post(f"{args.control}/coordinator", {"type": "group", "key": group, "broker": 1})
+        for worker_id in worker_ids:
+            post(f"{args.control}/coordinator", {"type": "transaction", "key": f"breakwater-{group}-{worker_id}", "broker": 1})
+        post(f"{args.control}/rebalance-delay", {"ms": 500})
 
     ml = MLStub()
     pg_bin = "/usr/lib/postgresql/15/bin"
@@ -524,13 +556,19 @@ def main():
         "BREAKWATER_KAFKA_PROPERTIES": "session.timeout.ms=6000,heartbeat.interval.ms=1000",
         "BREAKWATER_TOPICS_ALERTS": topics["alerts"], "BREAKWATER_TOPICS_CLASSIFIED": topics["classified"],
         "BREAKWATER_TOPICS_FALLBACK_EVENTS": topics["fallback"], "BREAKWATER_TOPICS_DEAD_LETTER": topics["dlq"],
-        "BREAKWATER_TOPICS_PARTITIONS": str(input_partitions), "BREAKWATER_TOPICS_REPLICATION_FACTOR": "3",
+        "BREAKWATER_TOPICS_PARTITIONS": str(input_partitions),
+        "BREAKWATER_TOPICS_REPLICATION_FACTOR": "3" if args.control else "1",
         "BREAKWATER_PIPELINE_MAX_IN_FLIGHT": str(args.max_in_flight),
         "BREAKWATER_PIPELINE_EXACTLY_ONCE": "true" if args.exactly_once else "false",
         "BREAKWATER_ML_URL": ml.url, "BREAKWATER_CATALOG_POSTGRES_URL": args.pg_url,
         "BREAKWATER_BREAKERS_ML_OPEN_DURATION": "5s", "BREAKWATER_BREAKERS_CATALOG_OPEN_DURATION": "5s",
         "BREAKWATER_BREAKERS_DEDUP_OPEN_DURATION": "5s", "BREAKWATER_LOGGING_LEVEL": "info",
     }
+    if not args.control:
+        # The local broker never evicts a member that died without leaving, so the group
+        # would wait for a killed worker for good; under static membership its restart
+        # (same worker id, so the same group.instance.id) takes its place instead.
+        settings["BREAKWATER_KAFKA_STATIC_MEMBERSHIP"] = "true"
     # BREAKWATER_CHAOS_SETTINGS: the caller's own worker settings, as VARIABLE=VALUE words.
     for word in os.environ.get("BREAKWATER_CHAOS_SETTINGS", "").split():
         variable, _, value = word.partition("=")
@@ -539,8 +577,15 @@ def main():
         settings[variable] = value
     with open(os.path.join(state, "settings.json"), "w") as f:
         json.dump(settings, f, indent=1)
-    reader = Reader(args.bootstrap, {topics["classified"]: incident_partitions, topics["fallback"]: fallback_partitions,
-                                     topics["dlq"]: dlq_partitions}, run_tag, args.exactly_once, topics["alerts"])
+    output_partitions = {topics["classified"]: incident_partitions, topics["fallback"]: fallback_partitions,
+                         topics["dlq"]: dlq_partitions}
+    # On the local broker a read_committed consumer that reads at the end of a partition
+    # while a transaction there aborts never sees that producer's later records (both
+    # librdkafka 2.0.2 and 2.16 on noida-db; a consumer that starts later reads them all).
+    # So there the live reader, which only follows progress, reads uncommitted, and the
+    # verdict comes from a full read_committed pass once the workers have stopped (the
+    # local broker trims nothing).
+    reader = Reader(args.bootstrap, output_partitions, run_tag, args.exactly_once and bool(args.control), topics["alerts"])
     workers = Workers(args, settings, state)
     for worker_id in worker_ids:
         workers.start(worker_id)
@@ -632,7 +677,17 @@ def main():
         return down, up
 
     def plan_faults():
-        if args.short:
+        if not args.control:
+            # The local broker is one process with no fault control: no broker faults.
+            plan = [
+                ("ML hangs", ml_mode("hang"), ml_mode("normal"), 8 if args.short else 12),
+                ("ML answers 500", ml_mode("error"), ml_mode("normal"), 6 if args.short else 10),
+                ("PostgreSQL stopped", pg("down"), pg("up"), 8 if args.short else 12),
+            ]
+            if not args.short:
+                plan += [("ML answers garbage", ml_mode("garbage"), ml_mode("normal"), 10),
+                         ("ML answers slowly (1.2 s)", ml_mode("slow"), ml_mode("normal"), 10)]
+        elif args.short:
             plan = [
                 ("ML hangs", ml_mode("hang"), ml_mode("normal"), 8),
                 ("broker 1 down (group + transaction coordinator, partition leader)", broker(1, "down"), broker(1, "up"), 10),
@@ -693,10 +748,14 @@ def main():
 
     produced = [i for i in inputs if i.offset is not None]
     drained_at, deadline = None, time.time() + args.drain_timeout
+    def idle(worker_id):
+        return workers.metric(worker_id, "breakwater_consumer_lag") == 0 and workers.metric(worker_id, "breakwater_in_flight") == 0
+
     while time.time() < deadline:
         with reader.lock:
             missing = sum(1 for i in produced if not reader.accounted(i))
-        if missing == 0:
+        # Uncommitted outputs may be aborted yet: on the local broker the workers must be idle too.
+        if missing == 0 and (args.control or all(idle(w) for w in worker_ids)):
             drained_at = time.time()
             break
         time.sleep(1)
@@ -713,8 +772,13 @@ def main():
             log(f"{worker_id}: /metrics not answered at the end: {error}")
     ends, hung, stop_took = workers.stop_all(75)
     time.sleep(2)
-    status = json.loads(get_text(f"{args.control}/status", timeout=120))
+    status = json.loads(get_text(f"{args.control}/status", timeout=120)) if args.control else {}
     reader.close()
+    final_pass = None
+    if not args.control:
+        reader = Reader(args.bootstrap, output_partitions, run_tag, args.exactly_once, topics["alerts"])
+        final_pass = reader.read_to_end(300)
+        reader.close()
 
     # ------------------------------------------------------------ accounting
     lost_inputs, partial, dead_valid, malformed_with_incident = [], [], [], []
@@ -748,11 +812,15 @@ def main():
     lines = []
     out = lines.append
     out(f"chaos run {prefix} ({'short' if args.short else 'default'}, {'exactly-once' if args.exactly_once else 'at-least-once'}, "
-        f"{len(worker_ids)} workers, binary {args.binary})")
+        f"{len(worker_ids)} workers, {'fault-injecting cluster' if args.control else 'local broker, no broker faults'}, "
+        f"binary {args.binary})")
     out(f"inputs              {len(produced)} records ({sum(i.alerts for i in produced)} alerts, "
         f"{sum(i.malformed for i in produced)} malformed){'' if not undelivered else f'; {len(undelivered)} never acknowledged by the cluster'}")
     out(f"incidents           {incidents} records")
     out(f"DLQ records         {dlq_records}  " + ", ".join(f"{r} {n}" for r, n in sorted(dlq_reasons.items())))
+    if final_pass is not None:
+        out(f"accounted from      a full {'read_committed' if args.exactly_once else 'read_uncommitted'} read of the output topics "
+            f"after the workers stopped ({reader.records} records{'' if final_pass else '; NOT READ TO THE END in 300 s'})")
     out(f"lost                {lost}" + (f"  ({len(lost_inputs)} inputs with no output, {len(partial)} with some alerts missing)" if lost else ""))
     if args.exactly_once:
         verdict = "must be 0" if eo_checkable else "NOT VERIFIED: this broker serves aborted transactions to read_committed readers"
@@ -803,7 +871,8 @@ def main():
     out(f"workers at the end  ready {readiness}; lag {lag}; in flight {in_flight_end}")
     out(f"graceful stop       {stop_took:.1f}s; exit statuses {ends}" + (f"; HUNG (SIGKILL after 75 s): {hung}" if hung else ""))
     trimmed = {k: v for k, v in status.get("trimmed", {}).items() if k.startswith(prefix)}
-    out(f"trimmed by the mock {trimmed or 'nothing'}" + (f"; reader saw {len(reader.trim_errors)} offset resets" if reader.trim_errors else ""))
+    if args.control:
+        out(f"trimmed by the mock {trimmed or 'nothing'}" + (f"; reader saw {len(reader.trim_errors)} offset resets" if reader.trim_errors else ""))
     if malformed_with_incident:
         out(f"malformed inputs that produced an incident: {len(malformed_with_incident)} (seq {malformed_with_incident[:10]})")
     if dead_valid:
@@ -813,7 +882,7 @@ def main():
     for item in (lost_inputs + partial)[:20]:
         out(f"  LOST seq {item.seq} {item.fmt} partition {item.partition} offset {item.offset}: "
             f"{len(reader.incidents.get(item.seq, {}))} of {item.alerts} incidents, no dead letter")
-    verdict_lost = lost == 0 and not undelivered
+    verdict_lost = lost == 0 and not undelivered and final_pass is not False
     if args.exactly_once and eo_checkable and duplicates:
         out("VERDICT: FAILED (duplicates in exactly-once mode)")
     if undelivered:
