@@ -26,6 +26,13 @@ var dependencies: [Package.Dependency] = [
 var products: [Product] = []
 var targets: [Target] = []
 
+// MARK: - Locking: the one lock type every module uses (a TSan-visible one in sanitizer builds)
+
+targets += [
+    .target(name: "Locking", swiftSettings: strictSwift),
+    .testTarget(name: "LockingTests", dependencies: ["Locking"], swiftSettings: strictSwift),
+]
+
 // MARK: - Resilience: circuit breaker and every fallback strategy; knows nothing of Kafka or alerts
 
 products.append(.library(name: "Resilience", targets: ["Resilience"]))
@@ -33,6 +40,7 @@ targets += [
     .target(
         name: "Resilience",
         dependencies: [
+            "Locking",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "OrderedCollections", package: "swift-collections"),
@@ -42,6 +50,7 @@ targets += [
     .testTarget(
         name: "ResilienceTests",
         dependencies: [
+            "Locking",
             "Resilience",
             "TriageTestSupport",
             .product(name: "MetricsTestKit", package: "swift-metrics"),
@@ -64,6 +73,7 @@ targets += [
     .target(
         name: "Kafka",
         dependencies: [
+            "Locking",
             "CRdKafka",
             .product(name: "Logging", package: "swift-log"),
         ],
@@ -71,7 +81,7 @@ targets += [
     ),
     .testTarget(
         name: "KafkaTests",
-        dependencies: ["Kafka", "ServiceTestSupport", "TriageTestSupport", "Resilience"],
+        dependencies: ["Locking", "Kafka", "ServiceTestSupport", "TriageTestSupport", "Resilience"],
         swiftSettings: strictSwift
     ),
 ]
@@ -83,6 +93,7 @@ targets += [
     .target(
         name: "Triage",
         dependencies: [
+            "Locking",
             "Kafka",
             "Resilience",
             .product(name: "Logging", package: "swift-log"),
@@ -95,7 +106,7 @@ targets += [
     ),
     .testTarget(
         name: "TriageTests",
-        dependencies: ["Triage", "Resilience", "ServiceTestSupport", "TriageTestSupport"],
+        dependencies: ["Locking", "Triage", "Resilience", "ServiceTestSupport", "TriageTestSupport"],
         // Read by path (#filePath) in Fixtures.swift, so not bundled as resources.
         exclude: ["Fixtures"],
         swiftSettings: strictSwift
@@ -121,6 +132,7 @@ targets += [
     .testTarget(
         name: "TriageMLTests",
         dependencies: [
+            "Locking",
             "TriageML",
             "Triage",
             "Resilience",
@@ -161,7 +173,7 @@ targets += [
     ),
     .testTarget(
         name: "TriagePostgresTests",
-        dependencies: ["TriagePostgres", "Triage", "ServiceTestSupport", "TriageTestSupport"],
+        dependencies: ["Locking", "TriagePostgres", "Triage", "ServiceTestSupport", "TriageTestSupport"],
         swiftSettings: strictSwift
     ),
 ]
@@ -172,6 +184,7 @@ targets.append(
     .testTarget(
         name: "PipelineTests",
         dependencies: [
+            "Locking",
             "Triage",
             "Kafka",
             "Resilience",
@@ -194,6 +207,7 @@ targets += [
     .target(
         name: "BreakwaterApp",
         dependencies: [
+            "Locking",
             "Triage",
             "Resilience",
             "Kafka",
@@ -213,6 +227,7 @@ targets += [
     .executableTarget(
         name: "breakwater",
         dependencies: [
+            "Locking",
             "BreakwaterApp",
             "Kafka",
             "Triage",
@@ -225,6 +240,7 @@ targets += [
     .testTarget(
         name: "BreakwaterAppTests",
         dependencies: [
+            "Locking",
             "BreakwaterApp",
             "breakwater",  // built so the CLI tests can run the binary
             "Resilience",
@@ -253,6 +269,7 @@ targets += [
     .target(
         name: "TriageTestSupport",
         dependencies: [
+            "Locking",
             "Triage",
             "Resilience",
             "Kafka",
@@ -263,6 +280,7 @@ targets += [
     .target(
         name: "ServiceTestSupport",
         dependencies: [
+            "Locking",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             // StubInferenceServer: a tiny HTTP server answering what a test tells it to.
@@ -273,6 +291,7 @@ targets += [
     .testTarget(
         name: "ServiceTestSupportTests",
         dependencies: [
+            "Locking",
             "ServiceTestSupport",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -287,6 +306,7 @@ targets += [
     .testTarget(
         name: "DegradationTests",
         dependencies: [
+            "Locking",
             "BreakwaterApp",  // the rig builds its steps with the worker's own WorkerAssembly
             "Triage",
             "TriageTestSupport",

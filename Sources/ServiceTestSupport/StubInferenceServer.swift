@@ -1,7 +1,7 @@
 import NIOCore
 import NIOHTTP1
 import NIOPosix
-import Synchronization
+import Locking
 
 /// A real HTTP/1.1 server on 127.0.0.1 (port 0) that answers every request with what
 /// the test tells it to: a status, a body, and optionally a delay (to provoke timeouts).
@@ -68,7 +68,7 @@ public final class StubInferenceServer: Sendable {
     }
 
     private final class Received: Sendable {
-        let bodies = Mutex<[String]>([])
+        let bodies = LockedValue<[String]>([])
     }
 
     private final class Handler: ChannelInboundHandler {

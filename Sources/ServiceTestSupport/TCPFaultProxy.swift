@@ -1,6 +1,6 @@
 import NIOCore
 import NIOPosix
-import Synchronization
+import Locking
 
 #if canImport(Glibc)
 import Glibc
@@ -69,7 +69,7 @@ public final class TCPFaultProxy: Sendable {
             var refused = 0
             var stopped = false
         }
-        let state = Mutex(State())
+        let state = LockedValue(State())
         let targetHost: String
         let targetPort: Int
         init(targetHost: String, targetPort: Int) {

@@ -1,11 +1,11 @@
-import Synchronization
+import Locking
 
 /// A value behind a lock, shareable with escaping closures and child tasks.
 public final class Locked<Value: Sendable>: Sendable {
-    private let mutex: Mutex<Value>
+    private let mutex: LockedValue<Value>
 
     public init(_ value: Value) {
-        mutex = Mutex(value)
+        mutex = LockedValue(value)
     }
 
     /// Runs `body` with the value, exclusively.

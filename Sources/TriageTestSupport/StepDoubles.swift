@@ -1,6 +1,6 @@
 import Foundation
 import Resilience
-import Synchronization
+import Locking
 import Triage
 
 /// What a scripted dependency does on its next calls.
@@ -21,11 +21,11 @@ public struct ScriptedFailure: Error, Equatable {
 
 /// Shared by the doubles: a behaviour switched by the test and a call counter.
 public final class Script: Sendable {
-    private let state: Mutex<(behaviour: Behaviour, calls: Int)>
+    private let state: LockedValue<(behaviour: Behaviour, calls: Int)>
 
     /// A script doing `behaviour` until told otherwise.
     public init(_ behaviour: Behaviour = .answer) {
-        state = Mutex((behaviour, 0))
+        state = LockedValue((behaviour, 0))
     }
 
     /// Switches what the next calls do.

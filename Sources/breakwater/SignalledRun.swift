@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 import ServiceLifecycle
-import Synchronization
+import Locking
 import UnixSignals
 
 /// Exit status when a stop did not end by its bound and the process ended itself.
@@ -64,7 +64,7 @@ private final class ShutdownSignals: Sendable {
         case immediate
     }
 
-    private let state = Mutex<(groupRuns: Bool, signals: Int, run: Task<Void, any Error>?, cancelled: Bool, ended: Bool)>(
+    private let state = LockedValue<(groupRuns: Bool, signals: Int, run: Task<Void, any Error>?, cancelled: Bool, ended: Bool)>(
         (false, 0, nil, false, false)
     )
 

@@ -2,7 +2,7 @@ import ArgumentParser
 import BreakwaterApp
 import Foundation
 import Kafka
-import Synchronization
+import Locking
 import Triage
 
 /// `breakwater tail`: prints incidents and fallback events as they arrive.
@@ -80,7 +80,7 @@ struct Tail: AsyncParsableCommand, Sendable {
         let reader = OutputTopicReader(
             kafka: configuration.kafka.clientConfiguration(clientID: "breakwater-tail"),
             clock: ContinuousClock(), logger: toolLogger(label: "breakwater.tail"))
-        let totals = Mutex(OutputSummary())
+        let totals = LockedValue(OutputSummary())
         let decoder = AlertDecoder.configured(by: configuration.pipeline)
         if !summarizing, !json { printLine(TailRow.table.header) }
         let json = json

@@ -7,7 +7,7 @@ import NIOCore
 import Prometheus
 import ServiceLifecycle
 import ServiceTestSupport
-import Synchronization
+import Locking
 import Testing
 import Triage
 import TriageTestSupport
@@ -197,9 +197,9 @@ struct AlertmanagerIngestTests {
 /// Reads the incidents topic (and the alerts topic's route headers) while the test runs.
 final class IncidentReader: Sendable {
     /// "<instance label (PagerDuty: its dedup key)> <alert status>" of every incident read.
-    let seen = Mutex<Set<String>>([])
+    let seen = LockedValue<Set<String>>([])
     /// The `breakwater-ingest-route` header of every record on the alerts topic.
-    let routes = Mutex<Set<String>>([])
+    let routes = LockedValue<Set<String>>([])
 
     func read(_ configuration: BreakwaterConfiguration, logger: Logger) async throws {
         let kafka = configuration.kafka.clientConfiguration(clientID: "am-tests-reader")

@@ -4,7 +4,7 @@ import Logging
 import Metrics
 import Prometheus
 import Resilience
-import Synchronization
+import Locking
 import Testing
 import Triage
 
@@ -158,7 +158,7 @@ import Triage
 
     @Test func bootstrapInstallsOneFactoryOverItsRegistryAndOnlyOnce() {
         let once = OnceBootstrap<PrometheusCollectorRegistry>()
-        let installed = Mutex<[DescribedPrometheusMetricsFactory]>([])
+        let installed = LockedValue<[DescribedPrometheusMetricsFactory]>([])
         let first = BreakwaterMetrics.bootstrap(once: once) { factory in installed.withLock { $0.append(factory) } }
         let second = BreakwaterMetrics.bootstrap(once: once) { factory in installed.withLock { $0.append(factory) } }
         #expect(first === second)

@@ -1,13 +1,13 @@
 import Foundation
 import Logging
-import Synchronization
+import Locking
 import Testing
 
 @testable import BreakwaterApp
 
 /// Collects the lines a handler writes.
 final class LineCollector: Sendable {
-    private let storage = Mutex<[String]>([])
+    private let storage = LockedValue<[String]>([])
     var lines: [String] { storage.withLock { $0 } }
     var output: LogOutput { LogOutput { line in self.storage.withLock { $0.append(line) } } }
 }
@@ -262,7 +262,7 @@ func parseLogfmt(_ line: String) throws -> [(String, String)] {
         var settings = LoggingSettings()
         settings.format = .json
         settings.level = .warning
-        let installed = Mutex<[BreakwaterLogging.HandlerFactory]>([])
+        let installed = LockedValue<[BreakwaterLogging.HandlerFactory]>([])
         let first = BreakwaterLogging.bootstrap(settings, output: collector.output, once: once) { factory in
             installed.withLock { $0.append(factory) }
         }

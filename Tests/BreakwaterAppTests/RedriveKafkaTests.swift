@@ -2,7 +2,7 @@ import BreakwaterApp
 import Foundation
 import Kafka
 import ServiceTestSupport
-import Synchronization
+import Locking
 import Testing
 import Triage
 import TriageTestSupport
@@ -48,7 +48,7 @@ struct RedriveKafkaTests {
     /// Every record on `topic`, read until it is quiet for 3 s.
     static func readAll(_ topic: String, bootstrap: String) async throws -> [KafkaMessage] {
         let reader = OutputTopicReader(kafka: ToolsKafkaTests.kafka(bootstrap), clock: ContinuousClock(), logger: logger)
-        let read = Mutex<[KafkaMessage]>([])
+        let read = LockedValue<[KafkaMessage]>([])
         _ = try await reader.read(topics: [topic], fromBeginning: true, idleTimeout: .seconds(3)) { message in
             read.withLock { $0.append(message) }
         }
@@ -149,9 +149,9 @@ struct RedriveKafkaTests {
         let base: KafkaProducer
         let at: Int
         let mishap: Mishap
-        private let submitted = Mutex(0)
+        private let submitted = LockedValue(0)
         /// Cancels the redrive's task; set once the task exists.
-        let interrupt = Mutex<(@Sendable () -> Void)?>(nil)
+        let interrupt = LockedValue<(@Sendable () -> Void)?>(nil)
 
         init(base: KafkaProducer, at: Int, mishap: Mishap) {
             (self.base, self.at, self.mishap) = (base, at, mishap)

@@ -8,14 +8,14 @@ import Kafka
 import Logging
 import NIOCore
 import ServiceTestSupport
-import Synchronization
+import Locking
 import Testing
 import Triage
 import TriageTestSupport
 
 /// Output collected as it comes, from the pipe's reading thread.
 private final class LogBuffer: Sendable {
-    private let text = Mutex("")
+    private let text = LockedValue("")
 
     func append(_ data: Data) {
         text.withLock { $0 += String(decoding: data, as: UTF8.self) }

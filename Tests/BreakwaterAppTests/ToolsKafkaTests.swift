@@ -2,7 +2,7 @@ import BreakwaterApp
 import Foundation
 import Kafka
 import ServiceTestSupport
-import Synchronization
+import Locking
 import Testing
 import Triage
 import TriageTestSupport
@@ -98,7 +98,7 @@ struct ToolsKafkaTests {
 
         let reader = OutputTopicReader(kafka: Self.kafka(bootstrap), clock: ContinuousClock(), logger: Self.logger)
         #expect(reader.groupID.hasPrefix("breakwater-tail-"))
-        let collected = Mutex<(summary: OutputSummary, rows: [TailRow])>((OutputSummary(), []))
+        let collected = LockedValue<(summary: OutputSummary, rows: [TailRow])>((OutputSummary(), []))
         let outcome = try await reader.read(
             topics: OutputKind.allCases.map(topics.pipelineTopics.topic(for:)), fromBeginning: true, idleTimeout: .seconds(3)
         ) { message in
@@ -120,7 +120,7 @@ struct ToolsKafkaTests {
         // A fresh group again (nothing was committed), so a limited read starts over.
         let limited = OutputTopicReader(kafka: Self.kafka(bootstrap), clock: ContinuousClock(), logger: Self.logger)
         #expect(limited.groupID != reader.groupID)
-        let count = Mutex(0)
+        let count = LockedValue(0)
         let stop = try await limited.read(topics: [topics.fallbackEvents], fromBeginning: true, limit: 2) { _ in count.withLock { $0 += 1 } }
         #expect(stop.stop == .limit)
         #expect(stop.records == 2)

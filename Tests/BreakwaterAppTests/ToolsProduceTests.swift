@@ -1,7 +1,7 @@
 import BreakwaterApp
 import Foundation
 import Kafka
-import Synchronization
+import Locking
 import Testing
 import Triage
 
@@ -14,7 +14,7 @@ final class FakeSink: AlertRecordSink {
 
     let failDeliveries: Set<Int>
     let refuse: Set<Int>
-    let received = Mutex<[KafkaProducerRecord]>([])
+    let received = LockedValue<[KafkaProducerRecord]>([])
 
     init(failDeliveries: Set<Int> = [], refuse: Set<Int> = []) {
         self.failDeliveries = failDeliveries
@@ -91,7 +91,7 @@ struct ToolsProduceTests {
     @Test func failedDeliveriesAndRefusedRecordsAreCountedNotLost() async {
         let records = SampleBatch.records(count: 10, seed: 4, now: Self.now)
         let sink = FakeSink(failDeliveries: [2, 5, 6], refuse: [9])
-        let finals = Mutex<[ProduceProgress]>([])
+        let finals = LockedValue<[ProduceProgress]>([])
         let summary = await AlertProducerRun(topic: "t", clock: ContinuousClock())
             .send(records, to: sink) { progress in finals.withLock { $0.append(progress) } }
         #expect(summary.delivered == 6)

@@ -1,7 +1,7 @@
 import Foundation
 import Resilience
 import ServiceTestSupport
-import Synchronization
+import Locking
 import Testing
 import Triage
 import TriageML
@@ -266,7 +266,7 @@ struct DegradationTests {
 
 /// Counts calls across the stub server's event loops.
 final class Counter: Sendable {
-    private let value = Mutex(0)
+    private let value = LockedValue(0)
     /// Returns the number of earlier calls.
     func next() -> Int {
         value.withLock { count in

@@ -1,6 +1,6 @@
 import Kafka
 import Logging
-import Synchronization
+import Locking
 import Testing
 import TriageTestSupport
 
@@ -13,7 +13,7 @@ final class CapturedLogs: Sendable {
         let source: String
     }
 
-    let records = Mutex<[Record]>([])
+    let records = LockedValue<[Record]>([])
 
     var logger: Logger {
         var logger = Logger(label: "captured") { _ in Handler(logs: self) }

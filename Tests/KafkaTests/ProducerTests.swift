@@ -1,6 +1,6 @@
 @testable import Kafka
 import ServiceTestSupport
-import Synchronization
+import Locking
 import Testing
 import TriageTestSupport
 
@@ -48,7 +48,7 @@ extension BrokerTests {
             ),
             logger: TestKafka.logger
         )
-        let outcomes = Mutex<[Result<KafkaDeliveryReport, KafkaError>]>([])
+        let outcomes = LockedValue<[Result<KafkaDeliveryReport, KafkaError>]>([])
         for index in 0..<2 {
             try await producer.enqueue(KafkaProducerRecord(topic: "t", key: nil, value: TestKafka.bytes("\(index)"))) { result in
                 outcomes.withLock { $0.append(result) }
@@ -104,7 +104,7 @@ extension BrokerTests {
         let bootstrap = try TestKafka.bootstrap()
         let topic = try await TestKafka.createTopic(bootstrap, prefix: "flush")
         let producer = try TestKafka.producer(bootstrap)
-        let acknowledged = Mutex(0)
+        let acknowledged = LockedValue(0)
         for index in 0..<20 {
             try await producer.enqueue(KafkaProducerRecord(topic: topic, key: nil, value: TestKafka.bytes("\(index)"))) { result in
                 if case .success = result { acknowledged.withLock { $0 += 1 } }

@@ -1,6 +1,6 @@
 @testable import Kafka
 import ServiceTestSupport
-import Synchronization
+import Locking
 import Testing
 import TriageTestSupport
 
@@ -82,7 +82,7 @@ extension BrokerTests {
 
 /// What a revocation hook saw, per call.
 private final class RevocationLog: Sendable {
-    private let log = Mutex<[(partitions: [KafkaTopicPartition], stillAssigned: Bool)]>([])
+    private let log = LockedValue<[(partitions: [KafkaTopicPartition], stillAssigned: Bool)]>([])
 
     func append(_ partitions: [KafkaTopicPartition], stillAssigned: Bool) {
         log.withLock { $0.append((partitions, stillAssigned)) }

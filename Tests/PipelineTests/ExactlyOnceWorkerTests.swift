@@ -3,7 +3,7 @@ import Kafka
 import Logging
 import ServiceLifecycle
 import ServiceTestSupport
-import Synchronization
+import Locking
 import Testing
 import Triage
 import TriageTestSupport
@@ -14,15 +14,15 @@ import TriageTestSupport
 /// Serves every alert from a "stale cache" (so each alert also yields one fallback
 /// event), counts the alerts it saw, and can hold chosen alerts until released.
 private final class TestEnrichment: EnrichmentStep, Sendable {
-    private let seen = Mutex<Int>(0)
+    private let seen = LockedValue<Int>(0)
     private let held: Set<String>
     /// Alerts whose first enrichment is too large to publish (a failed send).
-    private let oversizedOnce: Mutex<Set<String>>
+    private let oversizedOnce: LockedValue<Set<String>>
     private let reached = AsyncStream<String>.makeStream()
 
     init(holding fingerprints: Set<String> = [], oversizedOnce: Set<String> = []) {
         held = fingerprints
-        self.oversizedOnce = Mutex(oversizedOnce)
+        self.oversizedOnce = LockedValue(oversizedOnce)
     }
 
     /// Alerts enriched so far.

@@ -4,7 +4,7 @@ import Logging
 import Resilience
 import ServiceLifecycle
 import ServiceTestSupport
-import Synchronization
+import Locking
 import Testing
 import Triage
 import TriageTestSupport
@@ -395,7 +395,7 @@ func expectAccounted(_ inputs: [ProducedInput], in ledger: Ledger, exactlyOnce: 
 
 /// What a worker reported, in order.
 final class WorkerLog: Sendable {
-    private let recorded = Mutex<(states: [PipelineWorkerState], events: [PipelineWorkerEvent])>(([], []))
+    private let recorded = LockedValue<(states: [PipelineWorkerState], events: [PipelineWorkerEvent])>(([], []))
     let stream: AsyncStream<PipelineWorkerEvent>
     private let sink: AsyncStream<PipelineWorkerEvent>.Continuation
     let stateStream: AsyncStream<PipelineWorkerState>

@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import Locking
 import Testing
 import Triage
 
@@ -92,7 +92,7 @@ final class Gate: Sendable {
         var arrivals = 0
     }
 
-    private let state = Mutex(State())
+    private let state = LockedValue(State())
     private let arrivalsStream: AsyncStream<Int>
     private let arrivalsSink: AsyncStream<Int>.Continuation
 

@@ -1,4 +1,5 @@
 import Resilience
+import Locking
 import Synchronization
 
 struct TestError: Error, Equatable, CustomStringConvertible {
@@ -17,7 +18,7 @@ final class Counter: Sendable {
 
 /// A thread-safe list of values collected from listeners.
 final class Collected<T: Sendable>: Sendable {
-    private let items = Mutex<[T]>([])
+    private let items = LockedValue<[T]>([])
     func append(_ item: T) { items.withLock { $0.append(item) } }
     var all: [T] { items.withLock { $0 } }
 }

@@ -1,13 +1,13 @@
 import NIOCore
 import NIOPosix
-import Synchronization
+import Locking
 import Testing
 @testable import ServiceTestSupport
 
 /// A tiny echo server, so the proxy is tested without any external service.
 final class EchoServer: Sendable {
     let channel: any Channel
-    let received = Mutex(0)
+    let received = LockedValue(0)
     var port: Int { channel.localAddress?.port ?? 0 }
 
     private init(channel: any Channel) { self.channel = channel }
@@ -32,7 +32,7 @@ final class EchoServer: Sendable {
     }
 
     final class Counter: Sendable {
-        let server = Mutex<EchoServer?>(nil)
+        let server = LockedValue<EchoServer?>(nil)
         func add(_ count: Int) {
             server.withLock { server in server?.received.withLock { $0 += count } }
         }

@@ -1,6 +1,6 @@
 import MetricsTestKit
 import Resilience
-import Synchronization
+import Locking
 import Testing
 import Triage
 @testable import TriageML
@@ -10,7 +10,7 @@ import TriageTestSupport
 private final class RecordingClassifier: AlertClassifier {
     struct Failure: Error, Equatable {}
 
-    private let batches = Mutex<[[String]]>([])
+    private let batches = LockedValue<[[String]]>([])
     private let fails: Bool
     private let dropOne: Bool
 
@@ -34,7 +34,7 @@ private final class RecordingClassifier: AlertClassifier {
 
 /// An upstream classifier that holds every batch until ``release()``.
 private final class HeldClassifier: AlertClassifier {
-    private let held = Mutex<[(count: Int, continuation: CheckedContinuation<Void, Never>)]>([])
+    private let held = LockedValue<[(count: Int, continuation: CheckedContinuation<Void, Never>)]>([])
 
     var heldBatches: Int { held.withLock { $0.count } }
 

@@ -1,3 +1,4 @@
+import Locking
 import Synchronization
 import Testing
 @testable import TriagePostgres
@@ -5,7 +6,7 @@ import Testing
 /// Work that ignores cancellation until the test lets it go, like a lease request that
 /// missed its cancellation inside the driver.
 private final class StuckWork: Sendable {
-    private let waiter = Mutex<CheckedContinuation<Void, Never>?>(nil)
+    private let waiter = LockedValue<CheckedContinuation<Void, Never>?>(nil)
     private let started = Atomic<Bool>(false)
 
     var hasStarted: Bool { started.load(ordering: .acquiring) }

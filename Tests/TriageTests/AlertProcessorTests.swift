@@ -1,4 +1,4 @@
-import Synchronization
+import Locking
 import Foundation
 import ServiceTestSupport
 import Testing
@@ -38,7 +38,7 @@ private struct CountingDedup: DedupStep {
 /// Answers without waiting, or only when awaited, and counts both.
 private final class ImmediateOrNot: EnrichmentStep, ClassificationStep, DedupStep, Sendable {
     let immediate: Bool
-    let calls = Mutex((immediate: 0, awaited: 0))
+    let calls = LockedValue((immediate: 0, awaited: 0))
     init(immediate: Bool) { self.immediate = immediate }
 
     func enrichWithoutWaiting(_ alert: Alert) -> StepOutcome<ServiceInfo?>? {

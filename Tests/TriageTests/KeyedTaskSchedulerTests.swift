@@ -1,4 +1,4 @@
-import Synchronization
+import Locking
 import Testing
 @testable import Triage
 
@@ -15,7 +15,7 @@ private final class Gate: Sendable {
 private final class EventLog: Sendable {
     let events: AsyncStream<String>
     private let sink: AsyncStream<String>.Continuation
-    private let all = Mutex<[String]>([])
+    private let all = LockedValue<[String]>([])
     init() { (events, sink) = AsyncStream.makeStream(of: String.self) }
     func record(_ event: String) {
         all.withLock { $0.append(event) }

@@ -1,9 +1,9 @@
-import Synchronization
+import Locking
 
 /// Runs a process-wide installation (swift-log's or swift-metrics' bootstrap, which crash
 /// when called twice) at most once, and hands every caller the first result.
 final class OnceBootstrap<Value: Sendable>: Sendable {
-    private let state = Mutex<Value?>(nil)
+    private let state = LockedValue<Value?>(nil)
 
     init() {}
 

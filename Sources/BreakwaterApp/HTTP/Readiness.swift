@@ -1,4 +1,4 @@
-import Synchronization
+import Locking
 
 /// Whether this worker should receive traffic, as `GET /health/ready` reports it.
 ///
@@ -49,7 +49,7 @@ public final class Readiness: Sendable {
         var shuttingDown = false
     }
 
-    private let state = Mutex(State())
+    private let state = LockedValue(State())
     private let applicable: [Check]
 
     /// A fresh worker: not ready (consumer not joined, producer not connected).

@@ -1,6 +1,6 @@
 import Foundation
 import Logging
-import Synchronization
+import Locking
 
 /// Where log lines go. Each line is written whole, with its newline, in one call.
 public struct LogOutput: Sendable {
@@ -16,7 +16,7 @@ public struct LogOutput: Sendable {
     public static let standardError = LogOutput(fileHandle: .standardError)
 
     /// Serialises writes of all file outputs so concurrent lines never interleave.
-    private static let writeLock = Mutex(())
+    private static let writeLock = LockedValue(())
 
     private init(fileHandle: FileHandle) {
         self.init { line in

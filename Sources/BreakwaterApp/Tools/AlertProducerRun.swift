@@ -1,7 +1,7 @@
 import Foundation
 import Kafka
 import Resilience
-import Synchronization
+import Locking
 import Triage
 
 /// Where `breakwater produce` hands records: a Kafka producer, or a fake in tests.
@@ -136,7 +136,7 @@ public struct AlertProducerRun: Sendable {
         onProgress: (@Sendable (ProduceProgress) -> Void)? = nil
     ) async -> ProduceSummary {
         let start = clock.now()
-        let tally = Mutex(Tally())
+        let tally = LockedValue(Tally())
         let (deliveries, continuation) = AsyncStream<Void>.makeStream()
         let sampler: @Sendable () -> ProduceProgress = { [clock] in
             let counts = tally.withLock { ($0.delivered, $0.failed) }

@@ -1,7 +1,7 @@
 import Foundation
 import Kafka
 import Logging
-import Synchronization
+import Locking
 
 /// Reads output topics for `breakwater tail` as a throwaway consumer-group member: a
 /// fresh, unique group id (`breakwater-tail-<uuid>`), manual offset commits that are never
@@ -108,9 +108,9 @@ public struct OutputTopicReader<C: Clock>: Sendable where C.Duration == Duration
 
 /// A value shared between tasks behind a lock.
 final class SharedValue<Value: Sendable>: Sendable {
-    private let storage: Mutex<Value>
+    private let storage: LockedValue<Value>
 
-    init(_ value: Value) { storage = Mutex(value) }
+    init(_ value: Value) { storage = LockedValue(value) }
 
     /// Runs `body` with exclusive access to the value.
     func withLock<R>(_ body: (inout Value) -> R) -> R {

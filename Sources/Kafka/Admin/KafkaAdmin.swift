@@ -1,7 +1,7 @@
 import CRdKafka
 import Dispatch
 import Logging
-import Synchronization
+import Locking
 
 /// A topic to create.
 public struct KafkaTopicSpecification: Sendable, Hashable {
@@ -56,7 +56,7 @@ public final class KafkaAdmin: Sendable {
     /// a pool as wide as the machine's cores, which a few slow answers would fill; and the
     /// handle stays valid while a request on it runs.
     private let queue = DispatchQueue(label: "kafka-admin")
-    private let isOpen = Mutex(true)
+    private let isOpen = LockedValue(true)
 
     /// Creates an admin client.
     /// - Throws: ``KafkaError`` naming a property librdkafka rejects.

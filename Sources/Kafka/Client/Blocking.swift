@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import Locking
 import Synchronization
 
 /// Runs a blocking librdkafka call on a Dispatch queue, never on Swift's cooperative
@@ -50,12 +51,12 @@ final class AsyncPermits: Sendable {
         var nextID: UInt64 = 0
     }
 
-    private let state: Mutex<State>
+    private let state: LockedValue<State>
     let capacity: Int
 
     init(capacity: Int) {
         self.capacity = max(capacity, 1)
-        state = Mutex(State(available: self.capacity))
+        state = LockedValue(State(available: self.capacity))
     }
 
     /// Slots taken now.

@@ -1,6 +1,6 @@
 import CRdKafka
 import Logging
-import Synchronization
+import Locking
 
 /// The consumer's shared state, reachable from librdkafka's rebalance and commit
 /// callbacks (which run on the polling queue) and from callers on any task.
@@ -33,11 +33,11 @@ final class ConsumerCore: Sendable {
         }
     }
 
-    let state = Mutex(State())
+    let state = LockedValue(State())
     let logger: Logger
     let commitsAutomatically: Bool
     /// Runs on the polling queue before revoked partitions are given up.
-    let revocationHandler = Mutex<(@Sendable ([KafkaTopicPartition], Bool) -> Void)?>(nil)
+    let revocationHandler = LockedValue<(@Sendable ([KafkaTopicPartition], Bool) -> Void)?>(nil)
 
     init(logger: Logger, commitsAutomatically: Bool) {
         self.logger = logger

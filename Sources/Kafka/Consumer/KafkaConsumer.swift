@@ -1,7 +1,7 @@
 import CRdKafka
 import Dispatch
 import Logging
-import Synchronization
+import Locking
 
 /// A consumer-group member that delivers messages and assignment changes as one
 /// ordered `AsyncSequence` (``events``) and commits offsets for at-least-once
@@ -20,10 +20,10 @@ public final class KafkaConsumer: Sendable {
     /// Serial queue for polls, synchronous commits and close.
     private let queue: DispatchQueue
     /// Guards the handle's life: non-blocking calls hold it while using the handle.
-    private let isOpen = Mutex(true)
-    private let commitTimer = Mutex<Task<Void, Never>?>(nil)
+    private let isOpen = LockedValue(true)
+    private let commitTimer = LockedValue<Task<Void, Never>?>(nil)
     /// Set by the first ``close(timeout:)``; later calls return at once.
-    private let closeRequested = Mutex(false)
+    private let closeRequested = LockedValue(false)
     private let batchSize: Int
     /// The topics this consumer subscribed to.
     private let subscription: [String]
@@ -509,10 +509,10 @@ public final class KafkaConsumer: Sendable {
 
 /// Resumes a continuation with the first answer given; later answers are dropped.
 private final class FirstAnswer<Value: Sendable>: Sendable {
-    private let continuation: Mutex<CheckedContinuation<Value, Never>?>
+    private let continuation: LockedValue<CheckedContinuation<Value, Never>?>
 
     init(_ continuation: CheckedContinuation<Value, Never>) {
-        self.continuation = Mutex(continuation)
+        self.continuation = LockedValue(continuation)
     }
 
     /// Resumes with `value` if nothing did yet; returns whether this call did.

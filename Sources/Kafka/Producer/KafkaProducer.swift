@@ -1,7 +1,7 @@
 import CRdKafka
 import Dispatch
 import Logging
-import Synchronization
+import Locking
 
 /// A record to produce.
 public struct KafkaProducerRecord: Sendable, Hashable {
@@ -65,10 +65,10 @@ private final class DeliveryBatch: Sendable {
         var waiter: CheckedContinuation<[Result<KafkaDeliveryReport, any Error>], Never>?
     }
 
-    private let state: Mutex<State>
+    private let state: LockedValue<State>
 
     init(count: Int) {
-        state = Mutex(State(results: Array(repeating: nil, count: count), remaining: count))
+        state = LockedValue(State(results: Array(repeating: nil, count: count), remaining: count))
     }
 
     /// Records the result of record `index`; called once per record, from any thread.
@@ -108,7 +108,7 @@ public final class KafkaProducer: Sendable {
     private let permits: AsyncPermits
     private let poller: PollingThread
     private let blockingQueue: DispatchQueue
-    private let isOpen = Mutex(true)
+    private let isOpen = LockedValue(true)
     let logger: Logger
 
     /// Creates a producer.

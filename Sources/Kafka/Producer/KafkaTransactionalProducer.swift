@@ -1,7 +1,7 @@
 import CRdKafka
 import Dispatch
 import Logging
-import Synchronization
+import Locking
 
 /// A producer for exactly-once read-process-write: records sent between
 /// ``beginTransaction()`` and ``commitTransaction(timeout:)`` become visible to
@@ -16,7 +16,7 @@ public final class KafkaTransactionalProducer: Sendable {
     /// The underlying producer, for ``KafkaProducer/send(_:)`` inside a transaction.
     public let producer: KafkaProducer
     private let queue = DispatchQueue(label: "kafka-transactions")
-    private let fatalError = Mutex<KafkaError?>(nil)
+    private let fatalError = LockedValue<KafkaError?>(nil)
 
     /// Creates a transactional (and therefore idempotent) producer.
     /// - Parameters:

@@ -1,5 +1,6 @@
 import CoreMetrics
 import Logging
+import Locking
 import Synchronization
 
 /// A circuit breaker: closed → open → half-open → closed, plus operator-forced
@@ -16,7 +17,7 @@ import Synchronization
 /// - ``acquirePermit()`` then ``recordSuccess(_:)`` / ``recordFailure(_:error:)`` /
 ///   ``recordTimeout(_:)`` for code that cannot be wrapped in a closure.
 ///
-/// The breaker is a `final class` guarded by a `Mutex`; its state is also published in
+/// The breaker is a `final class` guarded by a `LockedValue`; its state is also published in
 /// an atomic word so closed-state admission and open-state rejection take no lock.
 /// Time comes from the injected clock, so tests drive it with ``ManualClock``.
 public final class CircuitBreaker: Sendable {
@@ -85,7 +86,7 @@ public final class CircuitBreaker: Sendable {
     let metrics: CircuitBreakerMetrics
     let eventHub: EventHub
     let logger: Logger
-    private let core: Mutex<Core>
+    private let core: LockedValue<Core>
     /// Low 8 bits: state raw value; the rest: generation.
     private let published = Atomic<UInt64>(0)
     private let openUntilNanos = Atomic<Int64>(0)
@@ -154,7 +155,7 @@ public final class CircuitBreaker: Sendable {
         self.tracksDuration = configuration.slowCallDuration != nil
         self.lockFreeSuccess = configuration.slowCallDuration == nil && !configuration.usesWindow
         let now = resilienceClock.now()
-        self.core = Mutex(Core(stateSince: now, window: OutcomeWindow(configuration.slidingWindow, enabled: configuration.usesWindow)))
+        self.core = LockedValue(Core(stateSince: now, window: OutcomeWindow(configuration.slidingWindow, enabled: configuration.usesWindow)))
         metrics.state.record(CircuitBreakerState.closed.gaugeValue)
     }
 

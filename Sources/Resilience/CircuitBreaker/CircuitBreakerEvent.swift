@@ -1,3 +1,4 @@
+import Locking
 import Synchronization
 
 /// Something a breaker reports to its observers.
@@ -31,7 +32,7 @@ final class EventHub: Sendable {
         var all: [Int: Observer] = [:]
     }
 
-    private let observers = Mutex(Observers())
+    private let observers = LockedValue(Observers())
     private let observerCount = Atomic<Int>(0)
     private let bufferSize: Int
 

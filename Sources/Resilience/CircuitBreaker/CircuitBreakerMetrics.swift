@@ -1,5 +1,5 @@
 import CoreMetrics
-import Synchronization
+import Locking
 
 /// The swift-metrics instruments of one breaker, created once at construction (the
 /// per-call path only increments). Names and dimensions:
@@ -20,7 +20,7 @@ final class CircuitBreakerMetrics: Sendable {
     let slowCalls: Counter
     let state: Gauge
     private let transitions: [Counter]
-    private let fallbackCounters = Mutex<[FallbackCounterKey: Counter]>([:])
+    private let fallbackCounters = LockedValue<[FallbackCounterKey: Counter]>([:])
     private let breaker: String
     private let factory: any MetricsFactory
 

@@ -1,4 +1,4 @@
-import Synchronization
+import Locking
 
 /// A clock that only moves when a test tells it to.
 ///
@@ -44,11 +44,11 @@ public final class ManualClock: Clock, Sendable {
         var waiters: [SleeperWaiter] = []
     }
 
-    private let state: Mutex<State>
+    private let state: LockedValue<State>
 
     /// Creates a clock reading `now` (zero by default).
     public init(now: Instant = Instant(offset: .zero)) {
-        state = Mutex(State(now: now))
+        state = LockedValue(State(now: now))
     }
 
     /// The current instant; changes only through ``advance(by:)`` and ``advance(to:)``.

@@ -1,5 +1,5 @@
 import OrderedCollections
-import Synchronization
+import Locking
 
 /// A bounded cache of last-good values (the design's `CacheFallback`): LRU eviction at
 /// ``capacity``, entries expire ``ttl`` after insertion, and ``getOrFetch(_:fetch:)``
@@ -39,7 +39,7 @@ public final class CacheFallback<Key: Hashable & Sendable, Value: Sendable>: Sen
     /// How long an entry is served after insertion.
     public let ttl: Duration
     private let clock: ResilienceClock
-    private let state = Mutex(State())
+    private let state = LockedValue(State())
 
     /// Creates an empty cache.
     /// - Throws: ``CircuitBreaker/ConfigurationError`` for `capacity` below 1 or a non-positive `ttl`.

@@ -1,4 +1,4 @@
-import Synchronization
+import Locking
 
 /// Why a feature is off.
 public enum FeatureOffCause: String, Sendable, Hashable {
@@ -19,7 +19,7 @@ public final class FeatureFallback: Sendable {
         var breaker: CircuitBreaker?
     }
 
-    private let features = Mutex<[String: Feature]>([:])
+    private let features = LockedValue<[String: Feature]>([:])
     private let clock: ResilienceClock
     /// Counts of fallbacks run because a feature was off.
     public let metrics = FallbackMetrics()

@@ -1,4 +1,4 @@
-import Synchronization
+import Locking
 
 /// A cached value with how old it is (the design's `StaleValue`).
 public struct StaleValue<Value: Sendable>: Sendable {
@@ -35,7 +35,7 @@ public final class StaleCache<Key: Hashable & Sendable, Value: Sendable>: Sendab
     /// The age at which a value expires.
     public let staleFor: Duration
     private let clock: ResilienceClock
-    private let entries = Mutex<[Key: Entry]>([:])
+    private let entries = LockedValue<[Key: Entry]>([:])
 
     /// Creates an empty cache.
     /// - Throws: ``CircuitBreaker/ConfigurationError`` for a non-positive `freshFor` or a `staleFor`

@@ -1,6 +1,6 @@
 import CoreMetrics
 import Logging
-import Synchronization
+import Locking
 
 /// The error of the registry's by-name admin operations.
 public enum CircuitBreakerRegistryError: Error, Sendable, Hashable, CustomStringConvertible {
@@ -23,8 +23,8 @@ public final class CircuitBreakerRegistry: Sendable {
     private let clock: ResilienceClock
     private let metricsFactory: (any MetricsFactory)?
     private let logger: Logger
-    private let breakers = Mutex<[String: CircuitBreaker]>([:])
-    private let keyedSets = Mutex<[String: any KeyedBreakerSet]>([:])
+    private let breakers = LockedValue<[String: CircuitBreaker]>([:])
+    private let keyedSets = LockedValue<[String: any KeyedBreakerSet]>([:])
 
     /// Creates an empty registry.
     /// - Throws: ``CircuitBreaker/ConfigurationError`` when `defaultConfiguration` is invalid.

@@ -1,6 +1,6 @@
 import CoreMetrics
 import Logging
-import Synchronization
+import Locking
 
 /// One breaker per key (per tenant, per host…), each named `name[key]`, with eviction
 /// of keys idle longer than ``idleTimeout`` so the set cannot grow without bound.
@@ -31,7 +31,7 @@ public final class KeyedCircuitBreakers<Key: Hashable & Sendable>: Sendable, Key
     private let clock: ResilienceClock
     private let metrics: CircuitBreakerMetrics
     private let logger: Logger
-    private let state: Mutex<State>
+    private let state: LockedValue<State>
 
     /// Creates an empty set.
     /// - Throws: ``CircuitBreaker/ConfigurationError`` for an invalid configuration or a non-positive
@@ -72,7 +72,7 @@ public final class KeyedCircuitBreakers<Key: Hashable & Sendable>: Sendable, Key
         self.clock = resilienceClock
         self.metrics = CircuitBreakerMetrics(breaker: name, factory: metricsFactory ?? MetricsSystem.factory)
         self.logger = logger
-        self.state = Mutex(State(lastSweep: resilienceClock.now()))
+        self.state = LockedValue(State(lastSweep: resilienceClock.now()))
     }
 
     /// The breaker for `key`, created closed if absent; marks the key used.

@@ -1,5 +1,5 @@
 import Metrics
-import Synchronization
+import Locking
 
 /// Metric handles by label and dimensions, made on first use and kept: making one asks
 /// the metrics factory (a lock and a lookup), which per record or request would cost more
@@ -8,7 +8,7 @@ package final class MetricHandleCache<Handle: Sendable>: Sendable {
 
     private let make: @Sendable (String, [(String, String)]) -> Handle
     /// Keyed by label, then each dimension's name and value in order.
-    private let handles = Mutex<[[String]: Handle]>([:])
+    private let handles = LockedValue<[[String]: Handle]>([:])
 
     package init(make: @escaping @Sendable (String, [(String, String)]) -> Handle) {
         self.make = make

@@ -1,5 +1,5 @@
 import DequeModule
-import Synchronization
+import Locking
 
 /// Runs work concurrently across keys and strictly in submission order within a key,
 /// with at most `maxInFlight` items admitted at once.
@@ -47,7 +47,7 @@ public final class KeyedTaskScheduler: Sendable {
 
     /// The most items admitted (queued behind their key or running) at once.
     public let maxInFlight: Int
-    private let state: Mutex<State>
+    private let state: LockedValue<State>
     private let ready: AsyncStream<Job>
     private let readyContinuation: AsyncStream<Job>.Continuation
 
@@ -55,7 +55,7 @@ public final class KeyedTaskScheduler: Sendable {
     /// - Parameter maxInFlight: the admission bound; values below 1 are raised to 1.
     public init(maxInFlight: Int) {
         self.maxInFlight = max(1, maxInFlight)
-        self.state = Mutex(State())
+        self.state = LockedValue(State())
         (self.ready, self.readyContinuation) = AsyncStream.makeStream(of: Job.self)
     }
 

@@ -1,5 +1,5 @@
 import DequeModule
-import Synchronization
+import Locking
 
 /// A lock for async critical sections: ``withLock(_:)`` runs one body at a time, in
 /// arrival order, across suspension points. Not reentrant; waiting is not cancellable.
@@ -9,7 +9,7 @@ final class AsyncSerialLock: Sendable {
         var waiters: Deque<CheckedContinuation<Void, Never>> = []
     }
 
-    private let state = Mutex(State())
+    private let state = LockedValue(State())
 
     /// Runs `body` once every earlier holder has finished; releases even when it throws.
     func withLock<T: Sendable>(_ body: () async throws -> T) async rethrows -> T {

@@ -1,11 +1,11 @@
-import Synchronization
+import Locking
 
 /// A thread-safe memory of values by string key, bounded by forgetting everything once it
 /// holds `capacity` entries (cheap, and right for keys that repeat: rule patterns' answers
 /// per label value, fallback chains per service name).
 final class BoundedMemo<Value: Sendable>: Sendable {
     private let capacity: Int
-    private let values = Mutex<[String: Value]>([:])
+    private let values = LockedValue<[String: Value]>([:])
 
     init(capacity: Int) {
         self.capacity = max(1, capacity)

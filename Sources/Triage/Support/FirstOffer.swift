@@ -1,4 +1,4 @@
-import Synchronization
+import Locking
 
 /// A value decided once: the first ``offer(_:)`` wins and later offers are ignored.
 /// Tasks awaiting ``value()`` before or after the decision all get it.
@@ -21,7 +21,7 @@ package final class FirstOffer<Value: Sendable>: Sendable {
         case decided(Value)
     }
 
-    private let state = Mutex(State.open(waiters: [:], nextID: 0))
+    private let state = LockedValue(State.open(waiters: [:], nextID: 0))
 
     /// Creates an undecided offer.
     package init() {}

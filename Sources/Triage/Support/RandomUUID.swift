@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import Locking
 
 #if canImport(Glibc)
 import Glibc
@@ -57,7 +57,7 @@ package struct BufferedSystemRandom: RandomNumberGenerator {
         }
     }
 
-    private static let pool = Mutex(Pool())
+    private static let pool = LockedValue(Pool())
 
     package init() {}
 

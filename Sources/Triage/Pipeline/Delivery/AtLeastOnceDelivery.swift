@@ -1,7 +1,7 @@
 import Foundation
 import Kafka
 import Logging
-import Synchronization
+import Locking
 
 /// At-least-once delivery: an input is marked done (and so committed by the consumer)
 /// only after every record it produced is acknowledged by the broker.
@@ -22,7 +22,7 @@ import Synchronization
 /// send again: it is replaced by a new one, and what was unacknowledged is sent again.
 final class AtLeastOnceDelivery: DeliveryMode {
     private let settings: PipelineWorker.Configuration.AtLeastOnce
-    private let producer: Mutex<KafkaProducer>
+    private let producer: LockedValue<KafkaProducer>
     private let replacement: (@Sendable () throws -> KafkaProducer)?
     private let context: WorkerContext
     private let workerID: String
@@ -32,7 +32,7 @@ final class AtLeastOnceDelivery: DeliveryMode {
         replacement: (@Sendable () throws -> KafkaProducer)?, context: WorkerContext, workerID: String
     ) {
         self.settings = settings
-        self.producer = Mutex(producer)
+        self.producer = LockedValue(producer)
         self.replacement = replacement
         self.context = context
         self.workerID = workerID

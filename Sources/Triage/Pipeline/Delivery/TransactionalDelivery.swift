@@ -1,7 +1,7 @@
 import Dispatch
 import Kafka
 import Logging
-import Synchronization
+import Locking
 
 /// Exactly-once read-process-write: the outputs of a batch of input records and the
 /// batch's consumed offsets are committed in one Kafka transaction, so `read_committed`
@@ -35,7 +35,7 @@ final class TransactionalDelivery: DeliveryMode {
     private let settings: PipelineWorker.Configuration.ExactlyOnce
     private let producer: KafkaTransactionalProducer
     private let context: WorkerContext
-    private let machine: Mutex<TransactionStateMachine>
+    private let machine: LockedValue<TransactionStateMachine>
     /// Serializes everything that opens, fills or finishes a transaction (the machine
     /// answers one input at a time; this keeps admission stopped while a finish awaits
     /// I/O). Holders never call the consumer's queue-bound methods: the revoke hook waits
@@ -48,7 +48,7 @@ final class TransactionalDelivery: DeliveryMode {
         self.settings = settings
         self.producer = producer
         self.context = context
-        self.machine = Mutex(TransactionStateMachine(maxRecordsPerTransaction: settings.maxRecordsPerTransaction))
+        self.machine = LockedValue(TransactionStateMachine(maxRecordsPerTransaction: settings.maxRecordsPerTransaction))
     }
 
     var statistics: PipelineWorker.TransactionStatistics { machine.withLock { $0.statistics } }
