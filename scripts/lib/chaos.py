@@ -237,20 +237,21 @@ class Reader:
     """Reads the three output topics from the beginning while the run goes on (the mock
     cluster trims old data, so nothing may wait to be read until the end)."""
 
-    def __init__(self, bootstrap, topics, run_tag, read_committed, input_topic):
+    def __init__(self, bootstrap, topics, run_tag, read_committed, input_topic, live=True):
         self.run_tag, self.input_topic = run_tag, input_topic
         self.topics = topics
         self.consumer = Consumer({
             "bootstrap.servers": bootstrap, "group.id": f"chaos-reader-{run_tag:x}", "enable.auto.commit": False,
             "isolation.level": "read_committed" if read_committed else "read_uncommitted",
             "auto.offset.reset": "error", "fetch.max.bytes": 8 * 1024 * 1024, "enable.partition.eof": True,
-            # The local broker ignores fetch limits and answers with all it has (~2 KB per
-            # incident): room for a full read of a default run's outputs in one response.
+            # The local broker ignores fetch limits and answers with all it has of the
+            # partitions fetched (~2 KB per incident).
             "receive.message.max.bytes": 1_000_000_000,
         })
         self.at_end = set()        # (topic, partition) read to its end, until a record arrives there again
-        assignment = [TopicPartition(name, p, OFFSET_BEGINNING) for name, count in topics.items() for p in range(count)]
-        self.consumer.assign(assignment)
+        self.assignment = [TopicPartition(name, p, OFFSET_BEGINNING) for name, count in topics.items() for p in range(count)]
+        if live:
+            self.consumer.assign(self.assignment)
         self.lock = threading.Lock()
         self.incidents = {}        # seq -> {fingerprint: copies}
         self.dead = {}             # (partition, offset) -> [reason, ...]
@@ -261,51 +262,55 @@ class Reader:
         self.last_record_at = time.time()
         self.records = 0
         self.stopping = False
-        self.thread = threading.Thread(target=self.run, daemon=True)
-        self.thread.start()
+        self.thread = threading.Thread(target=self.run, daemon=True) if live else None
+        if self.thread:
+            self.thread.start()
 
     def run(self):
-        incidents_topic, fallback_topic, dlq_topic = self.topics_names
         while not self.stopping:
             for message in self.consumer.consume(1000, 0.5):
-                error = message.error()
-                if error is not None:
-                    if error.code() == KafkaError._AUTO_OFFSET_RESET:
-                        self.trim_errors.append(str(error))
-                        log(f"READER: {error} (trimmed before it was read)")
-                    elif error.code() == KafkaError._PARTITION_EOF:
-                        with self.lock:
-                            self.at_end.add((message.topic(), message.partition()))
-                    # else transient: brokers are being taken down on purpose
-                    continue
+                self._handle(message)
+
+    def _handle(self, message):
+        incidents_topic, fallback_topic, dlq_topic = self.topics_names
+        error = message.error()
+        if error is not None:
+            if error.code() == KafkaError._AUTO_OFFSET_RESET:
+                self.trim_errors.append(str(error))
+                log(f"READER: {error} (trimmed before it was read)")
+            elif error.code() == KafkaError._PARTITION_EOF:
                 with self.lock:
-                    self.at_end.discard((message.topic(), message.partition()))
-                    self.records += 1
-                    self.last_record_at = time.time()
-                    topic = message.topic()
-                    if topic == incidents_topic:
-                        seq = trace_seq(message.headers(), self.run_tag)
-                        if seq is None:
-                            self.foreign += 1
-                            continue
-                        incident = json.loads(message.value())
-                        fingerprint = incident["alert"]["fingerprint"]
-                        copies = self.incidents.setdefault(seq, {})
-                        copies[fingerprint] = copies.get(fingerprint, 0) + 1
-                        if copies[fingerprint] > 1:
-                            stamp = datetime.fromisoformat(incident["processed_at"].replace("Z", "+00:00")).timestamp()
-                            self.duplicate_copies.append((stamp, incident["worker_id"], message.partition()))
-                    elif topic == fallback_topic:
-                        event = json.loads(message.value())
-                        stamp = datetime.fromisoformat(event["timestamp"].replace("Z", "+00:00")).timestamp()
-                        self.fallbacks.append((stamp, event["breaker"], event["strategy"], event["reason"]))
-                    elif topic == dlq_topic:
-                        headers = {k: (v or b"").decode(errors="replace") for k, v in message.headers() or []}
-                        if headers.get("breakwater-dlq-source-topic") != self.input_topic:
-                            self.foreign += 1
-                            continue
-                        where = (int(headers["breakwater-dlq-source-partition"]), int(headers["breakwater-dlq-source-offset"]))
-                        self.dead.setdefault(where, []).append(headers.get("breakwater-dlq-reason", "?"))
+                    self.at_end.add((message.topic(), message.partition()))
+            # else transient: brokers are being taken down on purpose
+            return
+        with self.lock:
+            self.at_end.discard((message.topic(), message.partition()))
+            self.records += 1
+            self.last_record_at = time.time()
+            topic = message.topic()
+            if topic == incidents_topic:
+                seq = trace_seq(message.headers(), self.run_tag)
+                if seq is None:
+                    self.foreign += 1
+                    return
+                incident = json.loads(message.value())
+                fingerprint = incident["alert"]["fingerprint"]
+                copies = self.incidents.setdefault(seq, {})
+                copies[fingerprint] = copies.get(fingerprint, 0) + 1
+                if copies[fingerprint] > 1:
+                    stamp = datetime.fromisoformat(incident["processed_at"].replace("Z", "+00:00")).timestamp()
+                    self.duplicate_copies.append((stamp, incident["worker_id"], message.partition()))
+            elif topic == fallback_topic:
+                event = json.loads(message.value())
+                stamp = datetime.fromisoformat(event["timestamp"].replace("Z", "+00:00")).timestamp()
+                self.fallbacks.append((stamp, event["breaker"], event["strategy"], event["reason"]))
+            elif topic == dlq_topic:
+                headers = {k: (v or b"").decode(errors="replace") for k, v in message.headers() or []}
+                if headers.get("breakwater-dlq-source-topic") != self.input_topic:
+                    self.foreign += 1
+                    return
+                where = (int(headers["breakwater-dlq-source-partition"]), int(headers["breakwater-dlq-source-offset"]))
+                self.dead.setdefault(where, []).append(headers.get("breakwater-dlq-reason", "?"))
 
     @property
     def topics_names(self):
@@ -318,20 +323,26 @@ class Reader:
         return len(self.incidents.get(item.seq, ())) >= max(1, item.alerts) and not item.malformed
 
     def read_to_end(self, timeout):
-        """Waits until every partition has been read to its end (for a reader started once
-        nothing writes any more); False when that took longer than timeout seconds."""
-        partitions = sum(self.topics.values())
+        """For a reader made with live=False once nothing writes any more: reads every
+        partition from its start to its end, one at a time (the local broker ignores
+        fetch limits and would answer one fetch of everything with all it holds).
+        False when that took longer than timeout seconds."""
         deadline = time.time() + timeout
-        while time.time() < deadline:
-            with self.lock:
-                if len(self.at_end) == partitions:
-                    return True
-            time.sleep(0.5)
-        return False
+        for partition in self.assignment:
+            self.consumer.assign([partition])
+            key = (partition.topic, partition.partition)
+            while key not in self.at_end:
+                if time.time() > deadline:
+                    return False
+                for message in self.consumer.consume(1000, 0.5):
+                    self._handle(message)
+            self.consumer.unassign()
+        return True
 
     def close(self):
         self.stopping = True
-        self.thread.join(10)
+        if self.thread:
+            self.thread.join(10)
         self.consumer.close()
 
 
@@ -776,7 +787,7 @@ def main():
     reader.close()
     final_pass = None
     if not args.control:
-        reader = Reader(args.bootstrap, output_partitions, run_tag, args.exactly_once, topics["alerts"])
+        reader = Reader(args.bootstrap, output_partitions, run_tag, args.exactly_once, topics["alerts"], live=False)
         final_pass = reader.read_to_end(300)
         reader.close()
 
