@@ -24,6 +24,13 @@ public struct KafkaPartitionLag: Sendable, Hashable {
     /// The partition's high watermark as last seen by a fetch, `nil` if unknown yet.
     public let highWatermark: Int64?
 
+    /// A partition's lag as read from the consumer (also for tests of what reads it).
+    public init(topicPartition: KafkaTopicPartition, position: Int64?, highWatermark: Int64?) {
+        self.topicPartition = topicPartition
+        self.position = position
+        self.highWatermark = highWatermark
+    }
+
     /// Records behind the end of the partition, `nil` while either side is unknown.
     public var lag: Int64? {
         guard let position, let highWatermark else { return nil }

@@ -63,7 +63,7 @@ public enum MetricNames {
         fallbacks: "Fallback-event records written (a fallback served instead of a remote call), by breaker, strategy and reason.",
         processingDuration: "Time from consuming a record to every output of it being acknowledged by the broker.",
         inFlight: "Records being processed now (consumed, outputs not yet acknowledged).",
-        consumerLag: "Consumer-group lag of each assigned input partition: high watermark minus position.",
+        consumerLag: "Consumer-group lag of each assigned input partition: high watermark minus position (0 once the partition is given up).",
         consumerErrors: "Non-fatal errors the consumer polled; a steady rate with nothing consumed means the worker is stuck.",
         mlBatchSize: "Alerts per ML infer request (micro-batching).",
         mlInferFailures: "ML infer requests that failed, by reason; the rule classifier answered instead.",

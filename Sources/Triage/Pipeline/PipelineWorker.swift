@@ -447,9 +447,10 @@ public final class PipelineWorker: Service, Sendable {
     /// once it stopped.
     private func watchConsumer() async {
         var health = ConsumerHealth(unreachableGrace: configuration.brokerUnreachableGrace)
+        var lagReport = LagReport()
         while !Task.isCancelled {
-            for lag in (try? consumer.lag()) ?? [] {
-                if let value = lag.lag { context.metrics.lag(lag.topicPartition, value) }
+            if let lags = try? consumer.lag() {
+                for (partition, value) in lagReport.values(for: lags) { context.metrics.lag(partition, value) }
             }
             let probe: ConsumerHealth.Probe
             do {
@@ -493,6 +494,29 @@ extension PipelineWorker {
         } catch {
             logger.error("creating the missing topics failed; will retry", metadata: ["error": "\(error)"])
         }
+    }
+}
+
+/// What to record into `breakwater_consumer_lag` at each check: the lag of every assigned
+/// partition whose lag is known, and 0 for a partition reported before and no longer
+/// assigned (given up in a rebalance), so its series does not keep the last lag this
+/// worker saw as if it still owned it.
+struct LagReport: Sendable {
+    private var reported: Set<KafkaTopicPartition> = []
+
+    /// The values to record for this check's `lags`.
+    mutating func values(for lags: [KafkaPartitionLag]) -> [(KafkaTopicPartition, Int64)] {
+        var values: [(KafkaTopicPartition, Int64)] = []
+        var known: Set<KafkaTopicPartition> = []
+        for lag in lags {
+            guard let value = lag.lag else { continue }
+            values.append((lag.topicPartition, value))
+            known.insert(lag.topicPartition)
+        }
+        let assigned = Set(lags.map(\.topicPartition))
+        for partition in reported.subtracting(assigned).sorted() { values.append((partition, 0)) }
+        reported = known.union(reported.intersection(assigned))
+        return values
     }
 }
 
