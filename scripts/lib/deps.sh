@@ -63,6 +63,47 @@ ensure_noida() {
     printf '%s\n' "$bin"
 }
 
+# start_private_broker DIR: starts an empty local broker (noida-db) of the caller's own on
+# a free port, its data and log in DIR, waits until it answers, and prints its bootstrap
+# address; its PID is in DIR/pid. For measurements and runs that write gigabytes: the
+# shared broker (scripts/kafka-up) keeps every topic in memory for as long as it runs (a
+# few soaks there got it OOM-killed at 24 GB). Stop it with stop_private_broker DIR.
+start_private_broker() {
+    local dir=$1 port bootstrap pid i
+    ensure_kafka_client_deps || return 1
+    mkdir -p "$dir/data"
+    port="$(free_tcp_port)" bootstrap="127.0.0.1:$port"
+    "$(ensure_noida)" start --only kafka --host 127.0.0.1 --kafka-port "$port" --data-dir "$dir/data" \
+        >"$dir/broker.log" 2>&1 </dev/null &
+    pid=$!
+    echo "$pid" >"$dir/pid"
+    for ((i = 0; i < 120; i++)); do
+        if kcat -L -b "$bootstrap" -m 2 >/dev/null 2>&1; then
+            printf '%s\n' "$bootstrap"
+            return 0
+        fi
+        kill -0 "$pid" 2>/dev/null || { echo "error: the private broker exited; see $dir/broker.log" >&2; return 1; }
+        sleep 0.5
+    done
+    echo "error: the private broker did not answer within 60 s; see $dir/broker.log" >&2
+    return 1
+}
+
+# stop_private_broker DIR: kills the broker start_private_broker DIR started and deletes
+# its data.
+stop_private_broker() {
+    local dir=$1 pid i
+    if [[ -f "$dir/pid" ]]; then
+        pid=$(cat "$dir/pid")
+        # SIGKILL: on SIGTERM it would first save all it holds (gigabytes after a soak),
+        # only for the data to be deleted. Not this shell's child: poll, not wait.
+        kill -9 "$pid" 2>/dev/null || true
+        for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+        rm -f "$dir/pid"
+    fi
+    rm -rf "$dir/data"
+}
+
 # free_tcp_port: prints a TCP port on 127.0.0.1 that is free right now.
 free_tcp_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
