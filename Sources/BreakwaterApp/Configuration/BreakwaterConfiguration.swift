@@ -146,6 +146,8 @@ public struct PipelineSettings: Sendable, Hashable, Codable {
     public var maxRecordBytes = 1_048_576
     /// Payloads carrying more alerts than this go to the dead-letter topic.
     public var maxAlertsPerPayload = 1_000
+    /// Give free heap memory back to the system once a burst of work ends (glibc only).
+    public var trimMemoryWhenIdle = true
     /// Defaults.
     public init() {}
 

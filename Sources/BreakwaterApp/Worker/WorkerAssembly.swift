@@ -381,6 +381,9 @@ public struct WorkerAssembly: Sendable {
                 successTerminationBehavior: .ignore
             ))
             services.append(.init(service: worker))
+            if configuration.pipeline.trimMemoryWhenIdle {
+                services.append(.init(service: MemoryTrimmer(worker: worker, logger: logger)))
+            }
             let group = ServiceGroup(configuration: .init(
                 services: services, gracefulShutdownSignals: gracefulShutdownSignals, logger: logger
             ))

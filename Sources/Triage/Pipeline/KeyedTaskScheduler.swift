@@ -35,6 +35,7 @@ public final class KeyedTaskScheduler: Sendable {
 
     private struct State {
         var admitted = 0
+        var completed = 0
         /// Keys with a job running; the deque holds that key's jobs waiting behind it.
         var busyKeys: [String: Deque<Job>] = [:]
         var capacityWaiters: Deque<CheckedContinuation<Void, Never>> = []
@@ -61,6 +62,9 @@ public final class KeyedTaskScheduler: Sendable {
 
     /// How many items are admitted and not yet finished.
     public var inFlight: Int { state.withLock { $0.admitted } }
+
+    /// How many items have finished since the scheduler was made (never decreases).
+    public var completedTotal: Int { state.withLock { $0.completed } }
 
     /// Whether the admission bound is reached, so a submit would wait.
     public var isSaturated: Bool { state.withLock { $0.admitted >= maxInFlight } }
@@ -207,6 +211,7 @@ public final class KeyedTaskScheduler: Sendable {
             // Stopped meanwhile: everything was reset and released already.
             guard !state.isStopped else { return ([], [], []) }
             state.admitted -= keys.count
+            state.completed += keys.count
             var next: [Job] = []
             for key in keys {
                 if var waiting = state.busyKeys[key], !waiting.isEmpty {

@@ -211,6 +211,10 @@ public final class PipelineWorker: Service, Sendable {
     /// Records admitted and not yet finished (at most ``Configuration/maxInFlight``).
     public var inFlight: Int { scheduler.inFlight }
 
+    /// Records finished (published, or dropped with a revoked partition) since the worker
+    /// was made; never decreases.
+    public var recordsFinished: Int { scheduler.completedTotal }
+
     /// Counts of committed and aborted transactions so far (exactly-once).
     public var transactionStatistics: TransactionStatistics { transactional?.statistics ?? TransactionStatistics() }
 
