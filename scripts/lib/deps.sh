@@ -67,7 +67,8 @@ ensure_noida() {
 # a free port, its data and log in DIR, waits until it answers, and prints its bootstrap
 # address; its PID is in DIR/pid. For measurements and runs that write gigabytes: the
 # shared broker (scripts/kafka-up) keeps every topic in memory for as long as it runs (a
-# few soaks there got it OOM-killed at 24 GB). Stop it with stop_private_broker DIR.
+# few soaks there got it OOM-killed at 24 GB). Its snapshot thread runs at idle priority
+# (see idle_broker_snapshots). Stop it with stop_private_broker DIR.
 start_private_broker() {
     local dir=$1 port bootstrap pid i
     ensure_kafka_client_deps || return 1
@@ -79,6 +80,7 @@ start_private_broker() {
     echo "$pid" >"$dir/pid"
     for ((i = 0; i < 120; i++)); do
         if kcat -L -b "$bootstrap" -m 2 >/dev/null 2>&1; then
+            idle_broker_snapshots "$pid"
             printf '%s\n' "$bootstrap"
             return 0
         fi
@@ -87,6 +89,20 @@ start_private_broker() {
     done
     echo "error: the private broker did not answer within 60 s; see $dir/broker.log" >&2
     return 1
+}
+
+# idle_broker_snapshots PID: puts the local broker's snapshot thread ("autosave") at
+# idle priority (SCHED_IDLE). While anything changes it rewrites the broker's whole state
+# as one JSON file (about 2.7 KB per 700-byte record, gigabytes after a few runs), over
+# and over: a whole core of the 2, taken from whatever runs beside it — in bench-worker
+# more than half the broker's CPU, charged to the slower side. At idle priority it saves
+# only when a core has nothing else to do. Serving requests is not affected.
+idle_broker_snapshots() {
+    local task
+    for task in /proc/"$1"/task/*; do
+        [[ "$(cat "$task/comm" 2>/dev/null)" == autosave ]] && chrt --idle -p 0 "${task##*/}" >/dev/null 2>&1
+    done
+    return 0
 }
 
 # stop_private_broker DIR: kills the broker start_private_broker DIR started and deletes
