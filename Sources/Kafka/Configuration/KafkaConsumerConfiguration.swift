@@ -32,6 +32,32 @@ public struct KafkaConsumerConfiguration: Sendable, CustomStringConvertible {
         case manual
     }
 
+    /// How far librdkafka reads ahead of the application.
+    ///
+    /// librdkafka's defaults (100,000 messages per partition, 64 MB) keep it fetching for
+    /// as long as a partition holds fewer than 100,000 unread messages, i.e. nearly always.
+    /// A broker that answers an empty fetch at once, without waiting `fetch.wait.max.ms`
+    /// for data (the local test broker does), then sees a fetch request after every
+    /// response for as long as the application works through its backlog: in
+    /// `scripts/bench-worker` about one context switch per record on the consumer's
+    /// broker thread. With a bound the consumer fetches again only once a partition has
+    /// fewer than ``messagesPerPartition`` unread messages; a real broker's fetch returns
+    /// within its round trip, long before a partition's last messages are processed.
+    public struct Prefetch: Sendable, Equatable {
+        /// `queued.min.messages`: librdkafka fetches for a partition while fewer than this
+        /// many of its messages wait in the local queue. Default 1,000.
+        public var messagesPerPartition: Int
+        /// `queued.max.messages.kbytes`: never more than this many kilobytes wait in the
+        /// local queue (one fetch response may overshoot it). Default 16,384 (16 MB).
+        public var kilobytes: Int
+
+        /// Creates a prefetch bound; values below 1 become 1.
+        public init(messagesPerPartition: Int = 1_000, kilobytes: Int = 16_384) {
+            self.messagesPerPartition = max(messagesPerPartition, 1)
+            self.kilobytes = max(kilobytes, 1)
+        }
+    }
+
     /// Transaction visibility.
     public enum IsolationLevel: String, Sendable {
         /// Only records of committed transactions (and non-transactional records).
@@ -66,6 +92,10 @@ public struct KafkaConsumerConfiguration: Sendable, CustomStringConvertible {
     /// At most this many messages are fetched from librdkafka per hop to the polling
     /// thread. Default 500.
     public var pollBatchSize: Int
+    /// How far librdkafka reads ahead. Default ``Prefetch/init(messagesPerPartition:kilobytes:)``
+    /// (1,000 messages per partition, 16 MB). `queued.min.messages` or
+    /// `queued.max.messages.kbytes` among the pass-through properties take precedence.
+    public var prefetch: Prefetch = Prefetch()
 
     /// Creates a consumer configuration with the documented defaults.
     public init(
@@ -106,6 +136,8 @@ public struct KafkaConsumerConfiguration: Sendable, CustomStringConvertible {
             // This layer tracks done messages and commits itself.
             ("enable.auto.commit", "false"),
             ("enable.auto.offset.store", "false"),
+            ("queued.min.messages", String(prefetch.messagesPerPartition)),
+            ("queued.max.messages.kbytes", String(prefetch.kilobytes)),
             // A subscribed topic that appears (created late, or recreated after a broker
             // came back empty) is assigned within seconds, not librdkafka's 5 minutes.
             ("topic.metadata.refresh.interval.ms", "10000"),
