@@ -8,6 +8,14 @@ import PackageDescription
 let strictSwift: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
 ]
+// Resilience is generic (breakers and caches over any value) and called per record from
+// Triage: without its bodies, those calls run unspecialized, looking generic metadata up at
+// run time (~7% of the worker's CPU per alert in scripts/bench-worker's rules path). Full
+// cross-module optimization makes them available to the callers. Only there: with it on
+// Kafka too, Swift 6.3.1's optimizer crashes compiling BreakwaterApp.
+let crossModuleOptimized: [SwiftSetting] = strictSwift + [
+    .unsafeFlags(["-cross-module-optimization"], .when(configuration: .release)),
+]
 
 var dependencies: [Package.Dependency] = [
     .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
@@ -45,7 +53,7 @@ targets += [
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "OrderedCollections", package: "swift-collections"),
         ],
-        swiftSettings: strictSwift
+        swiftSettings: crossModuleOptimized
     ),
     .testTarget(
         name: "ResilienceTests",
