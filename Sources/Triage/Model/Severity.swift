@@ -17,15 +17,25 @@ public enum Severity: String, Sendable, Codable, CaseIterable, Comparable {
     ///
     /// - Returns: `nil` for a string no tool uses, so the caller decides the default.
     public init?(sourceSeverity raw: String) {
-        switch raw.trimmingWhitespace().lowercased() {
-        case "critical", "crit", "fatal", "emergency", "p1": self = .critical
-        case "error", "high", "major", "err", "p2": self = .high
-        case "warning", "warn", "medium", "p3": self = .medium
-        case "low", "minor", "p4": self = .low
-        case "info", "informational", "none", "notice", "p5": self = .info
-        default: return nil
+        // Most sources send one of the names exactly: then no trimming or lowercasing
+        // (each builds a new string, per alert and twice on the rules path).
+        guard let known = Self.sourceNames[raw] ?? Self.sourceNames[raw.trimmingWhitespace().lowercased()] else {
+            return nil
         }
+        self = known
     }
+
+    /// The names of ``init(sourceSeverity:)``, lower-case.
+    private static let sourceNames: [String: Severity] = {
+        let names: [(Severity, [String])] = [
+            (.critical, ["critical", "crit", "fatal", "emergency", "p1"]),
+            (.high, ["error", "high", "major", "err", "p2"]),
+            (.medium, ["warning", "warn", "medium", "p3"]),
+            (.low, ["low", "minor", "p4"]),
+            (.info, ["info", "informational", "none", "notice", "p5"]),
+        ]
+        return Dictionary(uniqueKeysWithValues: names.flatMap { severity, spellings in spellings.map { ($0, severity) } })
+    }()
 
     private var rank: Int {
         switch self {
