@@ -163,6 +163,7 @@ targets += [
     .target(
         name: "TriagePostgres",
         dependencies: [
+            "Locking",
             "Triage",
             .product(name: "PostgresNIO", package: "postgres-nio"),
             // Only for matching the pool's ConnectionPoolError (thrown through PostgresClient).

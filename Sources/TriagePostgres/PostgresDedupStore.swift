@@ -4,11 +4,18 @@ import PostgresNIO
 import Triage
 
 /// The dedup store in PostgreSQL (table `alert_dedup`): counts alert fingerprints with
-/// one atomic `INSERT … ON CONFLICT … RETURNING` per occurrence, so concurrent workers
-/// recording the same fingerprint never lose a count.
+/// atomic `INSERT … ON CONFLICT … RETURNING` statements, so concurrent workers recording
+/// the same fingerprint never lose a count.
+///
+/// Occurrences recorded while a statement of this store runs wait and go together in the
+/// next one (at most ``maxBatch``): under load one round trip serves many alerts. Each
+/// caller still gets its own count; see ``record(fingerprint:seenAt:)``.
 public struct PostgresDedupStore: DedupStore, Sendable {
     /// The pool this store writes to.
     public let pool: PostgresPool
+    /// The most occurrences one statement writes. Default 256.
+    public var maxBatch: Int { batcher.maxBatch }
+    private let batcher: DedupBatcher
 
     static let migrations = [
         Migration(name: "0002_alert_dedup", statements: [
@@ -23,9 +30,13 @@ public struct PostgresDedupStore: DedupStore, Sendable {
         ]),
     ]
 
-    /// Creates a store over `pool` (does not touch the database).
-    public init(pool: PostgresPool) {
+    /// Creates a store over `pool` (does not touch the database); one statement writes
+    /// at most `maxBatch` occurrences (values below 1 become 1).
+    public init(pool: PostgresPool, maxBatch: Int = 256) {
         self.pool = pool
+        self.batcher = DedupBatcher(maxBatch: maxBatch) { occurrences in
+            try await Self.upsert(occurrences, pool: pool)
+        }
     }
 
     /// Creates the `alert_dedup` table when missing. Idempotent, safe concurrently.
@@ -37,24 +48,35 @@ public struct PostgresDedupStore: DedupStore, Sendable {
     }
 
     /// Records one occurrence; see ``DedupStore/record(fingerprint:seenAt:)``.
-    /// Timestamps are stored with microsecond precision.
+    /// Timestamps are stored with microsecond precision. Occurrences of one fingerprint in
+    /// one statement get consecutive counts in call order, and each sees the record's
+    /// first and last seen after that statement.
     /// - Throws: ``PostgresStoreError``. After a `timedOut` or `connectionLost` error the
     ///   occurrence may or may not have been counted.
     public func record(fingerprint: String, seenAt: Date) async throws -> DedupRecord {
-        try await pool.withConnection("dedup record") { connection in
-            let rows = try await connection.query("""
+        try await batcher.record(DedupOccurrence(fingerprint: fingerprint, seenAt: seenAt))
+    }
+
+    /// One statement for `occurrences`: one row per distinct fingerprint, added at once.
+    /// - Returns: each occurrence's record, in order (``DedupBatchRows/records(for:returned:)``).
+    private static func upsert(_ occurrences: [DedupOccurrence], pool: PostgresPool) async throws -> [DedupRecord] {
+        let rows = DedupBatchRows(occurrences)
+        return try await pool.withConnection("dedup record") { connection in
+            let returned = try await connection.query("""
                 INSERT INTO alert_dedup AS d (fingerprint, first_seen, last_seen, occurrences)
-                VALUES (\(fingerprint), \(seenAt), \(seenAt), 1)
+                SELECT * FROM unnest(\(rows.fingerprints)::text[], \(rows.firstSeen)::timestamptz[],
+                                     \(rows.lastSeen)::timestamptz[], \(rows.counts)::bigint[])
                 ON CONFLICT (fingerprint) DO UPDATE SET
                     first_seen = LEAST(d.first_seen, EXCLUDED.first_seen),
                     last_seen = GREATEST(d.last_seen, EXCLUDED.last_seen),
-                    occurrences = d.occurrences + 1
+                    occurrences = d.occurrences + EXCLUDED.occurrences
                 RETURNING fingerprint, first_seen, last_seen, occurrences
                 """, logger: Self.logger)
-            guard let record = try await Self.firstRecord(rows) else {
-                throw DedupDataError(problem: "the upsert of `\(fingerprint)` returned no row")
+            var records: [String: DedupRecord] = [:]
+            for try await (fingerprint, first, last, occurrences) in returned.decode((String, Date, Date, Int64).self) {
+                records[fingerprint] = try Self.record(fingerprint, first, last, occurrences)
             }
-            return record
+            return try DedupBatchRows.records(for: occurrences, returned: records)
         }
     }
 
@@ -71,12 +93,16 @@ public struct PostgresDedupStore: DedupStore, Sendable {
 
     private static func firstRecord(_ rows: PostgresRowSequence) async throws -> DedupRecord? {
         for try await (fingerprint, first, last, occurrences) in rows.decode((String, Date, Date, Int64).self) {
-            guard let count = Int(exactly: occurrences) else {
-                throw DedupDataError(problem: "occurrences \(occurrences) of `\(fingerprint)` out of range")
-            }
-            return DedupRecord(fingerprint: fingerprint, firstSeen: first, lastSeen: last, occurrences: count)
+            return try record(fingerprint, first, last, occurrences)
         }
         return nil
+    }
+
+    private static func record(_ fingerprint: String, _ first: Date, _ last: Date, _ occurrences: Int64) throws -> DedupRecord {
+        guard let count = Int(exactly: occurrences) else {
+            throw DedupDataError(problem: "occurrences \(occurrences) of `\(fingerprint)` out of range")
+        }
+        return DedupRecord(fingerprint: fingerprint, firstSeen: first, lastSeen: last, occurrences: count)
     }
 
     static let logger = Logger(label: "breakwater.postgres.dedup")

@@ -63,6 +63,35 @@ struct PostgresDedupStoreTests {
         }
     }
 
+    @Test func concurrentUpsertsOfSeveralFingerprintsInOneStatementKeepEachCount() async throws {
+        try await withPool { pool in
+            // Statements of up to 8 occurrences: 60 concurrent callers make several batches
+            // mixing the three fingerprints, repeated within a batch.
+            let store = PostgresDedupStore(pool: pool, maxBatch: 8)
+            try await store.migrate()
+            let fingerprints = [uniqueName("m1"), uniqueName("m2"), uniqueName("m3")]
+            let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+            let results = try await withThrowingTaskGroup(of: DedupRecord.self) { group in
+                for index in 0..<60 {
+                    group.addTask {
+                        try await store.record(fingerprint: fingerprints[index % 3], seenAt: t0.addingTimeInterval(Double(index)))
+                    }
+                }
+                var all: [DedupRecord] = []
+                for try await record in group { all.append(record) }
+                return all
+            }
+            for (offset, fingerprint) in fingerprints.enumerated() {
+                let mine = results.filter { $0.fingerprint == fingerprint }
+                #expect(mine.map(\.occurrences).sorted() == Array(1...20))
+                let record = try #require(try await store.lookup(fingerprint: fingerprint))
+                #expect(record.occurrences == 20)
+                #expect(record.firstSeen == t0.addingTimeInterval(Double(offset)))
+                #expect(record.lastSeen == t0.addingTimeInterval(Double(57 + offset)))
+            }
+        }
+    }
+
     @Test func fingerprintsAreIndependent() async throws {
         try await withPool { pool in
             let store = PostgresDedupStore(pool: pool)

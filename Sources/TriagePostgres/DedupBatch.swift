@@ -1,0 +1,157 @@
+import Foundation
+import Locking
+import Triage
+
+/// One call of ``PostgresDedupStore/record(fingerprint:seenAt:)``.
+struct DedupOccurrence: Sendable, Equatable {
+    var fingerprint: String
+    var seenAt: Date
+}
+
+/// What one upsert statement writes for a batch of occurrences: one row per distinct
+/// fingerprint, with how many times it occurs in the batch and its earliest and latest
+/// time (PostgreSQL refuses to update one row twice in one `INSERT … ON CONFLICT`).
+struct DedupBatchRows: Equatable {
+    var fingerprints: [String] = []
+    var firstSeen: [Date] = []
+    var lastSeen: [Date] = []
+    var counts: [Int64] = []
+
+    init(_ occurrences: [DedupOccurrence]) {
+        var row: [String: Int] = [:]
+        for occurrence in occurrences {
+            if let index = row[occurrence.fingerprint] {
+                firstSeen[index] = min(firstSeen[index], occurrence.seenAt)
+                lastSeen[index] = max(lastSeen[index], occurrence.seenAt)
+                counts[index] += 1
+            } else {
+                row[occurrence.fingerprint] = fingerprints.count
+                fingerprints.append(occurrence.fingerprint)
+                firstSeen.append(occurrence.seenAt)
+                lastSeen.append(occurrence.seenAt)
+                counts.append(1)
+            }
+        }
+    }
+
+    /// Each occurrence's record, in the order given, from the rows the statement returned
+    /// (each fingerprint's record after the whole batch). The k occurrences of one
+    /// fingerprint get the counts `final - k + 1 … final` in order: the statement added k
+    /// at once, so no other writer's count falls between them. Their first and last seen
+    /// are the record's after the batch (an occurrence early in the batch may see the
+    /// last-seen time of a later one).
+    /// - Throws: ``DedupDataError`` when a fingerprint has no returned row.
+    static func records(for occurrences: [DedupOccurrence], returned: [String: DedupRecord]) throws -> [DedupRecord] {
+        var total: [String: Int] = [:]
+        for occurrence in occurrences { total[occurrence.fingerprint, default: 0] += 1 }
+        var seen: [String: Int] = [:]
+        return try occurrences.map { occurrence in
+            guard var record = returned[occurrence.fingerprint] else {
+                throw DedupDataError(problem: "the upsert of `\(occurrence.fingerprint)` returned no row")
+            }
+            let rank = seen[occurrence.fingerprint, default: 0] + 1
+            seen[occurrence.fingerprint] = rank
+            record.occurrences = record.occurrences - (total[occurrence.fingerprint] ?? 1) + rank
+            return record
+        }
+    }
+}
+
+/// Coalesces concurrent dedup writes into one statement: the first caller writes its
+/// occurrence at once; callers arriving while a statement runs wait and go together in
+/// the next one (at most ``maxBatch``), written by one of them. No timer and no task of
+/// its own: under no load every call is a statement of one, as before; under load one
+/// statement and one round trip serve many alerts instead of one each.
+final class DedupBatcher: Sendable {
+    /// Why a waiting caller is resumed.
+    private enum Turn: Sendable {
+        /// Its occurrence was written in another caller's batch.
+        case done(DedupRecord)
+        /// The batch before finished: it writes the next one.
+        case lead
+    }
+
+    private struct Waiter: Sendable {
+        let occurrence: DedupOccurrence
+        let continuation: CheckedContinuation<Turn, any Error>
+    }
+
+    private struct State: Sendable {
+        var writing = false
+        var waiting: [Waiter] = []
+    }
+
+    /// The most occurrences written by one statement.
+    let maxBatch: Int
+    private let state = LockedValue(State())
+    /// Writes a batch; returns each occurrence's record, in order.
+    private let write: @Sendable ([DedupOccurrence]) async throws -> [DedupRecord]
+
+    init(maxBatch: Int, write: @escaping @Sendable ([DedupOccurrence]) async throws -> [DedupRecord]) {
+        self.maxBatch = max(maxBatch, 1)
+        self.write = write
+    }
+
+    /// How many callers wait for the statement running now to end.
+    var waiting: Int { state.withLock { $0.waiting.count } }
+
+    /// Records `occurrence`, alone or with the others waiting.
+    /// - Throws: what the statement its occurrence went in threw (every occurrence of a
+    ///   failed batch gets the error: as with one statement each, it may or may not have
+    ///   been counted).
+    func record(_ occurrence: DedupOccurrence) async throws -> DedupRecord {
+        let turn: Turn = try await withCheckedThrowingContinuation { continuation in
+            let leadNow = state.withLock { state in
+                if state.writing {
+                    state.waiting.append(Waiter(occurrence: occurrence, continuation: continuation))
+                    return false
+                }
+                state.writing = true
+                return true
+            }
+            if leadNow { continuation.resume(returning: .lead) }
+        }
+        switch turn {
+        case .done(let record):
+            return record
+        case .lead:
+            return try await lead(with: occurrence)
+        }
+    }
+
+    /// Writes `own` with up to `maxBatch - 1` waiting occurrences, answers their callers,
+    /// then hands the writing over to the next waiter, if any.
+    private func lead(with own: DedupOccurrence) async throws -> DedupRecord {
+        let others: [Waiter] = state.withLock { state in
+            let taken = Array(state.waiting.prefix(maxBatch - 1))
+            state.waiting.removeFirst(taken.count)
+            return taken
+        }
+        let occurrences = [own] + others.map(\.occurrence)
+        let outcome: Result<[DedupRecord], any Error>
+        do {
+            let records = try await write(occurrences)
+            guard records.count == occurrences.count else {
+                throw DedupDataError(problem: "a batch of \(occurrences.count) occurrences returned \(records.count) records")
+            }
+            outcome = .success(records)
+        } catch {
+            outcome = .failure(error)
+        }
+        switch outcome {
+        case .success(let records):
+            for (waiter, record) in zip(others, records.dropFirst()) { waiter.continuation.resume(returning: .done(record)) }
+        case .failure(let error):
+            for waiter in others { waiter.continuation.resume(throwing: error) }
+        }
+        let next: Waiter? = state.withLock { state in
+            guard !state.waiting.isEmpty else {
+                state.writing = false
+                return nil
+            }
+            return state.waiting.removeFirst()
+        }
+        next?.continuation.resume(returning: .lead)
+        return try outcome.get()[0]
+    }
+}
