@@ -58,6 +58,8 @@ public struct PostgresDedupStore: DedupStore, Sendable {
     }
 
     /// One statement for `occurrences`: one row per distinct fingerprint, added at once.
+    /// Rows go in fingerprint order: two workers' statements over the same fingerprints
+    /// then lock them in the same order and cannot deadlock.
     /// - Returns: each occurrence's record, in order (``DedupBatchRows/records(for:returned:)``).
     private static func upsert(_ occurrences: [DedupOccurrence], pool: PostgresPool) async throws -> [DedupRecord] {
         let rows = DedupBatchRows(occurrences)
@@ -66,6 +68,7 @@ public struct PostgresDedupStore: DedupStore, Sendable {
                 INSERT INTO alert_dedup AS d (fingerprint, first_seen, last_seen, occurrences)
                 SELECT * FROM unnest(\(rows.fingerprints)::text[], \(rows.firstSeen)::timestamptz[],
                                      \(rows.lastSeen)::timestamptz[], \(rows.counts)::bigint[])
+                ORDER BY 1
                 ON CONFLICT (fingerprint) DO UPDATE SET
                     first_seen = LEAST(d.first_seen, EXCLUDED.first_seen),
                     last_seen = GREATEST(d.last_seen, EXCLUDED.last_seen),

@@ -92,6 +92,36 @@ struct PostgresDedupStoreTests {
         }
     }
 
+    @Test func twoWorkersBatchingTheSameFingerprintsLoseNoCount() async throws {
+        // Two stores on two pools are two workers: each writes the same 12 fingerprints in
+        // batches, one mostly in ascending order of arrival and one in descending. (The
+        // statement orders its rows so that two such statements lock in the same order; a
+        // deadlock between them needs an interleaving this test cannot force: without the
+        // ordering it passed 3 runs of 3 too.)
+        try await withPool({ $0.poolSize = 4 }) { first in
+            try await withPool({ $0.poolSize = 4 }) { second in
+                let stores = [PostgresDedupStore(pool: first, maxBatch: 12), PostgresDedupStore(pool: second, maxBatch: 12)]
+                try await stores[0].migrate()
+                let fingerprints = (0..<12).map { uniqueName("lock\($0)") }
+                let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for (index, store) in stores.enumerated() {
+                        let order = index == 0 ? fingerprints : fingerprints.reversed()
+                        for round in 0..<20 {
+                            for fingerprint in order {
+                                group.addTask { _ = try await store.record(fingerprint: fingerprint, seenAt: t0.addingTimeInterval(Double(round))) }
+                            }
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+                for fingerprint in fingerprints {
+                    #expect(try await stores[0].lookup(fingerprint: fingerprint)?.occurrences == 40)
+                }
+            }
+        }
+    }
+
     @Test func fingerprintsAreIndependent() async throws {
         try await withPool { pool in
             let store = PostgresDedupStore(pool: pool)
