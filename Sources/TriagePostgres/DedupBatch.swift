@@ -3,7 +3,7 @@ import Locking
 import Triage
 
 /// One call of ``PostgresDedupStore/record(fingerprint:seenAt:)``.
-struct DedupOccurrence: Sendable, Equatable {
+struct DedupOccurrence: Sendable {
     var fingerprint: String
     var seenAt: Date
 }
@@ -11,21 +11,28 @@ struct DedupOccurrence: Sendable, Equatable {
 /// What one upsert statement writes for a batch of occurrences: one row per distinct
 /// fingerprint, with how many times it occurs in the batch and its earliest and latest
 /// time (PostgreSQL refuses to update one row twice in one `INSERT … ON CONFLICT`).
-struct DedupBatchRows: Equatable {
-    var fingerprints: [String] = []
-    var firstSeen: [Date] = []
-    var lastSeen: [Date] = []
-    var counts: [Int64] = []
+struct DedupBatchRows {
+    /// The batch, in call order.
+    let occurrences: [DedupOccurrence]
+    private(set) var fingerprints: [String] = []
+    private(set) var firstSeen: [Date] = []
+    private(set) var lastSeen: [Date] = []
+    private(set) var counts: [Int64] = []
+    /// Each occurrence's row.
+    private var rowOfOccurrence: [Int] = []
 
     init(_ occurrences: [DedupOccurrence]) {
+        self.occurrences = occurrences
         var row: [String: Int] = [:]
         for occurrence in occurrences {
             if let index = row[occurrence.fingerprint] {
                 firstSeen[index] = min(firstSeen[index], occurrence.seenAt)
                 lastSeen[index] = max(lastSeen[index], occurrence.seenAt)
                 counts[index] += 1
+                rowOfOccurrence.append(index)
             } else {
                 row[occurrence.fingerprint] = fingerprints.count
+                rowOfOccurrence.append(fingerprints.count)
                 fingerprints.append(occurrence.fingerprint)
                 firstSeen.append(occurrence.seenAt)
                 lastSeen.append(occurrence.seenAt)
@@ -34,24 +41,21 @@ struct DedupBatchRows: Equatable {
         }
     }
 
-    /// Each occurrence's record, in the order given, from the rows the statement returned
+    /// Each occurrence's record, in call order, from the rows the statement returned
     /// (each fingerprint's record after the whole batch). The k occurrences of one
     /// fingerprint get the counts `final - k + 1 … final` in order: the statement added k
     /// at once, so no other writer's count falls between them. Their first and last seen
     /// are the record's after the batch (an occurrence early in the batch may see the
     /// last-seen time of a later one).
     /// - Throws: ``DedupDataError`` when a fingerprint has no returned row.
-    static func records(for occurrences: [DedupOccurrence], returned: [String: DedupRecord]) throws -> [DedupRecord] {
-        var total: [String: Int] = [:]
-        for occurrence in occurrences { total[occurrence.fingerprint, default: 0] += 1 }
-        var seen: [String: Int] = [:]
-        return try occurrences.map { occurrence in
+    func records(returned: [String: DedupRecord]) throws -> [DedupRecord] {
+        var seen = [Int](repeating: 0, count: fingerprints.count)
+        return try zip(occurrences, rowOfOccurrence).map { occurrence, row in
             guard var record = returned[occurrence.fingerprint] else {
                 throw DedupDataError(problem: "the upsert of `\(occurrence.fingerprint)` returned no row")
             }
-            let rank = seen[occurrence.fingerprint, default: 0] + 1
-            seen[occurrence.fingerprint] = rank
-            record.occurrences = record.occurrences - (total[occurrence.fingerprint] ?? 1) + rank
+            seen[row] += 1
+            record.occurrences = record.occurrences - Int(counts[row]) + seen[row]
             return record
         }
     }

@@ -60,7 +60,7 @@ public struct PostgresDedupStore: DedupStore, Sendable {
     /// One statement for `occurrences`: one row per distinct fingerprint, added at once.
     /// Rows go in fingerprint order: two workers' statements over the same fingerprints
     /// then lock them in the same order and cannot deadlock.
-    /// - Returns: each occurrence's record, in order (``DedupBatchRows/records(for:returned:)``).
+    /// - Returns: each occurrence's record, in order (``DedupBatchRows/records(returned:)``).
     private static func upsert(_ occurrences: [DedupOccurrence], pool: PostgresPool) async throws -> [DedupRecord] {
         let rows = DedupBatchRows(occurrences)
         return try await pool.withConnection("dedup record") { connection in
@@ -79,7 +79,7 @@ public struct PostgresDedupStore: DedupStore, Sendable {
             for try await (fingerprint, first, last, occurrences) in returned.decode((String, Date, Date, Int64).self) {
                 records[fingerprint] = try Self.record(fingerprint, first, last, occurrences)
             }
-            return try DedupBatchRows.records(for: occurrences, returned: records)
+            return try rows.records(returned: records)
         }
     }
 

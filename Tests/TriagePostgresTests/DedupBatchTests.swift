@@ -25,12 +25,12 @@ import TriageTestSupport
         // Another writer had counted `a` 3 times before: this statement made it 5.
         let a = DedupRecord(fingerprint: "a", firstSeen: t0.addingTimeInterval(-60), lastSeen: t0.addingTimeInterval(10), occurrences: 5)
         let b = DedupRecord(fingerprint: "b", firstSeen: t0.addingTimeInterval(5), lastSeen: t0.addingTimeInterval(5), occurrences: 1)
-        let records = try DedupBatchRows.records(for: occurrences, returned: ["a": a, "b": b])
+        let records = try rows.records(returned: ["a": a, "b": b])
         #expect(records.map(\.occurrences) == [4, 1, 5])
         #expect(records.map(\.fingerprint) == ["a", "b", "a"])
         #expect(records[0].firstSeen == a.firstSeen && records[0].lastSeen == a.lastSeen)
 
-        #expect(throws: DedupDataError.self) { try DedupBatchRows.records(for: occurrences, returned: ["a": a]) }
+        #expect(throws: DedupDataError.self) { try rows.records(returned: ["a": a]) }
     }
 
     @Test func callersArrivingWhileAStatementRunsGoTogetherInTheNextOne() async throws {
@@ -153,7 +153,7 @@ private final class FakeStatements: Sendable {
                     occurrences: state.counts[occurrence.fingerprint, default: 0]
                 )
             }
-            return try DedupBatchRows.records(for: occurrences, returned: returned)
+            return try DedupBatchRows(occurrences).records(returned: returned)
         }
     }
 }
