@@ -182,7 +182,7 @@ targets += [
     ),
     .testTarget(
         name: "TriagePostgresTests",
-        dependencies: ["Locking", "TriagePostgres", "Triage", "ServiceTestSupport", "TriageTestSupport"],
+        dependencies: ["Locking", "Resilience", "TriagePostgres", "Triage", "ServiceTestSupport", "TriageTestSupport"],
         swiftSettings: strictSwift
     ),
 ]

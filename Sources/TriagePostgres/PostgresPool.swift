@@ -18,6 +18,11 @@ import _ConnectionPoolModule
 /// "unreachable: connection refused" or "authenticationFailed: password authentication
 /// failed …" instead of a bare timeout.
 ///
+/// While no connection has proved the database reachable (at start, after an operation
+/// could not reach it), operations share one direct connection attempt (``ConnectProbe``):
+/// when the database refuses connections they fail at once as unreachable, with the
+/// cause, instead of each waiting out the operation deadline.
+///
 /// After about a minute of failed connection attempts the pool trips its own connection
 /// circuit breaker and only retries after a backoff of up to a minute; operations then
 /// run on a dedicated connection instead, so service resumes as soon as the database
@@ -30,6 +35,7 @@ public final class PostgresPool: Sendable, Service {
     private let logger: Logger
     private let sleep: @Sendable (Duration) async throws -> Void
     private let fallbacks = Atomic<Int>(0)
+    private let probe: ConnectProbe
 
     /// Creates the pool (it does not connect yet).
     /// - Parameters:
@@ -47,7 +53,13 @@ public final class PostgresPool: Sendable, Service {
         self.client = PostgresClient(configuration: try configuration.clientConfiguration(), backgroundLogger: logger)
         self.connectionConfiguration = try configuration.connectionConfiguration()
         self.logger = logger
-        self.sleep = { duration in try await clock.sleep(for: duration) }
+        let sleep: @Sendable (Duration) async throws -> Void = { duration in try await clock.sleep(for: duration) }
+        self.sleep = sleep
+        let connectionConfiguration = self.connectionConfiguration
+        let connectTimeout = configuration.connectTimeout
+        probe = ConnectProbe {
+            await Self.attemptConnection(connectionConfiguration, within: connectTimeout, logger: logger, sleep: sleep)
+        }
     }
 
     /// Runs the pool until the calling task is cancelled (or, under ServiceLifecycle, until
@@ -107,10 +119,21 @@ public final class PostgresPool: Sendable, Service {
                 }
             }
         }
+        let probe = self.probe
+        // Until the database is proven reachable, a refused probe ends the wait at once.
+        let refusal: (@Sendable () async -> (any Error)?)? = probe.isProven ? nil : { @Sendable () async -> (any Error)? in
+            guard let cause = await probe.refusal() else { return nil }
+            return self.connectFailure(cause, operation: operation, context: "not waiting for the pool")
+        }
         let outcome: DeadlineOutcome<Result>
         do {
-            outcome = try await Self.race(work, deadline: { try await sleep(timeout) })
+            outcome = try await Self.race(work, deadline: { try await sleep(timeout) }, refusal: refusal)
         } catch let error as PostgresStoreError {
+            switch error.kind {
+            case .unreachable, .connectionLost, .authenticationFailed, .timedOut: probe.lostContact()
+            case .statementTimeout, .server, .badData: probe.succeeded()
+            case .shutdown: break
+            }
             throw error
         } catch let error as DedupDataError {
             throw PostgresStoreError(kind: .badData, operation: operation, endpoint: configuration.endpoint, detail: error.problem)
@@ -121,8 +144,10 @@ public final class PostgresPool: Sendable, Service {
         }
         switch outcome {
         case .finished(let result):
+            probe.succeeded()
             return result
         case .deadline:
+            probe.lostContact()
             throw await diagnoseDeadline(operation: operation)
         }
     }
@@ -168,44 +193,42 @@ public final class PostgresPool: Sendable, Service {
     /// from "connected but too slow".
     private func diagnoseDeadline(operation: String) async -> PostgresStoreError {
         let timeoutMessage = "no result within \(PostgresConfiguration.milliseconds(configuration.operationTimeout)) ms"
-        let connectionConfiguration = self.connectionConfiguration
-        let logger = self.logger
-        let sleep = self.sleep
         let connectTimeout = configuration.connectTimeout
-        enum Probe: Sendable {
-            case connected
-            case failed(any Error)
-            case hung
-        }
-        let probe: Probe = await withTaskGroup(of: Probe.self) { group in
-            group.addTask {
-                do {
-                    let connection = try await PostgresConnection.connect(
-                        configuration: connectionConfiguration, id: 0, logger: logger
-                    )
-                    try? await connection.close()
-                    return .connected
-                } catch {
-                    return .failed(error)
-                }
-            }
-            group.addTask {
-                try? await sleep(connectTimeout)  // cancelled when the attempt finished first
-                return .hung
-            }
-            defer { group.cancelAll() }
-            return await group.next() ?? .hung
-        }
-        switch probe {
-        case .connected:
+        switch await Self.attemptConnection(connectionConfiguration, within: connectTimeout, logger: logger, sleep: sleep) {
+        case .reachable:
             return PostgresStoreError(kind: .timedOut, operation: operation, endpoint: configuration.endpoint, detail: timeoutMessage)
-        case .hung:
+        case .noAnswer:
             return PostgresStoreError(
                 kind: .unreachable, operation: operation, endpoint: configuration.endpoint,
                 detail: "\(timeoutMessage); a new connection did not complete its startup within \(PostgresConfiguration.milliseconds(connectTimeout)) ms"
             )
-        case .failed(let error):
+        case .refused(let error):
             return connectFailure(error, operation: operation, context: timeoutMessage)
+        }
+    }
+
+    /// One direct connection (closed again at once), bounded by `timeout` on the pool's
+    /// clock: whether the database accepts connections right now, and if not, why.
+    static func attemptConnection(
+        _ configuration: PostgresConnection.Configuration, within timeout: Duration, logger: Logger,
+        sleep: @escaping @Sendable (Duration) async throws -> Void
+    ) async -> ConnectProbe.Verdict {
+        await withTaskGroup(of: ConnectProbe.Verdict.self) { group in
+            group.addTask {
+                do {
+                    let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
+                    try? await connection.close()
+                    return .reachable
+                } catch {
+                    return .refused(error)
+                }
+            }
+            group.addTask {
+                try? await sleep(timeout)  // cancelled when the attempt finished first
+                return .noAnswer
+            }
+            defer { group.cancelAll() }
+            return await group.next() ?? .noAnswer
         }
     }
 }
@@ -222,10 +245,14 @@ extension PostgresPool {
     /// cancelled `work` to return, and postgres-nio's lease can miss a cancellation that
     /// arrives while the request is being queued (it then waits for a connection for as
     /// long as the database is down). The caller's own cancellation cancels both.
-    /// - Throws: `work`'s error, or `CancellationError` when the caller was cancelled.
+    /// A `refusal` that returns an error ends the race with it (one returning `nil` drops
+    /// out).
+    /// - Throws: `work`'s error, the refusal's, or `CancellationError` when the caller was
+    ///   cancelled.
     static func race<Value: Sendable>(
         _ work: @escaping @Sendable () async throws -> Value,
-        deadline: @escaping @Sendable () async throws -> Void
+        deadline: @escaping @Sendable () async throws -> Void,
+        refusal: (@Sendable () async -> (any Error)?)? = nil
     ) async throws -> DeadlineOutcome<Value> {
         let first = FirstOffer<Result<DeadlineOutcome<Value>, any Error>>()
         let worker = Task {
@@ -239,6 +266,11 @@ extension PostgresPool {
             // Only a deadline that really passed ends the race; a cancelled timer does not.
             if (try? await deadline()) != nil { first.offer(.success(.deadline)) }
         }
+        let refuser = refusal.map { refusal in
+            Task {
+                if let error = await refusal() { first.offer(.failure(error)) }
+            }
+        }
         let outcome = await withTaskCancellationHandler {
             await first.value()
         } onCancel: {
@@ -246,6 +278,7 @@ extension PostgresPool {
         }
         worker.cancel()
         timer.cancel()
+        refuser?.cancel()
         return try outcome.get()
     }
 }
