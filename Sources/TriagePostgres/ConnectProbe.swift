@@ -12,11 +12,13 @@ import Triage
 /// operation makes one direct connection attempt, every operation arriving meanwhile
 /// shares its result, and a refusal fails them all within the attempt's round trip.
 ///
-/// - One attempt at a time; an operation arriving while one runs waits for its verdict
-///   (it comes after the operation began, so it is news), otherwise it starts one. A
-///   finished attempt is never reused: a database that came back is found at once. A
-///   refusal fails the waiting operations; a connection that did not answer in time (a
-///   partition) tells nothing and leaves them to the deadline.
+/// - One attempt at a time. An operation only takes the verdict of an attempt that
+///   started after it arrived: one arriving while an older attempt runs waits for it to
+///   end, then starts (or joins) the next one, shared by every operation waiting then.
+///   A finished attempt is never reused, so a database that came back is found at once,
+///   and a refusal seen before the database came back fails no operation that arrived
+///   after. A refusal fails the waiting operations; a connection that did not answer in
+///   time (a partition) tells nothing and leaves them to the deadline.
 /// - A connection that succeeded, or any operation that got an answer from the database,
 ///   proves it reachable: no probing until an operation fails to reach it again
 ///   (``lostContact()``).
@@ -33,17 +35,19 @@ final class ConnectProbe: Sendable {
         case noAnswer
     }
 
-    private enum State {
-        /// Reachable as far as anyone knows: operations do not wait for a probe.
-        case proven
-        /// Nothing known (at start, or after an operation failed to reach the database).
-        case unknown
-        /// An attempt is running; its waiters get its verdict.
-        case probing(FirstOffer<Verdict>)
+    private struct State {
+        /// Reachable as far as anyone knows: operations do not wait for an attempt.
+        var proven = false
+        /// The attempt running, if any, and its number.
+        var running: (number: Int, verdict: FirstOffer<Verdict>)?
+        /// The number the next attempt gets.
+        var nextNumber = 0
+        /// Operations waiting for an attempt's verdict.
+        var waiting = 0
     }
 
     private let attempt: @Sendable () async -> Verdict
-    private let state = LockedValue(State.unknown)
+    private let state = LockedValue(State())
 
     /// - Parameter attempt: one direct connection attempt, bounded by the owner; it must
     ///   close what it opened.
@@ -53,64 +57,70 @@ final class ConnectProbe: Sendable {
 
     /// Whether the database is known to be reachable: callers then need not ask
     /// ``refusal()`` at all.
-    var isProven: Bool {
-        state.withLock { if case .proven = $0 { true } else { false } }
-    }
+    var isProven: Bool { state.withLock { $0.proven } }
+
+    /// How many operations wait for an attempt's verdict now.
+    var waitingOperations: Int { state.withLock { $0.waiting } }
 
     /// The error connecting fails with right now, or `nil` when the database is reachable
-    /// or the attempt did not answer. Waits for the running attempt, or starts one.
+    /// or the attempt did not answer. Waits for an attempt that started after this call
+    /// began (see the type's documentation).
     func refusal() async -> (any Error)? {
-        enum Next {
-            case answer((any Error)?)
-            case wait(FirstOffer<Verdict>, starting: Bool)
-        }
-        let next = state.withLock { state -> Next in
-            switch state {
-            case .proven:
-                return .answer(nil)
-            case .probing(let running):
-                return .wait(running, starting: false)
-            case .unknown:
-                let running = FirstOffer<Verdict>()
-                state = .probing(running)
-                return .wait(running, starting: true)
+        var earliest: Int?
+        while true {
+            enum Next {
+                case answer((any Error)?)
+                case wait(FirstOffer<Verdict>, number: Int, starting: Bool)
             }
-        }
-        switch next {
-        case .answer(let error):
-            return error
-        case .wait(let running, let starting):
+            let next = state.withLock { state -> Next in
+                if state.proven { return .answer(nil) }
+                if earliest == nil { earliest = state.nextNumber }
+                state.waiting += 1
+                if let running = state.running { return .wait(running.verdict, number: running.number, starting: false) }
+                let started = (number: state.nextNumber, verdict: FirstOffer<Verdict>())
+                state.nextNumber += 1
+                state.running = started
+                return .wait(started.verdict, number: started.number, starting: true)
+            }
+            let (verdict, number, starting): (FirstOffer<Verdict>, Int, Bool)
+            switch next {
+            case .answer(let error): return error
+            case .wait(let offer, let attemptNumber, let isStarting): (verdict, number, starting) = (offer, attemptNumber, isStarting)
+            }
             if starting {
                 // Unstructured: the attempt serves every waiter, whichever of them is
                 // cancelled first; the owner bounds how long it takes.
                 Task {
-                    let verdict = await attempt()
-                    settle(running, with: verdict)
+                    let found = await attempt()
+                    settle(number, verdict, with: found)
                 }
             }
-            if case .refused(let error) = await running.value() { return error }
+            let found = await verdict.value()
+            state.withLock { $0.waiting -= 1 }
+            // An attempt that started before this call began may predate a recovery.
+            guard number >= (earliest ?? 0) else { continue }
+            if case .refused(let error) = found { return error }
             return nil
         }
     }
 
     /// An operation got an answer from the database (a result or a server error).
     func succeeded() {
-        state.withLock { $0 = .proven }
+        state.withLock { $0.proven = true }
     }
 
     /// An operation could not reach the database (unreachable, connection lost, deadline):
     /// the next operations find out again.
     func lostContact() {
-        state.withLock { if case .proven = $0 { $0 = .unknown } }
+        state.withLock { $0.proven = false }
     }
 
-    private func settle(_ running: FirstOffer<Verdict>, with verdict: Verdict) {
+    private func settle(_ number: Int, _ verdict: FirstOffer<Verdict>, with found: Verdict) {
         state.withLock { state in
-            // Only the attempt in charge settles; an operation may have proved the
-            // database reachable meanwhile.
-            guard case .probing(let current) = state, current === running else { return }
-            if case .reachable = verdict { state = .proven } else { state = .unknown }
+            if state.running?.number == number { state.running = nil }
+            // A refusal does not undo a proof an operation made meanwhile.
+            if case .reachable = found { state.proven = true }
         }
-        running.offer(verdict)
+        verdict.offer(found)
     }
 }

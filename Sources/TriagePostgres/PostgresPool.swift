@@ -128,19 +128,21 @@ public final class PostgresPool: Sendable, Service {
         let outcome: DeadlineOutcome<Result>
         do {
             outcome = try await Self.race(work, deadline: { try await sleep(timeout) }, refusal: refusal)
-        } catch let error as PostgresStoreError {
-            switch error.kind {
+        } catch where Task.isCancelled && !(error is PostgresStoreError || error is DedupDataError) {
+            throw CancellationError()
+        } catch {
+            let failure: PostgresStoreError = switch error {
+            case let error as PostgresStoreError: error
+            case let error as DedupDataError:
+                PostgresStoreError(kind: .badData, operation: operation, endpoint: configuration.endpoint, detail: error.problem)
+            default: mapped(error, operation: operation)
+            }
+            switch failure.kind {
             case .unreachable, .connectionLost, .authenticationFailed, .timedOut: probe.lostContact()
             case .statementTimeout, .server, .badData: probe.succeeded()
             case .shutdown: break
             }
-            throw error
-        } catch let error as DedupDataError {
-            throw PostgresStoreError(kind: .badData, operation: operation, endpoint: configuration.endpoint, detail: error.problem)
-        } catch where Task.isCancelled {
-            throw CancellationError()
-        } catch {
-            throw mapped(error, operation: operation)
+            throw failure
         }
         switch outcome {
         case .finished(let result):

@@ -40,15 +40,39 @@ private struct Refused: Error, Equatable {}
         return ConnectProbe { await attempt.run() }
     }
 
-    @Test func operationsArrivingDuringOneAttemptShareItsRefusal() async {
+    @Test func operationsArrivingTogetherShareOneAttemptAndItsRefusal() async {
         let probe = makeProbe()
+        // Every attempt is refused; the ones arriving while the first ran take the next
+        // one, together.
+        let attempt = self.attempt
+        let refusing = Task {
+            while !Task.isCancelled {
+                await attempt.answer(.refused(Refused()), afterAttempts: 0)
+                await Task.yield()
+            }
+        }
         async let first = probe.refusal()
         async let second = probe.refusal()
         async let third = probe.refusal()
-        await attempt.answer(.refused(Refused()))
         let errors = await [first, second, third]
+        refusing.cancel()
         #expect(errors.allSatisfy { $0 is Refused })
-        #expect(attempt.attempts == 1)
+        #expect(attempt.attempts <= 2)
+    }
+
+    @Test func anAttemptThatStartedBeforeAnOperationArrivedDoesNotAnswerIt() async {
+        let probe = makeProbe()
+        async let early = probe.refusal()
+        while attempt.attempts < 1 { await Task.yield() }
+        async let late = probe.refusal()
+        while probe.waitingOperations < 2 { await Task.yield() }
+        // The database comes back between the two: the first attempt's refusal is old news
+        // for the late operation, which waits for an attempt of its own.
+        await attempt.answer(.refused(Refused()))
+        #expect(await early is Refused)
+        await attempt.answer(.reachable, afterAttempts: 2)
+        #expect(await late == nil)
+        #expect(attempt.attempts == 2)
     }
 
     @Test func aFinishedAttemptIsNotReusedSoADatabaseThatCameBackIsFoundAtOnce() async {
