@@ -8,9 +8,9 @@ import Triage
 /// postgres-nio's pool keeps a request queued while it retries connecting; only the
 /// deadline (5 s by default) ends it. A worker starting while PostgreSQL is down admitted
 /// its whole in-flight bound of records, each waiting those 5 s for its catalog lookup
-/// before the breaker could open: the pipeline stood still. With the probe, the first
-/// operation makes one direct connection attempt, every operation arriving meanwhile
-/// shares its result, and a refusal fails them all within the attempt's round trip.
+/// before the breaker could open: the pipeline stood still. With the probe, operations
+/// share direct connection attempts, one at a time, and a refusal fails them within an
+/// attempt's round trip (two for one arriving while an older attempt runs).
 ///
 /// - One attempt at a time. An operation only takes the verdict of an attempt that
 ///   started after it arrived: one arriving while an older attempt runs waits for it to
