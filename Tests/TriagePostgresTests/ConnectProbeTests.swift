@@ -40,7 +40,7 @@ private struct Refused: Error, Equatable {}
         return ConnectProbe { await attempt.run() }
     }
 
-    @Test func operationsArrivingTogetherShareOneAttemptAndItsRefusal() async {
+    @Test func operationsArrivingTogetherShareAtMostTwoAttemptsAndTheirRefusal() async {
         let probe = makeProbe()
         // Every attempt is refused; the ones arriving while the first ran take the next
         // one, together.
