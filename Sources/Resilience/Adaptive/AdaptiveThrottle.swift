@@ -1,0 +1,159 @@
+import Locking
+
+/// Client-side adaptive throttling (Google SRE, "Handling Overload"): the client rejects
+/// a share of its own requests locally once the backend accepts fewer than `1/K` of them,
+///
+///     P(reject) = max(0, (requests − K · accepts) / (requests + 1))
+///
+/// over a sliding time window, capped at ``Configuration/maxRejectionProbability`` so some
+/// requests always reach the backend and show when it recovers.
+///
+/// `requests` counts every request asked of ``admit()``, rejected ones included (that is
+/// what makes the throttle back off as the backend keeps refusing); `accepts` counts the
+/// requests the caller reports with ``recordAccepted()``: those the backend answered,
+/// whatever the answer, other than an overload signal (a timeout, 429, 503, a refused
+/// connection). With K = 2 the backend sees about twice what it can take, so it stays
+/// the judge of its capacity while the client sheds the rest before sending.
+///
+/// In shadow mode (``Configuration/shadow``) every request is admitted and a request the
+/// throttle would have rejected is counted in ``AdaptiveRejections/shadowRejections``.
+///
+/// Thread-safe; one lock, held for a few additions per call.
+public final class AdaptiveThrottle: Sendable {
+    /// The throttle's settings. Every property has a default; ``validate()`` (run by the
+    /// initializer) rejects out-of-range values naming the field.
+    public struct Configuration: Sendable, Equatable {
+        /// The window requests and accepts are counted over. Default 120 s (SRE's two
+        /// minutes: long enough to smooth bursts, short enough to follow a recovery).
+        public var window: Duration = .seconds(120)
+        /// The granularity of the window: an event counts for
+        /// between `window - bucket` and `window`. Default 1 s; `window` must be a whole
+        /// number of buckets.
+        public var bucket: Duration = .seconds(1)
+        /// K: how many requests per accepted one the client still sends. At least 1;
+        /// lower is more aggressive. Default 2.
+        public var multiplier: Double = 2
+        /// The highest rejection probability, in 0..<1, so the throttle never rejects
+        /// everything. Default 0.9.
+        public var maxRejectionProbability: Double = 0.9
+        /// Compute and report decisions without rejecting. Default `false`.
+        public var shadow: Bool = false
+
+        /// The defaults.
+        public init() {}
+
+        /// Checks every field.
+        /// - Throws: ``CircuitBreaker/ConfigurationError`` naming the first invalid field.
+        public func validate() throws(CircuitBreaker.ConfigurationError) {
+            try CircuitBreaker.ConfigurationError.checkWindow(window, field: "window", bucket: bucket, bucketField: "bucket")
+            guard multiplier.isFinite, multiplier >= 1 else {
+                throw CircuitBreaker.ConfigurationError(field: "multiplier", reason: "must be at least 1, got \(multiplier)")
+            }
+            guard maxRejectionProbability >= 0, maxRejectionProbability < 1 else {
+                throw CircuitBreaker.ConfigurationError(
+                    field: "maxRejectionProbability", reason: "must be in 0..<1, got \(maxRejectionProbability)")
+            }
+        }
+    }
+
+    /// What ``admit()`` decided.
+    public struct Decision: Sendable, Equatable {
+        /// Whether the request may go to the backend (always, in shadow mode).
+        public var admitted: Bool
+        /// Whether the throttle rejected it, or in shadow mode would have.
+        public var wouldReject: Bool
+        /// The rejection probability the decision was drawn against.
+        public var probability: Double
+    }
+
+    /// The throttle's counts at one moment.
+    public struct Snapshot: Sendable, Equatable {
+        /// Requests in the window.
+        public var requests: Int64
+        /// Accepted requests in the window.
+        public var accepts: Int64
+        /// The rejection probability now.
+        public var probability: Double
+        /// What it refused, or in shadow mode would have.
+        public var refused: AdaptiveRejections
+    }
+
+    private struct State: Sendable {
+        var window: WindowedCounters
+        var refused = AdaptiveRejections()
+    }
+
+    private static let requestsField = 0
+    private static let acceptsField = 1
+
+    /// The settings it was created with.
+    public let configuration: Configuration
+    private let clock: ResilienceClock
+    private let random: @Sendable () -> Double
+    private let state: LockedValue<State>
+
+    /// Creates a throttle with no history (it admits everything until the backend
+    /// refuses).
+    /// - Parameters:
+    ///   - clock: the clock of the window.
+    ///   - random: uniform numbers in `0..<1` the decisions are drawn with; inject a fixed
+    ///     sequence to make decisions deterministic in tests.
+    /// - Throws: ``CircuitBreaker/ConfigurationError`` for an invalid `configuration`.
+    public init<C: Clock>(
+        _ configuration: Configuration = Configuration(),
+        clock: C = ContinuousClock(),
+        random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }
+    ) throws(CircuitBreaker.ConfigurationError) where C.Duration == Duration {
+        try configuration.validate()
+        self.configuration = configuration
+        self.clock = ResilienceClock(clock)
+        self.random = random
+        state = LockedValue(State(window: WindowedCounters(window: configuration.window, bucket: configuration.bucket, fields: 2)))
+    }
+
+    /// Decides whether a request goes to the backend, counting it as a request.
+    /// - Returns: the decision; never fails.
+    public func admit() -> Decision {
+        let now = clock.now()
+        let draw = random()
+        return state.withLock { state in
+            let probability = Self.probability(
+                requests: state.window.sum(Self.requestsField, at: now),
+                accepts: state.window.sum(Self.acceptsField, at: now),
+                configuration: configuration)
+            state.window.add(Self.requestsField, at: now)
+            let wouldReject = draw < probability
+            let rejected = wouldReject && state.refused.refuse(shadow: configuration.shadow)
+            return Decision(admitted: !rejected, wouldReject: wouldReject, probability: probability)
+        }
+    }
+
+    /// Counts one admitted request the backend accepted (answered, not overloaded).
+    public func recordAccepted() {
+        let now = clock.now()
+        state.withLock { $0.window.add(Self.acceptsField, at: now) }
+    }
+
+    /// The rejection probability the next request would be drawn against.
+    public var rejectionProbability: Double { snapshot.probability }
+
+    /// The counts now.
+    public var snapshot: Snapshot {
+        let now = clock.now()
+        return state.withLock { state in
+            let requests = state.window.sum(Self.requestsField, at: now)
+            let accepts = state.window.sum(Self.acceptsField, at: now)
+            return Snapshot(
+                requests: requests, accepts: accepts,
+                probability: Self.probability(requests: requests, accepts: accepts, configuration: configuration),
+                refused: state.refused)
+        }
+    }
+
+    /// The SRE formula, capped.
+    static func probability(requests: Int64, accepts: Int64, configuration: Configuration) -> Double {
+        let excess = Double(requests) - configuration.multiplier * Double(accepts)
+        guard excess > 0 else { return 0 }
+        return min(configuration.maxRejectionProbability, excess / (Double(requests) + 1))
+    }
+}

@@ -1,0 +1,392 @@
+import Locking
+import Resilience
+import Synchronization
+import Testing
+
+/// Uniform "random" numbers from a fixed list, in order (the last repeats).
+final class FixedDraws: Sendable {
+    private let draws: LockedValue<[Double]>
+    init(_ draws: [Double]) { self.draws = LockedValue(draws) }
+    var next: @Sendable () -> Double {
+        { [self] in draws.withLock { $0.count > 1 ? $0.removeFirst() : $0[0] } }
+    }
+}
+
+/// Calls in flight and the most there ever were at once.
+final class InFlightGauge: Sendable {
+    private let current = Atomic<Int>(0)
+    private let peak = Atomic<Int>(0)
+    func enter() { peak.max(current.add(1, ordering: .relaxed).newValue, ordering: .relaxed) }
+    func leave() { current.subtract(1, ordering: .relaxed) }
+    var highest: Int { peak.load(ordering: .relaxed) }
+}
+
+@Suite("AdaptiveThrottle")
+struct AdaptiveThrottleTests {
+    let clock = ManualClock()
+
+    func throttle(_ adjust: (inout AdaptiveThrottle.Configuration) -> Void = { _ in }, draws: [Double] = [0.999])
+    throws -> AdaptiveThrottle {
+        var configuration = AdaptiveThrottle.Configuration()
+        adjust(&configuration)
+        return try AdaptiveThrottle(configuration, clock: clock, random: FixedDraws(draws).next)
+    }
+
+    @Test func probabilityFollowsTheFormulaAtKnownCounts() throws {
+        let throttle = try throttle()
+        for _ in 0..<10 { _ = throttle.admit() }
+        for _ in 0..<3 { throttle.recordAccepted() }
+        let snapshot = throttle.snapshot
+        #expect(snapshot.requests == 10 && snapshot.accepts == 3)
+        #expect(snapshot.probability == (10 - 2 * 3) / 11.0)
+    }
+
+    @Test func aBackendAcceptingHalfOrMoreIsNeverThrottled() throws {
+        let throttle = try throttle(draws: [0])
+        for _ in 0..<100 {
+            #expect(throttle.admit().admitted)
+            throttle.recordAccepted()
+            _ = throttle.admit()  // every other request refused by the backend
+        }
+        #expect(throttle.snapshot.accepts == 100)
+        #expect(throttle.rejectionProbability == 0)
+    }
+
+    @Test func theProbabilityIsCappedSoSomeRequestsAlwaysGetThrough() throws {
+        let throttle = try throttle { $0.maxRejectionProbability = 0.9 }
+        for _ in 0..<1000 { _ = throttle.admit() }
+        #expect(throttle.rejectionProbability == 0.9)
+        let lower = try self.throttle { $0.multiplier = 1; $0.maxRejectionProbability = 0.5 }
+        for _ in 0..<4 { _ = lower.admit() }
+        #expect(lower.rejectionProbability == 0.5)  // 4/5 capped
+    }
+
+    @Test func decisionsAreDrawnAgainstTheProbabilityAndRejectedRequestsStillCount() throws {
+        let throttle = try throttle(draws: [0.999, 0.999, 0.999, 0.999, 0.5, 0.6, 0.1])
+        for _ in 0..<4 { #expect(throttle.admit().admitted) }
+        // 4 requests, no accepts: p = 4/5 capped at 0.9 → 0.8.
+        let first = throttle.admit()
+        #expect(!first.admitted && first.wouldReject && first.probability == 0.8)
+        #expect(throttle.admit().probability == 5 / 6.0)  // the rejected one is a request too
+        throttle.recordAccepted()
+        throttle.recordAccepted()
+        throttle.recordAccepted()
+        // 6 requests, 3 accepts: p = 0 → admitted whatever the draw (0.1).
+        let last = throttle.admit()
+        #expect(last.admitted && !last.wouldReject && last.probability == 0)
+        #expect(throttle.snapshot.refused.rejections == 2)
+    }
+
+    @Test func eventsLeaveTheWindowExactlyAtItsEdge() throws {
+        let throttle = try throttle { $0.window = .seconds(10); $0.bucket = .seconds(1) }
+        for _ in 0..<10 { _ = throttle.admit() }
+        clock.advance(by: .seconds(5))
+        throttle.recordAccepted()
+        clock.advance(to: .init(offset: .seconds(10) - .nanoseconds(1)))
+        #expect(throttle.snapshot.requests == 10)
+        #expect(throttle.snapshot.probability == 8 / 11.0)
+        clock.advance(to: .init(offset: .seconds(10)))
+        #expect(throttle.snapshot.requests == 0 && throttle.snapshot.accepts == 1)
+        #expect(throttle.rejectionProbability == 0)
+        clock.advance(to: .init(offset: .seconds(15) - .nanoseconds(1)))
+        #expect(throttle.snapshot.accepts == 1)
+        clock.advance(to: .init(offset: .seconds(15)))
+        #expect(throttle.snapshot.accepts == 0)
+        // An event in the middle of a bucket leaves with the whole bucket.
+        clock.advance(to: .init(offset: .milliseconds(20_500)))
+        _ = throttle.admit()
+        clock.advance(to: .init(offset: .seconds(30) - .nanoseconds(1)))
+        #expect(throttle.snapshot.requests == 1)
+        clock.advance(to: .init(offset: .seconds(30)))
+        #expect(throttle.snapshot.requests == 0)
+        // A jump of more than the window clears it.
+        for _ in 0..<3 { _ = throttle.admit() }
+        clock.advance(by: .seconds(500))
+        #expect(throttle.snapshot.requests == 0)
+    }
+
+    @Test func shadowModeNeverRejectsButCountsWhatItWouldHave() throws {
+        let throttle = try throttle({ $0.shadow = true }, draws: [0])
+        var wouldHave = 0
+        for _ in 0..<1000 {
+            let decision = throttle.admit()
+            #expect(decision.admitted)
+            if decision.wouldReject { wouldHave += 1 }
+        }
+        #expect(wouldHave == 999)  // the first request saw p = 0
+        #expect(throttle.snapshot.refused.shadowRejections == 999 && throttle.snapshot.refused.rejections == 0)
+    }
+
+    @Test func concurrentCallersLoseNoCount() async throws {
+        let throttle = try throttle()
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<8 {
+                group.addTask {
+                    for index in 0..<500 {
+                        _ = throttle.admit()
+                        if index % 2 == 0 { throttle.recordAccepted() }
+                    }
+                }
+            }
+        }
+        #expect(throttle.snapshot.requests == 4000 && throttle.snapshot.accepts == 2000)
+    }
+
+    @Test func invalidSettingsNameTheField() {
+        func field(_ adjust: (inout AdaptiveThrottle.Configuration) -> Void) -> String? {
+            var configuration = AdaptiveThrottle.Configuration()
+            adjust(&configuration)
+            return #expect(throws: CircuitBreaker.ConfigurationError.self) { try configuration.validate() }?.field
+        }
+        #expect(field { $0.multiplier = 0.5 } == "multiplier")
+        #expect(field { $0.maxRejectionProbability = 1 } == "maxRejectionProbability")
+        #expect(field { $0.bucket = .zero } == "bucket")
+        #expect(field { $0.window = .milliseconds(1500) } == "window")
+        #expect(field { $0.window = .milliseconds(500) } == "window")
+    }
+}
+
+@Suite("RetryBudget")
+struct RetryBudgetTests {
+    let clock = ManualClock()
+
+    func budget(_ adjust: (inout RetryBudget.Configuration) -> Void = { _ in }) throws -> RetryBudget {
+        var configuration = RetryBudget.Configuration()
+        adjust(&configuration)
+        return try RetryBudget(configuration, clock: clock)
+    }
+
+    @Test func theReserveAllowsMinimumPerSecondTimesTTLWithNoTraffic() throws {
+        let budget = try budget { $0.minimumPerSecond = 10; $0.ttl = .seconds(10) }
+        #expect(budget.snapshot.balance == 100)
+        for _ in 0..<100 { #expect(budget.tryRetry()) }
+        #expect(!budget.tryRetry())
+        #expect(budget.snapshot.refused.rejections == 1 && budget.snapshot.retries == 100)
+    }
+
+    @Test func requestsDepositTheirRatio() throws {
+        let budget = try budget { $0.minimumPerSecond = 0; $0.ratio = 0.2 }
+        #expect(!budget.tryRetry())
+        for _ in 0..<50 { budget.recordRequest() }
+        #expect(budget.snapshot.balance == 10)
+        for _ in 0..<10 { #expect(budget.tryRetry()) }
+        #expect(!budget.tryRetry())
+        for _ in 0..<4 { budget.recordRequest() }
+        #expect(!budget.tryRetry())  // 0.8 of a token
+        budget.recordRequest()
+        #expect(budget.tryRetry())
+    }
+
+    @Test func depositsAndWithdrawalsExpireAfterTheTTL() throws {
+        let budget = try budget { $0.minimumPerSecond = 0.5; $0.ttl = .seconds(10); $0.ratio = 0.5 }
+        // Reserve 5. At t=0: 4 requests (+2), 7 retries → balance 0.
+        for _ in 0..<4 { budget.recordRequest() }
+        for _ in 0..<7 { #expect(budget.tryRetry()) }
+        #expect(!budget.tryRetry())
+        clock.advance(to: .init(offset: .seconds(3)))
+        for _ in 0..<2 { budget.recordRequest() }  // +1
+        #expect(budget.tryRetry())
+        #expect(!budget.tryRetry())
+        clock.advance(to: .init(offset: .seconds(10) - .nanoseconds(1)))
+        #expect(!budget.tryRetry())
+        // At t=10 the first second's deposits (2) and retries (7) leave: 5 + 1 − 1 = 5.
+        clock.advance(to: .init(offset: .seconds(10)))
+        #expect(budget.snapshot.balance == 5)
+        #expect(budget.snapshot.requests == 2 && budget.snapshot.retries == 1)
+        clock.advance(to: .init(offset: .seconds(13)))
+        #expect(budget.snapshot.balance == 5 && budget.snapshot.requests == 0 && budget.snapshot.retries == 0)
+    }
+
+    @Test func shadowModeAllowsEveryRetryAndCountsTheOverdraft() throws {
+        let budget = try budget { $0.minimumPerSecond = 0.1; $0.ttl = .seconds(10); $0.shadow = true }
+        for _ in 0..<5 { #expect(budget.tryRetry()) }
+        #expect(budget.snapshot.refused.shadowRejections == 4 && budget.snapshot.refused.rejections == 0)
+        #expect(budget.snapshot.retries == 5 && budget.snapshot.balance == 0)
+    }
+
+    @Test func concurrentRetriesNeverOverdrawTheBudget() async throws {
+        let budget = try budget { $0.minimumPerSecond = 10; $0.ttl = .seconds(10) }
+        let granted = Counter()
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<8 {
+                group.addTask {
+                    for _ in 0..<100 where budget.tryRetry() { granted.increment() }
+                }
+            }
+        }
+        #expect(granted.count == 100)
+        #expect(budget.snapshot.refused.rejections == 700)
+    }
+
+    @Test func invalidSettingsNameTheField() {
+        func field(_ adjust: (inout RetryBudget.Configuration) -> Void) -> String? {
+            var configuration = RetryBudget.Configuration()
+            adjust(&configuration)
+            return #expect(throws: CircuitBreaker.ConfigurationError.self) { try configuration.validate() }?.field
+        }
+        #expect(field { $0.ratio = 1.5 } == "ratio")
+        #expect(field { $0.minimumPerSecond = -1 } == "minimumPerSecond")
+        #expect(field { $0.ttl = .milliseconds(2500) } == "ttl")
+    }
+}
+
+@Suite("ConcurrencyLimit")
+struct ConcurrencyLimitTests {
+    let clock = ManualClock()
+
+    func limiter(_ adjust: (inout ConcurrencyLimit.Configuration) -> Void = { _ in }) throws -> ConcurrencyLimit {
+        var configuration = ConcurrencyLimit.Configuration()
+        adjust(&configuration)
+        return try ConcurrencyLimit(configuration, clock: clock)
+    }
+
+    /// A server with `capacity` calls of `base` latency at once; above that, calls queue and
+    /// take proportionally longer. Each round admits as many calls as the limiter allows,
+    /// completes them all after the latency that many calls make, and advances the clock.
+    func drive(_ limiter: ConcurrencyLimit, rounds: Int, capacity: Int, base: Duration) -> [Int] {
+        var limits: [Int] = []
+        for _ in 0..<rounds {
+            var permits: [ConcurrencyLimit.Permit] = []
+            while let permit = limiter.tryAcquire() { permits.append(permit) }
+            #expect(permits.count == limiter.snapshot.limit)
+            let latency = base * (Double(max(capacity, permits.count)) / Double(capacity))
+            clock.advance(by: latency)
+            for permit in permits { limiter.release(permit, outcome: .success) }
+            limits.append(limiter.limit)
+        }
+        return limits
+    }
+
+    @Test func theLimitConvergesToTheServersCapacityAndFollowsItDown() throws {
+        for initial in [1, 10] {
+            let limiter = try limiter { $0.initialLimit = initial }
+            let limits = drive(limiter, rounds: 200, capacity: 10, base: .milliseconds(100))
+            // Vegas keeps alpha...beta calls queued beyond the capacity.
+            #expect(limits.dropFirst(50).allSatisfy { (10...20).contains($0) }, "from \(initial): \(limits)")
+            #expect(limiter.snapshot.baseline == .milliseconds(100))
+            // The server loses half its capacity: the limit follows.
+            let after = drive(limiter, rounds: 200, capacity: 5, base: .milliseconds(100))
+            #expect(after.dropFirst(50).allSatisfy { (5...15).contains($0) }, "from \(initial): \(after)")
+        }
+    }
+
+    @Test func aDroppedCallShrinksTheLimitByTheBackoffRatio() throws {
+        let limiter = try limiter { $0.initialLimit = 20; $0.minLimit = 17 }
+        let permits = (0..<3).compactMap { _ in limiter.tryAcquire() }
+        limiter.release(permits[0], outcome: .dropped)
+        #expect(limiter.limit == 18)
+        limiter.release(permits[1], outcome: .dropped)
+        #expect(limiter.limit == 17)  // 16.2, held at minLimit
+        limiter.release(permits[2], outcome: .ignored)
+        let snapshot = limiter.snapshot
+        #expect(snapshot.limit == 17 && snapshot.inFlight == 0 && snapshot.baseline == nil)
+    }
+
+    @Test func aLongIncidentDoesNotDriftTheLimitBackUpWhenHealthyLatencyIsBounded() throws {
+        func afterIncident(maxHealthyLatency: Duration?) throws -> Int {
+            let clock = ManualClock()
+            var configuration = ConcurrencyLimit.Configuration()
+            configuration.maxHealthyLatency = maxHealthyLatency
+            configuration.baselineWindow = .seconds(60)
+            let limiter = try ConcurrencyLimit(configuration, clock: clock)
+            // Healthy: the limit is used and each call takes 100 ms.
+            for _ in 0..<20 {
+                let permits = (0..<limiter.limit).compactMap { _ in limiter.tryAcquire() }
+                clock.advance(by: .milliseconds(100))
+                for permit in permits { limiter.release(permit, outcome: .success) }
+            }
+            // Ten minutes of every call taking 500 ms, however few are in flight.
+            let incidentEnd = clock.now.advanced(by: .seconds(600))
+            while clock.now < incidentEnd {
+                let permits = (0..<limiter.limit).compactMap { _ in limiter.tryAcquire() }
+                clock.advance(by: .milliseconds(500))
+                for permit in permits { limiter.release(permit, outcome: .success) }
+            }
+            return limiter.limit
+        }
+        // Without the bound the baseline rises to 500 ms after two windows and the limit
+        // grows back as if nothing were wrong; with it, every such call is overload.
+        #expect(try afterIncident(maxHealthyLatency: nil) > 100)
+        #expect(try afterIncident(maxHealthyLatency: .milliseconds(250)) == 1)
+    }
+
+    @Test func anUnusedLimitDoesNotGrow() throws {
+        let limiter = try limiter { $0.initialLimit = 20 }
+        for _ in 0..<100 {
+            let permit = try #require(limiter.tryAcquire())
+            clock.advance(by: .milliseconds(100))
+            limiter.release(permit, outcome: .success)
+        }
+        #expect(limiter.limit == 20)
+    }
+
+    @Test func sharesReservedForHigherPrioritiesAreKeptFromLowerOnes() throws {
+        let limiter = try limiter { $0.initialLimit = 10; $0.maxLimit = 10; $0.reservedShares = [1: 0.2, 2: 0.3] }
+        var permits: [ConcurrencyLimit.Permit] = []
+        func take(_ priority: Int) -> Int {
+            var taken = 0
+            while let permit = limiter.tryAcquire(priority: priority) {
+                permits.append(permit)
+                taken += 1
+            }
+            return taken
+        }
+        #expect(take(0) == 5)  // 10 − 2 − 3 reserved above it
+        #expect(take(1) == 2)  // up to 10 − 3
+        #expect(take(2) == 3)  // the whole limit
+        #expect(take(5) == 0)
+        // Freed capacity goes to whoever asks, within their share.
+        for permit in permits.prefix(4) { limiter.release(permit, outcome: .ignored) }
+        #expect(take(1) == 1)  // 6 in flight, 7 allowed
+        #expect(take(2) == 3)
+        #expect(limiter.snapshot.refused.rejections == 6)
+    }
+
+    @Test func shadowModeNeverRefusesButCountsTheCallsOverTheLimit() throws {
+        let limiter = try limiter { $0.initialLimit = 2; $0.shadow = true }
+        let permits = (0..<5).compactMap { _ in limiter.tryAcquire() }
+        #expect(permits.count == 5)
+        #expect(permits.map(\.overLimit) == [false, false, true, true, true])
+        #expect(limiter.snapshot.refused.shadowRejections == 3 && limiter.snapshot.inFlight == 5)
+    }
+
+    @Test func concurrentCallersNeverExceedTheLimit() async throws {
+        let limiter = try limiter { $0.initialLimit = 5; $0.minLimit = 5; $0.maxLimit = 5 }
+        let inFlight = InFlightGauge()
+        let admitted = Counter()
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<64 {
+                group.addTask {
+                    for _ in 0..<50 {
+                        guard let permit = limiter.tryAcquire() else { continue }
+                        admitted.increment()
+                        inFlight.enter()
+                        await Task.yield()
+                        inFlight.leave()
+                        limiter.release(permit, outcome: .ignored)
+                    }
+                }
+            }
+        }
+        #expect(inFlight.highest <= 5)
+        #expect(admitted.count + Int(limiter.snapshot.refused.rejections) == 64 * 50)
+        #expect(limiter.snapshot.inFlight == 0)
+    }
+
+    @Test func invalidSettingsNameTheField() {
+        func field(_ adjust: (inout ConcurrencyLimit.Configuration) -> Void) -> String? {
+            var configuration = ConcurrencyLimit.Configuration()
+            adjust(&configuration)
+            return #expect(throws: CircuitBreaker.ConfigurationError.self) { try configuration.validate() }?.field
+        }
+        #expect(field { $0.minLimit = 0 } == "minLimit")
+        #expect(field { $0.maxLimit = 0 } == "maxLimit")
+        #expect(field { $0.initialLimit = 500 } == "initialLimit")
+        #expect(field { $0.beta = 2 } == "beta")
+        #expect(field { $0.backoffRatio = 1 } == "backoffRatio")
+        #expect(field { $0.maxHealthyLatency = .zero } == "maxHealthyLatency")
+        #expect(field { $0.baselineWindow = .zero } == "baselineWindow")
+        #expect(field { $0.reservedShares = [3: 1] } == "reservedShares")
+        #expect(field { $0.reservedShares = [1: 0.5, 2: 0.5] } == "reservedShares")
+    }
+}
