@@ -77,6 +77,32 @@ struct AdaptiveThrottleTests {
         #expect(throttle.snapshot.refused.rejections == 2)
     }
 
+    @Test func lowerPrioritiesAreRejectedFirst() throws {
+        let throttle = try throttle({ $0.priorityLevels = 4 }, draws: [0])
+        for priority in 0..<4 {
+            for _ in 0..<100 { _ = throttle.admit(priority: priority) }
+        }
+        for _ in 0..<100 { throttle.recordAccepted() }
+        // P = (400 − 200) / 401: 199.5 of the 400 requests are to go, priority 0 first.
+        let decisions = (0..<4).map { throttle.admit(priority: $0) }
+        #expect(decisions[0].probability == 1)
+        // Then 401 requests, 101 of them at priority 0: (P · 401 − 101) / 100.
+        #expect(abs(decisions[1].probability - (201 / 402.0 * 401 - 101) / 100) < 1e-12)
+        #expect(decisions[2].probability == 0 && decisions[3].probability == 0)
+        #expect(decisions.map(\.admitted) == [false, false, true, true])
+        // Out-of-range priorities are clamped; a level with no requests yet takes what is left.
+        #expect(throttle.admit(priority: -3).probability == 1)
+        let fresh = try self.throttle { $0.priorityLevels = 3 }
+        for _ in 0..<10 { _ = fresh.admit(priority: 0) }
+        #expect(fresh.admit(priority: 1).probability == 0)  // 10/11 · 10 < 10 requests below
+        #expect(fresh.admit(priority: 9).probability == 0)
+        let starved = try self.throttle { $0.priorityLevels = 2; $0.multiplier = 1; $0.maxRejectionProbability = 0.99 }
+        for _ in 0..<10 { _ = starved.admit(priority: 0) }
+        for _ in 0..<10 { _ = starved.admit(priority: 1) }
+        #expect(starved.admit(priority: 0).probability == 1)
+        #expect(abs(starved.admit(priority: 1).probability - (21 / 22.0 * 21 - 11) / 10) < 1e-12)
+    }
+
     @Test func eventsLeaveTheWindowExactlyAtItsEdge() throws {
         let throttle = try throttle { $0.window = .seconds(10); $0.bucket = .seconds(1) }
         for _ in 0..<10 { _ = throttle.admit() }
@@ -143,6 +169,7 @@ struct AdaptiveThrottleTests {
         #expect(field { $0.bucket = .zero } == "bucket")
         #expect(field { $0.window = .milliseconds(1500) } == "window")
         #expect(field { $0.window = .milliseconds(500) } == "window")
+        #expect(field { $0.priorityLevels = 0 } == "priorityLevels")
     }
 }
 

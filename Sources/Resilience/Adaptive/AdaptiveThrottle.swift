@@ -15,6 +15,15 @@ import Locking
 /// connection). With K = 2 the backend sees about twice what it can take, so it stays
 /// the judge of its capacity while the client sheds the rest before sending.
 ///
+/// With ``Configuration/priorityLevels`` above 1, requests carry a priority and the
+/// lowest go first: the share `P` of all requests that is to be rejected is taken from the
+/// requests of priority 0 (as counted in the window), then 1, and so on, so the highest
+/// priority is only throttled once every lower one is rejected outright:
+///
+///     P(reject at k) = clamp((P · requests − requests below k) / requests at k, 0, 1)
+///
+/// With one level this is `P` itself.
+///
 /// In shadow mode (``Configuration/shadow``) every request is admitted and a request the
 /// throttle would have rejected is counted in ``AdaptiveRejections/shadowRejections``.
 ///
@@ -36,6 +45,9 @@ public final class AdaptiveThrottle: Sendable {
         /// The highest rejection probability, in 0..<1, so the throttle never rejects
         /// everything. Default 0.9.
         public var maxRejectionProbability: Double = 0.9
+        /// How many priorities requests may have (0 the lowest; a higher one is clamped
+        /// to the highest), 1...16. Default 1: all requests are equal.
+        public var priorityLevels: Int = 1
         /// Compute and report decisions without rejecting. Default `false`.
         public var shadow: Bool = false
 
@@ -46,6 +58,9 @@ public final class AdaptiveThrottle: Sendable {
         /// - Throws: ``CircuitBreaker/ConfigurationError`` naming the first invalid field.
         public func validate() throws(CircuitBreaker.ConfigurationError) {
             try CircuitBreaker.ConfigurationError.checkWindow(window, field: "window", bucket: bucket, bucketField: "bucket")
+            guard (1...16).contains(priorityLevels) else {
+                throw CircuitBreaker.ConfigurationError(field: "priorityLevels", reason: "must be in 1...16, got \(priorityLevels)")
+            }
             guard multiplier.isFinite, multiplier >= 1 else {
                 throw CircuitBreaker.ConfigurationError(field: "multiplier", reason: "must be at least 1, got \(multiplier)")
             }
@@ -56,13 +71,14 @@ public final class AdaptiveThrottle: Sendable {
         }
     }
 
-    /// What ``admit()`` decided.
+    /// What ``admit(priority:)`` decided.
     public struct Decision: Sendable, Equatable {
         /// Whether the request may go to the backend (always, in shadow mode).
         public var admitted: Bool
         /// Whether the throttle rejected it, or in shadow mode would have.
         public var wouldReject: Bool
-        /// The rejection probability the decision was drawn against.
+        /// The rejection probability the decision was drawn against (the request's
+        /// priority's).
         public var probability: Double
     }
 
@@ -72,7 +88,7 @@ public final class AdaptiveThrottle: Sendable {
         public var requests: Int64
         /// Accepted requests in the window.
         public var accepts: Int64
-        /// The rejection probability now.
+        /// The rejection probability now, over all priorities.
         public var probability: Double
         /// What it refused, or in shadow mode would have.
         public var refused: AdaptiveRejections
@@ -85,6 +101,9 @@ public final class AdaptiveThrottle: Sendable {
 
     private static let requestsField = 0
     private static let acceptsField = 1
+    /// Requests of priority k are counted in field `firstPriorityField + k` (only with
+    /// more than one level).
+    private static let firstPriorityField = 2
 
     /// The settings it was created with.
     public let configuration: Configuration
@@ -108,19 +127,26 @@ public final class AdaptiveThrottle: Sendable {
         self.configuration = configuration
         self.clock = ResilienceClock(clock)
         self.random = random
-        state = LockedValue(State(window: WindowedCounters(window: configuration.window, bucket: configuration.bucket, fields: 2)))
+        let fields = Self.firstPriorityField + (configuration.priorityLevels > 1 ? configuration.priorityLevels : 0)
+        state = LockedValue(State(window: WindowedCounters(window: configuration.window, bucket: configuration.bucket, fields: fields)))
     }
 
     /// Decides whether a request goes to the backend, counting it as a request.
+    /// - Parameter priority: the request's priority, 0 the lowest (see
+    ///   ``Configuration/priorityLevels``); ignored with one level.
     /// - Returns: the decision; never fails.
-    public func admit() -> Decision {
+    public func admit(priority: Int = 0) -> Decision {
         let now = clock.now()
         let draw = random()
+        let level = min(max(priority, 0), configuration.priorityLevels - 1)
         return state.withLock { state in
-            let probability = Self.probability(
-                requests: state.window.sum(Self.requestsField, at: now),
-                accepts: state.window.sum(Self.acceptsField, at: now),
-                configuration: configuration)
+            let requests = state.window.sum(Self.requestsField, at: now)
+            var probability = Self.probability(
+                requests: requests, accepts: state.window.sum(Self.acceptsField, at: now), configuration: configuration)
+            if configuration.priorityLevels > 1 {
+                probability = Self.share(of: probability * Double(requests), at: level, in: &state.window, now: now)
+                state.window.add(Self.firstPriorityField + level, at: now)
+            }
             state.window.add(Self.requestsField, at: now)
             let wouldReject = draw < probability
             let rejected = wouldReject && state.refused.refuse(shadow: configuration.shadow)
@@ -148,6 +174,18 @@ public final class AdaptiveThrottle: Sendable {
                 probability: Self.probability(requests: requests, accepts: accepts, configuration: configuration),
                 refused: state.refused)
         }
+    }
+
+    /// The rejection probability of priority `level` when `shed` requests of the window
+    /// are to be rejected, lowest priorities first.
+    private static func share(of shed: Double, at level: Int, in window: inout WindowedCounters, now: Duration) -> Double {
+        guard shed > 0 else { return 0 }
+        var below: Int64 = 0
+        for lower in 0..<level { below += window.sum(firstPriorityField + lower, at: now) }
+        let left = shed - Double(below)
+        guard left > 0 else { return 0 }
+        let atLevel = window.sum(firstPriorityField + level, at: now)
+        return atLevel == 0 ? 1 : min(1, left / Double(atLevel))
     }
 
     /// The SRE formula, capped.
