@@ -1,4 +1,5 @@
 import Locking
+import TriageTestSupport
 import Resilience
 import Synchronization
 import Testing
@@ -415,5 +416,121 @@ struct ConcurrencyLimitTests {
         #expect(field { $0.baselineWindow = .zero } == "baselineWindow")
         #expect(field { $0.reservedShares = [3: 1] } == "reservedShares")
         #expect(field { $0.reservedShares = [1: 0.5, 2: 0.5] } == "reservedShares")
+    }
+}
+
+/// An error by which the operation says it timed out.
+struct SlowError: TimeoutReportingError {
+    var timedOutAfter: Duration? { .seconds(2) }
+}
+
+@Suite("AdaptivePolicy")
+struct AdaptivePolicyTests {
+    let clock = ManualClock()
+
+    /// A breaker that opens on the first failure and ignores `IgnoredError`, with every part.
+    func policy(
+        shadow: Bool = false, draws: [Double] = [0.999], limit: Int = 10, reserve: Double = 1
+    ) throws -> AdaptivePolicy {
+        let breaker = try makeBreaker(CircuitBreaker.Configuration(failureThreshold: 1) { !($0 is IgnoredError) }, clock: clock)
+        var budget = RetryBudget.Configuration()
+        budget.minimumPerSecond = reserve / 10
+        budget.ratio = 0
+        budget.shadow = shadow
+        var throttle = AdaptiveThrottle.Configuration()
+        throttle.shadow = shadow
+        var concurrency = ConcurrencyLimit.Configuration()
+        concurrency.initialLimit = limit
+        concurrency.shadow = shadow
+        return AdaptivePolicy(
+            breaker: breaker, retryBudget: try RetryBudget(budget, clock: clock),
+            throttle: try AdaptiveThrottle(throttle, clock: clock, random: FixedDraws(draws).next),
+            concurrencyLimit: try ConcurrencyLimit(concurrency, clock: clock))
+    }
+
+    func parts(_ policy: AdaptivePolicy) throws -> (RetryBudget, AdaptiveThrottle, ConcurrencyLimit) {
+        (try #require(policy.retryBudget), try #require(policy.throttle), try #require(policy.concurrencyLimit))
+    }
+
+    @Test func anOpenBreakerRefusesBeforeAnyPartCounts() async throws {
+        let policy = try policy()
+        let (budget, throttle, limit) = try parts(policy)
+        policy.breaker.forceOpen(reason: "test")
+        let ran = Counter()
+        let outcome = await policy.execute { ran.increment() }
+        #expect(outcome.rejection == .forcedOpen && ran.count == 0)
+        #expect(budget.snapshot.requests == 0 && throttle.snapshot.requests == 0 && limit.snapshot.inFlight == 0)
+    }
+
+    @Test func partsRefuseInOrderEachNamingItself() async throws {
+        let policy = try policy(draws: [0], limit: 1)
+        let (budget, throttle, limit) = try parts(policy)
+        let ran = Counter()
+        // The budget's reserve is one retry: the second is refused before the throttle.
+        #expect(await policy.execute(isRetry: true) { ran.increment() }.value != nil)
+        #expect(await policy.execute(isRetry: true) { ran.increment() }.rejection == .budgetExhausted)
+        #expect(throttle.snapshot.requests == 1)
+        // Three requests, one accepted: the throttle (drawing 0) sheds the next one before
+        // the limit sees it.
+        _ = throttle.admit()
+        _ = throttle.admit()
+        #expect(await policy.execute { ran.increment() }.rejection == .throttled)
+        #expect(limit.snapshot.refused.rejections == 0)
+        // The limit of 1, held by someone else, refuses before the breaker sees the call.
+        for _ in 0..<10 { throttle.recordAccepted() }
+        let held = try #require(limit.tryAcquire())
+        let callsBefore = policy.breaker.snapshot().window.calls
+        #expect(await policy.execute { ran.increment() }.rejection == .limited)
+        #expect(policy.breaker.snapshot().window.calls == callsBefore)
+        limit.release(held, outcome: .ignored)
+        #expect(await policy.execute { ran.increment() }.value != nil)
+        #expect(ran.count == 2)
+        #expect(budget.snapshot.requests == 3)  // each first attempt past the breaker deposits
+    }
+
+    @Test func outcomesFeedTheThrottleAndTheLimit() async throws {
+        let policy = try policy(limit: 20)
+        let (_, throttle, limit) = try parts(policy)
+        clock.advance(by: .seconds(1))
+        #expect(await policy.execute { 1 }.value == 1)
+        #expect(throttle.snapshot.accepts == 1)
+        #expect(limit.snapshot.baseline == .zero)  // a success is a sample; the clock stood still
+        #expect(await policy.execute { () async throws -> Int in throw IgnoredError() }.isIgnored)
+        #expect(throttle.snapshot.accepts == 2)  // the dependency answered
+        #expect(limit.limit == 20)
+        #expect(await policy.execute { () async throws -> Int in throw SlowError() }.isTimeout)
+        #expect(throttle.snapshot.accepts == 2)
+        #expect(limit.limit == 18)  // a timeout is a drop
+        #expect(policy.breaker.state == .open)
+        #expect(throttle.snapshot.requests == 3)
+    }
+
+    @Test func aRefusalFallsBackWithThePartsReason() async throws {
+        let policy = try policy(draws: [0])
+        let (_, throttle, _) = try parts(policy)
+        _ = throttle.admit()
+        let result = try await policy.call(fallback: StaticFallback(-1), policy: .onCircuitOpen) { 1 }
+        #expect(result.value == -1 && result.servedBy != nil)
+        #expect(result.reason == .throttled)
+        #expect(result.fallbackExecutions.map(\.reason) == [.throttled])
+        let strict = await #expect(throws: CircuitBreakerError.self) {
+            try await policy.call(fallback: StaticFallback(-1), policy: .failure) { 1 }
+        }
+        guard case .open(_, .throttled)? = strict else {
+            Issue.record("expected a throttled rejection, got \(String(describing: strict))")
+            return
+        }
+    }
+
+    @Test func shadowModeNeverRefusesAndCountsWhatItWouldHave() async throws {
+        let policy = try policy(shadow: true, draws: [0], limit: 1, reserve: 0)
+        let (budget, throttle, limit) = try parts(policy)
+        _ = throttle.admit()
+        let held = try #require(limit.tryAcquire())
+        #expect(await policy.execute(isRetry: true) { 7 }.value == 7)
+        limit.release(held, outcome: .ignored)
+        #expect(budget.snapshot.refused == throttle.snapshot.refused)
+        #expect(budget.snapshot.refused.shadowRejections == 1 && budget.snapshot.refused.rejections == 0)
+        #expect(limit.snapshot.refused.shadowRejections == 1 && limit.snapshot.refused.rejections == 0)
     }
 }

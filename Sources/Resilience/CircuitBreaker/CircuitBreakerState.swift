@@ -48,7 +48,8 @@ public enum CircuitBreakerHealth: String, Sendable, Hashable, Comparable {
     public static func < (lhs: Self, rhs: Self) -> Bool { lhs.rank < rhs.rank }
 }
 
-/// Why a call was not admitted.
+/// Why a call was not admitted: by the breaker, or by an ``AdaptivePolicy``'s part in
+/// front of it.
 public enum RejectionReason: Sendable, Hashable, CustomStringConvertible {
     /// The breaker is open.
     case open
@@ -56,20 +57,41 @@ public enum RejectionReason: Sendable, Hashable, CustomStringConvertible {
     case forcedOpen
     /// The breaker is half-open and every probe slot is taken.
     case halfOpenProbesExhausted
+    /// The ``AdaptiveThrottle`` shed the call.
+    case throttled
+    /// The ``ConcurrencyLimit`` was reached.
+    case limited
+    /// A retry the ``RetryBudget`` had no token for.
+    case budgetExhausted
 
-    /// `open`, `forced_open` or `half_open_full`.
+    /// `open`, `forced_open`, `half_open_full`, `throttled`, `limited` or `budget_exhausted`.
     public var description: String {
         switch self {
         case .open: "open"
         case .forcedOpen: "forced_open"
         case .halfOpenProbesExhausted: "half_open_full"
+        case .throttled: "throttled"
+        case .limited: "limited"
+        case .budgetExhausted: "budget_exhausted"
+        }
+    }
+
+    /// The fallback reason of a call rejected for this reason: `circuit_open` for the
+    /// breaker's own, the adaptive part's name otherwise.
+    public var fallbackReason: FallbackReason {
+        switch self {
+        case .open, .forcedOpen, .halfOpenProbesExhausted: .circuitOpen
+        case .throttled: .throttled
+        case .limited: .limited
+        case .budgetExhausted: .budgetExhausted
         }
     }
 }
 
 /// The error of the throwing entry points.
 public enum CircuitBreakerError: Error, Sendable, CustomStringConvertible {
-    /// The breaker did not admit the call.
+    /// The call was not admitted: by the breaker or, through an ``AdaptivePolicy``, by
+    /// the part `reason` names.
     case open(breaker: String, reason: RejectionReason)
     /// The operation exceeded the configured per-call timeout and was cancelled.
     case timeout(breaker: String, after: Duration)
@@ -111,7 +133,8 @@ public enum CircuitBreakerError: Error, Sendable, CustomStringConvertible {
 public enum CallOutcome<Value: Sendable>: Sendable {
     /// The operation returned `Value`.
     case success(Value)
-    /// The breaker did not admit the call.
+    /// The call was not admitted (by the breaker or, through an ``AdaptivePolicy``, by a
+    /// part in front of it).
     case rejected(RejectionReason)
     /// The operation exceeded the per-call timeout and was cancelled.
     case timedOut(after: Duration)

@@ -13,14 +13,24 @@ extension CircuitBreaker {
         policy: FallbackPolicy = .onCircuitOpen,
         _ operation: @Sendable () async throws -> T
     ) async throws(CircuitBreakerError) -> GuardedResult<T> {
+        try await fallBack(to: chain, policy: policy, after: await execute(operation))
+    }
+
+    /// Turns what a call through this breaker came to into its guarded result, running
+    /// `chain` when `policy` covers the cause: the one place a call's outcome becomes a
+    /// fallback, for the breaker's own calls and an ``AdaptivePolicy``'s.
+    /// - Throws: As ``call(fallback:policy:_:)``.
+    func fallBack<T: Sendable>(
+        to chain: FallbackChain<T>, policy: FallbackPolicy, after outcome: CallOutcome<T>
+    ) async throws(CircuitBreakerError) -> GuardedResult<T> {
         let trigger: CircuitBreakerError
         let reason: FallbackReason
-        switch await execute(operation) {
+        switch outcome {
         case .success(let value):
             return GuardedResult(value: value)
         case .rejected(let rejection):
             trigger = .open(breaker: name, reason: rejection)
-            reason = .circuitOpen
+            reason = rejection.fallbackReason
         case .timedOut(let after):
             trigger = .timeout(breaker: name, after: after)
             reason = .timeout
@@ -199,7 +209,7 @@ extension CircuitBreaker {
 extension FallbackReason {
     var policy: FallbackPolicy {
         switch self {
-        case .circuitOpen: .circuitOpen
+        case .circuitOpen, .throttled, .limited, .budgetExhausted: .circuitOpen
         case .failure: .failure
         case .timeout: .timeout
         case .featureOff, .readOnly: []

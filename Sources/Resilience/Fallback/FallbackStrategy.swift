@@ -10,6 +10,12 @@ public enum FallbackReason: String, Sendable, Hashable, CaseIterable {
     case featureOff = "feature_off"
     /// A ``DegradedService`` is read-only and rejected a write.
     case readOnly = "read_only"
+    /// An ``AdaptiveThrottle`` shed the call.
+    case throttled
+    /// A ``ConcurrencyLimit`` was reached.
+    case limited
+    /// A ``RetryBudget`` had no token for the retry.
+    case budgetExhausted = "budget_exhausted"
 }
 
 /// When a guarded call turns to its fallback; chosen per call.
@@ -19,7 +25,8 @@ public struct FallbackPolicy: OptionSet, Sendable, Hashable {
     /// Creates a policy from raw bits.
     public init(rawValue: UInt8) { self.rawValue = rawValue }
 
-    /// Fall back when the breaker rejects the call.
+    /// Fall back when the call is not admitted: the breaker rejects it, or a part of an
+    /// ``AdaptivePolicy`` does.
     public static let circuitOpen = FallbackPolicy(rawValue: 1)
     /// Fall back when the operation fails with a counted error.
     public static let failure = FallbackPolicy(rawValue: 2)

@@ -15,6 +15,12 @@ public enum FallbackEventReason: String, Sendable, Codable, CaseIterable {
     /// The primary answered, but less confidently than required (the model's verdict
     /// below `ml.minConfidence`), and the policy published the fallback's answer.
     case lowConfidence = "low_confidence"
+    /// The dependency's adaptive throttle shed the call (it was refusing too many).
+    case throttled
+    /// The dependency's adaptive concurrency limit was reached.
+    case limited
+    /// A retry found the dependency's retry budget empty.
+    case budgetExhausted = "budget_exhausted"
 }
 
 /// One record of `incidents.fallback-events`: one fallback execution.

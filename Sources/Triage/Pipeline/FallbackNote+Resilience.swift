@@ -9,6 +9,9 @@ extension FallbackEventReason {
         case .timeout: self = .timeout
         case .featureOff: self = .featureOff
         case .readOnly: self = .readOnly
+        case .throttled: self = .throttled
+        case .limited: self = .limited
+        case .budgetExhausted: self = .budgetExhausted
         }
     }
 }

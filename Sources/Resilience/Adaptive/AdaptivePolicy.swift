@@ -1,0 +1,118 @@
+/// One dependency's protection: its ``CircuitBreaker`` with, optionally, a
+/// ``RetryBudget``, an ``AdaptiveThrottle`` and a ``ConcurrencyLimit`` in front of it.
+///
+/// A call is asked of each, in this order, and the first that refuses ends it with a
+/// ``CallOutcome/rejected(_:)`` naming itself:
+/// 1. the breaker, when it is open (or forced open): nothing else is asked, so calls an
+///    open breaker refuses count in no window of the parts below;
+/// 2. the retry budget, for retries only (a first attempt deposits into it);
+/// 3. the throttle, at the call's priority;
+/// 4. the concurrency limit, at the call's priority;
+/// 5. the breaker's permit (a half-open breaker admits only its probes), then the call,
+///    under the breaker's timeout.
+///
+/// What the call came to feeds the parts: the throttle counts it accepted when it
+/// succeeded or failed with an error the breaker does not count (the dependency
+/// answered); a counted failure or a timeout is not an accept. The concurrency limit
+/// takes the latency of a success as a sample, a timeout as a drop, and learns nothing
+/// from a failure. A part in shadow mode decides and counts but never refuses.
+///
+/// Without parts this is the breaker alone.
+public struct AdaptivePolicy: Sendable {
+    /// The breaker.
+    public let breaker: CircuitBreaker
+    /// The retry budget, if any.
+    public let retryBudget: RetryBudget?
+    /// The throttle, if any.
+    public let throttle: AdaptiveThrottle?
+    /// The concurrency limit, if any.
+    public let concurrencyLimit: ConcurrencyLimit?
+
+    /// Composes `breaker` with the given parts.
+    public init(
+        breaker: CircuitBreaker, retryBudget: RetryBudget? = nil, throttle: AdaptiveThrottle? = nil,
+        concurrencyLimit: ConcurrencyLimit? = nil
+    ) {
+        self.breaker = breaker
+        self.retryBudget = retryBudget
+        self.throttle = throttle
+        self.concurrencyLimit = concurrencyLimit
+    }
+
+    /// Runs `operation` if every part and the breaker admit it, and returns what happened.
+    /// - Parameters:
+    ///   - priority: the call's priority for the throttle and the limit, 0 the lowest.
+    ///   - isRetry: whether this is a retry of a call that failed (it draws from the
+    ///     retry budget) rather than a first attempt (which deposits into it).
+    /// - Returns: the outcome; a refusal is ``CallOutcome/rejected(_:)`` with the reason
+    ///   of whoever refused. Never throws: the operation's error is in the outcome.
+    public func execute<T: Sendable>(
+        priority: Int = 0, isRetry: Bool = false, _ operation: @Sendable () async throws -> T
+    ) async -> CallOutcome<T> {
+        if let rejection = breaker.rejectionWithoutLock() {
+            breaker.countRejection(rejection)
+            return .rejected(rejection)
+        }
+        if let retryBudget {
+            if !isRetry {
+                retryBudget.recordRequest()
+            } else if !retryBudget.tryRetry() {
+                return .rejected(.budgetExhausted)
+            }
+        }
+        if let throttle, !throttle.admit(priority: priority).admitted {
+            return .rejected(.throttled)
+        }
+        var permit: ConcurrencyLimit.Permit?
+        if let concurrencyLimit {
+            guard let acquired = concurrencyLimit.tryAcquire(priority: priority) else { return .rejected(.limited) }
+            permit = acquired
+        }
+        let outcome = await breaker.execute(operation)
+        switch outcome {
+        case .success, .ignoredFailure:
+            throttle?.recordAccepted()
+        case .rejected, .timedOut, .failure:
+            break
+        }
+        if let concurrencyLimit, let permit {
+            let sample: ConcurrencyLimit.Outcome =
+                switch outcome {
+                case .success: .success
+                case .timedOut: .dropped
+                case .rejected, .failure, .ignoredFailure: .ignored
+                }
+            concurrencyLimit.release(permit, outcome: sample)
+        }
+        return outcome
+    }
+
+    /// Runs `operation` as ``execute(priority:isRetry:_:)`` and, when `policy` says so,
+    /// falls back to `chain`, as ``CircuitBreaker/call(fallback:policy:_:)`` does; a
+    /// refusal by a part falls back under ``FallbackPolicy/circuitOpen`` with the part's
+    /// reason (``FallbackReason/throttled``, ``FallbackReason/limited``,
+    /// ``FallbackReason/budgetExhausted``).
+    /// - Throws: As ``CircuitBreaker/call(fallback:policy:_:)``.
+    public func call<T: Sendable>(
+        priority: Int = 0,
+        isRetry: Bool = false,
+        fallback chain: FallbackChain<T>,
+        policy: FallbackPolicy = .onCircuitOpen,
+        _ operation: @Sendable () async throws -> T
+    ) async throws(CircuitBreakerError) -> GuardedResult<T> {
+        try await breaker.fallBack(
+            to: chain, policy: policy, after: await execute(priority: priority, isRetry: isRetry, operation))
+    }
+
+    /// ``call(priority:isRetry:fallback:policy:_:)`` with a single strategy.
+    /// - Throws: As ``CircuitBreaker/call(fallback:policy:_:)``.
+    public func call<T: Sendable>(
+        priority: Int = 0,
+        isRetry: Bool = false,
+        fallback strategy: some FallbackStrategy<T>,
+        policy: FallbackPolicy = .onCircuitOpen,
+        _ operation: @Sendable () async throws -> T
+    ) async throws(CircuitBreakerError) -> GuardedResult<T> {
+        try await call(priority: priority, isRetry: isRetry, fallback: FallbackChain([strategy]), policy: policy, operation)
+    }
+}
