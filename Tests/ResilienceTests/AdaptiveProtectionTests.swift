@@ -1,4 +1,5 @@
 import Locking
+import MetricsTestKit
 import TriageTestSupport
 import Resilience
 import Synchronization
@@ -187,36 +188,36 @@ struct RetryBudgetTests {
     @Test func theReserveAllowsMinimumPerSecondTimesTTLWithNoTraffic() throws {
         let budget = try budget { $0.minimumPerSecond = 10; $0.ttl = .seconds(10) }
         #expect(budget.snapshot.balance == 100)
-        for _ in 0..<100 { #expect(budget.tryRetry()) }
-        #expect(!budget.tryRetry())
+        for _ in 0..<100 { #expect(budget.tryRetry().allowed) }
+        #expect(!budget.tryRetry().allowed)
         #expect(budget.snapshot.refused.rejections == 1 && budget.snapshot.retries == 100)
     }
 
     @Test func requestsDepositTheirRatio() throws {
         let budget = try budget { $0.minimumPerSecond = 0; $0.ratio = 0.2 }
-        #expect(!budget.tryRetry())
+        #expect(!budget.tryRetry().allowed)
         for _ in 0..<50 { budget.recordRequest() }
         #expect(budget.snapshot.balance == 10)
-        for _ in 0..<10 { #expect(budget.tryRetry()) }
-        #expect(!budget.tryRetry())
+        for _ in 0..<10 { #expect(budget.tryRetry().allowed) }
+        #expect(!budget.tryRetry().allowed)
         for _ in 0..<4 { budget.recordRequest() }
-        #expect(!budget.tryRetry())  // 0.8 of a token
+        #expect(!budget.tryRetry().allowed)  // 0.8 of a token
         budget.recordRequest()
-        #expect(budget.tryRetry())
+        #expect(budget.tryRetry().allowed)
     }
 
     @Test func depositsAndWithdrawalsExpireAfterTheTTL() throws {
         let budget = try budget { $0.minimumPerSecond = 0.5; $0.ttl = .seconds(10); $0.ratio = 0.5 }
         // Reserve 5. At t=0: 4 requests (+2), 7 retries → balance 0.
         for _ in 0..<4 { budget.recordRequest() }
-        for _ in 0..<7 { #expect(budget.tryRetry()) }
-        #expect(!budget.tryRetry())
+        for _ in 0..<7 { #expect(budget.tryRetry().allowed) }
+        #expect(!budget.tryRetry().allowed)
         clock.advance(to: .init(offset: .seconds(3)))
         for _ in 0..<2 { budget.recordRequest() }  // +1
-        #expect(budget.tryRetry())
-        #expect(!budget.tryRetry())
+        #expect(budget.tryRetry().allowed)
+        #expect(!budget.tryRetry().allowed)
         clock.advance(to: .init(offset: .seconds(10) - .nanoseconds(1)))
-        #expect(!budget.tryRetry())
+        #expect(!budget.tryRetry().allowed)
         // At t=10 the first second's deposits (2) and retries (7) leave: 5 + 1 − 1 = 5.
         clock.advance(to: .init(offset: .seconds(10)))
         #expect(budget.snapshot.balance == 5)
@@ -227,7 +228,7 @@ struct RetryBudgetTests {
 
     @Test func shadowModeAllowsEveryRetryAndCountsTheOverdraft() throws {
         let budget = try budget { $0.minimumPerSecond = 0.1; $0.ttl = .seconds(10); $0.shadow = true }
-        for _ in 0..<5 { #expect(budget.tryRetry()) }
+        for _ in 0..<5 { #expect(budget.tryRetry().allowed) }
         #expect(budget.snapshot.refused.shadowRejections == 4 && budget.snapshot.refused.rejections == 0)
         #expect(budget.snapshot.retries == 5 && budget.snapshot.balance == 0)
     }
@@ -238,7 +239,7 @@ struct RetryBudgetTests {
         await withTaskGroup(of: Void.self) { group in
             for _ in 0..<8 {
                 group.addTask {
-                    for _ in 0..<100 where budget.tryRetry() { granted.increment() }
+                    for _ in 0..<100 where budget.tryRetry().allowed { granted.increment() }
                 }
             }
         }
@@ -430,7 +431,7 @@ struct AdaptivePolicyTests {
 
     /// A breaker that opens on the first failure and ignores `IgnoredError`, with every part.
     func policy(
-        shadow: Bool = false, draws: [Double] = [0.999], limit: Int = 10, reserve: Double = 1
+        shadow: Bool = false, draws: [Double] = [0.999], limit: Int = 10, reserve: Double = 1, metrics: TestMetrics = TestMetrics()
     ) throws -> AdaptivePolicy {
         let breaker = try makeBreaker(CircuitBreaker.Configuration(failureThreshold: 1) { !($0 is IgnoredError) }, clock: clock)
         var budget = RetryBudget.Configuration()
@@ -445,7 +446,7 @@ struct AdaptivePolicyTests {
         return AdaptivePolicy(
             breaker: breaker, retryBudget: try RetryBudget(budget, clock: clock),
             throttle: try AdaptiveThrottle(throttle, clock: clock, random: FixedDraws(draws).next),
-            concurrencyLimit: try ConcurrencyLimit(concurrency, clock: clock))
+            concurrencyLimit: try ConcurrencyLimit(concurrency, clock: clock), metricsFactory: metrics)
     }
 
     func parts(_ policy: AdaptivePolicy) throws -> (RetryBudget, AdaptiveThrottle, ConcurrencyLimit) {
@@ -520,6 +521,30 @@ struct AdaptivePolicyTests {
             Issue.record("expected a throttled rejection, got \(String(describing: strict))")
             return
         }
+    }
+
+    @Test func metricsCountRefusalsByPartAndModeAndShowTheLimitAndProbability() async throws {
+        let metrics = TestMetrics()
+        let policy = try policy(draws: [0], limit: 1, reserve: 0, metrics: metrics)
+        let (_, throttle, limit) = try parts(policy)
+        #expect(await policy.execute(isRetry: true) { 1 }.rejection == .budgetExhausted)
+        for _ in 0..<3 { _ = throttle.admit() }
+        #expect(await policy.execute { 1 }.rejection == .throttled)
+        for _ in 0..<10 { throttle.recordAccepted() }
+        let held = try #require(limit.tryAcquire())
+        #expect(await policy.execute { 1 }.rejection == .limited)
+        limit.release(held, outcome: .dropped)
+        let shadow = try self.policy(shadow: true, draws: [0], limit: 1, reserve: 0, metrics: metrics)
+        #expect(await shadow.execute(isRetry: true) { 1 }.value == 1)
+        func rejections(_ part: String, _ mode: String) -> Int64 {
+            metrics.counterTotal(label: "adaptive_rejections_total", dimensions: [("breaker", "test"), ("part", part), ("mode", mode)])
+        }
+        #expect(rejections("retry_budget", "enforced") == 1 && rejections("throttle", "enforced") == 1)
+        #expect(rejections("concurrency_limit", "enforced") == 1 && rejections("retry_budget", "shadow") == 1)
+        #expect(rejections("throttle", "shadow") == 0 && rejections("concurrency_limit", "shadow") == 0)
+        let probability = try metrics.expectGauge("adaptive_throttle_probability", [("breaker", "test")])
+        #expect(probability.lastValue == 0)  // the shadow policy's first decision, on an empty window
+        #expect(try metrics.expectGauge("adaptive_concurrency_limit", [("breaker", "test")]).lastValue == 1)
     }
 
     @Test func shadowModeNeverRefusesAndCountsWhatItWouldHave() async throws {

@@ -1,3 +1,5 @@
+import CoreMetrics
+
 /// One dependency's protection: its ``CircuitBreaker`` with, optionally, a
 /// ``RetryBudget``, an ``AdaptiveThrottle`` and a ``ConcurrencyLimit`` in front of it.
 ///
@@ -17,7 +19,9 @@
 /// takes the latency of a success as a sample, a timeout as a drop, and learns nothing
 /// from a failure. A part in shadow mode decides and counts but never refuses.
 ///
-/// Without parts this is the breaker alone.
+/// Without parts this is the breaker alone. Its metrics are listed in
+/// `AdaptivePolicyMetrics` (`adaptive_rejections_total`, `adaptive_throttle_probability`,
+/// `adaptive_concurrency_limit`), labelled with the breaker's name.
 public struct AdaptivePolicy: Sendable {
     /// The breaker.
     public let breaker: CircuitBreaker
@@ -27,16 +31,29 @@ public struct AdaptivePolicy: Sendable {
     public let throttle: AdaptiveThrottle?
     /// The concurrency limit, if any.
     public let concurrencyLimit: ConcurrencyLimit?
+    private let metrics: AdaptivePolicyMetrics?
 
     /// Composes `breaker` with the given parts.
+    /// - Parameter metricsFactory: where the parts' metrics go; `nil` means the
+    ///   bootstrapped `MetricsSystem`. None are made without parts.
     public init(
         breaker: CircuitBreaker, retryBudget: RetryBudget? = nil, throttle: AdaptiveThrottle? = nil,
-        concurrencyLimit: ConcurrencyLimit? = nil
+        concurrencyLimit: ConcurrencyLimit? = nil, metricsFactory: (any MetricsFactory)? = nil
     ) {
         self.breaker = breaker
         self.retryBudget = retryBudget
         self.throttle = throttle
         self.concurrencyLimit = concurrencyLimit
+        let hasParts = retryBudget != nil || throttle != nil || concurrencyLimit != nil
+        metrics = hasParts ? AdaptivePolicyMetrics(breaker: breaker.name, factory: metricsFactory ?? MetricsSystem.factory) : nil
+        if let concurrencyLimit { metrics?.concurrencyLimit.record(concurrencyLimit.limit) }
+    }
+
+    /// Whether calls carry a priority that matters: a throttle with more than one level,
+    /// or a concurrency limit with shares reserved. Callers can skip working it out
+    /// otherwise.
+    public var usesPriority: Bool {
+        (throttle?.configuration.priorityLevels ?? 1) > 1 || !(concurrencyLimit?.configuration.reservedShares.isEmpty ?? true)
     }
 
     /// Runs `operation` if every part and the breaker admit it, and returns what happened.
@@ -54,19 +71,25 @@ public struct AdaptivePolicy: Sendable {
             return .rejected(rejection)
         }
         if let retryBudget {
-            if !isRetry {
+            if isRetry {
+                let decision = retryBudget.tryRetry()
+                metrics?.count(.retryBudget, wouldRefuse: decision.wouldRefuse, admitted: decision.allowed)
+                guard decision.allowed else { return .rejected(.budgetExhausted) }
+            } else {
                 retryBudget.recordRequest()
-            } else if !retryBudget.tryRetry() {
-                return .rejected(.budgetExhausted)
             }
         }
-        if let throttle, !throttle.admit(priority: priority).admitted {
-            return .rejected(.throttled)
+        if let throttle {
+            let decision = throttle.admit(priority: priority)
+            metrics?.throttleProbability.record(decision.overallProbability)
+            metrics?.count(.throttle, wouldRefuse: decision.wouldReject, admitted: decision.admitted)
+            guard decision.admitted else { return .rejected(.throttled) }
         }
         var permit: ConcurrencyLimit.Permit?
         if let concurrencyLimit {
-            guard let acquired = concurrencyLimit.tryAcquire(priority: priority) else { return .rejected(.limited) }
-            permit = acquired
+            permit = concurrencyLimit.tryAcquire(priority: priority)
+            metrics?.count(.concurrencyLimit, wouldRefuse: permit?.overLimit ?? true, admitted: permit != nil)
+            guard permit != nil else { return .rejected(.limited) }
         }
         let outcome = await breaker.execute(operation)
         switch outcome {
@@ -83,6 +106,7 @@ public struct AdaptivePolicy: Sendable {
                 case .rejected, .failure, .ignoredFailure: .ignored
                 }
             concurrencyLimit.release(permit, outcome: sample)
+            metrics?.concurrencyLimit.record(concurrencyLimit.limit)
         }
         return outcome
     }

@@ -80,6 +80,8 @@ public final class AdaptiveThrottle: Sendable {
         /// The rejection probability the decision was drawn against (the request's
         /// priority's).
         public var probability: Double
+        /// The rejection probability over all priorities (``probability`` with one level).
+        public var overallProbability: Double
     }
 
     /// The throttle's counts at one moment.
@@ -141,16 +143,17 @@ public final class AdaptiveThrottle: Sendable {
         let level = min(max(priority, 0), configuration.priorityLevels - 1)
         return state.withLock { state in
             let requests = state.window.sum(Self.requestsField, at: now)
-            var probability = Self.probability(
+            let overall = Self.probability(
                 requests: requests, accepts: state.window.sum(Self.acceptsField, at: now), configuration: configuration)
+            var probability = overall
             if configuration.priorityLevels > 1 {
-                probability = Self.share(of: probability * Double(requests), at: level, in: &state.window, now: now)
+                probability = Self.share(of: overall * Double(requests), at: level, in: &state.window, now: now)
                 state.window.add(Self.firstPriorityField + level, at: now)
             }
             state.window.add(Self.requestsField, at: now)
             let wouldReject = draw < probability
             let rejected = wouldReject && state.refused.refuse(shadow: configuration.shadow)
-            return Decision(admitted: !rejected, wouldReject: wouldReject, probability: probability)
+            return Decision(admitted: !rejected, wouldReject: wouldReject, probability: probability, overallProbability: overall)
         }
     }
 

@@ -51,6 +51,14 @@ public final class RetryBudget: Sendable {
         }
     }
 
+    /// What ``tryRetry()`` decided.
+    public struct Decision: Sendable, Equatable {
+        /// Whether the caller may retry (always, in shadow mode).
+        public var allowed: Bool
+        /// Whether the budget refused the retry, or in shadow mode would have.
+        public var wouldRefuse: Bool
+    }
+
     /// The budget's counts at one moment.
     public struct Snapshot: Sendable, Equatable {
         /// Requests deposited within the ttl.
@@ -95,15 +103,17 @@ public final class RetryBudget: Sendable {
     }
 
     /// Asks for one retry, withdrawing it when allowed (always, in shadow mode).
-    /// - Returns: whether the caller may retry; never fails.
-    public func tryRetry() -> Bool {
+    /// - Returns: whether the caller may retry, and whether the budget would have
+    ///   refused; never fails.
+    public func tryRetry() -> Decision {
         let now = clock.now()
         return state.withLock { state in
-            if balance(&state, at: now) < 1 - Self.tolerance, state.refused.refuse(shadow: configuration.shadow) {
-                return false
+            let wouldRefuse = balance(&state, at: now) < 1 - Self.tolerance
+            if wouldRefuse, state.refused.refuse(shadow: configuration.shadow) {
+                return Decision(allowed: false, wouldRefuse: true)
             }
             state.window.add(Self.retriesField, at: now)
-            return true
+            return Decision(allowed: true, wouldRefuse: wouldRefuse)
         }
     }
 
