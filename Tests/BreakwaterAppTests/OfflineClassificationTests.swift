@@ -20,7 +20,7 @@ import TriageTestSupport
         let breaker = try makeBreaker(.tripping(after: 3), clock: clock, name: "ml")
         let features = FeatureFallback(clock: clock)
         features.register(FeatureName.mlClassification, breaker: breaker)
-        let step = GuardedClassification(ml: ScriptedClassifier(answer: model), rules: rules, breaker: breaker, features: features)
+        let step = GuardedClassification(ml: ScriptedClassifier(answer: model), rules: rules, protection: AdaptivePolicy(breaker: breaker), features: features)
         return OfflineClassification(decoder: .configured(by: BreakwaterConfiguration().pipeline), step: step, rules: rules)
     }
 

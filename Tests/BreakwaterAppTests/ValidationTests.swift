@@ -1,6 +1,7 @@
 import BreakwaterApp
 import Foundation
 import Logging
+import Resilience
 import Testing
 import Triage
 
@@ -49,7 +50,23 @@ struct ValidationTests {
         .init(flag: "ml.severityFloor=critical,urgent", key: "ml.severityFloor", value: "urgent",
               expected: "severities among critical, high, medium, low, info"),
         .init(flag: "ml.lowConfidence=loudest", key: "ml.lowConfidence", value: "loudest", expected: "one of rules, more_severe"),
+        .init(flag: "protection.ml.throttle.multiplier=0.5", key: "protection.ml.throttle.multiplier", value: "0.5", expected: "a number ≥ 1"),
+        .init(flag: "protection.ml.throttle.maxRejectionProbability=1", key: "protection.ml.throttle.maxRejectionProbability",
+              value: "1", expected: "a number in 0..<1"),
+        .init(flag: "protection.ml.throttle.window=1500ms", key: "protection.ml.throttle.window", value: "1s500ms",
+              expected: "whole seconds between 1s and 10000s"),
+        .init(flag: "protection.ml.concurrencyLimit.min=0", key: "protection.ml.concurrencyLimit.min", value: "0", expected: "an integer ≥ 1"),
+        .init(flag: "protection.ml.concurrencyLimit.reserved.critical=1", key: "protection.ml.concurrencyLimit.reserved.critical",
+              value: "1", expected: "a number in 0..<1"),
+        .init(flag: "protection.ml.concurrencyLimit.maxHealthyLatency=0s", key: "protection.ml.concurrencyLimit.maxHealthyLatency",
+              value: "0s", expected: "a duration > 0s"),
+        .init(flag: "protection.ml.severityOrder=info,low,high,critical", key: "protection.ml.severityOrder",
+              value: "info, low, high, critical", expected: "every severity once"),
         // Cross-field rules.
+        .init(flag: "protection.ml.concurrencyLimit.initial=500", key: "protection.ml.concurrencyLimit.initial", value: "500",
+              expected: "between concurrencyLimit.min (1) and max (200)"),
+        .init(flag: "protection.ml.concurrencyLimit.reserved.high=0.8", key: "protection.ml.concurrencyLimit.reserved", value: "1.1",
+              expected: "shares adding up to less than 1"),
         .init(flag: "breakers.ml.halfOpenMaxCalls=1", key: "breakers.ml.halfOpenMaxCalls", value: "1",
               expected: "≥ breakers.ml.successThreshold (2)"),
         .init(flag: "breakers.ml.minimumCalls=50", key: "breakers.ml.minimumCalls", value: "50", expected: "≤ breakers.ml.windowSize (20)"),
@@ -103,6 +120,29 @@ struct ValidationTests {
         let top = try loadConfig(yaml: "ml:\n  minConfidence: 1\n  severityFloor: []\n  lowConfidence: more_severe\n")
         #expect(top.configuration.ml.classificationPolicy == ClassificationPolicy(severityFloor: [], minConfidence: 1, lowConfidence: .moreSevere))
         #expect(try loadConfig().configuration.ml.classificationPolicy == ClassificationPolicy(), "the defaults are the policy's")
+    }
+
+    @Test func protectionSettingsBuildTheirPartsRankedBySeverityOrder() throws {
+        let loaded = try loadConfig(overrides: [
+            "protection.ml.throttle.enabled=true", "protection.ml.throttle.shadow=true", "protection.ml.throttle.window=30s",
+            "protection.ml.concurrencyLimit.enabled=true", "protection.ml.concurrencyLimit.initial=8",
+            "protection.ml.concurrencyLimit.maxHealthyLatency=1s", "protection.ml.concurrencyLimit.reserved.high=0.1",
+            "protection.ml.severityOrder=low,info,medium,critical,high",
+        ])
+        let settings = loaded.configuration.protection.ml
+        let breaker = try CircuitBreaker(name: "ml", clock: ManualClock())
+        let policy = try settings.adaptivePolicy(around: breaker, clock: ManualClock())
+        let throttle = try #require(policy.throttle)
+        #expect(throttle.configuration.shadow && throttle.configuration.window == .seconds(30))
+        #expect(throttle.configuration.priorityLevels == 5)
+        let limit = try #require(policy.concurrencyLimit)
+        #expect(limit.limit == 8 && limit.configuration.maxHealthyLatency == .seconds(1))
+        // critical (0.3 by default) ranks 3rd here, high (0.1) 4th.
+        #expect(limit.configuration.reservedShares == [3: 0.3, 4: 0.1])
+        #expect(policy.retryBudget == nil)
+        #expect(settings.severityAdmission.priority(of: .low) == 0 && settings.severityAdmission.priority(of: .high) == 4)
+        let off = try loadConfig().configuration.protection.ml.adaptivePolicy(around: breaker, clock: ManualClock())
+        #expect(off.throttle == nil && off.concurrencyLimit == nil && !off.usesPriority, "every part is off by default")
     }
 
     @Test func messageReadsAsKeyValueAndAllowed() throws {

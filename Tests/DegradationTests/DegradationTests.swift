@@ -240,7 +240,7 @@ struct DegradationTests {
         let features = FeatureFallback(clock: clock)
         features.register(FeatureName.mlClassification, breaker: breaker)
         let rules = try RuleClassifier(contentsOf: Rig.repositoryRoot.appendingPathComponent("deploy/rules.yaml").path)
-        let step = GuardedClassification(ml: client, rules: rules, breaker: breaker, features: features)
+        let step = GuardedClassification(ml: client, rules: rules, protection: AdaptivePolicy(breaker: breaker), features: features)
         // The rules' synchronous, never-failing overload.
         let ruleVerdict: @Sendable (Alert) -> Classification = rules.classify
         let alert = Alert(

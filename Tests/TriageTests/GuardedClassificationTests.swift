@@ -20,7 +20,7 @@ import TriageTestSupport
     }
 
     var step: GuardedClassification {
-        GuardedClassification(ml: ml, rules: rules, breaker: breaker, features: features)
+        GuardedClassification(ml: ml, rules: rules, protection: AdaptivePolicy(breaker: breaker), features: features)
     }
 
     /// The rules' verdict (a synchronous context picks their never-failing overload).
@@ -96,7 +96,7 @@ import TriageTestSupport
     }
 
     @Test func withoutMLTheRulesArePrimary() async {
-        let step = GuardedClassification(ml: nil, rules: rules, breaker: breaker, features: features)
+        let step = GuardedClassification(ml: nil, rules: rules, protection: AdaptivePolicy(breaker: breaker), features: features)
         let outcome = await step.classify(stepAlert())
         #expect(outcome.value.published == ruleVerdict)
         #expect(outcome.value.model == nil)
@@ -114,7 +114,7 @@ import TriageTestSupport
     }
 
     func step(answering answer: Classification, policy: ClassificationPolicy = ClassificationPolicy()) -> GuardedClassification {
-        GuardedClassification(ml: ScriptedClassifier(answer: answer), rules: rules, breaker: breaker, features: features, policy: policy)
+        GuardedClassification(ml: ScriptedClassifier(answer: answer), rules: rules, protection: AdaptivePolicy(breaker: breaker), features: features, policy: policy)
     }
 
     @Test func bothVerdictsRecordedWhenTheModelIsPublished() async {
@@ -220,8 +220,70 @@ import TriageTestSupport
         let ruleVerdict: @Sendable (Alert) -> Classification = rules.classify
         #expect(outcome.value.published == ClassificationPolicy().applyingFloor(to: ruleVerdict(source), for: source))
 
-        let rulesOnly = GuardedClassification(ml: nil, rules: rules, breaker: breaker, features: features)
+        let rulesOnly = GuardedClassification(ml: nil, rules: rules, protection: AdaptivePolicy(breaker: breaker), features: features)
         #expect(await rulesOnly.classify(source).value.published.severity <= .critical)
         #expect(await rulesOnly.classify(alert(severity: "error")).value.published.severity <= .high)
+    }
+
+    // MARK: - Adaptive protection
+
+    /// An order ranking `alert`'s provisional severity first and `critical` last.
+    func admission(rankingFirst alert: Alert) throws -> SeverityAdmission {
+        let rulesSay: @Sendable (Alert) -> Classification = rules.classify
+        let provisional = min(alert.sourceSeverity.flatMap(Severity.init(sourceSeverity:)) ?? .info, rulesSay(alert).severity)
+        try #require(provisional != .critical)
+        let rest = Severity.allCases.filter { $0 != provisional && $0 != .critical }
+        return try #require(SeverityAdmission(order: [provisional] + rest + [.critical]))
+    }
+
+    @Test func aThrottledAlertIsClassifiedByTheRulesWithReasonThrottled() async throws {
+        let throttle = try AdaptiveThrottle(clock: clock, random: { 0 })
+        for _ in 0..<10 { _ = throttle.admit() }  // the model accepted none of them
+        let step = GuardedClassification(
+            ml: ml, rules: rules, protection: AdaptivePolicy(breaker: breaker, throttle: throttle), features: features)
+        expectRules(await step.classify(stepAlert()), reason: .throttled)
+        #expect(ml.script.calls == 0 && breaker.state == .closed)
+    }
+
+    @Test func theLowestRankedSeverityIsThrottledFirstAndCriticalStillReachesTheModel() async throws {
+        let low = stepAlert()
+        let admission = try admission(rankingFirst: low)
+        var configuration = AdaptiveThrottle.Configuration()
+        configuration.priorityLevels = admission.levels
+        let throttle = try AdaptiveThrottle(configuration, clock: clock, random: { 0 })
+        // 100 lowest-ranked requests, 40 accepted: a fifth of the window's requests is to
+        // be shed, all of it from the lowest rank.
+        for _ in 0..<100 { _ = throttle.admit(priority: 0) }
+        for _ in 0..<40 { throttle.recordAccepted() }
+        let step = GuardedClassification(
+            ml: ml, rules: rules, protection: AdaptivePolicy(breaker: breaker, throttle: throttle), features: features,
+            admission: admission)
+        expectRules(await step.classify(low), reason: .throttled)
+        var critical = stepAlert()
+        critical.labels["severity"] = "critical"
+        let outcome = await step.classify(critical)
+        #expect(outcome.fallbacks.isEmpty)
+        #expect(outcome.value.model == ScriptedClassifier.verdict)
+        #expect(ml.script.calls == 1)
+    }
+
+    @Test func capacityReservedForCriticalAlertsIsKeptFromTheOthers() async throws {
+        var configuration = ConcurrencyLimit.Configuration()
+        configuration.initialLimit = 10
+        configuration.reservedShares = [SeverityAdmission.default.priority(of: .critical): 0.3]
+        let limit = try ConcurrencyLimit(configuration, clock: clock)
+        let step = GuardedClassification(
+            ml: ml, rules: rules, protection: AdaptivePolicy(breaker: breaker, concurrencyLimit: limit), features: features)
+        let held = (0..<7).compactMap { _ in limit.tryAcquire(priority: 0) }
+        #expect(held.count == 7)
+        let ruleVerdict: @Sendable (Alert) -> Classification = rules.classify
+        try #require(ruleVerdict(stepAlert()).severity != .critical)
+        expectRules(await step.classify(stepAlert()), reason: .limited)
+        var critical = stepAlert()
+        critical.labels["severity"] = "critical"
+        #expect(await step.classify(critical).fallbacks.isEmpty)
+        #expect(ml.script.calls == 1)
+        for permit in held { limit.release(permit, outcome: .ignored) }
+        #expect(await step.classify(stepAlert()).fallbacks.isEmpty)
     }
 }

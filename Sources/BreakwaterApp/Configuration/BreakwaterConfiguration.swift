@@ -24,6 +24,8 @@ public struct BreakwaterConfiguration: Sendable, Hashable, Codable {
     public var rules = RulesSettings()
     /// Circuit breaker settings per dependency.
     public var breakers = BreakerSet()
+    /// Adaptive protection in front of a dependency's breaker (throttle, concurrency limit).
+    public var protection = ProtectionSet()
     /// Feature flags (initial values; switchable at run time through the admin API).
     public var features = FeatureSettings()
     /// The HTTP server (metrics, health, admin).
@@ -297,6 +299,88 @@ public struct BreakerSettings: Sendable, Hashable, Codable {
     public var backoff = BackoffSettings()
     /// Defaults (the design's family: 5 failures, 2 successes, 60 s open, 3 probes).
     public init() {}
+}
+
+/// Adaptive protection per dependency, in front of its breaker. Only the ML service has
+/// it: it is the dependency with a fixed capacity every alert waits on.
+public struct ProtectionSet: Sendable, Hashable, Codable {
+    /// The ML inference service (the `ml` breaker).
+    public var ml = ProtectionSettings()
+    /// Defaults: every part off.
+    public init() {}
+}
+
+/// One dependency's adaptive parts and how alerts rank when they turn some away.
+public struct ProtectionSettings: Sendable, Hashable, Codable {
+    /// Client-side adaptive throttling (Google SRE).
+    public var throttle = ThrottleSettings()
+    /// The adaptive concurrency limit (TCP Vegas).
+    public var concurrencyLimit = ConcurrencyLimitSettings()
+    /// Severities from the first turned away (to the rules) to the last, every one once.
+    public var severityOrder = ["info", "low", "medium", "high", "critical"]
+    /// Defaults.
+    public init() {}
+}
+
+/// `protection.<name>.throttle`: reject locally with probability
+/// max(0, (requests − multiplier · accepts) / (requests + 1)) over `window`.
+public struct ThrottleSettings: Sendable, Hashable, Codable {
+    /// Use it.
+    public var enabled = false
+    /// Decide and count (metrics) without turning anything away.
+    public var shadow = false
+    /// The window requests and accepts are counted over (whole seconds).
+    public var window = ConfigDuration.seconds(120)
+    /// K: requests sent per accepted one (≥ 1; lower sheds more).
+    public var multiplier = 2.0
+    /// The highest share of requests turned away (0 ≤ p < 1).
+    public var maxRejectionProbability = 0.9
+    /// Defaults: off.
+    public init() {}
+}
+
+/// `protection.<name>.concurrencyLimit`: calls in flight at most, following the latency.
+public struct ConcurrencyLimitSettings: Sendable, Hashable, Codable {
+    /// Use it.
+    public var enabled = false
+    /// Decide and count (metrics) without turning anything away.
+    public var shadow = false
+    /// The limit before any call completed (start at or below the dependency's capacity).
+    public var initial = 20
+    /// The lowest limit.
+    public var min = 1
+    /// The highest limit.
+    public var max = 200
+    /// A call slower than this is overload whatever the baseline; unset: no bound.
+    public var maxHealthyLatency: ConfigDuration?
+    /// How long a minimum latency stands as the baseline.
+    public var baselineWindow = ConfigDuration.seconds(60)
+    /// Shares of the limit (0 ≤ share < 1, less than 1 together) only alerts of a more
+    /// severe rank may use, by severity (see `severityOrder`).
+    public var reserved = SeverityShares()
+    /// Defaults: off.
+    public init() {}
+}
+
+/// A share per severity.
+public struct SeverityShares: Sendable, Hashable, Codable {
+    /// For `critical` alerts. Default 0.3.
+    public var critical = 0.3
+    /// For `high` alerts.
+    public var high = 0.0
+    /// For `medium` alerts.
+    public var medium = 0.0
+    /// For `low` alerts.
+    public var low = 0.0
+    /// For `info` alerts.
+    public var info = 0.0
+    /// Defaults: 30% for critical.
+    public init() {}
+
+    /// Every share by severity.
+    public var all: [(severity: Severity, share: Double)] {
+        [(.critical, critical), (.high, high), (.medium, medium), (.low, low), (.info, info)]
+    }
 }
 
 /// Exponential backoff of a breaker's open duration.

@@ -65,6 +65,7 @@ extension BreakwaterConfiguration {
         validateCatalog(&check)
         check.notEmpty(rules.file, "rules.file")
         for (name, settings) in breakers.all { settings.validate(&check, prefix: "breakers.\(name)") }
+        protection.ml.validate(&check, prefix: "protection.ml")
         check.notEmpty(http.host, "http.host")
         check.inRange(1...65_535, http.port, "http.port")
         if let token = http.adminToken {
@@ -203,5 +204,35 @@ extension BreakerSettings {
         check.require(backoff.max >= openDuration, "\(prefix).backoff.max", backoff.max.description,
                       "a duration ≥ \(prefix).openDuration (\(openDuration))")
         check.fraction(backoff.jitter, "\(prefix).backoff.jitter")
+    }
+}
+
+extension ProtectionSettings {
+    func validate(_ check: inout ProblemCollector, prefix: String) {
+        let severities = Severity.allCases.map(\.rawValue)
+        check.require(severityOrder.count == severities.count && Set(severityOrder) == Set(severities), "\(prefix).severityOrder",
+                      severityOrder.joined(separator: ", "), "every severity once (\(severities.joined(separator: ", ")))")
+        let window = throttle.window.duration
+        check.require(window >= .seconds(1) && window <= .seconds(10_000) && window.components.attoseconds == 0,
+                      "\(prefix).throttle.window", throttle.window.description, "whole seconds between 1s and 10000s")
+        check.require(throttle.multiplier >= 1 && throttle.multiplier.isFinite, "\(prefix).throttle.multiplier",
+                      ConfigTreeEncoder.numberText(throttle.multiplier), "a number ≥ 1")
+        check.require(throttle.maxRejectionProbability >= 0 && throttle.maxRejectionProbability < 1,
+                      "\(prefix).throttle.maxRejectionProbability", ConfigTreeEncoder.numberText(throttle.maxRejectionProbability),
+                      "a number in 0..<1 (1 would turn everything away)")
+        let limit = concurrencyLimit
+        check.atLeast(1, limit.min, "\(prefix).concurrencyLimit.min")
+        check.atLeast(max(1, limit.min), limit.max, "\(prefix).concurrencyLimit.max")
+        check.require((limit.min...max(limit.min, limit.max)).contains(limit.initial), "\(prefix).concurrencyLimit.initial",
+                      String(limit.initial), "an integer between concurrencyLimit.min (\(limit.min)) and max (\(limit.max))")
+        if let latency = limit.maxHealthyLatency { check.positive(latency, "\(prefix).concurrencyLimit.maxHealthyLatency") }
+        check.positive(limit.baselineWindow, "\(prefix).concurrencyLimit.baselineWindow")
+        for (severity, share) in limit.reserved.all {
+            check.require(share >= 0 && share < 1, "\(prefix).concurrencyLimit.reserved.\(severity.rawValue)",
+                          ConfigTreeEncoder.numberText(share), "a number in 0..<1")
+        }
+        let total = limit.reserved.all.reduce(0) { $0 + $1.share }
+        check.require(total < 1, "\(prefix).concurrencyLimit.reserved", ConfigTreeEncoder.numberText(total),
+                      "shares adding up to less than 1")
     }
 }

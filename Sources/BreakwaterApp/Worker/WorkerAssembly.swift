@@ -128,7 +128,7 @@ public struct WorkerAssembly: Sendable {
 
     /// The classification step alone, as the worker builds it.
     public struct ClassificationParts: Sendable {
-        /// ML through the `ml` breaker (micro-batched, behind the `ml_classification`
+        /// ML through the `ml` breaker and its adaptive parts (`protection.ml`; micro-batched, behind the `ml_classification`
         /// flag), the rules as its fallback.
         public let step: GuardedClassification
         /// The rule classifier (the ML fallback).
@@ -155,6 +155,12 @@ public struct WorkerAssembly: Sendable {
             throw StartError(description: "rules.file: \(error)")
         }
         let mlBreaker = try Self.breaker(BreakerName.ml, config.breakers.ml, in: breakers)
+        let protection: AdaptivePolicy
+        do {
+            protection = try config.protection.ml.adaptivePolicy(around: mlBreaker, clock: clock)
+        } catch {
+            throw StartError(description: "protection.ml: \(error)")
+        }
         let features = FeatureFallback(clock: clock)
         features.register(FeatureName.mlClassification, breaker: mlBreaker, enabled: config.features.mlClassification)
         let batcher = mlClient.map {
@@ -165,7 +171,8 @@ public struct WorkerAssembly: Sendable {
         }
         return ClassificationParts(
             step: GuardedClassification(
-                ml: batcher, rules: rules, breaker: mlBreaker, features: features, policy: config.ml.classificationPolicy
+                ml: batcher, rules: rules, protection: protection, features: features, policy: config.ml.classificationPolicy,
+                admission: config.protection.ml.severityAdmission
             ),
             rules: rules, features: features
         )

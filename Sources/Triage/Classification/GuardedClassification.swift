@@ -12,30 +12,41 @@ import Resilience
 /// policy then chooses between it and the rules' verdict, and when the rules' is
 /// published that is a fallback of reason `low_confidence`. Whoever answered, the policy's severity floor is
 /// applied to the published verdict, and the model's own answer is kept next to it.
+///
+/// The call goes through the `ml` breaker's ``AdaptivePolicy``: when its throttle or
+/// concurrency limit turns the alert away, the rules classify it (reason `throttled` or
+/// `limited`). With a policy whose parts rank calls, each alert's priority is its
+/// provisional severity's place in the ``SeverityAdmission``, so `info` alerts go to the
+/// rules first and `critical` ones last.
 public struct GuardedClassification: ClassificationStep {
     private let ml: (any AlertClassifier)?
     private let rules: RuleClassifier
-    private let breaker: CircuitBreaker
+    private let protection: AdaptivePolicy
     private let features: FeatureFallback
     private let policy: ClassificationPolicy
+    private let admission: SeverityAdmission
 
     /// Creates the step.
     /// - Parameters:
     ///   - ml: the ML classifier (usually a micro-batcher over the inference client);
     ///     `nil` when ML is disabled by configuration, so the rules are the primary.
     ///   - rules: the rule-based classifier.
-    ///   - breaker: guards `ml`; register it with `features` under ``FeatureName/mlClassification``.
+    ///   - protection: guards `ml`: the `ml` breaker (register it with `features` under
+    ///     ``FeatureName/mlClassification``) and its adaptive parts, if any.
     ///   - features: the feature switches.
     ///   - policy: the confidence threshold and severity floor (default: the documented defaults).
+    ///   - admission: how alerts rank when `protection` ranks calls (default: by severity,
+    ///     `info` first turned away).
     public init(
-        ml: (any AlertClassifier)?, rules: RuleClassifier, breaker: CircuitBreaker, features: FeatureFallback,
-        policy: ClassificationPolicy = ClassificationPolicy()
+        ml: (any AlertClassifier)?, rules: RuleClassifier, protection: AdaptivePolicy, features: FeatureFallback,
+        policy: ClassificationPolicy = ClassificationPolicy(), admission: SeverityAdmission = .default
     ) {
         self.ml = ml
         self.rules = rules
-        self.breaker = breaker
+        self.protection = protection
         self.features = features
         self.policy = policy
+        self.admission = admission
     }
 
     /// Without ML the rules answer at once; with ML, `nil` (the call must wait).
@@ -50,13 +61,17 @@ public struct GuardedClassification: ClassificationStep {
         // The rules' synchronous, never-failing overload (not AlertClassifier's async one).
         let rules: @Sendable (Alert) -> Classification = self.rules.classify
         guard let ml else { return decided(rules(alert), model: nil, for: alert, provenance: StepProvenance(source: .primary, fallbackUsed: false)) }
-        let breaker = self.breaker
+        let protection = self.protection
+        // Working the priority out costs a rules pass; only a policy that ranks calls needs it.
+        let provisional = protection.usesPriority ? rules(alert) : nil
+        let priority = provisional.map { admission.priority(of: alert, rules: $0) } ?? 0
         do {
             let gated = try await features.executeIfEnabled(
                 FeatureName.mlClassification,
                 operation: {
-                    try await breaker.call(
-                        fallback: FunctionFallback(name: StrategyName.rules) { _ in rules(alert) },
+                    try await protection.call(
+                        priority: priority,
+                        fallback: FunctionFallback(name: StrategyName.rules) { _ in provisional ?? rules(alert) },
                         policy: .onAnyFailure
                     ) { try await ml.classify(alert) }
                 },

@@ -45,13 +45,20 @@ public enum MetricNames {
     public static let circuitBreakerSlowCalls = "circuit_breaker_slow_calls_total"
     /// Counter, labels `breaker`, `strategy`, `reason`, `result`: fallback executions.
     public static let fallbackExecutions = "fallback_executions_total"
+    /// Counter, labels `breaker`, `part`, `mode`: calls an adaptive part refused
+    /// (`enforced`) or would have refused (`shadow`).
+    public static let adaptiveRejections = "adaptive_rejections_total"
+    /// Gauge, label `breaker`: the adaptive throttle's rejection probability.
+    public static let adaptiveThrottleProbability = "adaptive_throttle_probability"
+    /// Gauge, label `breaker`: the adaptive concurrency limit.
+    public static let adaptiveConcurrencyLimit = "adaptive_concurrency_limit"
 
     /// Every metric name above.
     public static let all: [String] = [
         recordsConsumed, incidents, dlqRecords, fallbacks, processingDuration, inFlight, consumerLag, consumerErrors, mlBatchSize,
         mlInferFailures, ready, ingestRequests, ingestDuration,
         circuitBreakerState, circuitBreakerCalls, circuitBreakerTransitions, circuitBreakerRejections, circuitBreakerSlowCalls,
-        fallbackExecutions,
+        fallbackExecutions, adaptiveRejections, adaptiveThrottleProbability, adaptiveConcurrencyLimit,
     ]
 
     /// The `# HELP` text of every metric above, by name (Prometheus conventions: every
@@ -76,6 +83,9 @@ public enum MetricNames {
         circuitBreakerRejections: "Calls each circuit breaker rejected while open.",
         circuitBreakerSlowCalls: "Calls slower than the breaker's slow-call duration, by breaker.",
         fallbackExecutions: "Fallback strategies executed by the resilience library, by breaker, strategy, reason and result.",
+        adaptiveRejections: "Calls an adaptive part (retry_budget, throttle, concurrency_limit) refused (mode enforced) or let through in shadow mode that it would have refused (mode shadow), by breaker.",
+        adaptiveThrottleProbability: "The adaptive throttle's rejection probability over all priorities at its last decision, by breaker.",
+        adaptiveConcurrencyLimit: "The adaptive concurrency limit: calls let through at once, by breaker.",
     ]
 
     /// Names of the histograms (exported with `_bucket`, `_sum` and `_count` series).
