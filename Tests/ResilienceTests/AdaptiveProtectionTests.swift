@@ -471,19 +471,20 @@ struct AdaptivePolicyTests {
         #expect(await policy.execute(isRetry: true) { ran.increment() }.value != nil)
         #expect(await policy.execute(isRetry: true) { ran.increment() }.rejection == .budgetExhausted)
         #expect(throttle.snapshot.requests == 1)
-        // Three requests, one accepted: the throttle (drawing 0) sheds the next one before
-        // the limit sees it.
-        _ = throttle.admit()
-        _ = throttle.admit()
-        #expect(await policy.execute { ran.increment() }.rejection == .throttled)
-        #expect(limit.snapshot.refused.rejections == 0)
-        // The limit of 1, held by someone else, refuses before the breaker sees the call.
-        for _ in 0..<10 { throttle.recordAccepted() }
+        // The limit of 1, held by someone else, refuses before the throttle counts a request.
         let held = try #require(limit.tryAcquire())
-        let callsBefore = policy.breaker.snapshot().window.calls
         #expect(await policy.execute { ran.increment() }.rejection == .limited)
-        #expect(policy.breaker.snapshot().window.calls == callsBefore)
+        #expect(throttle.snapshot.requests == 1)
         limit.release(held, outcome: .ignored)
+        // Three requests, one accepted: the throttle (drawing 0) sheds the next one, and
+        // the permit it took from the limit is given back.
+        _ = throttle.admit()
+        _ = throttle.admit()
+        let callsBefore = policy.breaker.snapshot().window.calls
+        #expect(await policy.execute { ran.increment() }.rejection == .throttled)
+        #expect(limit.snapshot.inFlight == 0)
+        #expect(policy.breaker.snapshot().window.calls == callsBefore)
+        for _ in 0..<10 { throttle.recordAccepted() }
         #expect(await policy.execute { ran.increment() }.value != nil)
         #expect(ran.count == 2)
         #expect(budget.snapshot.requests == 3)  // each first attempt past the breaker deposits

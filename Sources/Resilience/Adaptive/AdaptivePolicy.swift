@@ -8,10 +8,15 @@ import CoreMetrics
 /// 1. the breaker, when it is open (or forced open): nothing else is asked, so calls an
 ///    open breaker refuses count in no window of the parts below;
 /// 2. the retry budget, for retries only (a first attempt deposits into it);
-/// 3. the throttle, at the call's priority;
-/// 4. the concurrency limit, at the call's priority;
+/// 3. the concurrency limit, at the call's priority;
+/// 4. the throttle, at the call's priority (a refusal gives the limit's permit back);
 /// 5. the breaker's permit (a half-open breaker admits only its probes), then the call,
 ///    under the breaker's timeout.
+///
+/// The limit comes before the throttle because the throttle judges the dependency by
+/// the share of requests it accepts: a call the limit keeps back never reached the
+/// dependency, and counted as a request without an accept it would make the throttle
+/// shed what the limit already shed.
 ///
 /// What the call came to feeds the parts: the throttle counts it accepted when it
 /// succeeded or failed with an error the breaker does not count (the dependency
@@ -79,17 +84,20 @@ public struct AdaptivePolicy: Sendable {
                 retryBudget.recordRequest()
             }
         }
-        if let throttle {
-            let decision = throttle.admit(priority: priority)
-            metrics?.throttleProbability.record(decision.overallProbability)
-            metrics?.count(.throttle, wouldRefuse: decision.wouldReject, admitted: decision.admitted)
-            guard decision.admitted else { return .rejected(.throttled) }
-        }
         var permit: ConcurrencyLimit.Permit?
         if let concurrencyLimit {
             permit = concurrencyLimit.tryAcquire(priority: priority)
             metrics?.count(.concurrencyLimit, wouldRefuse: permit?.overLimit ?? true, admitted: permit != nil)
             guard permit != nil else { return .rejected(.limited) }
+        }
+        if let throttle {
+            let decision = throttle.admit(priority: priority)
+            metrics?.throttleProbability.record(decision.overallProbability)
+            metrics?.count(.throttle, wouldRefuse: decision.wouldReject, admitted: decision.admitted)
+            guard decision.admitted else {
+                if let concurrencyLimit, let permit { concurrencyLimit.release(permit, outcome: .ignored) }
+                return .rejected(.throttled)
+            }
         }
         let outcome = await breaker.execute(operation)
         switch outcome {
