@@ -60,6 +60,8 @@ struct ValidationTests {
               value: "1", expected: "a number in 0..<1"),
         .init(flag: "protection.ml.concurrencyLimit.maxHealthyLatency=0s", key: "protection.ml.concurrencyLimit.maxHealthyLatency",
               value: "0s", expected: "a duration > 0s"),
+        .init(flag: "protection.ml.concurrencyLimit.beta=-1", key: "protection.ml.concurrencyLimit.beta", value: "-1",
+              expected: "a number above concurrencyLimit.alpha (0)"),
         .init(flag: "protection.ml.severityOrder=info,low,high,critical", key: "protection.ml.severityOrder",
               value: "info, low, high, critical", expected: "every severity once"),
         // Cross-field rules.
@@ -137,6 +139,9 @@ struct ValidationTests {
         #expect(throttle.configuration.priorityLevels == 5)
         let limit = try #require(policy.concurrencyLimit)
         #expect(limit.limit == 8 && limit.configuration.maxHealthyLatency == .seconds(1))
+        #expect(limit.configuration.alpha == 3 && limit.configuration.beta == 6, "one call per request: the library's defaults")
+        let batched = try settings.adaptivePolicy(around: breaker, callsPerRequest: 32, clock: ManualClock())
+        #expect(batched.concurrencyLimit?.configuration.alpha == 32 && batched.concurrencyLimit?.configuration.beta == 64)
         // critical (0.3 by default) ranks 3rd here, high (0.1) 4th.
         #expect(limit.configuration.reservedShares == [3: 0.3, 4: 0.1])
         #expect(policy.retryBudget == nil)

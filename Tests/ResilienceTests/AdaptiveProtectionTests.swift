@@ -14,6 +14,14 @@ final class FixedDraws: Sendable {
     }
 }
 
+extension AdaptiveThrottle {
+    /// Reports `refused` requests the backend did not accept and `accepted` it did.
+    func record(refused: Int = 0, accepted: Int = 0, priority: Int = 0) {
+        for _ in 0..<refused { recordOutcome(priority: priority, accepted: false) }
+        for _ in 0..<accepted { recordOutcome(priority: priority, accepted: true) }
+    }
+}
+
 /// Calls in flight and the most there ever were at once.
 final class InFlightGauge: Sendable {
     private let current = Atomic<Int>(0)
@@ -36,8 +44,8 @@ struct AdaptiveThrottleTests {
 
     @Test func probabilityFollowsTheFormulaAtKnownCounts() throws {
         let throttle = try throttle()
-        for _ in 0..<10 { _ = throttle.admit() }
-        for _ in 0..<3 { throttle.recordAccepted() }
+        throttle.record(refused: 7)
+        throttle.record(accepted: 3)
         let snapshot = throttle.snapshot
         #expect(snapshot.requests == 10 && snapshot.accepts == 3)
         #expect(snapshot.probability == (10 - 2 * 3) / 11.0)
@@ -47,88 +55,101 @@ struct AdaptiveThrottleTests {
         let throttle = try throttle(draws: [0])
         for _ in 0..<100 {
             #expect(throttle.admit().admitted)
-            throttle.recordAccepted()
-            _ = throttle.admit()  // every other request refused by the backend
+            throttle.record(accepted: 1)
+            #expect(throttle.admit().admitted)
+            throttle.record(refused: 1)
         }
-        #expect(throttle.snapshot.accepts == 100)
+        #expect(throttle.snapshot.requests == 200 && throttle.snapshot.accepts == 100)
         #expect(throttle.rejectionProbability == 0)
+    }
+
+    @Test func requestsStillInFlightDoNotReadAsRefusals() throws {
+        let throttle = try throttle(draws: [0])
+        // 50 admitted and not answered yet: nothing is counted, nothing is shed.
+        for _ in 0..<50 { #expect(throttle.admit().admitted) }
+        #expect(throttle.snapshot.requests == 0 && throttle.rejectionProbability == 0)
+        throttle.record(accepted: 50)
+        #expect(throttle.snapshot.requests == 50 && throttle.rejectionProbability == 0)
     }
 
     @Test func theProbabilityIsCappedSoSomeRequestsAlwaysGetThrough() throws {
         let throttle = try throttle { $0.maxRejectionProbability = 0.9 }
-        for _ in 0..<1000 { _ = throttle.admit() }
+        throttle.record(refused: 1000)
         #expect(throttle.rejectionProbability == 0.9)
         let lower = try self.throttle { $0.multiplier = 1; $0.maxRejectionProbability = 0.5 }
-        for _ in 0..<4 { _ = lower.admit() }
+        lower.record(refused: 4)
         #expect(lower.rejectionProbability == 0.5)  // 4/5 capped
     }
 
-    @Test func decisionsAreDrawnAgainstTheProbabilityAndRejectedRequestsStillCount() throws {
-        let throttle = try throttle(draws: [0.999, 0.999, 0.999, 0.999, 0.5, 0.6, 0.1])
-        for _ in 0..<4 { #expect(throttle.admit().admitted) }
+    @Test func decisionsAreDrawnAgainstTheProbabilityAndRejectedRequestsCountAtOnce() throws {
+        let throttle = try throttle(draws: [0.5, 0.6, 0.1])
+        throttle.record(refused: 4)
         // 4 requests, no accepts: p = 4/5 capped at 0.9 → 0.8.
         let first = throttle.admit()
         #expect(!first.admitted && first.wouldReject && first.probability == 0.8)
-        #expect(throttle.admit().probability == 5 / 6.0)  // the rejected one is a request too
-        throttle.recordAccepted()
-        throttle.recordAccepted()
-        throttle.recordAccepted()
-        // 6 requests, 3 accepts: p = 0 → admitted whatever the draw (0.1).
+        #expect(throttle.admit().probability == 5 / 6.0)  // the rejected one is a request
+        throttle.record(accepted: 3)
+        // 9 requests, 3 accepts: p = 3/10; the draw 0.1 is below it.
+        #expect(!throttle.admit().admitted)
+        #expect(throttle.snapshot.refused.rejections == 3 && throttle.snapshot.requests == 10)
+        throttle.record(accepted: 2)
+        // 12 requests, 5 accepts: p = 2/13; 0.1 (the last draw repeats) is below it.
         let last = throttle.admit()
-        #expect(last.admitted && !last.wouldReject && last.probability == 0)
-        #expect(throttle.snapshot.refused.rejections == 2)
+        #expect(!last.admitted && last.probability == 2 / 13.0)
+        throttle.record(accepted: 1)
+        // 14 requests, 6 accepts: p = 2/15.
+        #expect(throttle.snapshot.probability == 2 / 15.0)
     }
 
     @Test func lowerPrioritiesAreRejectedFirst() throws {
         let throttle = try throttle({ $0.priorityLevels = 4 }, draws: [0])
-        for priority in 0..<4 {
-            for _ in 0..<100 { _ = throttle.admit(priority: priority) }
-        }
-        for _ in 0..<100 { throttle.recordAccepted() }
+        for priority in 0..<4 { throttle.record(refused: 75, priority: priority) }
+        throttle.record(accepted: 25, priority: 3)
+        for priority in 0..<3 { throttle.record(accepted: 25, priority: priority) }
         // P = (400 − 200) / 401: 199.5 of the 400 requests are to go, priority 0 first.
         let decisions = (0..<4).map { throttle.admit(priority: $0) }
         #expect(decisions[0].probability == 1)
-        // Then 401 requests, 101 of them at priority 0: (P · 401 − 101) / 100.
+        // The rejected one was counted: 401 requests, 101 of them at priority 0.
         #expect(abs(decisions[1].probability - (201 / 402.0 * 401 - 101) / 100) < 1e-12)
         #expect(decisions[2].probability == 0 && decisions[3].probability == 0)
         #expect(decisions.map(\.admitted) == [false, false, true, true])
         // Out-of-range priorities are clamped; a level with no requests yet takes what is left.
         #expect(throttle.admit(priority: -3).probability == 1)
         let fresh = try self.throttle { $0.priorityLevels = 3 }
-        for _ in 0..<10 { _ = fresh.admit(priority: 0) }
+        fresh.record(refused: 10, priority: 0)
         #expect(fresh.admit(priority: 1).probability == 0)  // 10/11 · 10 < 10 requests below
         #expect(fresh.admit(priority: 9).probability == 0)
-        let starved = try self.throttle { $0.priorityLevels = 2; $0.multiplier = 1; $0.maxRejectionProbability = 0.99 }
-        for _ in 0..<10 { _ = starved.admit(priority: 0) }
-        for _ in 0..<10 { _ = starved.admit(priority: 1) }
+        let starved = try self.throttle({ $0.priorityLevels = 2; $0.multiplier = 1; $0.maxRejectionProbability = 0.99 }, draws: [0])
+        starved.record(refused: 10, priority: 0)
+        starved.record(refused: 10, priority: 1)
         #expect(starved.admit(priority: 0).probability == 1)
         #expect(abs(starved.admit(priority: 1).probability - (21 / 22.0 * 21 - 11) / 10) < 1e-12)
     }
 
     @Test func eventsLeaveTheWindowExactlyAtItsEdge() throws {
         let throttle = try throttle { $0.window = .seconds(10); $0.bucket = .seconds(1) }
-        for _ in 0..<10 { _ = throttle.admit() }
+        throttle.record(refused: 10)
         clock.advance(by: .seconds(5))
-        throttle.recordAccepted()
+        throttle.record(accepted: 1)
         clock.advance(to: .init(offset: .seconds(10) - .nanoseconds(1)))
-        #expect(throttle.snapshot.requests == 10)
-        #expect(throttle.snapshot.probability == 8 / 11.0)
+        #expect(throttle.snapshot.requests == 11)
+        #expect(throttle.snapshot.probability == 9 / 12.0)
         clock.advance(to: .init(offset: .seconds(10)))
-        #expect(throttle.snapshot.requests == 0 && throttle.snapshot.accepts == 1)
+        #expect(throttle.snapshot.requests == 1 && throttle.snapshot.accepts == 1)
         #expect(throttle.rejectionProbability == 0)
         clock.advance(to: .init(offset: .seconds(15) - .nanoseconds(1)))
         #expect(throttle.snapshot.accepts == 1)
         clock.advance(to: .init(offset: .seconds(15)))
-        #expect(throttle.snapshot.accepts == 0)
+        #expect(throttle.snapshot.accepts == 0 && throttle.snapshot.requests == 0)
         // An event in the middle of a bucket leaves with the whole bucket.
         clock.advance(to: .init(offset: .milliseconds(20_500)))
-        _ = throttle.admit()
+        throttle.record(refused: 1)
         clock.advance(to: .init(offset: .seconds(30) - .nanoseconds(1)))
         #expect(throttle.snapshot.requests == 1)
         clock.advance(to: .init(offset: .seconds(30)))
         #expect(throttle.snapshot.requests == 0)
         // A jump of more than the window clears it.
-        for _ in 0..<3 { _ = throttle.admit() }
+        throttle.record(refused: 3)
         clock.advance(by: .seconds(500))
         #expect(throttle.snapshot.requests == 0)
     }
@@ -140,6 +161,7 @@ struct AdaptiveThrottleTests {
             let decision = throttle.admit()
             #expect(decision.admitted)
             if decision.wouldReject { wouldHave += 1 }
+            throttle.record(refused: 1)
         }
         #expect(wouldHave == 999)  // the first request saw p = 0
         #expect(throttle.snapshot.refused.shadowRejections == 999 && throttle.snapshot.refused.rejections == 0)
@@ -152,7 +174,7 @@ struct AdaptiveThrottleTests {
                 group.addTask {
                     for index in 0..<500 {
                         _ = throttle.admit()
-                        if index % 2 == 0 { throttle.recordAccepted() }
+                        throttle.recordOutcome(accepted: index % 2 == 0)
                     }
                 }
             }
@@ -478,13 +500,12 @@ struct AdaptivePolicyTests {
         limit.release(held, outcome: .ignored)
         // Three requests, one accepted: the throttle (drawing 0) sheds the next one, and
         // the permit it took from the limit is given back.
-        _ = throttle.admit()
-        _ = throttle.admit()
+        throttle.record(refused: 2)
         let callsBefore = policy.breaker.snapshot().window.calls
         #expect(await policy.execute { ran.increment() }.rejection == .throttled)
         #expect(limit.snapshot.inFlight == 0)
         #expect(policy.breaker.snapshot().window.calls == callsBefore)
-        for _ in 0..<10 { throttle.recordAccepted() }
+        throttle.record(accepted: 10)
         #expect(await policy.execute { ran.increment() }.value != nil)
         #expect(ran.count == 2)
         #expect(budget.snapshot.requests == 3)  // each first attempt past the breaker deposits
@@ -510,7 +531,7 @@ struct AdaptivePolicyTests {
     @Test func aRefusalFallsBackWithThePartsReason() async throws {
         let policy = try policy(draws: [0])
         let (_, throttle, _) = try parts(policy)
-        _ = throttle.admit()
+        throttle.record(refused: 1)
         let result = try await policy.call(fallback: StaticFallback(-1), policy: .onCircuitOpen) { 1 }
         #expect(result.value == -1 && result.servedBy != nil)
         #expect(result.reason == .throttled)
@@ -529,9 +550,9 @@ struct AdaptivePolicyTests {
         let policy = try policy(draws: [0], limit: 1, reserve: 0, metrics: metrics)
         let (_, throttle, limit) = try parts(policy)
         #expect(await policy.execute(isRetry: true) { 1 }.rejection == .budgetExhausted)
-        for _ in 0..<3 { _ = throttle.admit() }
+        throttle.record(refused: 3)
         #expect(await policy.execute { 1 }.rejection == .throttled)
-        for _ in 0..<10 { throttle.recordAccepted() }
+        throttle.record(accepted: 10)
         let held = try #require(limit.tryAcquire())
         #expect(await policy.execute { 1 }.rejection == .limited)
         limit.release(held, outcome: .dropped)
@@ -551,7 +572,7 @@ struct AdaptivePolicyTests {
     @Test func shadowModeNeverRefusesAndCountsWhatItWouldHave() async throws {
         let policy = try policy(shadow: true, draws: [0], limit: 1, reserve: 0)
         let (budget, throttle, limit) = try parts(policy)
-        _ = throttle.admit()
+        throttle.record(refused: 1)
         let held = try #require(limit.tryAcquire())
         #expect(await policy.execute(isRetry: true) { 7 }.value == 7)
         limit.release(held, outcome: .ignored)

@@ -238,7 +238,7 @@ import TriageTestSupport
 
     @Test func aThrottledAlertIsClassifiedByTheRulesWithReasonThrottled() async throws {
         let throttle = try AdaptiveThrottle(clock: clock, random: { 0 })
-        for _ in 0..<10 { _ = throttle.admit() }  // the model accepted none of them
+        for _ in 0..<10 { throttle.recordOutcome(accepted: false) }  // the model accepted none of them
         let step = GuardedClassification(
             ml: ml, rules: rules, protection: AdaptivePolicy(breaker: breaker, throttle: throttle), features: features)
         expectRules(await step.classify(stepAlert()), reason: .throttled)
@@ -253,8 +253,7 @@ import TriageTestSupport
         let throttle = try AdaptiveThrottle(configuration, clock: clock, random: { 0 })
         // 100 lowest-ranked requests, 40 accepted: a fifth of the window's requests is to
         // be shed, all of it from the lowest rank.
-        for _ in 0..<100 { _ = throttle.admit(priority: 0) }
-        for _ in 0..<40 { throttle.recordAccepted() }
+        for index in 0..<100 { throttle.recordOutcome(priority: 0, accepted: index < 40) }
         let step = GuardedClassification(
             ml: ml, rules: rules, protection: AdaptivePolicy(breaker: breaker, throttle: throttle), features: features,
             admission: admission)

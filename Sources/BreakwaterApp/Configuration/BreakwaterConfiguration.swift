@@ -355,6 +355,12 @@ public struct ConcurrencyLimitSettings: Sendable, Hashable, Codable {
     public var maxHealthyLatency: ConfigDuration?
     /// How long a minimum latency stands as the baseline.
     public var baselineWindow = ConfigDuration.seconds(60)
+    /// Grow while fewer calls than this are estimated queued; unset: one request's worth
+    /// (for ML, `ml.maxBatchSize` alerts, at least 3).
+    public var alpha: Double?
+    /// Shrink while more calls than this are estimated queued (more than alpha); unset:
+    /// two requests' worth (for ML, 2 × `ml.maxBatchSize` alerts, at least 6).
+    public var beta: Double?
     /// Shares of the limit (0 ≤ share < 1, less than 1 together) only alerts of a more
     /// severe rank may use, by severity (see `severityOrder`).
     public var reserved = SeverityShares()

@@ -227,6 +227,14 @@ extension ProtectionSettings {
                       String(limit.initial), "an integer between concurrencyLimit.min (\(limit.min)) and max (\(limit.max))")
         if let latency = limit.maxHealthyLatency { check.positive(latency, "\(prefix).concurrencyLimit.maxHealthyLatency") }
         check.positive(limit.baselineWindow, "\(prefix).concurrencyLimit.baselineWindow")
+        if let alpha = limit.alpha {
+            check.require(alpha >= 0 && alpha.isFinite, "\(prefix).concurrencyLimit.alpha", ConfigTreeEncoder.numberText(alpha), "a number ≥ 0")
+        }
+        if let beta = limit.beta {
+            let alpha = limit.alpha ?? 0
+            check.require(beta > alpha && beta.isFinite, "\(prefix).concurrencyLimit.beta", ConfigTreeEncoder.numberText(beta),
+                          "a number above concurrencyLimit.alpha (\(ConfigTreeEncoder.numberText(alpha)))")
+        }
         for (severity, share) in limit.reserved.all {
             check.require(share >= 0 && share < 1, "\(prefix).concurrencyLimit.reserved.\(severity.rawValue)",
                           ConfigTreeEncoder.numberText(share), "a number in 0..<1")

@@ -11,10 +11,14 @@ extension ProtectionSettings {
     /// `breaker` with the parts these settings switch on: the throttle ranks alerts by
     /// ``severityAdmission``, and the concurrency limit keeps each severity's `reserved`
     /// share for that severity and the ones ranked above it.
+    /// - Parameter callsPerRequest: how many calls one request to the dependency carries
+    ///   (for ML, `ml.maxBatchSize`): the limit counts calls, and one more request in
+    ///   flight queues that many, so unset `alpha`/`beta` are one and two requests' worth.
     /// - Throws: ``Resilience/CircuitBreaker/ConfigurationError`` naming the part's field
     ///   when a setting is out of range.
-    public func adaptivePolicy<C: Clock>(around breaker: CircuitBreaker, clock: C) throws(CircuitBreaker.ConfigurationError) -> AdaptivePolicy
-    where C.Duration == Duration {
+    public func adaptivePolicy<C: Clock>(
+        around breaker: CircuitBreaker, callsPerRequest: Int = 1, clock: C
+    ) throws(CircuitBreaker.ConfigurationError) -> AdaptivePolicy where C.Duration == Duration {
         let admission = severityAdmission
         var throttlePart: AdaptiveThrottle?
         if throttle.enabled {
@@ -34,6 +38,8 @@ extension ProtectionSettings {
             configuration.maxLimit = concurrencyLimit.max
             configuration.maxHealthyLatency = concurrencyLimit.maxHealthyLatency?.duration
             configuration.baselineWindow = concurrencyLimit.baselineWindow.duration
+            configuration.alpha = concurrencyLimit.alpha ?? max(configuration.alpha, Double(callsPerRequest))
+            configuration.beta = concurrencyLimit.beta ?? max(configuration.beta, 2 * Double(callsPerRequest))
             configuration.reservedShares = Dictionary(
                 uniqueKeysWithValues: concurrencyLimit.reserved.all.filter { $0.share > 0 }.map { (admission.priority(of: $0.severity), $0.share) })
             configuration.shadow = concurrencyLimit.shadow

@@ -157,7 +157,7 @@ public struct WorkerAssembly: Sendable {
         let mlBreaker = try Self.breaker(BreakerName.ml, config.breakers.ml, in: breakers)
         let protection: AdaptivePolicy
         do {
-            protection = try config.protection.ml.adaptivePolicy(around: mlBreaker, clock: clock)
+            protection = try config.protection.ml.adaptivePolicy(around: mlBreaker, callsPerRequest: config.ml.maxBatchSize, clock: clock)
         } catch {
             throw StartError(description: "protection.ml: \(error)")
         }

@@ -18,9 +18,9 @@ import CoreMetrics
 /// dependency, and counted as a request without an accept it would make the throttle
 /// shed what the limit already shed.
 ///
-/// What the call came to feeds the parts: the throttle counts it accepted when it
-/// succeeded or failed with an error the breaker does not count (the dependency
-/// answered); a counted failure or a timeout is not an accept. The concurrency limit
+/// What the call came to feeds the parts: the throttle counts it as a request, accepted
+/// when it succeeded or failed with an error the breaker does not count (the dependency
+/// answered), not accepted after a counted failure or a timeout. The concurrency limit
 /// takes the latency of a success as a sample, a timeout as a drop, and learns nothing
 /// from a failure. A part in shadow mode decides and counts but never refuses.
 ///
@@ -102,9 +102,11 @@ public struct AdaptivePolicy: Sendable {
         let outcome = await breaker.execute(operation)
         switch outcome {
         case .success, .ignoredFailure:
-            throttle?.recordAccepted()
-        case .rejected, .timedOut, .failure:
-            break
+            throttle?.recordOutcome(priority: priority, accepted: true)
+        case .timedOut, .failure:
+            throttle?.recordOutcome(priority: priority, accepted: false)
+        case .rejected:
+            break  // the breaker's permit refused it: it never reached the dependency
         }
         if let concurrencyLimit, let permit {
             let sample: ConcurrencyLimit.Outcome =

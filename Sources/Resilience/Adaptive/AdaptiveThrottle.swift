@@ -8,12 +8,16 @@ import Locking
 /// over a sliding time window, capped at ``Configuration/maxRejectionProbability`` so some
 /// requests always reach the backend and show when it recovers.
 ///
-/// `requests` counts every request asked of ``admit()``, rejected ones included (that is
-/// what makes the throttle back off as the backend keeps refusing); `accepts` counts the
-/// requests the caller reports with ``recordAccepted()``: those the backend answered,
-/// whatever the answer, other than an overload signal (a timeout, 429, 503, a refused
-/// connection). With K = 2 the backend sees about twice what it can take, so it stays
-/// the judge of its capacity while the client sheds the rest before sending.
+/// `requests` counts every request the throttle rejected, when it rejects it, and every
+/// request it admitted, when the caller reports how it ended (``recordOutcome(priority:accepted:)``);
+/// `accepts` counts those the backend accepted: answered, whatever the answer, other than
+/// an overload signal (a timeout, 429, 503, a refused connection). Counting an admitted
+/// request only once it ended keeps requests still in flight, which have no answer yet,
+/// from reading as refusals (at start, or when the backend slows down, that would shed
+/// for nothing). Rejected requests count as requests: that is what makes the throttle
+/// back off while the backend keeps refusing. With K = 2 the backend sees about twice
+/// what it can take, so it stays the judge of its capacity while the client sheds the
+/// rest before sending.
 ///
 /// With ``Configuration/priorityLevels`` above 1, requests carry a priority and the
 /// lowest go first: the share `P` of all requests that is to be rejected is taken from the
@@ -133,14 +137,16 @@ public final class AdaptiveThrottle: Sendable {
         state = LockedValue(State(window: WindowedCounters(window: configuration.window, bucket: configuration.bucket, fields: fields)))
     }
 
-    /// Decides whether a request goes to the backend, counting it as a request.
+    /// Decides whether a request goes to the backend. A rejected request counts as a
+    /// request now; an admitted one counts when ``recordOutcome(priority:accepted:)``
+    /// reports how it ended.
     /// - Parameter priority: the request's priority, 0 the lowest (see
     ///   ``Configuration/priorityLevels``); ignored with one level.
     /// - Returns: the decision; never fails.
     public func admit(priority: Int = 0) -> Decision {
         let now = clock.now()
         let draw = random()
-        let level = min(max(priority, 0), configuration.priorityLevels - 1)
+        let level = self.level(priority)
         return state.withLock { state in
             let requests = state.window.sum(Self.requestsField, at: now)
             let overall = Self.probability(
@@ -148,19 +154,30 @@ public final class AdaptiveThrottle: Sendable {
             var probability = overall
             if configuration.priorityLevels > 1 {
                 probability = Self.share(of: overall * Double(requests), at: level, in: &state.window, now: now)
-                state.window.add(Self.firstPriorityField + level, at: now)
             }
-            state.window.add(Self.requestsField, at: now)
             let wouldReject = draw < probability
             let rejected = wouldReject && state.refused.refuse(shadow: configuration.shadow)
+            if rejected { count(&state, level: level, accepted: false, at: now) }
             return Decision(admitted: !rejected, wouldReject: wouldReject, probability: probability, overallProbability: overall)
         }
     }
 
-    /// Counts one admitted request the backend accepted (answered, not overloaded).
-    public func recordAccepted() {
+    /// Counts one admitted request that ended: a request, and an accept when the backend
+    /// `accepted` it (answered, not overloaded). A request that never reached the backend
+    /// (refused further on, cancelled before it was sent) is not reported.
+    /// - Parameter priority: the priority it was admitted at.
+    public func recordOutcome(priority: Int = 0, accepted: Bool) {
         let now = clock.now()
-        state.withLock { $0.window.add(Self.acceptsField, at: now) }
+        let level = self.level(priority)
+        state.withLock { count(&$0, level: level, accepted: accepted, at: now) }
+    }
+
+    private func level(_ priority: Int) -> Int { min(max(priority, 0), configuration.priorityLevels - 1) }
+
+    private func count(_ state: inout State, level: Int, accepted: Bool, at now: Duration) {
+        state.window.add(Self.requestsField, at: now)
+        if accepted { state.window.add(Self.acceptsField, at: now) }
+        if configuration.priorityLevels > 1 { state.window.add(Self.firstPriorityField + level, at: now) }
     }
 
     /// The rejection probability the next request would be drawn against.
