@@ -12,6 +12,18 @@ import Triage
 /// wrong number of results fails the batch with ``ClassifierError/resultCountMismatch(expected:got:)``.
 /// Each sent batch's size is recorded in the `breakwater_ml_batch_size` recorder.
 ///
+/// With a ``ConcurrencyLimit`` (`protection.ml.concurrencyLimit`), at most its limit of
+/// upstream requests are in flight: a batch that is due while the limit is reached waits,
+/// and keeps filling, until a request ends (its latency is the limit's sample, a timeout
+/// its drop). The alerts waiting are bounded by one round of requests (limit ×
+/// `maxBatchSize`, less the shares the limit reserves for higher priorities): an alert
+/// arriving at a full queue takes the place of the newest waiting alert of a lower
+/// priority, which is turned away, or is turned away itself. Turned away means
+/// `AdmissionRefused(.limited)`: its caller's breaker counts no failure and falls back
+/// (the rules classify it, reason `limited`), counted in
+/// `adaptive_rejections_total{breaker="ml",part="concurrency_limit",mode="enforced"}`.
+/// The limit counts infer requests, so its Vegas queue estimate is in requests too.
+///
 /// Time comes from the injected clock, so tests drive `maxWait` with a manual clock.
 public actor MicroBatcher: AlertClassifier {
     /// Batching limits.
@@ -31,6 +43,7 @@ public actor MicroBatcher: AlertClassifier {
 
     private struct Waiter {
         let alert: Alert
+        let priority: Int
         /// Decided by the batch, or by the caller's cancellation, whichever comes first.
         let answer: FirstOffer<Result<Classification, any Error>>
     }
@@ -41,6 +54,11 @@ public actor MicroBatcher: AlertClassifier {
     private let clock: ResilienceClock
     private let batchSize: Recorder
     private var pending: [Waiter] = []
+    private let limit: ConcurrencyLimit?
+    /// A batch was due while the limit was reached: send it when a request ends.
+    private var blocked = false
+    private let shed: Counter
+    private let shadowOverLimit: Counter
     /// Identifies the batch now gathering, so a timer that fires after its batch was
     /// already sent for being full does not send the next batch early.
     private var generation = 0
@@ -51,43 +69,85 @@ public actor MicroBatcher: AlertClassifier {
     ///   - clock: times ``Configuration/maxWait``.
     ///   - metricsFactory: where `breakwater_ml_batch_size` goes; default the
     ///     bootstrapped `MetricsSystem`.
+    ///   - limit: bounds the upstream requests in flight (see above); `nil`: no bound.
     public init<C: Clock>(
         upstream: any AlertClassifier,
         configuration: Configuration = Configuration(),
         clock: C = ContinuousClock(),
-        metricsFactory: any MetricsFactory = MetricsSystem.factory
+        metricsFactory: any MetricsFactory = MetricsSystem.factory,
+        limit: ConcurrencyLimit? = nil
     ) where C.Duration == Duration {
         self.upstream = upstream
         self.configuration = configuration
         self.clock = ResilienceClock(clock)
         self.batchSize = Recorder(label: MetricNames.mlBatchSize, factory: metricsFactory)
+        self.limit = limit
+        func rejections(_ mode: String) -> Counter {
+            Counter(
+                label: MetricNames.adaptiveRejections,
+                dimensions: [("breaker", BreakerName.ml), ("part", "concurrency_limit"), ("mode", mode)], factory: metricsFactory)
+        }
+        shed = rejections("enforced")
+        shadowOverLimit = rejections("shadow")
     }
 
     /// The number of alerts waiting for their batch to be sent (for tests and gauges).
     public var pendingCount: Int { pending.count }
 
-    /// Classifies one alert as part of the next batch.
+    /// Classifies one alert as part of the next batch, at the lowest priority.
+    /// - Throws: as ``classify(_:priority:)``.
+    public func classify(_ alert: Alert) async throws -> Classification {
+        try await classify(alert, priority: 0)
+    }
+
+    /// Classifies one alert of `priority` (0 the lowest) as part of the next batch.
     ///
     /// Cancelling the calling task (e.g. a circuit breaker's call timeout) ends the wait at
     /// once with `CancellationError`; the alert may still go out with its batch, and that
     /// answer is dropped.
-    /// - Throws: the upstream's error when this alert's batch failed; `CancellationError`.
-    public func classify(_ alert: Alert) async throws -> Classification {
+    /// - Throws: the upstream's error when this alert's batch failed; `CancellationError`;
+    ///   `AdmissionRefused(.limited)` when the limit's queue turned it away.
+    public func classify(_ alert: Alert, priority: Int) async throws -> Classification {
         let answer = FirstOffer<Result<Classification, any Error>>()
         return try await withTaskCancellationHandler {
             // Cancelled already (the handler has answered): the alert is not queued.
             if !answer.isDecided {
-                pending.append(Waiter(alert: alert, answer: answer))
-                if pending.count >= configuration.maxBatchSize {
-                    flush()
-                } else if !timerArmed {
-                    armTimer()
+                if admit(priority: priority) {
+                    pending.append(Waiter(alert: alert, priority: priority, answer: answer))
+                    if pending.count >= configuration.maxBatchSize {
+                        flush()
+                    } else if !timerArmed {
+                        armTimer()
+                    }
+                } else {
+                    answer.offer(.failure(AdmissionRefused(.limited)))
                 }
             }
             return try await answer.value().get()
         } onCancel: {
             answer.offer(.failure(CancellationError()))
         }
+    }
+
+    /// Whether an alert of `priority` may join the queue: the limit has room for another
+    /// request, there is room in the queue for its priority, or a waiting alert of a lower
+    /// priority gives up its place (and is turned away).
+    private func admit(priority: Int) -> Bool {
+        guard let limit, blocked else { return true }
+        let roundOfRequests = max(1, limit.limit) * configuration.maxBatchSize
+        let reservedAbove = limit.configuration.reservedShares.reduce(0) { $1.key > priority ? $0 + $1.value : $0 }
+        let room = max(1, Int(Double(roundOfRequests) * (1 - reservedAbove) + 1e-9))
+        guard pending.count >= room else { return true }
+        // The newest of the lowest-priority waiters goes: older ones have waited longest.
+        guard let lowest = pending.map(\.priority).min(), lowest < priority,
+              let victim = pending.lastIndex(where: { $0.priority == lowest })
+        else {
+            shed.increment()
+            return false
+        }
+        pending.remove(at: victim).answer.offer(.failure(AdmissionRefused(.limited)))
+        shed.increment()
+        return true
     }
 
     /// Classifies alerts through the batcher: they join the gathering batch(es)
@@ -121,11 +181,21 @@ public actor MicroBatcher: AlertClassifier {
         flush()
     }
 
-    /// Sends up to `maxBatchSize` waiting alerts as one batch; re-arms the timer for the rest.
+    /// Sends up to `maxBatchSize` waiting alerts as one batch, when the limit has room;
+    /// re-arms the timer for the rest.
     private func flush() {
         timerArmed = false
         generation &+= 1
         guard !pending.isEmpty else { return }
+        var permit: ConcurrencyLimit.Permit?
+        if let limit {
+            guard let acquired = limit.tryAcquire() else {
+                blocked = true  // sent when a request ends
+                return
+            }
+            if acquired.overLimit { shadowOverLimit.increment() }
+            permit = acquired
+        }
         let take = min(pending.count, configuration.maxBatchSize)
         let batch = Array(pending.prefix(take))
         pending.removeFirst(take)
@@ -135,15 +205,27 @@ public actor MicroBatcher: AlertClassifier {
         batchSize.record(batch.count)
         let upstream = self.upstream
         Task {
+            let outcome: ConcurrencyLimit.Outcome
             do {
                 let results = try await upstream.classify(batch.map(\.alert))
                 guard results.count == batch.count else {
                     throw ClassifierError.resultCountMismatch(expected: batch.count, got: results.count)
                 }
                 for (waiter, result) in zip(batch, results) { waiter.answer.offer(.success(result)) }
+                outcome = .success
             } catch {
                 for waiter in batch { waiter.answer.offer(.failure(error)) }
+                outcome = (error as? any TimeoutReportingError)?.timedOutAfter != nil ? .dropped : .ignored
             }
+            if let permit { self.requestEnded(permit, outcome: outcome) }
         }
+    }
+
+    /// A request ended: the limit learns from it, and a batch held back by the limit goes.
+    private func requestEnded(_ permit: ConcurrencyLimit.Permit, outcome: ConcurrencyLimit.Outcome) {
+        limit?.release(permit, outcome: outcome)
+        guard blocked else { return }
+        blocked = false
+        flush()
     }
 }

@@ -66,7 +66,7 @@ struct ValidationTests {
               value: "info, low, high, critical", expected: "every severity once"),
         // Cross-field rules.
         .init(flag: "protection.ml.concurrencyLimit.initial=500", key: "protection.ml.concurrencyLimit.initial", value: "500",
-              expected: "between concurrencyLimit.min (1) and max (200)"),
+              expected: "between concurrencyLimit.min (1) and max (64)"),
         .init(flag: "protection.ml.concurrencyLimit.reserved.high=0.8", key: "protection.ml.concurrencyLimit.reserved", value: "1.1",
               expected: "shares adding up to less than 1"),
         .init(flag: "breakers.ml.halfOpenMaxCalls=1", key: "breakers.ml.halfOpenMaxCalls", value: "1",
@@ -137,17 +137,17 @@ struct ValidationTests {
         let throttle = try #require(policy.throttle)
         #expect(throttle.configuration.shadow && throttle.configuration.window == .seconds(30))
         #expect(throttle.configuration.priorityLevels == 5)
-        let limit = try #require(policy.concurrencyLimit)
+        #expect(policy.retryBudget == nil && policy.concurrencyLimit == nil, "the request limit is the batcher's")
+        let limit = try #require(try settings.concurrencyLimit(breaker: "ml", clock: ManualClock()))
         #expect(limit.limit == 8 && limit.configuration.maxHealthyLatency == .seconds(1))
-        #expect(limit.configuration.alpha == 3 && limit.configuration.beta == 6, "one call per request: the library's defaults")
-        let batched = try settings.adaptivePolicy(around: breaker, callsPerRequest: 32, clock: ManualClock())
-        #expect(batched.concurrencyLimit?.configuration.alpha == 32 && batched.concurrencyLimit?.configuration.beta == 64)
+        #expect(limit.configuration.alpha == 3 && limit.configuration.beta == 6)
         // critical (0.3 by default) ranks 3rd here, high (0.1) 4th.
         #expect(limit.configuration.reservedShares == [3: 0.3, 4: 0.1])
-        #expect(policy.retryBudget == nil)
         #expect(settings.severityAdmission.priority(of: .low) == 0 && settings.severityAdmission.priority(of: .high) == 4)
-        let off = try loadConfig().configuration.protection.ml.adaptivePolicy(around: breaker, clock: ManualClock())
-        #expect(off.throttle == nil && off.concurrencyLimit == nil && !off.usesPriority, "every part is off by default")
+        let defaults = try loadConfig().configuration.protection.ml
+        let off = try defaults.adaptivePolicy(around: breaker, clock: ManualClock())
+        let noLimit = try defaults.concurrencyLimit(breaker: "ml", clock: ManualClock())
+        #expect(off.throttle == nil && noLimit == nil, "every part is off by default")
     }
 
     @Test func messageReadsAsKeyValueAndAllowed() throws {

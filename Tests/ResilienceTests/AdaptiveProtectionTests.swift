@@ -321,16 +321,34 @@ struct ConcurrencyLimitTests {
         }
     }
 
-    @Test func aDroppedCallShrinksTheLimitByTheBackoffRatio() throws {
+    @Test func aDroppedCallShrinksTheLimitByTheBackoffRatioOnceARound() throws {
         let limiter = try limiter { $0.initialLimit = 20; $0.minLimit = 17 }
         let permits = (0..<3).compactMap { _ in limiter.tryAcquire() }
+        clock.advance(by: .seconds(1))
         limiter.release(permits[0], outcome: .dropped)
         #expect(limiter.limit == 18)
+        // Admitted before that change: the same congestion, already answered.
         limiter.release(permits[1], outcome: .dropped)
-        #expect(limiter.limit == 17)  // 16.2, held at minLimit
+        #expect(limiter.limit == 18)
         limiter.release(permits[2], outcome: .ignored)
+        let next = try #require(limiter.tryAcquire())
+        clock.advance(by: .seconds(1))
+        limiter.release(next, outcome: .dropped)
+        #expect(limiter.limit == 17)  // 16.2, held at minLimit
         let snapshot = limiter.snapshot
         #expect(snapshot.limit == 17 && snapshot.inFlight == 0 && snapshot.baseline == nil)
+    }
+
+    @Test func aBatchCompletingTogetherMovesTheLimitOnce() throws {
+        let limiter = try limiter { $0.initialLimit = 40 }
+        var permits = (0..<40).compactMap { _ in limiter.tryAcquire() }
+        clock.advance(by: .milliseconds(100))
+        for permit in permits { limiter.release(permit, outcome: .success) }
+        #expect(limiter.limit == 41)  // the first sample grew it; the 39 others are the same round
+        permits = (0..<41).compactMap { _ in limiter.tryAcquire() }
+        clock.advance(by: .seconds(2))  // all slow: a queue of 39 estimated, above beta
+        for permit in permits { limiter.release(permit, outcome: .success) }
+        #expect(limiter.limit == 40)
     }
 
     @Test func aLongIncidentDoesNotDriftTheLimitBackUpWhenHealthyLatencyIsBounded() throws {
@@ -468,7 +486,7 @@ struct AdaptivePolicyTests {
         return AdaptivePolicy(
             breaker: breaker, retryBudget: try RetryBudget(budget, clock: clock),
             throttle: try AdaptiveThrottle(throttle, clock: clock, random: FixedDraws(draws).next),
-            concurrencyLimit: try ConcurrencyLimit(concurrency, clock: clock), metricsFactory: metrics)
+            concurrencyLimit: try ConcurrencyLimit(concurrency, clock: clock, breaker: "test", metricsFactory: metrics), metricsFactory: metrics)
     }
 
     func parts(_ policy: AdaptivePolicy) throws -> (RetryBudget, AdaptiveThrottle, ConcurrencyLimit) {
@@ -567,6 +585,18 @@ struct AdaptivePolicyTests {
         let probability = try metrics.expectGauge("adaptive_throttle_probability", [("breaker", "test")])
         #expect(probability.lastValue == 0)  // the shadow policy's first decision, on an empty window
         #expect(try metrics.expectGauge("adaptive_concurrency_limit", [("breaker", "test")]).lastValue == 1)
+    }
+
+    @Test func aRefusalThrownBelowTheBreakerIsARejectionNotAFailure() async throws {
+        let breaker = try makeBreaker(CircuitBreaker.Configuration(failureThreshold: 1), clock: clock)
+        let outcome: CallOutcome<Int> = await breaker.execute { throw AdmissionRefused(.limited) }
+        #expect(outcome.rejection == .limited)
+        #expect(breaker.state == .closed)
+        let result = try await breaker.call(fallback: StaticFallback(-1), policy: .onCircuitOpen) { () async throws -> Int in
+            throw AdmissionRefused(.limited)
+        }
+        #expect(result.value == -1 && result.fallbackExecutions.map(\.reason) == [.limited])
+        #expect(breaker.state == .closed)
     }
 
     @Test func shadowModeNeverRefusesAndCountsWhatItWouldHave() async throws {

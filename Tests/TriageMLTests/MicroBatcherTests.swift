@@ -205,4 +205,107 @@ struct MicroBatcherTests {
         #expect(MicroBatcher.Configuration(maxBatchSize: 0).maxBatchSize == 1)
         #expect(MicroBatcher.Configuration().maxBatchSize == 32)
     }
+
+    // MARK: - Concurrency limit
+
+    /// A limiter of exactly `requests` upstream requests, with `reserved` shares.
+    private func fixedLimit(_ requests: Int, reserved: [Int: Double] = [:]) throws -> ConcurrencyLimit {
+        var configuration = ConcurrencyLimit.Configuration()
+        configuration.initialLimit = requests
+        configuration.minLimit = requests
+        configuration.maxLimit = requests
+        configuration.reservedShares = reserved
+        return try ConcurrencyLimit(configuration, clock: ManualClock())
+    }
+
+    /// How a prioritized classify call ended.
+    private enum Answer: Equatable { case classified, limited, failed }
+
+    private func answer(_ batcher: MicroBatcher, _ index: Int, priority: Int) -> Task<Answer, Never> {
+        Task {
+            do {
+                _ = try await batcher.classify(alert(index), priority: priority)
+                return .classified
+            } catch let refused as AdmissionRefused where refused.reason == .limited {
+                return .limited
+            } catch {
+                return .failed
+            }
+        }
+    }
+
+    @Test(.timeLimit(.minutes(1))) func aBatchDueAtTheLimitWaitsForARequestToEndAndKeepsFilling() async throws {
+        let upstream = HeldClassifier()
+        let batcher = MicroBatcher(
+            upstream: upstream, configuration: .init(maxBatchSize: 4, maxWait: .zero), clock: ManualClock(), metricsFactory: TestMetrics(),
+            limit: try fixedLimit(1))
+        let first = answer(batcher, 0, priority: 0)
+        #expect(await eventually(polling: .yielding) { upstream.heldBatches == 1 })
+        // The limit's one request is out: these wait, together, whatever maxWait says.
+        let waiting = (1...3).map { answer(batcher, $0, priority: 0) }
+        #expect(await eventually(polling: .yielding) { await batcher.pendingCount == 3 })
+        #expect(upstream.heldBatches == 1)
+        upstream.release()
+        #expect(await first.value == .classified)
+        #expect(await eventually(polling: .yielding) {
+            let pending = await batcher.pendingCount
+            return upstream.heldBatches == 1 && pending == 0
+        })
+        upstream.release()
+        for task in waiting { #expect(await task.value == .classified) }
+    }
+
+    @Test(.timeLimit(.minutes(1))) func aFullQueueTurnsAwayTheLowestPriorityFirst() async throws {
+        let upstream = HeldClassifier()
+        let metrics = TestMetrics()
+        let batcher = MicroBatcher(
+            upstream: upstream, configuration: .init(maxBatchSize: 2, maxWait: .seconds(60)), clock: ManualClock(), metricsFactory: metrics,
+            limit: try fixedLimit(1))
+        let sent = [answer(batcher, 0, priority: 0), answer(batcher, 1, priority: 0)]
+        #expect(await eventually(polling: .yielding) { upstream.heldBatches == 1 })
+        // One round of requests is 1 × 2 alerts: the queue holds two.
+        let older = answer(batcher, 2, priority: 0)
+        #expect(await eventually(polling: .yielding) { await batcher.pendingCount == 1 })
+        let newer = answer(batcher, 3, priority: 1)
+        #expect(await eventually(polling: .yielding) { await batcher.pendingCount == 2 })
+        // A critical alert takes the place of the newest of the lowest: the older one.
+        let critical = answer(batcher, 4, priority: 4)
+        #expect(await older.value == .limited)
+        // An alert no more urgent than any waiting one is turned away itself.
+        #expect(await answer(batcher, 5, priority: 1).value == .limited)
+        upstream.release()
+        for task in sent { #expect(await task.value == .classified) }
+        #expect(await eventually(polling: .yielding) { upstream.heldBatches == 1 })
+        upstream.release()
+        #expect(await newer.value == .classified)
+        #expect(await critical.value == .classified)
+        #expect(metrics.counterTotal(
+            label: MetricNames.adaptiveRejections, dimensions: [("breaker", "ml"), ("part", "concurrency_limit"), ("mode", "enforced")]) == 2)
+    }
+
+    @Test(.timeLimit(.minutes(1))) func sharesReservedForHigherPrioritiesKeepRoomInTheQueue() async throws {
+        let upstream = HeldClassifier()
+        let clock = ManualClock()
+        let batcher = MicroBatcher(
+            upstream: upstream, configuration: .init(maxBatchSize: 4, maxWait: .milliseconds(5)), clock: clock, metricsFactory: TestMetrics(),
+            limit: try fixedLimit(1, reserved: [3: 0.5]))
+        let sent = (0..<4).map { answer(batcher, $0, priority: 3) }
+        #expect(await eventually(polling: .yielding) { upstream.heldBatches == 1 })
+        // Three more are due after maxWait, while the limit's one request is out: they wait.
+        let waiting = (4..<7).map { answer(batcher, $0, priority: 3) }
+        // Two timers sleep: the first batch's, stale since it filled up, and this one's.
+        #expect(await eventually(polling: .yielding) { await batcher.pendingCount == 3 && clock.sleeperCount == 2 })
+        clock.advance(by: .milliseconds(5))
+        #expect(await eventually(polling: .yielding) { clock.sleeperCount == 0 })
+        // Below priority 3, half of the 4 places are reserved: the queue of 3 is full.
+        #expect(await answer(batcher, 7, priority: 2).value == .limited)
+        // Priority 3 may use all 4.
+        let reserved = answer(batcher, 8, priority: 3)
+        #expect(await eventually(polling: .yielding) { await batcher.pendingCount == 4 })
+        upstream.release()
+        for task in sent { #expect(await task.value == .classified) }
+        #expect(await eventually(polling: .yielding) { upstream.heldBatches == 1 })
+        upstream.release()
+        for task in waiting + [reserved] { #expect(await task.value == .classified) }
+    }
 }

@@ -1,8 +1,8 @@
 """The measuring side of scripts/bench-adaptive.
 
   bench_adaptive.py run --bootstrap B --input TOPIC --incidents TOPIC --metrics URL
-                        --rate N --seconds S --out FILE.json
-      Produces N mixed-severity single Alertmanager alerts a second for S seconds into
+                        --rate N --seconds S --out FILE.json [--warm ML_URL]
+      Warms the model server with 20 infer requests (with --warm), produces N mixed-severity single Alertmanager alerts a second for S seconds into
       the input topic (10% critical, 20% error/high, 30% warning/medium, 20% low, 20%
       info), samples the worker's /metrics every second meanwhile, then reads the
       incidents topic until every alert sent has its incident (at most 300 s more), and
@@ -57,10 +57,24 @@ def total(text, metric, **labels):
     return result
 
 
+def warm(url):
+    """A few infer requests straight to the model server, so its first slow answers
+    (loading, first predictions) fall outside the measured run."""
+    texts = ["%s on %s: warming up" % (name, service) for name in NAMES for service in SERVICES][:32]
+    body = json.dumps({"inputs": [{"name": "alerts", "shape": [len(texts)], "datatype": "BYTES", "data": texts}]}).encode()
+    for _ in range(20):
+        request = urllib.request.Request(url.rstrip("/") + "/v2/models/alert-classifier/infer", data=body,
+                                         headers={"content-type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            response.read()
+
+
 def run(options):
     from confluent_kafka import Consumer, Producer
 
     rate, seconds = int(options["rate"]), int(options["seconds"])
+    if options.get("warm"):
+        warm(options["warm"])
     producer = Producer({"bootstrap.servers": options["bootstrap"], "linger.ms": 2, "acks": "all"})
     timeline, stop = [], threading.Event()
     started = time.time()
@@ -102,7 +116,9 @@ def run(options):
     load_seconds = time.time() - started
 
     consumer = Consumer({"bootstrap.servers": options["bootstrap"], "group.id": "bench-adaptive-%d" % random.getrandbits(32),
-                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+                         "auto.offset.reset": "earliest", "enable.auto.commit": False,
+                         # The local broker ignores fetch limits and answers with all it has.
+                         "receive.message.max.bytes": 1000000000})
     consumer.subscribe([options["incidents"]])
     seen, deadline = {}, time.time() + 300
     while len(seen) < len(sent) and time.time() < deadline:

@@ -339,30 +339,29 @@ public struct ThrottleSettings: Sendable, Hashable, Codable {
     public init() {}
 }
 
-/// `protection.<name>.concurrencyLimit`: calls in flight at most, following the latency.
+/// `protection.<name>.concurrencyLimit`: requests in flight at most, following the
+/// latency (for ML: infer requests, each a batch of alerts).
 public struct ConcurrencyLimitSettings: Sendable, Hashable, Codable {
     /// Use it.
     public var enabled = false
-    /// Decide and count (metrics) without turning anything away.
+    /// Decide and count (metrics) without holding anything back.
     public var shadow = false
-    /// The limit before any call completed (start at or below the dependency's capacity).
-    public var initial = 20
+    /// The limit before any request completed (start at or below the dependency's capacity).
+    public var initial = 4
     /// The lowest limit.
     public var min = 1
     /// The highest limit.
-    public var max = 200
+    public var max = 64
     /// A call slower than this is overload whatever the baseline; unset: no bound.
     public var maxHealthyLatency: ConfigDuration?
     /// How long a minimum latency stands as the baseline.
     public var baselineWindow = ConfigDuration.seconds(60)
-    /// Grow while fewer calls than this are estimated queued; unset: one request's worth
-    /// (for ML, `ml.maxBatchSize` alerts, at least 3).
+    /// Grow while fewer requests than this are estimated queued; unset: 3.
     public var alpha: Double?
-    /// Shrink while more calls than this are estimated queued (more than alpha); unset:
-    /// two requests' worth (for ML, 2 × `ml.maxBatchSize` alerts, at least 6).
+    /// Shrink while more requests than this are estimated queued (more than alpha); unset: 6.
     public var beta: Double?
-    /// Shares of the limit (0 ≤ share < 1, less than 1 together) only alerts of a more
-    /// severe rank may use, by severity (see `severityOrder`).
+    /// Shares (0 ≤ share < 1, less than 1 together), by severity, of the alerts waiting
+    /// for a request that only alerts of that rank or above may take (see `severityOrder`).
     public var reserved = SeverityShares()
     /// Defaults: off.
     public init() {}

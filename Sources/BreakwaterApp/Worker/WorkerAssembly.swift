@@ -156,8 +156,10 @@ public struct WorkerAssembly: Sendable {
         }
         let mlBreaker = try Self.breaker(BreakerName.ml, config.breakers.ml, in: breakers)
         let protection: AdaptivePolicy
+        let requestLimit: ConcurrencyLimit?
         do {
-            protection = try config.protection.ml.adaptivePolicy(around: mlBreaker, callsPerRequest: config.ml.maxBatchSize, clock: clock)
+            protection = try config.protection.ml.adaptivePolicy(around: mlBreaker, clock: clock)
+            requestLimit = try config.protection.ml.concurrencyLimit(breaker: BreakerName.ml, clock: clock)
         } catch {
             throw StartError(description: "protection.ml: \(error)")
         }
@@ -166,7 +168,8 @@ public struct WorkerAssembly: Sendable {
         let batcher = mlClient.map {
             MicroBatcher(
                 upstream: $0,
-                configuration: .init(maxBatchSize: config.ml.maxBatchSize, maxWait: config.ml.maxBatchWait.duration)
+                configuration: .init(maxBatchSize: config.ml.maxBatchSize, maxWait: config.ml.maxBatchWait.duration),
+                limit: requestLimit
             )
         }
         return ClassificationParts(

@@ -25,8 +25,8 @@ import CoreMetrics
 /// from a failure. A part in shadow mode decides and counts but never refuses.
 ///
 /// Without parts this is the breaker alone. Its metrics are listed in
-/// `AdaptivePolicyMetrics` (`adaptive_rejections_total`, `adaptive_throttle_probability`,
-/// `adaptive_concurrency_limit`), labelled with the breaker's name.
+/// `AdaptivePolicyMetrics` (`adaptive_rejections_total`, `adaptive_throttle_probability`),
+/// labelled with the breaker's name; the limit records its own gauge.
 public struct AdaptivePolicy: Sendable {
     /// The breaker.
     public let breaker: CircuitBreaker
@@ -51,14 +51,6 @@ public struct AdaptivePolicy: Sendable {
         self.concurrencyLimit = concurrencyLimit
         let hasParts = retryBudget != nil || throttle != nil || concurrencyLimit != nil
         metrics = hasParts ? AdaptivePolicyMetrics(breaker: breaker.name, factory: metricsFactory ?? MetricsSystem.factory) : nil
-        if let concurrencyLimit { metrics?.concurrencyLimit.record(concurrencyLimit.limit) }
-    }
-
-    /// Whether calls carry a priority that matters: a throttle with more than one level,
-    /// or a concurrency limit with shares reserved. Callers can skip working it out
-    /// otherwise.
-    public var usesPriority: Bool {
-        (throttle?.configuration.priorityLevels ?? 1) > 1 || !(concurrencyLimit?.configuration.reservedShares.isEmpty ?? true)
     }
 
     /// Runs `operation` if every part and the breaker admit it, and returns what happened.
@@ -116,7 +108,6 @@ public struct AdaptivePolicy: Sendable {
                 case .rejected, .failure, .ignoredFailure: .ignored
                 }
             concurrencyLimit.release(permit, outcome: sample)
-            metrics?.concurrencyLimit.record(concurrencyLimit.limit)
         }
         return outcome
     }
@@ -149,4 +140,21 @@ public struct AdaptivePolicy: Sendable {
     ) async throws(CircuitBreakerError) -> GuardedResult<T> {
         try await call(priority: priority, isRetry: isRetry, fallback: FallbackChain([strategy]), policy: policy, operation)
     }
+}
+
+/// Thrown by an operation whose call was refused by a protection part below the
+/// breaker, before it reached the dependency (for instance a batcher in front of the
+/// dependency that sheds what its concurrency limit cannot take). The breaker does not
+/// count it as a failure: the call's outcome is ``CallOutcome/rejected(_:)`` with
+/// ``reason``, and it falls back like any rejection.
+public struct AdmissionRefused: Error, Sendable, Equatable, CustomStringConvertible {
+    /// Who refused: ``RejectionReason/limited``, ``RejectionReason/throttled`` or
+    /// ``RejectionReason/budgetExhausted``.
+    public let reason: RejectionReason
+
+    /// A refusal for `reason`.
+    public init(_ reason: RejectionReason) { self.reason = reason }
+
+    /// `refused before the call (<reason>)`.
+    public var description: String { "refused before the call (\(reason))" }
 }

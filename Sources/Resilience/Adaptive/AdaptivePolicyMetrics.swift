@@ -7,7 +7,7 @@ import CoreMetrics
 ///   through a call the part would have refused)
 /// - `adaptive_throttle_probability{breaker}` gauge: the throttle's rejection probability
 ///   over all priorities at its last decision
-/// - `adaptive_concurrency_limit{breaker}` gauge: the concurrency limit
+/// (`adaptive_concurrency_limit{breaker}` is the limit's own, see ``ConcurrencyLimit``.)
 final class AdaptivePolicyMetrics: Sendable {
     /// A part of the policy, as its metrics name it.
     enum Part: Int, CaseIterable {
@@ -25,7 +25,6 @@ final class AdaptivePolicyMetrics: Sendable {
     /// Enforced then shadow, per part in ``Part`` order.
     private let rejections: [Counter]
     let throttleProbability: Gauge
-    let concurrencyLimit: Gauge
 
     init(breaker: String, factory: any MetricsFactory) {
         rejections = Part.allCases.flatMap { part in
@@ -36,7 +35,6 @@ final class AdaptivePolicyMetrics: Sendable {
             }
         }
         throttleProbability = Gauge(label: "adaptive_throttle_probability", dimensions: [("breaker", breaker)], factory: factory)
-        concurrencyLimit = Gauge(label: "adaptive_concurrency_limit", dimensions: [("breaker", breaker)], factory: factory)
     }
 
     /// Counts a decision of `part` that refused (`admitted == false`) or, in shadow mode,

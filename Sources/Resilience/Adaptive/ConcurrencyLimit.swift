@@ -1,3 +1,4 @@
+import CoreMetrics
 import Locking
 
 /// An adaptive concurrency limit that follows the dependency's latency: TCP Vegas's delay
@@ -20,6 +21,11 @@ import Locking
 ///   used (the call started with at least half the limit in flight), so a quiet period
 ///   does not inflate it;
 /// - otherwise unchanged; always within `minLimit...maxLimit`.
+///
+/// The limit changes at most once a round trip, as TCP Vegas does: a call admitted
+/// before the last change tells of the limit as it was, and only counts for the
+/// baseline. Otherwise calls completing together (an ML batch of 32) would move it 32
+/// times for one observation, and one slow batch would take it to the floor.
 ///
 /// The baseline is the latency of calls that did not queue, so start below the
 /// dependency's capacity (``Configuration/initialLimit``, default 20): a limiter whose
@@ -141,6 +147,8 @@ public final class ConcurrencyLimit: Sendable {
 
     private struct State: Sendable {
         var limit: Double
+        /// When the limit last changed.
+        var lastChange: Duration?
         var inFlight = 0
         var windowStart: Duration = .zero
         var currentMinimum: Duration?
@@ -159,15 +167,26 @@ public final class ConcurrencyLimit: Sendable {
     public let configuration: Configuration
     private let clock: ResilienceClock
     private let state: LockedValue<State>
+    private let limitGauge: Gauge?
 
     /// Creates a limiter at ``Configuration/initialLimit`` with nothing in flight.
+    /// - Parameters:
+    ///   - breaker: when set, the limit is recorded as the gauge
+    ///     `adaptive_concurrency_limit{breaker}` at every change.
+    ///   - metricsFactory: where that gauge goes; `nil` means the bootstrapped `MetricsSystem`.
     /// - Throws: ``CircuitBreaker/ConfigurationError`` for an invalid `configuration`.
-    public init<C: Clock>(_ configuration: Configuration = Configuration(), clock: C = ContinuousClock())
-    throws(CircuitBreaker.ConfigurationError) where C.Duration == Duration {
+    public init<C: Clock>(
+        _ configuration: Configuration = Configuration(), clock: C = ContinuousClock(), breaker: String? = nil,
+        metricsFactory: (any MetricsFactory)? = nil
+    ) throws(CircuitBreaker.ConfigurationError) where C.Duration == Duration {
         try configuration.validate()
         self.configuration = configuration
         self.clock = ResilienceClock(clock)
         state = LockedValue(State(limit: Double(configuration.initialLimit)))
+        limitGauge = breaker.map {
+            Gauge(label: "adaptive_concurrency_limit", dimensions: [("breaker", $0)], factory: metricsFactory ?? MetricsSystem.factory)
+        }
+        limitGauge?.record(configuration.initialLimit)
     }
 
     /// Admits a call unless `limit` calls are in flight, less the shares reserved for
@@ -190,27 +209,40 @@ public final class ConcurrencyLimit: Sendable {
     /// Gives back `permit` and adjusts the limit by how the call ended.
     public func release(_ permit: Permit, outcome: Outcome) {
         let now = clock.now()
-        state.withLock { state in
-            state.inFlight = max(0, state.inFlight - 1)
-            guard outcome != .ignored else { return }
-            let latency = now - permit.startedAt
-            if outcome == .dropped || configuration.maxHealthyLatency.map({ latency > $0 }) == true {
-                state.limit = max(Double(configuration.minLimit), state.limit * configuration.backoffRatio)
-                return
-            }
-            if now - state.windowStart >= configuration.baselineWindow {
-                state.previousMinimum = state.currentMinimum
-                state.currentMinimum = nil
-                state.windowStart = now
-            }
-            state.currentMinimum = min(state.currentMinimum ?? latency, latency)
-            guard let baseline = state.baseline, latency > .zero else { return }
-            let queue = state.limit * (1 - baseline.secondsDouble / latency.secondsDouble)
-            if queue > configuration.beta {
-                state.limit = max(Double(configuration.minLimit), state.limit - 1)
-            } else if queue < configuration.alpha, Double(permit.inFlightAtStart) * 2 >= state.limit {
-                state.limit = min(Double(configuration.maxLimit), state.limit + 1)
-            }
+        let changed: Int? = state.withLock { state in
+            let before = Int(state.limit)
+            adjust(&state, releasing: permit, outcome: outcome, at: now)
+            return Int(state.limit) == before ? nil : Int(state.limit)
+        }
+        if let changed { limitGauge?.record(changed) }
+    }
+
+    private func adjust(_ state: inout State, releasing permit: Permit, outcome: Outcome, at now: Duration) {
+        state.inFlight = max(0, state.inFlight - 1)
+        guard outcome != .ignored else { return }
+        let latency = now - permit.startedAt
+        // A call admitted before the limit last changed tells of the limit as it was.
+        let newRound = state.lastChange.map { permit.startedAt >= $0 } ?? true
+        if outcome == .dropped || configuration.maxHealthyLatency.map({ latency > $0 }) == true {
+            guard newRound else { return }
+            state.limit = max(Double(configuration.minLimit), state.limit * configuration.backoffRatio)
+            state.lastChange = now
+            return
+        }
+        if now - state.windowStart >= configuration.baselineWindow {
+            state.previousMinimum = state.currentMinimum
+            state.currentMinimum = nil
+            state.windowStart = now
+        }
+        state.currentMinimum = min(state.currentMinimum ?? latency, latency)
+        guard newRound, let baseline = state.baseline, latency > .zero else { return }
+        let queue = state.limit * (1 - baseline.secondsDouble / latency.secondsDouble)
+        if queue > configuration.beta {
+            state.limit = max(Double(configuration.minLimit), state.limit - 1)
+            state.lastChange = now
+        } else if queue < configuration.alpha, Double(permit.inFlightAtStart) * 2 >= state.limit {
+            state.limit = min(Double(configuration.maxLimit), state.limit + 1)
+            state.lastChange = now
         }
     }
 

@@ -51,6 +51,11 @@ extension CircuitBreaker {
 
     @usableFromInline
     func classify<T>(_ error: any Error, permit: Permit) -> CallOutcome<T> {
+        if let refused = error as? AdmissionRefused {
+            // Refused below the breaker before reaching the dependency: not its failure.
+            complete(permit, .ignored)
+            return .rejected(refused.reason)
+        }
         if let after = (error as? any TimeoutReportingError)?.timedOutAfter, configuration.isFailure(error) {
             complete(permit, .timeout)
             return .timedOut(after: after)

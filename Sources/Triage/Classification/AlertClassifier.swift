@@ -16,6 +16,14 @@ public protocol AlertClassifier: Sendable {
     /// The default implementation calls ``classify(_:)-([Alert])`` with a batch of one.
     /// - Throws: when the classifier cannot classify the alert.
     func classify(_ alert: Alert) async throws -> Classification
+
+    /// Classifies one alert of `priority` (0 the lowest): a classifier that may have to
+    /// turn alerts away under load turns the lowest away first.
+    ///
+    /// The default implementation ignores the priority.
+    /// - Throws: when the classifier cannot classify the alert; `AdmissionRefused` when
+    ///   it turned the alert away.
+    func classify(_ alert: Alert, priority: Int) async throws -> Classification
 }
 
 extension AlertClassifier {
@@ -28,6 +36,12 @@ extension AlertClassifier {
             throw ClassifierError.resultCountMismatch(expected: 1, got: results.count)
         }
         return first
+    }
+
+    /// Classifies one alert, whatever its priority.
+    /// - Throws: what ``classify(_:)-(Alert)`` throws.
+    public func classify(_ alert: Alert, priority: Int) async throws -> Classification {
+        try await classify(alert)
     }
 }
 

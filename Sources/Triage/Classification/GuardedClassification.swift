@@ -13,9 +13,9 @@ import Resilience
 /// published that is a fallback of reason `low_confidence`. Whoever answered, the policy's severity floor is
 /// applied to the published verdict, and the model's own answer is kept next to it.
 ///
-/// The call goes through the `ml` breaker's ``AdaptivePolicy``: when its throttle or
-/// concurrency limit turns the alert away, the rules classify it (reason `throttled` or
-/// `limited`). With a policy whose parts rank calls, each alert's priority is its
+/// The call goes through the `ml` breaker's ``AdaptivePolicy``, and the ML classifier
+/// may turn alerts away too (the micro-batcher's concurrency limit): then the rules
+/// classify the alert (reason `throttled` or `limited`). Each alert's priority is its
 /// provisional severity's place in the ``SeverityAdmission``, so `info` alerts go to the
 /// rules first and `critical` ones last.
 public struct GuardedClassification: ClassificationStep {
@@ -62,18 +62,18 @@ public struct GuardedClassification: ClassificationStep {
         let rules: @Sendable (Alert) -> Classification = self.rules.classify
         guard let ml else { return decided(rules(alert), model: nil, for: alert, provenance: StepProvenance(source: .primary, fallbackUsed: false)) }
         let protection = self.protection
-        // Working the priority out costs a rules pass; only a policy that ranks calls needs it.
-        let provisional = protection.usesPriority ? rules(alert) : nil
-        let priority = provisional.map { admission.priority(of: alert, rules: $0) } ?? 0
+        // The rules' verdict ranks the alert for the protection, and is the fallback's answer.
+        let provisional = rules(alert)
+        let priority = admission.priority(of: alert, rules: provisional)
         do {
             let gated = try await features.executeIfEnabled(
                 FeatureName.mlClassification,
                 operation: {
                     try await protection.call(
                         priority: priority,
-                        fallback: FunctionFallback(name: StrategyName.rules) { _ in provisional ?? rules(alert) },
+                        fallback: FunctionFallback(name: StrategyName.rules) { _ in provisional },
                         policy: .onAnyFailure
-                    ) { try await ml.classify(alert) }
+                    ) { try await ml.classify(alert, priority: priority) }
                 },
                 fallback: { GuardedResult(value: rules(alert)) }
             )
