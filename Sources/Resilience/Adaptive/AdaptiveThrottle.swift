@@ -124,14 +124,20 @@ public final class AdaptiveThrottle: Sendable {
     ///   - random: uniform numbers in `0..<1` the decisions are drawn with; inject a fixed
     ///     sequence to make decisions deterministic in tests.
     /// - Throws: ``CircuitBreaker/ConfigurationError`` for an invalid `configuration`.
-    public init<C: Clock>(
+    public convenience init<C: Clock>(
         _ configuration: Configuration = Configuration(),
         clock: C = ContinuousClock(),
         random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }
     ) throws(CircuitBreaker.ConfigurationError) where C.Duration == Duration {
         try configuration.validate()
+        self.init(validated: configuration, clock: ResilienceClock(clock), random: random)
+    }
+
+    // Validation stays in the generic convenience initializer, as in ``ConcurrencyLimit``
+    // (a Swift 6.3.1 optimizer crash on throwing initializers that store a lock).
+    private init(validated configuration: Configuration, clock: ResilienceClock, random: @escaping @Sendable () -> Double) {
         self.configuration = configuration
-        self.clock = ResilienceClock(clock)
+        self.clock = clock
         self.random = random
         let fields = Self.firstPriorityField + (configuration.priorityLevels > 1 ? configuration.priorityLevels : 0)
         state = LockedValue(State(window: WindowedCounters(window: configuration.window, bucket: configuration.bucket, fields: fields)))

@@ -175,18 +175,26 @@ public final class ConcurrencyLimit: Sendable {
     ///     `adaptive_concurrency_limit{breaker}` at every change.
     ///   - metricsFactory: where that gauge goes; `nil` means the bootstrapped `MetricsSystem`.
     /// - Throws: ``CircuitBreaker/ConfigurationError`` for an invalid `configuration`.
-    public init<C: Clock>(
+    public convenience init<C: Clock>(
         _ configuration: Configuration = Configuration(), clock: C = ContinuousClock(), breaker: String? = nil,
         metricsFactory: (any MetricsFactory)? = nil
     ) throws(CircuitBreaker.ConfigurationError) where C.Duration == Duration {
         try configuration.validate()
-        self.configuration = configuration
-        self.clock = ResilienceClock(clock)
-        state = LockedValue(State(limit: Double(configuration.initialLimit)))
-        limitGauge = breaker.map {
+        let gauge = breaker.map {
             Gauge(label: "adaptive_concurrency_limit", dimensions: [("breaker", $0)], factory: metricsFactory ?? MetricsSystem.factory)
         }
-        limitGauge?.record(configuration.initialLimit)
+        gauge?.record(configuration.initialLimit)
+        self.init(validated: configuration, clock: ResilienceClock(clock), limitGauge: gauge)
+    }
+
+    // Validation stays in the generic convenience initializer: Swift 6.3.1's optimizer
+    // crashes (CopyPropagation, "Found ownership error") on a throwing initializer that
+    // stores a lock, specialized across modules in the release build.
+    private init(validated configuration: Configuration, clock: ResilienceClock, limitGauge: Gauge?) {
+        self.configuration = configuration
+        self.clock = clock
+        self.limitGauge = limitGauge
+        state = LockedValue(State(limit: Double(configuration.initialLimit)))
     }
 
     /// Admits a call unless `limit` calls are in flight, less the shares reserved for

@@ -87,12 +87,18 @@ public final class RetryBudget: Sendable {
 
     /// Creates a budget holding only its reserve.
     /// - Throws: ``CircuitBreaker/ConfigurationError`` for an invalid `configuration`.
-    public init<C: Clock>(_ configuration: Configuration = Configuration(), clock: C = ContinuousClock())
+    public convenience init<C: Clock>(_ configuration: Configuration = Configuration(), clock: C = ContinuousClock())
     throws(CircuitBreaker.ConfigurationError) where C.Duration == Duration {
         try configuration.validate()
+        self.init(validated: configuration, clock: ResilienceClock(clock))
+    }
+
+    // Validation stays in the generic convenience initializer, as in ``ConcurrencyLimit``
+    // (a Swift 6.3.1 optimizer crash on throwing initializers that store a lock).
+    private init(validated configuration: Configuration, clock: ResilienceClock) {
         self.configuration = configuration
         reserve = configuration.minimumPerSecond * configuration.ttl.secondsDouble
-        self.clock = ResilienceClock(clock)
+        self.clock = clock
         state = LockedValue(State(window: WindowedCounters(window: configuration.ttl, bucket: configuration.bucket, fields: 2)))
     }
 
