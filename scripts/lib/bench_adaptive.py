@@ -2,7 +2,7 @@
 
   bench_adaptive.py run --bootstrap B --input TOPIC --incidents TOPIC --metrics URL
                         --rate N --seconds S --out FILE.json [--warm ML_URL]
-      Warms the model server with 20 infer requests (with --warm), produces N mixed-severity single Alertmanager alerts a second for S seconds into
+      Warms the model server with 80 infer requests from 8 threads (with --warm), produces N mixed-severity single Alertmanager alerts a second for S seconds into
       the input topic (10% critical, 20% error/high, 30% warning/medium, 20% low, 20%
       info), samples the worker's /metrics every second meanwhile, then reads the
       incidents topic until every alert sent has its incident (at most 300 s more), and
@@ -58,15 +58,21 @@ def total(text, metric, **labels):
 
 
 def warm(url):
-    """A few infer requests straight to the model server, so its first slow answers
-    (loading, first predictions) fall outside the measured run."""
+    """Infer requests straight to the model server from 8 threads at once, so the first
+    slow answers of each of its worker processes fall outside the measured run."""
+    from concurrent.futures import ThreadPoolExecutor
+
     texts = ["%s on %s: warming up" % (name, service) for name in NAMES for service in SERVICES][:32]
     body = json.dumps({"inputs": [{"name": "alerts", "shape": [len(texts)], "datatype": "BYTES", "data": texts}]}).encode()
-    for _ in range(20):
+
+    def infer(_):
         request = urllib.request.Request(url.rstrip("/") + "/v2/models/alert-classifier/infer", data=body,
                                          headers={"content-type": "application/json"})
-        with urllib.request.urlopen(request, timeout=30) as response:
+        with urllib.request.urlopen(request, timeout=60) as response:
             response.read()
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(infer, range(80)))
 
 
 def run(options):
