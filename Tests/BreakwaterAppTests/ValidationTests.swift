@@ -140,7 +140,7 @@ struct ValidationTests {
         #expect(policy.retryBudget == nil && policy.concurrencyLimit == nil, "the request limit is the batcher's")
         let limit = try #require(try settings.concurrencyLimit(breaker: "ml", clock: ManualClock()))
         #expect(limit.limit == 8 && limit.configuration.maxHealthyLatency == .seconds(1))
-        #expect(limit.configuration.alpha == 3 && limit.configuration.beta == 6)
+        #expect(limit.configuration.alpha == 1 && limit.configuration.beta == 2)
         // critical (0.3 by default) ranks 3rd here, high (0.1) 4th.
         #expect(limit.configuration.reservedShares == [3: 0.3, 4: 0.1])
         #expect(settings.severityAdmission.priority(of: .low) == 0 && settings.severityAdmission.priority(of: .high) == 4)

@@ -356,9 +356,9 @@ public struct ConcurrencyLimitSettings: Sendable, Hashable, Codable {
     public var maxHealthyLatency: ConfigDuration?
     /// How long a minimum latency stands as the baseline.
     public var baselineWindow = ConfigDuration.seconds(60)
-    /// Grow while fewer requests than this are estimated queued; unset: 3.
+    /// Grow while fewer requests than this are estimated queued; unset: 1.
     public var alpha: Double?
-    /// Shrink while more requests than this are estimated queued (more than alpha); unset: 6.
+    /// Shrink while more requests than this are estimated queued (more than alpha); unset: 2.
     public var beta: Double?
     /// Shares (0 ≤ share < 1, less than 1 together), by severity, of the alerts waiting
     /// for a request that only alerts of that rank or above may take (see `severityOrder`).

@@ -40,8 +40,10 @@ extension ProtectionSettings {
         configuration.maxLimit = settings.max
         configuration.maxHealthyLatency = settings.maxHealthyLatency?.duration
         configuration.baselineWindow = settings.baselineWindow.duration
-        if let alpha = settings.alpha { configuration.alpha = alpha }
-        if let beta = settings.beta { configuration.beta = beta }
+        // One request queued already doubles a request's latency at a model server that
+        // serves one at a time: Vegas's usual 3 and 6 kept 4-7 in flight, near the timeout.
+        configuration.alpha = settings.alpha ?? 1
+        configuration.beta = settings.beta ?? 2
         configuration.reservedShares = Dictionary(
             uniqueKeysWithValues: settings.reserved.all.filter { $0.share > 0 }.map { (admission.priority(of: $0.severity), $0.share) })
         configuration.shadow = settings.shadow
