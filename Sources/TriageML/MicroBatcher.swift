@@ -16,9 +16,10 @@ import Triage
 /// upstream requests are in flight: a batch that is due while the limit is reached waits,
 /// and keeps filling, until a request ends (its latency is the limit's sample, a timeout
 /// its drop). The alerts waiting are bounded by one round of requests (limit ×
-/// `maxBatchSize`, less the shares the limit reserves for higher priorities): an alert
-/// arriving at a full queue takes the place of the newest waiting alert of a lower
-/// priority, which is turned away, or is turned away itself. Turned away means
+/// `maxBatchSize`, less the shares the limit reserves for higher priorities), and are sent
+/// highest priority first: an alert arriving at a full queue takes the place of the
+/// oldest waiting alert of the lowest priority below its own, which is turned away, or is
+/// turned away itself. Turned away means
 /// `AdmissionRefused(.limited)`: its caller's breaker counts no failure and falls back
 /// (the rules classify it, reason `limited`), counted in
 /// `adaptive_rejections_total{breaker="ml",part="concurrency_limit",mode="enforced"}`.
@@ -138,9 +139,10 @@ public actor MicroBatcher: AlertClassifier {
         let reservedAbove = limit.configuration.reservedShares.reduce(0) { $1.key > priority ? $0 + $1.value : $0 }
         let room = max(1, Int(Double(roundOfRequests) * (1 - reservedAbove) + 1e-9))
         guard pending.count >= room else { return true }
-        // The newest of the lowest-priority waiters goes: older ones have waited longest.
+        // The oldest of the lowest-priority waiters goes: higher ranks are sent first, so it
+        // could wait on; the rules answer it now.
         guard let lowest = pending.map(\.priority).min(), lowest < priority,
-              let victim = pending.lastIndex(where: { $0.priority == lowest })
+              let victim = pending.firstIndex(where: { $0.priority == lowest })
         else {
             shed.increment()
             return false
@@ -196,9 +198,7 @@ public actor MicroBatcher: AlertClassifier {
             if acquired.overLimit { shadowOverLimit.increment() }
             permit = acquired
         }
-        let take = min(pending.count, configuration.maxBatchSize)
-        let batch = Array(pending.prefix(take))
-        pending.removeFirst(take)
+        let batch = takeBatch()
         if !pending.isEmpty {
             if pending.count >= configuration.maxBatchSize { flush() } else { armTimer() }
         }
@@ -219,6 +219,23 @@ public actor MicroBatcher: AlertClassifier {
             }
             if let permit { self.requestEnded(permit, outcome: outcome) }
         }
+    }
+
+    /// Removes and returns the next batch: the oldest `maxBatchSize` waiters, or, when
+    /// more wait (the limit held batches back), the highest priorities first and the
+    /// oldest first within a priority.
+    private func takeBatch() -> [Waiter] {
+        guard pending.count > configuration.maxBatchSize else {
+            defer { pending.removeAll(keepingCapacity: true) }
+            return pending
+        }
+        let chosen = pending.indices
+            .sorted { pending[$0].priority != pending[$1].priority ? pending[$0].priority > pending[$1].priority : $0 < $1 }
+            .prefix(configuration.maxBatchSize)
+        let taken = Set(chosen)
+        let batch = chosen.sorted().map { pending[$0] }
+        pending = pending.indices.filter { !taken.contains($0) }.map { pending[$0] }
+        return batch
     }
 
     /// A request ended: the limit learns from it, and a batch held back by the limit goes.

@@ -48,6 +48,23 @@ private final class HeldClassifier: AlertClassifier {
     }
 }
 
+/// An upstream classifier that holds every batch until ``release()`` and says which
+/// alerts each held batch carries.
+private final class RecordingHeldClassifier: AlertClassifier {
+    private let held = LockedValue<[(fingerprints: [String], continuation: CheckedContinuation<Void, Never>)]>([])
+
+    var heldBatches: [[String]] { held.withLock { $0.map(\.fingerprints) } }
+
+    func classify(_ alerts: [Alert]) async throws -> [Classification] {
+        await withCheckedContinuation { continuation in held.withLock { $0.append((alerts.map(\.fingerprint), continuation)) } }
+        return alerts.map { _ in Classification(severity: .low, category: .other, confidence: 1, classifier: .ml) }
+    }
+
+    func release() {
+        for batch in held.withLock({ held in defer { held = [] }; return held }) { batch.continuation.resume() }
+    }
+}
+
 /// What a classify call ended with.
 private enum Ending: Equatable {
     case classified
@@ -268,7 +285,7 @@ struct MicroBatcherTests {
         #expect(await eventually(polling: .yielding) { await batcher.pendingCount == 1 })
         let newer = answer(batcher, 3, priority: 1)
         #expect(await eventually(polling: .yielding) { await batcher.pendingCount == 2 })
-        // A critical alert takes the place of the newest of the lowest: the older one.
+        // A critical alert takes the place of the oldest of the lowest rank.
         let critical = answer(batcher, 4, priority: 4)
         #expect(await older.value == .limited)
         // An alert no more urgent than any waiting one is turned away itself.
@@ -281,6 +298,23 @@ struct MicroBatcherTests {
         #expect(await critical.value == .classified)
         #expect(metrics.counterTotal(
             label: MetricNames.adaptiveRejections, dimensions: [("breaker", "ml"), ("part", "concurrency_limit"), ("mode", "enforced")]) == 2)
+    }
+
+    @Test(.timeLimit(.minutes(1))) func batchesHeldBackGoHighestPriorityFirst() async throws {
+        let upstream = RecordingHeldClassifier()
+        let batcher = MicroBatcher(
+            upstream: upstream, configuration: .init(maxBatchSize: 2, maxWait: .seconds(60)), clock: ManualClock(), metricsFactory: TestMetrics(),
+            limit: try fixedLimit(2))
+        let first = (0..<4).map { answer(batcher, $0, priority: 0) }
+        #expect(await eventually(polling: .yielding) { upstream.heldBatches.count == 2 })
+        // Held back (both requests are out): priorities 0, 2, 1, 2 in arrival order.
+        let waiting = [(4, 0), (5, 2), (6, 1), (7, 2)].map { answer(batcher, $0.0, priority: $0.1) }
+        #expect(await eventually(polling: .yielding) { await batcher.pendingCount == 4 })
+        upstream.release()
+        #expect(await eventually(polling: .yielding) { upstream.heldBatches.count == 2 })
+        #expect(upstream.heldBatches == [["A5", "A7"], ["A4", "A6"]])
+        upstream.release()
+        for task in first + waiting { #expect(await task.value == .classified) }
     }
 
     @Test(.timeLimit(.minutes(1))) func sharesReservedForHigherPrioritiesKeepRoomInTheQueue() async throws {
