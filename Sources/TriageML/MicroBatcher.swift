@@ -141,7 +141,7 @@ public actor MicroBatcher: AlertClassifier {
         guard pending.count >= room else { return true }
         // The oldest of the lowest-priority waiters goes: higher ranks are sent first, so it
         // could wait on; the rules answer it now.
-        guard let lowest = pending.map(\.priority).min(), lowest < priority,
+        guard let lowest = pending.lazy.map(\.priority).min(), lowest < priority,
               let victim = pending.firstIndex(where: { $0.priority == lowest })
         else {
             shed.increment()

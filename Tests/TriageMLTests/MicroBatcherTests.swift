@@ -65,6 +65,13 @@ private final class RecordingHeldClassifier: AlertClassifier {
     }
 }
 
+/// An upstream that fails every batch, saying it timed out.
+private struct TimingOutClassifier: AlertClassifier {
+    struct TimedOut: TimeoutReportingError { var timedOutAfter: Duration? { .seconds(2) } }
+
+    func classify(_ alerts: [Alert]) async throws -> [Classification] { throw TimedOut() }
+}
+
 /// What a classify call ended with.
 private enum Ending: Equatable {
     case classified
@@ -315,6 +322,23 @@ struct MicroBatcherTests {
         #expect(upstream.heldBatches == [["A5", "A7"], ["A4", "A6"]])
         upstream.release()
         for task in first + waiting { #expect(await task.value == .classified) }
+    }
+
+    @Test(.timeLimit(.minutes(1))) func aFailedRequestGivesBackItsPermitAndShrinksTheLimitOnATimeout() async throws {
+        var configuration = ConcurrencyLimit.Configuration()
+        configuration.initialLimit = 10
+        configuration.minLimit = 1
+        let limit = try ConcurrencyLimit(configuration, clock: ManualClock())
+        let batcher = MicroBatcher(
+            upstream: TimingOutClassifier(), configuration: .init(maxBatchSize: 1, maxWait: .seconds(60)), clock: ManualClock(),
+            metricsFactory: TestMetrics(), limit: limit)
+        // Every request fails: each caller gets the error, none is stranded behind a permit
+        // that was never given back.
+        let tasks = (0..<20).map { answer(batcher, $0, priority: 0) }
+        for task in tasks { #expect(await task.value == .failed) }
+        #expect(limit.snapshot.inFlight == 0)
+        #expect(await batcher.pendingCount == 0)
+        #expect(limit.limit < 10, "a timed-out request is a drop")
     }
 
     @Test(.timeLimit(.minutes(1))) func sharesReservedForHigherPrioritiesKeepRoomInTheQueue() async throws {

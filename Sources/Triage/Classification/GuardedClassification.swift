@@ -62,7 +62,8 @@ public struct GuardedClassification: ClassificationStep {
         let rules: @Sendable (Alert) -> Classification = self.rules.classify
         guard let ml else { return decided(rules(alert), model: nil, for: alert, provenance: StepProvenance(source: .primary, fallbackUsed: false)) }
         let protection = self.protection
-        // The rules' verdict ranks the alert for the protection, and is the fallback's answer.
+        // One rules pass per alert: it ranks the alert for the protection and is every
+        // fallback's answer and the low-confidence comparison.
         let provisional = rules(alert)
         let priority = admission.priority(of: alert, rules: provisional)
         do {
@@ -75,7 +76,7 @@ public struct GuardedClassification: ClassificationStep {
                         policy: .onAnyFailure
                     ) { try await ml.classify(alert, priority: priority) }
                 },
-                fallback: { GuardedResult(value: rules(alert)) }
+                fallback: { GuardedResult(value: provisional) }
             )
             let result = gated.value
             var notes = FallbackNote.served(in: gated, strategy: StrategyName.rules) + FallbackNote.served(in: result)
@@ -83,7 +84,7 @@ public struct GuardedClassification: ClassificationStep {
             let model = result.value.classifier == .ml ? result.value : nil
             var verdict = result.value
             if let model, !policy.accepts(model) {
-                verdict = policy.verdict(unsureModel: model, rules: rules(alert))
+                verdict = policy.verdict(unsureModel: model, rules: provisional)
                 if verdict.classifier == .rules {
                     notes.append(FallbackNote(breaker: BreakerName.ml, strategy: StrategyName.rules, reason: .lowConfidence))
                 }
@@ -96,7 +97,7 @@ public struct GuardedClassification: ClassificationStep {
         } catch {
             // Only an error the breaker does not count reaches here (e.g. cancellation):
             // the rules still answer, so no alert goes unclassified.
-            return decided(rules(alert), model: nil, for: alert, provenance: StepProvenance(source: .secondary, fallbackUsed: true))
+            return decided(provisional, model: nil, for: alert, provenance: StepProvenance(source: .secondary, fallbackUsed: true))
         }
     }
 

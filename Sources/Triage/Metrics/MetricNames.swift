@@ -85,7 +85,7 @@ public enum MetricNames {
         fallbackExecutions: "Fallback strategies executed by the resilience library, by breaker, strategy, reason and result.",
         adaptiveRejections: "Calls an adaptive part (retry_budget, throttle, concurrency_limit) refused (mode enforced) or let through in shadow mode that it would have refused (mode shadow), by breaker.",
         adaptiveThrottleProbability: "The adaptive throttle's rejection probability over all priorities at its last decision, by breaker.",
-        adaptiveConcurrencyLimit: "The adaptive concurrency limit: calls let through at once, by breaker.",
+        adaptiveConcurrencyLimit: "The adaptive concurrency limit: calls (for ml, infer requests) let through at once, by breaker.",
     ]
 
     /// Names of the histograms (exported with `_bucket`, `_sum` and `_count` series).
