@@ -25,6 +25,14 @@ import Triage
 /// `adaptive_rejections_total{breaker="ml",part="concurrency_limit",mode="enforced"}`.
 /// The limit counts infer requests, so its Vegas queue estimate is in requests too.
 ///
+/// With a ``CircuitBreaker`` (the worker passes the `ml` breaker), each upstream request
+/// goes through it: the breaker counts requests, so a batch that timed out is one
+/// failure, not one per alert it carried, and a breaker that opened while alerts waited
+/// turns their batch away (each alert gets ``CircuitBreakerError/open(breaker:reason:)``).
+/// Its callers then guard their alerts with an ``AdaptivePolicy`` whose breaker is
+/// ``AdaptivePolicy/BreakerPlacement/belowTheCall``. Without one, the upstream's own
+/// error reaches every alert of the batch.
+///
 /// Time comes from the injected clock, so tests drive `maxWait` with a manual clock.
 public actor MicroBatcher: AlertClassifier {
     /// Batching limits.
@@ -56,6 +64,7 @@ public actor MicroBatcher: AlertClassifier {
     private let batchSize: Recorder
     private var pending: [Waiter] = []
     private let limit: ConcurrencyLimit?
+    private let breaker: CircuitBreaker?
     /// A batch was due while the limit was reached: send it when a request ends.
     private var blocked = false
     private let shed: Counter
@@ -71,14 +80,17 @@ public actor MicroBatcher: AlertClassifier {
     ///   - metricsFactory: where `breakwater_ml_batch_size` goes; default the
     ///     bootstrapped `MetricsSystem`.
     ///   - limit: bounds the upstream requests in flight (see above); `nil`: no bound.
+    ///   - breaker: guards each upstream request (see above); `nil`: none.
     public init<C: Clock>(
         upstream: any AlertClassifier,
         configuration: Configuration = Configuration(),
         clock: C = ContinuousClock(),
         metricsFactory: any MetricsFactory = MetricsSystem.factory,
-        limit: ConcurrencyLimit? = nil
+        limit: ConcurrencyLimit? = nil,
+        breaker: CircuitBreaker? = nil
     ) where C.Duration == Duration {
         self.upstream = upstream
+        self.breaker = breaker
         self.configuration = configuration
         self.clock = ResilienceClock(clock)
         self.batchSize = Recorder(label: MetricNames.mlBatchSize, factory: metricsFactory)
@@ -106,8 +118,10 @@ public actor MicroBatcher: AlertClassifier {
     /// Cancelling the calling task (e.g. a circuit breaker's call timeout) ends the wait at
     /// once with `CancellationError`; the alert may still go out with its batch, and that
     /// answer is dropped.
-    /// - Throws: the upstream's error when this alert's batch failed; `CancellationError`;
-    ///   `AdmissionRefused(.limited)` when the limit's queue turned it away.
+    /// - Throws: the upstream's error when this alert's batch failed (with a breaker, the
+    ///   breaker's ``CircuitBreakerError`` for the request: refused, timed out or failed);
+    ///   `CancellationError`; `AdmissionRefused(.limited)` when the limit's queue turned it
+    ///   away.
     public func classify(_ alert: Alert, priority: Int) async throws -> Classification {
         let answer = FirstOffer<Result<Classification, any Error>>()
         return try await withTaskCancellationHandler {
@@ -204,21 +218,41 @@ public actor MicroBatcher: AlertClassifier {
         }
         batchSize.record(batch.count)
         let upstream = self.upstream
+        let breaker = self.breaker
         Task {
             let outcome: ConcurrencyLimit.Outcome
             do {
-                let results = try await upstream.classify(batch.map(\.alert))
-                guard results.count == batch.count else {
-                    throw ClassifierError.resultCountMismatch(expected: batch.count, got: results.count)
-                }
+                let alerts = batch.map(\.alert)
+                let results =
+                    if let breaker {
+                        try await breaker.call { try await Self.request(alerts, of: upstream) }
+                    } else {
+                        try await Self.request(alerts, of: upstream)
+                    }
                 for (waiter, result) in zip(batch, results) { waiter.answer.offer(.success(result)) }
                 outcome = .success
             } catch {
                 for waiter in batch { waiter.answer.offer(.failure(error)) }
-                outcome = (error as? any TimeoutReportingError)?.timedOutAfter != nil ? .dropped : .ignored
+                outcome = Self.timedOut(error) ? .dropped : .ignored
             }
             if let permit { self.requestEnded(permit, outcome: outcome) }
         }
+    }
+
+    /// One upstream request for `alerts`.
+    /// - Throws: the upstream's error; ``ClassifierError/resultCountMismatch(expected:got:)``.
+    private static func request(_ alerts: [Alert], of upstream: any AlertClassifier) async throws -> [Classification] {
+        let results = try await upstream.classify(alerts)
+        guard results.count == alerts.count else {
+            throw ClassifierError.resultCountMismatch(expected: alerts.count, got: results.count)
+        }
+        return results
+    }
+
+    /// Whether a request's error says it timed out (the limit counts it as a drop).
+    private static func timedOut(_ error: any Error) -> Bool {
+        if case CircuitBreakerError.timeout = error { return true }
+        return (error as? any TimeoutReportingError)?.timedOutAfter != nil
     }
 
     /// Removes and returns the next batch: the oldest `maxBatchSize` waiters, or, when

@@ -599,6 +599,39 @@ struct AdaptivePolicyTests {
         #expect(breaker.state == .closed)
     }
 
+    @Test func aBreakerBelowTheCallIsAskedOnlyWhetherItIsOpenAndItsErrorsAreTheOutcome() async throws {
+        let breaker = try makeBreaker(CircuitBreaker.Configuration(failureThreshold: 2), clock: clock)
+        let policy = AdaptivePolicy(breaker: breaker, placement: .belowTheCall)
+        // The calls' own requests go through the breaker below: the policy counts nothing.
+        #expect(await policy.execute { 1 }.value == 1)
+        #expect(breaker.snapshot().totals.successes == 0)
+        let timedOut: CallOutcome<Int> = await policy.execute { throw CircuitBreakerError.timeout(breaker: "test", after: .seconds(2)) }
+        #expect(timedOut.isTimeout)
+        let failed: CallOutcome<Int> = await policy.execute {
+            throw CircuitBreakerError.operationFailed(breaker: "test", underlying: TestError(), counted: true)
+        }
+        #expect(failed.isFailure)
+        let uncounted: CallOutcome<Int> = await policy.execute {
+            throw CircuitBreakerError.operationFailed(breaker: "test", underlying: TestError(), counted: false)
+        }
+        #expect(uncounted.isIgnored)
+        let refusedBelow: CallOutcome<Int> = await policy.execute { throw CircuitBreakerError.open(breaker: "test", reason: .halfOpenProbesExhausted) }
+        #expect(refusedBelow.rejection == .halfOpenProbesExhausted)
+        #expect(await policy.execute { () async throws -> Int in throw AdmissionRefused(.limited) }.rejection == .limited)
+        #expect(await policy.execute { () async throws -> Int in throw CancellationError() }.isIgnored)
+        #expect(breaker.snapshot().totals.failures == 0 && breaker.snapshot().totals.timeouts == 0 && breaker.state == .closed)
+        // Open, it refuses before the call runs, as around each call.
+        breaker.forceOpen(reason: "test")
+        let ran = Counter()
+        #expect(await policy.execute { ran.increment() }.rejection == .forcedOpen && ran.count == 0)
+        // Its outcome falls back like any other: a timeout below is reason `timeout`.
+        breaker.forceClosed()
+        let result = try await policy.call(fallback: StaticFallback(-1), policy: .onAnyFailure) { () async throws -> Int in
+            throw CircuitBreakerError.timeout(breaker: "test", after: .seconds(2))
+        }
+        #expect(result.value == -1 && result.fallbackExecutions.map(\.reason) == [.timeout])
+    }
+
     @Test func shadowModeNeverRefusesAndCountsWhatItWouldHave() async throws {
         let policy = try policy(shadow: true, draws: [0], limit: 1, reserve: 0)
         let (budget, throttle, limit) = try parts(policy)

@@ -225,6 +225,69 @@ struct MicroBatcherTests {
         #expect(upstream.heldBatches == 0)
     }
 
+    // MARK: - Breaker
+
+    @Test(.timeLimit(.minutes(1))) func theBreakerCountsRequestsNotTheAlertsTheyCarry() async throws {
+        let breaker = try makeBreaker(.tripping(after: 2), clock: ManualClock(), name: "ml")
+        let failing = MicroBatcher(
+            upstream: TimingOutClassifier(), configuration: .init(maxBatchSize: 8, maxWait: .seconds(60)), clock: ManualClock(),
+            metricsFactory: TestMetrics(), breaker: breaker)
+        // Eight alerts in one timed-out request: one failure of the dependency, and each
+        // alert learns the breaker's view of it.
+        let first = await withTaskGroup(of: Bool.self) { group in
+            for index in 0..<8 {
+                group.addTask {
+                    do {
+                        _ = try await failing.classify(alert(index))
+                        return false
+                    } catch {
+                        if case CircuitBreakerError.timeout(breaker: "ml", after: .seconds(2)) = error { return true }
+                        return false
+                    }
+                }
+            }
+            return await group.reduce(into: [Bool]()) { $0.append($1) }
+        }
+        #expect(first == Array(repeating: true, count: 8))
+        #expect(breaker.snapshot().totals.timeouts == 1)
+        #expect(breaker.state == .closed, "one slow request must not open a breaker whose threshold is 2")
+        // A successful request is one success too.
+        let working = MicroBatcher(
+            upstream: RecordingClassifier(), configuration: .init(maxBatchSize: 4, maxWait: .seconds(60)), clock: ManualClock(),
+            metricsFactory: TestMetrics(), breaker: breaker)
+        #expect(try await working.classify((0..<4).map(alert)).count == 4)
+        #expect(breaker.snapshot().totals.successes == 1)
+    }
+
+    @Test(.timeLimit(.minutes(1))) func aBatchDueWhileTheBreakerIsOpenIsTurnedAwayWithoutARequest() async throws {
+        let breaker = try makeBreaker(.tripping(after: 1), clock: ManualClock(), name: "ml")
+        let upstream = RecordingClassifier()
+        let batcher = MicroBatcher(
+            upstream: upstream, configuration: .init(maxBatchSize: 2, maxWait: .seconds(60)), clock: ManualClock(),
+            metricsFactory: TestMetrics(), breaker: breaker)
+        breaker.forceOpen(reason: "test")
+        let error = await #expect(throws: CircuitBreakerError.self) { try await batcher.classify([alert(0), alert(1)]) }
+        guard case .open(breaker: "ml", reason: .forcedOpen)? = error else {
+            Issue.record("expected the open breaker's refusal, got \(String(describing: error))")
+            return
+        }
+        #expect(upstream.recordedBatches.isEmpty)
+    }
+
+    @Test(.timeLimit(.minutes(1))) func aWrongNumberOfResultsIsTheRequestsFailureForTheBreaker() async throws {
+        let breaker = try makeBreaker(.tripping(after: 1), clock: ManualClock(), name: "ml")
+        let batcher = MicroBatcher(
+            upstream: RecordingClassifier(dropOne: true), configuration: .init(maxBatchSize: 2, maxWait: .seconds(1)), clock: ManualClock(),
+            metricsFactory: TestMetrics(), breaker: breaker)
+        let error = await #expect(throws: CircuitBreakerError.self) { try await batcher.classify([alert(0), alert(1)]) }
+        guard case .operationFailed(_, let underlying, counted: true)? = error else {
+            Issue.record("expected a counted failure, got \(String(describing: error))")
+            return
+        }
+        #expect(underlying as? ClassifierError == .resultCountMismatch(expected: 2, got: 1))
+        #expect(breaker.state == .open)
+    }
+
     @Test func configurationClampsBatchSize() {
         #expect(MicroBatcher.Configuration(maxBatchSize: 0).maxBatchSize == 1)
         #expect(MicroBatcher.Configuration().maxBatchSize == 32)

@@ -10,18 +10,22 @@ extension ProtectionSettings {
 
     /// `breaker` with the throttle, when these settings switch it on, ranking alerts by
     /// ``severityAdmission``.
+    /// - Parameter placement: where `breaker` sits (below the call when the calls are
+    ///   batched into requests that go through it).
     /// - Throws: ``Resilience/CircuitBreaker/ConfigurationError`` naming the field when a
     ///   setting is out of range.
-    public func adaptivePolicy<C: Clock>(around breaker: CircuitBreaker, clock: C) throws(CircuitBreaker.ConfigurationError) -> AdaptivePolicy
+    public func adaptivePolicy<C: Clock>(
+        around breaker: CircuitBreaker, placement: AdaptivePolicy.BreakerPlacement = .aroundEachCall, clock: C
+    ) throws(CircuitBreaker.ConfigurationError) -> AdaptivePolicy
     where C.Duration == Duration {
-        guard throttle.enabled else { return AdaptivePolicy(breaker: breaker) }
+        guard throttle.enabled else { return AdaptivePolicy(breaker: breaker, placement: placement) }
         var configuration = AdaptiveThrottle.Configuration()
         configuration.window = throttle.window.duration
         configuration.multiplier = throttle.multiplier
         configuration.maxRejectionProbability = throttle.maxRejectionProbability
         configuration.priorityLevels = severityAdmission.levels
         configuration.shadow = throttle.shadow
-        return AdaptivePolicy(breaker: breaker, throttle: try AdaptiveThrottle(configuration, clock: clock))
+        return AdaptivePolicy(breaker: breaker, placement: placement, throttle: try AdaptiveThrottle(configuration, clock: clock))
     }
 
     /// The concurrency limit of the dependency's requests, when these settings switch it

@@ -128,8 +128,8 @@ public struct WorkerAssembly: Sendable {
 
     /// The classification step alone, as the worker builds it.
     public struct ClassificationParts: Sendable {
-        /// ML through the `ml` breaker and its adaptive parts (`protection.ml`; micro-batched, behind the `ml_classification`
-        /// flag), the rules as its fallback.
+        /// ML through the `ml` breaker and its adaptive parts (`protection.ml`; micro-batched, each infer request through
+        /// the breaker, behind the `ml_classification` flag), the rules as its fallback.
         public let step: GuardedClassification
         /// The rule classifier (the ML fallback).
         public let rules: RuleClassifier
@@ -158,7 +158,9 @@ public struct WorkerAssembly: Sendable {
         let protection: AdaptivePolicy
         let requestLimit: ConcurrencyLimit?
         do {
-            protection = try config.protection.ml.adaptivePolicy(around: mlBreaker, clock: clock)
+            // The batcher sends each infer request through the breaker, so it counts
+            // requests, not the alerts they carry.
+            protection = try config.protection.ml.adaptivePolicy(around: mlBreaker, placement: .belowTheCall, clock: clock)
             requestLimit = try config.protection.ml.concurrencyLimit(breaker: BreakerName.ml, clock: clock)
         } catch {
             throw StartError(description: "protection.ml: \(error)")
@@ -169,7 +171,8 @@ public struct WorkerAssembly: Sendable {
             MicroBatcher(
                 upstream: $0,
                 configuration: .init(maxBatchSize: config.ml.maxBatchSize, maxWait: config.ml.maxBatchWait.duration),
-                limit: requestLimit
+                limit: requestLimit,
+                breaker: mlBreaker
             )
         }
         return ClassificationParts(

@@ -11,7 +11,8 @@ import CoreMetrics
 /// 3. the concurrency limit, at the call's priority;
 /// 4. the throttle, at the call's priority (a refusal gives the limit's permit back);
 /// 5. the breaker's permit (a half-open breaker admits only its probes), then the call,
-///    under the breaker's timeout.
+///    under the breaker's timeout — or, with ``BreakerPlacement/belowTheCall``, the call
+///    alone: it makes its own requests through the breaker.
 ///
 /// The limit comes before the throttle because the throttle judges the dependency by
 /// the share of requests it accepts: a call the limit keeps back never reached the
@@ -24,12 +25,36 @@ import CoreMetrics
 /// takes the latency of a success as a sample, a timeout as a drop, and learns nothing
 /// from a failure. A part in shadow mode decides and counts but never refuses.
 ///
+/// Where many calls share one request to the dependency (a micro-batcher sends one infer
+/// request for many alerts), the breaker belongs around the request, not around each
+/// call: a timed-out request of 32 alerts is one failure of the dependency, and counted
+/// as 32 consecutive failures it would open a breaker whose threshold is 5 on a single
+/// slow request. ``BreakerPlacement/belowTheCall`` says so: the policy then only asks
+/// whether the breaker is open and reads the outcome from the ``CircuitBreakerError``
+/// the call throws.
+///
 /// Without parts this is the breaker alone. Its metrics are listed in
 /// `AdaptivePolicyMetrics` (`adaptive_rejections_total`, `adaptive_throttle_probability`),
 /// labelled with the breaker's name; the limit records its own gauge.
 public struct AdaptivePolicy: Sendable {
+    /// Which calls the breaker admits and counts.
+    public enum BreakerPlacement: Sendable, Hashable {
+        /// Each call through the policy is one request of the dependency: the breaker
+        /// admits it (a half-open breaker only its probes) and counts its outcome.
+        case aroundEachCall
+        /// The call makes its own requests of the dependency through the same breaker
+        /// (``CircuitBreaker/call(_:)``), several calls sharing one request: the policy
+        /// refuses calls while the breaker is open and takes no permit; the call's
+        /// outcome is what the ``CircuitBreakerError`` it throws says (an
+        /// ``AdmissionRefused`` is a refusal, any other error a failure the breaker did
+        /// not count).
+        case belowTheCall
+    }
+
     /// The breaker.
     public let breaker: CircuitBreaker
+    /// Where the breaker sits: around each call (the default) or below it.
+    public let placement: BreakerPlacement
     /// The retry budget, if any.
     public let retryBudget: RetryBudget?
     /// The throttle, if any.
@@ -39,13 +64,17 @@ public struct AdaptivePolicy: Sendable {
     private let metrics: AdaptivePolicyMetrics?
 
     /// Composes `breaker` with the given parts.
-    /// - Parameter metricsFactory: where the parts' metrics go; `nil` means the
-    ///   bootstrapped `MetricsSystem`. None are made without parts.
+    /// - Parameters:
+    ///   - placement: whether the breaker guards each call (the default) or the requests
+    ///     the calls make below the policy.
+    ///   - metricsFactory: where the parts' metrics go; `nil` means the bootstrapped
+    ///     `MetricsSystem`. None are made without parts.
     public init(
-        breaker: CircuitBreaker, retryBudget: RetryBudget? = nil, throttle: AdaptiveThrottle? = nil,
-        concurrencyLimit: ConcurrencyLimit? = nil, metricsFactory: (any MetricsFactory)? = nil
+        breaker: CircuitBreaker, placement: BreakerPlacement = .aroundEachCall, retryBudget: RetryBudget? = nil,
+        throttle: AdaptiveThrottle? = nil, concurrencyLimit: ConcurrencyLimit? = nil, metricsFactory: (any MetricsFactory)? = nil
     ) {
         self.breaker = breaker
+        self.placement = placement
         self.retryBudget = retryBudget
         self.throttle = throttle
         self.concurrencyLimit = concurrencyLimit
@@ -91,7 +120,17 @@ public struct AdaptivePolicy: Sendable {
                 return .rejected(.throttled)
             }
         }
-        let outcome = await breaker.execute(operation)
+        let outcome: CallOutcome<T>
+        switch placement {
+        case .aroundEachCall:
+            outcome = await breaker.execute(operation)
+        case .belowTheCall:
+            do {
+                outcome = .success(try await operation())
+            } catch {
+                outcome = CallOutcome(thrownBelow: error)
+            }
+        }
         switch outcome {
         case .success, .ignoredFailure:
             throttle?.recordOutcome(priority: priority, accepted: true)
@@ -139,6 +178,27 @@ public struct AdaptivePolicy: Sendable {
         _ operation: @Sendable () async throws -> T
     ) async throws(CircuitBreakerError) -> GuardedResult<T> {
         try await call(priority: priority, isRetry: isRetry, fallback: FallbackChain([strategy]), policy: policy, operation)
+    }
+}
+
+extension CallOutcome {
+    /// The outcome of a call whose requests went through the breaker below it, from the
+    /// error it threw: the ``CircuitBreakerError`` says what the breaker made of the
+    /// request; an ``AdmissionRefused`` is a refusal; any other error (a cancellation, a
+    /// failure outside the request) a failure the breaker did not count.
+    init(thrownBelow error: any Error) {
+        switch error {
+        case let refused as AdmissionRefused:
+            self = .rejected(refused.reason)
+        case CircuitBreakerError.open(_, let reason):
+            self = .rejected(reason)
+        case CircuitBreakerError.timeout(_, let after):
+            self = .timedOut(after: after)
+        case CircuitBreakerError.operationFailed(_, let underlying, let counted):
+            self = counted ? .failure(underlying) : .ignoredFailure(underlying)
+        default:
+            self = .ignoredFailure(error)
+        }
     }
 }
 
