@@ -17,6 +17,7 @@ answered by the model when its incident says the model answered (classifier `ml`
 model's verdict kept in provenance because it was below ml.minConfidence).
 """
 import json
+import os
 import random
 import re
 import sys
@@ -184,6 +185,16 @@ def summary(result):
             "shares": shares, "model_share": sum(by_model for *_, by_model in result["alerts"]) / len(result["alerts"])}
 
 
+def proxy_seconds(path):
+    """The proxy's per-second lines with requests (peak in flight, completed, slowest ML
+    server answer in ms); none when the file is missing or has no ML server times."""
+    try:
+        lines = [line.split() for line in open(path)]
+    except OSError:
+        return []
+    return [(int(f[1]), int(f[2]), float(f[3])) for f in lines if len(f) >= 4 and int(f[2]) > 0]
+
+
 def report(breaker_only_file, adaptive_file):
     runs = {"breaker-only": json.load(open(breaker_only_file)), "adaptive": json.load(open(adaptive_file))}
     sums = {name: summary(result) for name, result in runs.items()}
@@ -201,6 +212,19 @@ def report(breaker_only_file, adaptive_file):
         shares = ", ".join("%s %.3f" % item for item in sums[name]["shares"].items())
         reasons = ", ".join("%s %d" % (reason, count) for reason, count in sorted(result["fallbacks"].items())) or "none"
         print("%s: answered by the model by severity: %s; ml fallbacks: %s" % (name, shares, reasons))
+    files = {"breaker-only": breaker_only_file, "adaptive": adaptive_file}
+    for name, result in runs.items():
+        by_model = sorted(latency for _, latency, model in result["alerts"] if model)
+        if by_model:
+            print("%s: alerts the model answered: p50 %.3f s, p99 %.3f s" % (
+                name, by_model[len(by_model) // 2], by_model[min(len(by_model) - 1, int(len(by_model) * 0.99))]))
+        seconds = proxy_seconds(os.path.splitext(files[name])[0] + ".proxy.txt")
+        if seconds:
+            slowest = sorted(second[2] for second in seconds)
+            in_flight = sorted(second[0] for second in seconds)
+            print("%s: at the proxy, requests in flight per second median %d, max %d; the ML server's slowest answer"
+                  " per second median %.0f ms, max %.0f ms" % (
+                      name, in_flight[len(in_flight) // 2], in_flight[-1], slowest[len(slowest) // 2], slowest[-1]))
     base, adaptive = sums["breaker-only"], sums["adaptive"]
     p99_ratio = adaptive["p99"] / base["p99"] if base["p99"] > 0 else float("inf")
     timeout_ratio = (runs["adaptive"]["timeouts"] / runs["breaker-only"]["timeouts"]) if runs["breaker-only"]["timeouts"] else float("nan")
