@@ -33,6 +33,16 @@ import Triage
 /// ``AdaptivePolicy/BreakerPlacement/belowTheCall``. Without one, the upstream's own
 /// error reaches every alert of the batch.
 ///
+/// With wait budgets (`protection.ml.waitBudget`), an alert of a priority that has one
+/// waits at most that long for its answer, from the moment it joins the batcher, queued
+/// or with its request in flight: then it is answered ``WaitBudgetExceeded`` (its caller
+/// falls back, reason `timeout`), and its request, if sent, goes on for the others. The
+/// breaker counts nothing for it and the concurrency limit learns nothing: the request
+/// did not fail. A waiting alert whose budget ran out is not sent. The queue's bound
+/// still applies: it turns the lower ranks away at once, where a budget would keep them
+/// waiting for its whole length (tried: every non-critical alert then took 600 ms in
+/// `scripts/bench-adaptive`, and no more critical ones reached the model).
+///
 /// Time comes from the injected clock, so tests drive `maxWait` with a manual clock.
 public actor MicroBatcher: AlertClassifier {
     /// Batching limits.
@@ -73,6 +83,28 @@ public actor MicroBatcher: AlertClassifier {
     /// already sent for being full does not send the next batch early.
     private var generation = 0
     private var timerArmed = false
+    /// By priority, the longest an alert of that priority waits for its answer.
+    private let waitBudgets: [Int: Duration]
+    /// By priority, the alerts with a budget in the order they came (so in deadline order).
+    private var expiries: [Int: ExpiryQueue] = [:]
+    /// The deadline the budget sweep is armed for, if any.
+    private var sweepArmedFor: Duration?
+    /// Identifies the armed sweep, so one re-armed for an earlier deadline since does nothing.
+    private var sweepGeneration = 0
+
+    /// Alerts of one priority waiting under a budget, oldest first.
+    private struct ExpiryQueue {
+        var items: [(deadline: Duration, answer: FirstOffer<Result<Classification, any Error>>)] = []
+        var head = 0
+
+        var next: Duration? { head < items.count ? items[head].deadline : nil }
+
+        mutating func compact() {
+            guard head > 256, head * 2 > items.count else { return }
+            items.removeFirst(head)
+            head = 0
+        }
+    }
 
     /// Creates a batcher in front of `upstream`.
     /// - Parameters:
@@ -81,16 +113,20 @@ public actor MicroBatcher: AlertClassifier {
     ///     bootstrapped `MetricsSystem`.
     ///   - limit: bounds the upstream requests in flight (see above); `nil`: no bound.
     ///   - breaker: guards each upstream request (see above); `nil`: none.
+    ///   - waitBudgets: by priority, the longest an alert of it waits for its answer (see
+    ///     above); priorities not named wait as long as their request takes.
     public init<C: Clock>(
         upstream: any AlertClassifier,
         configuration: Configuration = Configuration(),
         clock: C = ContinuousClock(),
         metricsFactory: any MetricsFactory = MetricsSystem.factory,
         limit: ConcurrencyLimit? = nil,
-        breaker: CircuitBreaker? = nil
+        breaker: CircuitBreaker? = nil,
+        waitBudgets: [Int: Duration] = [:]
     ) where C.Duration == Duration {
         self.upstream = upstream
         self.breaker = breaker
+        self.waitBudgets = waitBudgets
         self.configuration = configuration
         self.clock = ResilienceClock(clock)
         self.batchSize = Recorder(label: MetricNames.mlBatchSize, factory: metricsFactory)
@@ -121,7 +157,7 @@ public actor MicroBatcher: AlertClassifier {
     /// - Throws: the upstream's error when this alert's batch failed (with a breaker, the
     ///   breaker's ``CircuitBreakerError`` for the request: refused, timed out or failed);
     ///   `CancellationError`; `AdmissionRefused(.limited)` when the limit's queue turned it
-    ///   away.
+    ///   away; ``WaitBudgetExceeded`` when its priority's wait budget ran out first.
     public func classify(_ alert: Alert, priority: Int) async throws -> Classification {
         let answer = FirstOffer<Result<Classification, any Error>>()
         return try await withTaskCancellationHandler {
@@ -129,6 +165,7 @@ public actor MicroBatcher: AlertClassifier {
             if !answer.isDecided {
                 if admit(priority: priority) {
                     pending.append(Waiter(alert: alert, priority: priority, answer: answer))
+                    if let budget = waitBudgets[priority] { startBudget(budget, priority: priority, answer: answer) }
                     if pending.count >= configuration.maxBatchSize {
                         flush()
                     } else if !timerArmed {
@@ -255,6 +292,46 @@ public actor MicroBatcher: AlertClassifier {
         return (error as? any TimeoutReportingError)?.timedOutAfter != nil
     }
 
+    private func startBudget(_ budget: Duration, priority: Int, answer: FirstOffer<Result<Classification, any Error>>) {
+        let deadline = clock.now() + budget
+        expiries[priority, default: ExpiryQueue()].items.append((deadline, answer))
+        if sweepArmedFor.map({ deadline < $0 }) ?? true { armSweep(for: deadline) }
+    }
+
+    private func armSweep(for deadline: Duration) {
+        sweepArmedFor = deadline
+        sweepGeneration &+= 1
+        let generation = sweepGeneration
+        let clock = self.clock
+        Task {
+            // A cancelled or failed sleep sweeps early: the sweep only ends what is due.
+            try? await clock.sleep(until: deadline)
+            self.sweepBudgets(generation: generation)
+        }
+    }
+
+    /// Answers every alert whose budget ran out, drops the waiting ones from the queue,
+    /// and arms the sweep for the next deadline.
+    private func sweepBudgets(generation: Int) {
+        guard generation == sweepGeneration else { return }  // re-armed for an earlier deadline
+        let now = clock.now()
+        var expired = false
+        var next: Duration?
+        for priority in Array(expiries.keys) {
+            guard var queue = expiries[priority], let budget = waitBudgets[priority] else { continue }
+            while let deadline = queue.next, deadline <= now {
+                if queue.items[queue.head].answer.offer(.failure(WaitBudgetExceeded(after: budget))) { expired = true }
+                queue.head += 1
+            }
+            queue.compact()
+            if let deadline = queue.next { next = min(next ?? deadline, deadline) }
+            expiries[priority] = queue
+        }
+        if expired { pending.removeAll { $0.answer.isDecided } }
+        sweepArmedFor = nil
+        if let next { armSweep(for: next) }
+    }
+
     /// Removes and returns the next batch: the oldest `maxBatchSize` waiters, or, when
     /// more wait (the limit held batches back), the highest priorities first and the
     /// oldest first within a priority.
@@ -279,4 +356,21 @@ public actor MicroBatcher: AlertClassifier {
         blocked = false
         flush()
     }
+}
+
+/// An alert's wait budget ran out before its answer came (``MicroBatcher``'s
+/// `waitBudgets`): its caller falls back as for a timeout; the request is not counted as
+/// failed.
+public struct WaitBudgetExceeded: TimeoutReportingError, Equatable, CustomStringConvertible {
+    /// The budget that ran out.
+    public let after: Duration
+
+    /// The budget `after` ran out.
+    public init(after: Duration) { self.after = after }
+
+    /// ``after``: a timeout for whoever counts timeouts.
+    public var timedOutAfter: Duration? { after }
+
+    /// `waited <after> for the model, its wait budget`.
+    public var description: String { "waited \(after) for the model, its wait budget" }
 }

@@ -60,6 +60,7 @@ struct ValidationTests {
               value: "1", expected: "a number in 0..<1"),
         .init(flag: "protection.ml.concurrencyLimit.maxHealthyLatency=0s", key: "protection.ml.concurrencyLimit.maxHealthyLatency",
               value: "0s", expected: "a duration > 0s"),
+        .init(flag: "protection.ml.waitBudget.info=0s", key: "protection.ml.waitBudget.info", value: "0s", expected: "a duration > 0s"),
         .init(flag: "protection.ml.concurrencyLimit.beta=-1", key: "protection.ml.concurrencyLimit.beta", value: "-1",
               expected: "a number above concurrencyLimit.alpha (0)"),
         .init(flag: "protection.ml.severityOrder=info,low,high,critical", key: "protection.ml.severityOrder",
@@ -129,7 +130,8 @@ struct ValidationTests {
             "protection.ml.throttle.enabled=true", "protection.ml.throttle.shadow=true", "protection.ml.throttle.window=30s",
             "protection.ml.concurrencyLimit.enabled=true", "protection.ml.concurrencyLimit.initial=8",
             "protection.ml.concurrencyLimit.maxHealthyLatency=1s", "protection.ml.concurrencyLimit.reserved.high=0.1",
-            "protection.ml.severityOrder=low,info,medium,critical,high",
+            "protection.ml.severityOrder=low,info,medium,critical,high", "protection.ml.waitBudget.info=250ms",
+            "protection.ml.waitBudget.medium=1s",
         ])
         let settings = loaded.configuration.protection.ml
         let breaker = try CircuitBreaker(name: "ml", clock: ManualClock())
@@ -144,7 +146,9 @@ struct ValidationTests {
         // critical (0.3 by default) ranks 3rd here, high (0.1) 4th.
         #expect(limit.configuration.reservedShares == [3: 0.3, 4: 0.1])
         #expect(settings.severityAdmission.priority(of: .low) == 0 && settings.severityAdmission.priority(of: .high) == 4)
+        #expect(settings.waitBudgets == [1: .milliseconds(250), 2: .seconds(1)])
         let defaults = try loadConfig().configuration.protection.ml
+        #expect(defaults.waitBudgets.isEmpty, "no alert has a wait budget by default")
         let off = try defaults.adaptivePolicy(around: breaker, clock: ManualClock())
         let noLimit = try defaults.concurrencyLimit(breaker: "ml", clock: ManualClock())
         #expect(off.throttle == nil && noLimit == nil, "every part is off by default")

@@ -619,6 +619,8 @@ struct AdaptivePolicyTests {
         #expect(refusedBelow.rejection == .halfOpenProbesExhausted)
         #expect(await policy.execute { () async throws -> Int in throw AdmissionRefused(.limited) }.rejection == .limited)
         #expect(await policy.execute { () async throws -> Int in throw CancellationError() }.isIgnored)
+        // Gave up waiting below (a wait budget): a timeout for this call alone.
+        #expect(await policy.execute { () async throws -> Int in throw SlowError() }.isTimeout)
         #expect(breaker.snapshot().totals.failures == 0 && breaker.snapshot().totals.timeouts == 0 && breaker.state == .closed)
         // Open, it refuses before the call runs, as around each call.
         breaker.forceOpen(reason: "test")
@@ -630,6 +632,23 @@ struct AdaptivePolicyTests {
             throw CircuitBreakerError.timeout(breaker: "test", after: .seconds(2))
         }
         #expect(result.value == -1 && result.fallbackExecutions.map(\.reason) == [.timeout])
+    }
+
+    @Test func aCallThatGaveUpBelowTheBreakerFeedsNeitherTheThrottleNorTheLimit() async throws {
+        let breaker = try makeBreaker(CircuitBreaker.Configuration(failureThreshold: 1), clock: clock)
+        var concurrency = ConcurrencyLimit.Configuration()
+        concurrency.initialLimit = 10
+        let policy = AdaptivePolicy(
+            breaker: breaker, placement: .belowTheCall, throttle: try AdaptiveThrottle(AdaptiveThrottle.Configuration(), clock: clock),
+            concurrencyLimit: try ConcurrencyLimit(concurrency, clock: clock))
+        let (throttle, limit) = (try #require(policy.throttle), try #require(policy.concurrencyLimit))
+        let gaveUp: CallOutcome<Int> = await policy.execute { throw SlowError() }
+        #expect(gaveUp.isTimeout)
+        #expect(throttle.snapshot.requests == 0 && limit.limit == 10 && limit.snapshot.inFlight == 0)
+        // The breaker's own timeout below is the dependency's: both learn from it.
+        let timedOut: CallOutcome<Int> = await policy.execute { throw CircuitBreakerError.timeout(breaker: "test", after: .seconds(2)) }
+        #expect(timedOut.isTimeout)
+        #expect(throttle.snapshot.requests == 1 && throttle.snapshot.accepts == 0 && limit.limit < 10)
     }
 
     @Test func shadowModeNeverRefusesAndCountsWhatItWouldHave() async throws {

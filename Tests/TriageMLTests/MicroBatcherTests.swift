@@ -288,6 +288,54 @@ struct MicroBatcherTests {
         #expect(breaker.state == .open)
     }
 
+    // MARK: - Wait budget
+
+    @Test(.timeLimit(.minutes(1))) func anAlertWaitsNoLongerThanItsPrioritysBudgetWhileItsRequestIsOut() async throws {
+        let clock = ManualClock()
+        let upstream = HeldClassifier()
+        let breaker = try makeBreaker(.tripping(after: 1), clock: clock, name: "ml")
+        let batcher = MicroBatcher(
+            upstream: upstream, configuration: .init(maxBatchSize: 2, maxWait: .seconds(60)), clock: clock, metricsFactory: TestMetrics(),
+            breaker: breaker, waitBudgets: [0: .milliseconds(100)])
+        let impatient = answer(batcher, 0, priority: 0)
+        let patient = answer(batcher, 1, priority: 4)
+        #expect(await eventually(polling: .yielding) { upstream.heldBatches == 1 })
+        // The request is out and slow: the budget's sweep is the only sleeper left (the
+        // batch timer's went with the full batch).
+        #expect(await eventually(polling: .yielding) { clock.sleeperCount >= 1 })
+        clock.advance(by: .milliseconds(99))
+        clock.advance(by: .milliseconds(1))
+        #expect(await impatient.value == .budgetSpent)
+        upstream.release()
+        #expect(await patient.value == .classified)
+        // The request itself succeeded: the breaker saw one success and no failure.
+        #expect(breaker.snapshot().totals.successes == 1 && breaker.snapshot().totals.timeouts == 0)
+    }
+
+    @Test(.timeLimit(.minutes(1))) func aWaitingAlertWhoseBudgetRanOutIsNotSent() async throws {
+        let clock = ManualClock()
+        let upstream = RecordingHeldClassifier()
+        let batcher = MicroBatcher(
+            upstream: upstream, configuration: .init(maxBatchSize: 1, maxWait: .seconds(60)), clock: clock, metricsFactory: TestMetrics(),
+            limit: try fixedLimit(1), waitBudgets: [0: .milliseconds(100)])
+        let first = answer(batcher, 0, priority: 4)
+        #expect(await eventually(polling: .yielding) { upstream.heldBatches.count == 1 })
+        // The limit's one request is out: this one waits in the queue, under its budget.
+        let queued = answer(batcher, 1, priority: 0)
+        #expect(await eventually(polling: .yielding) { await batcher.pendingCount == 1 && clock.sleeperCount >= 1 })
+        clock.advance(by: .milliseconds(100))
+        #expect(await queued.value == .budgetSpent)
+        #expect(await batcher.pendingCount == 0)
+        upstream.release()
+        #expect(await first.value == .classified)
+        // Nothing was left to send.
+        let sent = answer(batcher, 2, priority: 4)
+        #expect(await eventually(polling: .yielding) { upstream.heldBatches.count == 1 })
+        #expect(upstream.heldBatches == [["A2"]])
+        upstream.release()
+        #expect(await sent.value == .classified)
+    }
+
     @Test func configurationClampsBatchSize() {
         #expect(MicroBatcher.Configuration(maxBatchSize: 0).maxBatchSize == 1)
         #expect(MicroBatcher.Configuration().maxBatchSize == 32)
@@ -305,8 +353,8 @@ struct MicroBatcherTests {
         return try ConcurrencyLimit(configuration, clock: ManualClock())
     }
 
-    /// How a prioritized classify call ended.
-    private enum Answer: Equatable { case classified, limited, failed }
+    /// How a prioritized classify call ended (`budgetSpent`: a 100 ms wait budget).
+    private enum Answer: Equatable { case classified, limited, budgetSpent, failed }
 
     private func answer(_ batcher: MicroBatcher, _ index: Int, priority: Int) -> Task<Answer, Never> {
         Task {
@@ -315,6 +363,8 @@ struct MicroBatcherTests {
                 return .classified
             } catch let refused as AdmissionRefused where refused.reason == .limited {
                 return .limited
+            } catch let spent as WaitBudgetExceeded where spent.after == .milliseconds(100) {
+                return .budgetSpent
             } catch {
                 return .failed
             }

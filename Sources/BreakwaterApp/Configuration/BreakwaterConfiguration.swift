@@ -318,8 +318,34 @@ public struct ProtectionSettings: Sendable, Hashable, Codable {
     public var concurrencyLimit = ConcurrencyLimitSettings()
     /// Severities from the first turned away (to the rules) to the last, every one once.
     public var severityOrder = ["info", "low", "medium", "high", "critical"]
+    /// By severity, the longest an alert waits for the model's answer (queued or with its
+    /// request in flight) before the rules answer it (reason `timeout`); unset: as long as
+    /// its request takes.
+    public var waitBudget = SeverityWaits()
     /// Defaults.
     public init() {}
+}
+
+/// A duration per severity, each unset by default.
+public struct SeverityWaits: Sendable, Hashable, Codable {
+    /// For `critical` alerts.
+    public var critical: ConfigDuration?
+    /// For `high` alerts.
+    public var high: ConfigDuration?
+    /// For `medium` alerts.
+    public var medium: ConfigDuration?
+    /// For `low` alerts.
+    public var low: ConfigDuration?
+    /// For `info` alerts.
+    public var info: ConfigDuration?
+    /// Defaults: none set.
+    public init() {}
+
+    /// The durations that are set, by severity.
+    public var all: [(severity: Severity, wait: ConfigDuration)] {
+        let waits: [(Severity, ConfigDuration?)] = [(.critical, critical), (.high, high), (.medium, medium), (.low, low), (.info, info)]
+        return waits.compactMap { severity, wait in wait.map { (severity, $0) } }
+    }
 }
 
 /// `protection.<name>.throttle`: reject locally with probability

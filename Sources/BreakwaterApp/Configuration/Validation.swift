@@ -242,5 +242,6 @@ extension ProtectionSettings {
         let total = limit.reserved.all.reduce(0) { $0 + $1.share }
         check.require(total < 1, "\(prefix).concurrencyLimit.reserved", ConfigTreeEncoder.numberText(total),
                       "shares adding up to less than 1")
+        for (severity, wait) in waitBudget.all { check.positive(wait, "\(prefix).waitBudget.\(severity.rawValue)") }
     }
 }

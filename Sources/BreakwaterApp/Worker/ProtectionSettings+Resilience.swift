@@ -8,6 +8,13 @@ extension ProtectionSettings {
         SeverityAdmission(order: severityOrder.compactMap(Severity.init(rawValue:))) ?? .default
     }
 
+    /// The wait budgets by priority (as ``severityAdmission`` ranks the severities), for
+    /// the micro-batcher.
+    public var waitBudgets: [Int: Duration] {
+        let admission = severityAdmission
+        return Dictionary(uniqueKeysWithValues: waitBudget.all.map { (admission.priority(of: $0.severity), $0.wait.duration) })
+    }
+
     /// `breaker` with the throttle, when these settings switch it on, ranking alerts by
     /// ``severityAdmission``.
     /// - Parameter placement: where `breaker` sits (below the call when the calls are

@@ -172,7 +172,8 @@ public struct WorkerAssembly: Sendable {
                 upstream: $0,
                 configuration: .init(maxBatchSize: config.ml.maxBatchSize, maxWait: config.ml.maxBatchWait.duration),
                 limit: requestLimit,
-                breaker: mlBreaker
+                breaker: mlBreaker,
+                waitBudgets: config.protection.ml.waitBudgets
             )
         }
         return ClassificationParts(

@@ -23,7 +23,11 @@ import CoreMetrics
 /// when it succeeded or failed with an error the breaker does not count (the dependency
 /// answered), not accepted after a counted failure or a timeout. The concurrency limit
 /// takes the latency of a success as a sample, a timeout as a drop, and learns nothing
-/// from a failure. A part in shadow mode decides and counts but never refuses.
+/// from a failure. A call that gave up waiting below the breaker (a
+/// ``TimeoutReportingError`` that is not the breaker's own, such as a wait budget) falls
+/// back as a timeout but feeds neither: the dependency has not answered yet, and counted
+/// as refusals such give-ups made the throttle shed 80% of the calls in
+/// `scripts/bench-adaptive`. A part in shadow mode decides and counts but never refuses.
 ///
 /// Where many calls share one request to the dependency (a micro-batcher sends one infer
 /// request for many alerts), the breaker belongs around the request, not around each
@@ -46,8 +50,8 @@ public struct AdaptivePolicy: Sendable {
         /// (``CircuitBreaker/call(_:)``), several calls sharing one request: the policy
         /// refuses calls while the breaker is open and takes no permit; the call's
         /// outcome is what the ``CircuitBreakerError`` it throws says (an
-        /// ``AdmissionRefused`` is a refusal, any other error a failure the breaker did
-        /// not count).
+        /// ``AdmissionRefused`` is a refusal, a ``TimeoutReportingError`` that timed out a
+        /// timeout, any other error a failure the breaker did not count).
         case belowTheCall
     }
 
@@ -121,6 +125,9 @@ public struct AdaptivePolicy: Sendable {
             }
         }
         let outcome: CallOutcome<T>
+        // The call stopped waiting before the dependency answered (a timeout thrown below
+        // that is not the breaker's, e.g. a wait budget): nothing to judge it by yet.
+        var gaveUp = false
         switch placement {
         case .aroundEachCall:
             outcome = await breaker.execute(operation)
@@ -129,9 +136,12 @@ public struct AdaptivePolicy: Sendable {
                 outcome = .success(try await operation())
             } catch {
                 outcome = CallOutcome(thrownBelow: error)
+                if case .timedOut = outcome, !(error is CircuitBreakerError) { gaveUp = true }
             }
         }
         switch outcome {
+        case _ where gaveUp:
+            break
         case .success, .ignoredFailure:
             throttle?.recordOutcome(priority: priority, accepted: true)
         case .timedOut, .failure:
@@ -142,6 +152,7 @@ public struct AdaptivePolicy: Sendable {
         if let concurrencyLimit, let permit {
             let sample: ConcurrencyLimit.Outcome =
                 switch outcome {
+                case _ where gaveUp: .ignored
                 case .success: .success
                 case .timedOut: .dropped
                 case .rejected, .failure, .ignoredFailure: .ignored
@@ -184,8 +195,9 @@ public struct AdaptivePolicy: Sendable {
 extension CallOutcome {
     /// The outcome of a call whose requests went through the breaker below it, from the
     /// error it threw: the ``CircuitBreakerError`` says what the breaker made of the
-    /// request; an ``AdmissionRefused`` is a refusal; any other error (a cancellation, a
-    /// failure outside the request) a failure the breaker did not count.
+    /// request; an ``AdmissionRefused`` is a refusal; a ``TimeoutReportingError`` that says
+    /// it timed out a timeout; any other error (a cancellation, a failure outside the
+    /// request) a failure the breaker did not count.
     init(thrownBelow error: any Error) {
         switch error {
         case let refused as AdmissionRefused:
@@ -196,6 +208,10 @@ extension CallOutcome {
             self = .timedOut(after: after)
         case CircuitBreakerError.operationFailed(_, let underlying, let counted):
             self = counted ? .failure(underlying) : .ignoredFailure(underlying)
+        case let late as any TimeoutReportingError:
+            // Gave up waiting below the breaker (e.g. a wait budget): a timeout for this
+            // call, though not for the request, which the breaker judges itself.
+            if let after = late.timedOutAfter { self = .timedOut(after: after) } else { self = .ignoredFailure(error) }
         default:
             self = .ignoredFailure(error)
         }
