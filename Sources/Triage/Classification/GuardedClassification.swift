@@ -14,8 +14,9 @@ import Resilience
 /// applied to the published verdict, and the model's own answer is kept next to it.
 ///
 /// The call goes through the `ml` breaker's ``AdaptivePolicy``, and the ML classifier
-/// may turn alerts away too (the micro-batcher's concurrency limit): then the rules
-/// classify the alert (reason `throttled` or `limited`). Each alert's priority is its
+/// may turn alerts away too (the micro-batcher's concurrency limit) or stop waiting for
+/// them (its wait budgets): then the rules classify the alert (reason `throttled`,
+/// `limited` or `timeout`). Each alert's priority is its
 /// provisional severity's place in the ``SeverityAdmission``, so `info` alerts go to the
 /// rules first and `critical` ones last.
 public struct GuardedClassification: ClassificationStep {
