@@ -126,20 +126,34 @@ def run(options):
                          "auto.offset.reset": "earliest", "enable.auto.commit": False,
                          # The local broker ignores fetch limits and answers with all it has.
                          "receive.message.max.bytes": 1000000000})
-    consumer.subscribe([options["incidents"]])
+    consumer.subscribe([options["incidents"]] + ([options["fallbacks"]] if options.get("fallbacks") else []))
     seen, deadline = {}, time.time() + 300
-    while len(seen) < len(sent) and time.time() < deadline:
-        for message in consumer.consume(1000, 1.0):
+    incident_alert, ml_reason = {}, {}  # incident id -> fingerprint; incident id -> the ml fallback's reason
+    drained_at = None
+    while time.time() < deadline:
+        messages = consumer.consume(1000, 1.0)
+        if len(seen) >= len(sent):
+            # Every incident is in: read on until the fallback events stop coming.
+            if not messages and drained_at is not None and time.time() - drained_at > 2:
+                break
+            drained_at = drained_at or time.time()
+        for message in messages:
             if message.error():
                 continue
-            incident = json.loads(message.value())
-            fingerprint = incident["alert"]["fingerprint"]
+            record = json.loads(message.value())
+            if message.topic() == options.get("fallbacks"):
+                if record.get("breaker") == "ml":
+                    ml_reason[record["incident_id"]] = record["reason"]
+                continue
+            fingerprint = record["alert"]["fingerprint"]
             if fingerprint not in sent or fingerprint in seen:
                 continue
-            classification = incident["classification"]
-            model = incident["provenance"]["classification"].get("model")
+            incident_alert[record["incident_id"]] = fingerprint
+            classification = record["classification"]
+            model = record["provenance"]["classification"].get("model")
             seen[fingerprint] = (message.timestamp()[1] / 1000.0, classification["classifier"] == "ml" or model is not None)
     consumer.close()
+    reason_of = {fingerprint: ml_reason.get(incident) for incident, fingerprint in incident_alert.items()}
     stop.set()
     sampler.join()
     final = scrape(options["metrics"])
@@ -147,7 +161,7 @@ def run(options):
     for fingerprint, (sent_at, severity) in sent.items():
         if fingerprint in seen:
             published_at, by_model = seen[fingerprint]
-            alerts.append([severity, round(published_at - sent_at, 4), by_model])
+            alerts.append([severity, round(published_at - sent_at, 4), by_model, reason_of.get(fingerprint)])
     fallbacks = {}
     for line in final.splitlines():
         if line.startswith("breakwater_fallbacks_total{") and 'breaker="ml"' in line:
@@ -176,13 +190,20 @@ def percentile(values, q):
 
 
 def summary(result):
-    latencies = [latency for _, latency, _ in result["alerts"]]
+    # Each alert: [severity, latency s, answered by the model, the ml fallback's reason or None].
+    latencies = [alert[1] for alert in result["alerts"]]
     shares = {}
     for severity in ["critical", "high", "medium", "low", "info"]:
-        of = [by_model for rank, _, by_model in result["alerts"] if rank == severity]
+        of = [alert[2] for alert in result["alerts"] if alert[0] == severity]
         shares[severity] = sum(of) / len(of) if of else float("nan")
+    missed = {}
+    for alert in result["alerts"]:
+        if alert[0] == "critical" and not alert[2]:
+            reason = alert[3] if len(alert) > 3 and alert[3] else "unknown"
+            missed[reason] = missed.get(reason, 0) + 1
     return {"p50": percentile(latencies, 0.5), "p99": percentile(latencies, 0.99), "max": max(latencies),
-            "shares": shares, "model_share": sum(by_model for *_, by_model in result["alerts"]) / len(result["alerts"])}
+            "shares": shares, "model_share": sum(alert[2] for alert in result["alerts"]) / len(result["alerts"]),
+            "critical_missed": missed}
 
 
 def proxy_seconds(path):
@@ -212,9 +233,11 @@ def report(breaker_only_file, adaptive_file):
         shares = ", ".join("%s %.3f" % item for item in sums[name]["shares"].items())
         reasons = ", ".join("%s %d" % (reason, count) for reason, count in sorted(result["fallbacks"].items())) or "none"
         print("%s: answered by the model by severity: %s; ml fallbacks: %s" % (name, shares, reasons))
+        missed = ", ".join("%s %d" % item for item in sorted(sums[name]["critical_missed"].items())) or "none"
+        print("%s: critical alerts the rules answered, by the ml fallback's reason: %s" % (name, missed))
     files = {"breaker-only": breaker_only_file, "adaptive": adaptive_file}
     for name, result in runs.items():
-        by_model = sorted(latency for _, latency, model in result["alerts"] if model)
+        by_model = sorted(alert[1] for alert in result["alerts"] if alert[2])
         if by_model:
             print("%s: alerts the model answered: p50 %.3f s, p99 %.3f s" % (
                 name, by_model[len(by_model) // 2], by_model[min(len(by_model) - 1, int(len(by_model) * 0.99))]))
