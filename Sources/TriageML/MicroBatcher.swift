@@ -317,8 +317,8 @@ public actor MicroBatcher: AlertClassifier {
         let now = clock.now()
         var expired = false
         var next: Duration?
-        for priority in Array(expiries.keys) {
-            guard var queue = expiries[priority], let budget = waitBudgets[priority] else { continue }
+        for (priority, budget) in waitBudgets {
+            guard var queue = expiries[priority] else { continue }
             while let deadline = queue.next, deadline <= now {
                 if queue.items[queue.head].answer.offer(.failure(WaitBudgetExceeded(after: budget))) { expired = true }
                 queue.head += 1

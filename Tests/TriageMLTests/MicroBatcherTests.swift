@@ -94,6 +94,26 @@ private func ending(_ body: () async throws -> Classification) async -> Ending {
 struct MicroBatcherTests {
     private func alert(_ index: Int) -> Alert { makeAlert("A\(index)") }
 
+    /// Classifies alerts 0..<`alerts` at once; for each, whether it failed with an error
+    /// `expected` accepts.
+    private func failures(
+        of batcher: MicroBatcher, alerts: Int, expected: @escaping @Sendable (any Error) -> Bool
+    ) async -> [Bool] {
+        await withTaskGroup(of: Bool.self) { group in
+            for index in 0..<alerts {
+                group.addTask {
+                    do {
+                        _ = try await batcher.classify(alert(index))
+                        return false
+                    } catch {
+                        return expected(error)
+                    }
+                }
+            }
+            return await group.reduce(into: [Bool]()) { $0.append($1) }
+        }
+    }
+
     @Test func alertsArrivingTogetherGoInOneBatchAfterMaxWait() async throws {
         let clock = ManualClock()
         let upstream = RecordingClassifier()
@@ -176,19 +196,7 @@ struct MicroBatcherTests {
         let clock = ManualClock()
         let upstream = RecordingClassifier(fails: true)
         let batcher = MicroBatcher(upstream: upstream, configuration: .init(maxBatchSize: 3, maxWait: .seconds(1)), clock: clock, metricsFactory: TestMetrics())
-        let outcomes = await withTaskGroup(of: Bool.self) { group in
-            for index in 0..<3 {
-                group.addTask {
-                    do {
-                        _ = try await batcher.classify(alert(index))
-                        return false
-                    } catch {
-                        return error as? RecordingClassifier.Failure == RecordingClassifier.Failure()
-                    }
-                }
-            }
-            return await group.reduce(into: [Bool]()) { $0.append($1) }
-        }
+        let outcomes = await failures(of: batcher, alerts: 3) { $0 as? RecordingClassifier.Failure == RecordingClassifier.Failure() }
         #expect(outcomes == [true, true, true])
         #expect(upstream.recordedBatches.count == 1)
     }
@@ -234,19 +242,8 @@ struct MicroBatcherTests {
             metricsFactory: TestMetrics(), breaker: breaker)
         // Eight alerts in one timed-out request: one failure of the dependency, and each
         // alert learns the breaker's view of it.
-        let first = await withTaskGroup(of: Bool.self) { group in
-            for index in 0..<8 {
-                group.addTask {
-                    do {
-                        _ = try await failing.classify(alert(index))
-                        return false
-                    } catch {
-                        if case CircuitBreakerError.timeout(breaker: "ml", after: .seconds(2)) = error { return true }
-                        return false
-                    }
-                }
-            }
-            return await group.reduce(into: [Bool]()) { $0.append($1) }
+        let first = await failures(of: failing, alerts: 8) {
+            if case CircuitBreakerError.timeout(breaker: "ml", after: .seconds(2)) = $0 { true } else { false }
         }
         #expect(first == Array(repeating: true, count: 8))
         #expect(breaker.snapshot().totals.timeouts == 1)
@@ -310,6 +307,31 @@ struct MicroBatcherTests {
         #expect(await patient.value == .classified)
         // The request itself succeeded: the breaker saw one success and no failure.
         #expect(breaker.snapshot().totals.successes == 1 && breaker.snapshot().totals.timeouts == 0)
+    }
+
+    @Test(.timeLimit(.minutes(1))) func aShorterBudgetArrivingLaterEndsFirstAndTheLongerOneStillEnds() async throws {
+        let clock = ManualClock()
+        let upstream = HeldClassifier()
+        let batcher = MicroBatcher(
+            upstream: upstream, configuration: .init(maxBatchSize: 2, maxWait: .seconds(60)), clock: clock, metricsFactory: TestMetrics(),
+            waitBudgets: [4: .milliseconds(300), 0: .milliseconds(100)])
+        let longer = Task { () -> Duration? in
+            do {
+                _ = try await batcher.classify(alert(0), priority: 4)
+                return nil
+            } catch {
+                return (error as? WaitBudgetExceeded)?.after
+            }
+        }
+        #expect(await eventually(polling: .yielding) { await batcher.pendingCount == 1 })
+        // The sweep, armed for 300 ms, is re-armed for this one's 100 ms.
+        let shorter = answer(batcher, 1, priority: 0)
+        #expect(await eventually(polling: .yielding) { upstream.heldBatches == 1 })
+        clock.advance(by: .milliseconds(100))
+        #expect(await shorter.value == .budgetSpent)
+        clock.advance(by: .milliseconds(200))
+        #expect(await longer.value == .milliseconds(300))
+        upstream.release()
     }
 
     @Test(.timeLimit(.minutes(1))) func aWaitingAlertWhoseBudgetRanOutIsNotSent() async throws {
