@@ -60,6 +60,20 @@ targets.append(
     )
 )
 
+// MARK: - The worker's processing: CPU per alert of the rules path without Kafka (profiling)
+
+targets.append(
+    .executableTarget(
+        name: "ProcessorThroughput",
+        dependencies: [
+            .product(name: "Triage", package: "Breakwater"),
+            .product(name: "BreakwaterApp", package: "Breakwater"),
+            .product(name: "Logging", package: "swift-log"),
+        ],
+        swiftSettings: settings
+    )
+)
+
 let package = Package(
     name: "BreakwaterBenchmarks",
     platforms: [.macOS(.v15)],

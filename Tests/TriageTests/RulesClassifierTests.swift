@@ -215,4 +215,28 @@ struct RulePatternMemoTests {
         split.annotations["summary"] = "time"
         #expect(keywords.category(for: split) == nil)
     }
+
+    @Test func theFirstEntryWinsWhereverItsKeywordOccursAsThePlainSearchFindsIt() throws {
+        let keywords = CategoryKeywords.standard
+        var alert = Alert(fingerprint: "fp", status: .firing, source: .alertmanager, labels: ["alertname": "HighLatency"])
+        // `deploy` (an earlier entry) wins over `latency`, though later and in another field.
+        alert.annotations["description"] = "after the DEPLOY of v2"
+        #expect(keywords.category(for: alert) == .deployment)
+
+        // The plain search: each entry in order, each keyword, each lower-cased field.
+        func plain(_ alert: Alert) -> Category? {
+            let fields = [alert.alertName, alert.summary, alert.description].compactMap { $0?.lowercased() }
+            return keywords.entries.first { entry in
+                entry.keywords.contains { keyword in !keyword.isEmpty && fields.contains { $0.contains(keyword) } }
+            }?.category
+        }
+        var samples = SampleAlerts(seed: 11)
+        let alerts = try samples.records(count: 400).flatMap { try AlertDecoder().decode($0.inputRecord) }
+        var found = 0
+        for alert in alerts {
+            #expect(keywords.category(for: alert) == plain(alert), "\(alert.alertName ?? "-") / \(alert.summary ?? "-")")
+            if plain(alert) != nil { found += 1 }
+        }
+        #expect(found > 0 && found < alerts.count, "the samples exercise both a found and a missing keyword")
+    }
 }

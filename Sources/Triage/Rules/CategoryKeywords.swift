@@ -7,13 +7,25 @@ public struct CategoryKeywords: Sendable {
     /// The ordered entries: a category and the lower-case keywords that suggest it.
     public let entries: [(category: Category, keywords: [String])]
 
-    /// ``entries`` with each keyword as its UTF-8 bytes, ready to search.
-    private let searchable: [(Category, [[UInt8]])]
+    /// Every keyword's UTF-8 bytes with the index of its entry, bucketed by its first
+    /// byte: a field is scanned once, and at each position only the keywords that start
+    /// with that byte are compared (an entry order of 60 keywords made this the costliest
+    /// part of classifying by the rules when each keyword scanned every field).
+    private let byFirstByte: [[(entry: Int, keyword: [UInt8])]]
 
     /// Creates heuristics from ordered entries; keywords are lower-cased here.
     public init(_ entries: [(category: Category, keywords: [String])]) {
         self.entries = entries.map { ($0.category, $0.keywords.map { $0.lowercased() }) }
-        self.searchable = self.entries.map { ($0.category, $0.keywords.map { Array($0.utf8) }) }
+        var buckets = [[(entry: Int, keyword: [UInt8])]](repeating: [], count: 256)
+        for (index, entry) in self.entries.enumerated() {
+            for keyword in entry.keywords {
+                let bytes = Array(keyword.utf8)
+                // An empty keyword never matches (as with Foundation's `contains`).
+                guard let first = bytes.first else { continue }
+                buckets[Int(first)].append((index, bytes))
+            }
+        }
+        byFirstByte = buckets
     }
 
     /// The built-in heuristics, used when a rule file has no `keywords` section.
@@ -28,39 +40,51 @@ public struct CategoryKeywords: Sendable {
         (.availability, ["down", "unavailable", "unreachable", "outage", "health check", "healthcheck", "probe", "not responding", "absent"]),
     ])
 
-    /// The category the alert's text suggests, `nil` when no keyword occurs.
-    ///
-    /// Keywords are found as UTF-8 substrings of the lower-cased fields (not through
-    /// Foundation's `contains`, which bridges each search to `NSString`).
+    /// The category the alert's text suggests, `nil` when no keyword occurs: the first
+    /// entry with a keyword that is a substring of the lower-cased alert name, summary or
+    /// description.
     public func category(for alert: Alert) -> Category? {
-        let fields = [alert.alertName, alert.summary, alert.description].compactMap { $0?.lowercased() }
-        guard !fields.isEmpty else { return nil }
-        for (category, keywords) in searchable {
-            for keyword in keywords where fields.contains(where: { Self.occurs(keyword, in: $0) }) {
-                return category
-            }
+        var first = entries.count
+        for field in [alert.alertName, alert.summary, alert.description] {
+            guard first > 0, let field else { continue }
+            first = firstEntry(in: field, before: first)
         }
-        return nil
+        return first < entries.count ? entries[first].category : nil
     }
 
-    /// Whether `needle`'s bytes occur contiguously in `text`'s UTF-8; an empty keyword
-    /// never does (as with Foundation's `contains`, which this replaced).
-    private static func occurs(_ needle: [UInt8], in text: String) -> Bool {
-        guard let first = needle.first else { return false }
+    /// The lowest entry index below `limit` with a keyword in `text` lower-cased, else `limit`.
+    private func firstEntry(in text: String, before limit: Int) -> Int {
         var text = text
-        return text.withUTF8 { haystack in
-            guard haystack.count >= needle.count else { return false }
-            var start = 0
-            let last = haystack.count - needle.count
-            while start <= last {
-                if haystack[start] == first {
-                    var offset = 1
-                    while offset < needle.count, haystack[start + offset] == needle[offset] { offset += 1 }
-                    if offset == needle.count { return true }
-                }
-                start += 1
-            }
-            return false
+        let isASCII = text.withUTF8 { utf8 in utf8.allSatisfy { $0 < 0x80 } }
+        guard isASCII else {
+            // Unicode case mapping can change lengths; only the standard library does it right.
+            var lowered = text.lowercased()
+            return lowered.withUTF8 { firstEntry(inLowercased: $0, before: limit) }
         }
+        return text.withUTF8 { utf8 in
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: utf8.count) { lowered in
+                for (index, byte) in utf8.enumerated() {
+                    lowered[index] = byte &- UInt8(ascii: "A") < 26 ? byte | 0x20 : byte
+                }
+                return firstEntry(inLowercased: UnsafeBufferPointer(lowered), before: limit)
+            }
+        }
+    }
+
+    private func firstEntry(inLowercased haystack: UnsafeBufferPointer<UInt8>, before limit: Int) -> Int {
+        var best = limit
+        for start in haystack.indices {
+            for candidate in byFirstByte[Int(haystack[start])] where candidate.entry < best {
+                let keyword = candidate.keyword
+                guard haystack.count - start >= keyword.count else { continue }
+                var offset = 1
+                while offset < keyword.count, haystack[start + offset] == keyword[offset] { offset += 1 }
+                if offset == keyword.count {
+                    best = candidate.entry
+                    if best == 0 { return 0 }
+                }
+            }
+        }
+        return best
     }
 }
