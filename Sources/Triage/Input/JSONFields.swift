@@ -82,15 +82,15 @@ struct JSONFields {
         guard members.count <= limits.maxLabels else {
             throw AlertDecodingError(.tooLarge, "\(pathOf(key)) has \(members.count) entries, more than \(limits.maxLabels)")
         }
-        var map: [String: String] = [:]
-        map.reserveCapacity(members.count)
         for (name, element) in members {
-            guard case .string(let text) = element else {
+            guard case .string = element else {
                 throw AlertDecodingError(.wrongType, "\(pathOf(key)).\(name) must be a string, got \(element.typeName)")
             }
-            map[name] = text
         }
-        return map
+        // `mapValues` keeps the parsed table's layout: no key is hashed again.
+        return members.mapValues { element in
+            if case .string(let text) = element { text } else { "" }
+        }
     }
 
     /// An optional RFC 3339 timestamp; Go's zero time (`0001-01-01T00:00:00Z`) reads as `nil`.
