@@ -39,6 +39,20 @@ let awkwardDoubles: [Double] = [
         #expect(writtenByWriter { $0.string(text) } == (try encodedByJSONEncoder(text)))
     }
 
+    /// Long strings, so the eight-bytes-at-a-time scan meets a quote, a backslash, a
+    /// control character or a non-ASCII byte at every position of a word, and clean words
+    /// around them: written like `JSONEncoder`, and parsed back to the same string.
+    @Test func longStringsWithAByteToEscapeAnywhereAreWrittenAndParsedBackExactly() throws {
+        var random = SeededRandom(seed: 5)
+        let pieces = ["a", "Z", "0", " ", "/", "plain te", "xt 01234", "\"", "\\", "\n", "\u{1}", "\u{1F}", "\u{7F}", "é", "日", "🚨"]
+        for _ in 0..<1_000 {
+            let text = (0..<Int.random(in: 0...40, using: &random)).map { _ in random.pick(pieces) }.joined()
+            let written = writtenByWriter { $0.string(text) }
+            #expect(written == (try encodedByJSONEncoder(text)))
+            #expect(try JSONValue.parse(Array(written.utf8)) == .array([.string(text)]))
+        }
+    }
+
     @Test(arguments: awkwardDoubles)
     func doublesAreSpelledLikeJSONEncoder(number: Double) throws {
         #expect(try writtenByWriter { try $0.double(number, field: "n") } == (try encodedByJSONEncoder(number)))

@@ -192,14 +192,14 @@ package struct JSONByteWriter {
         var text = text  // `withUTF8` is mutating; a native string is not copied
         text.withUTF8 { utf8 in
             var runStart = 0
-            for index in utf8.indices {
-                let byte = utf8[index]
-                guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
-                if runStart < index { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<index])) }
-                appendEscape(byte)
-                runStart = index + 1
+            var unused: UInt8 = 0
+            while true {
+                let stop = JSONStringScan.plainRunEnd(in: utf8, from: runStart, highBits: &unused)
+                if runStart < stop { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<stop])) }
+                guard stop < utf8.count else { break }
+                appendEscape(utf8[stop])
+                runStart = stop + 1
             }
-            if runStart < utf8.count { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart...])) }
         }
         bytes.append(UInt8(ascii: "\""))
     }

@@ -313,12 +313,10 @@ private struct JSONParser {
     mutating func parseString() throws(JSONParseError) -> String {
         index += 1  // opening quote
         // Fast path: no escapes before the closing quote → one slice, validated once.
-        var end = index
         var anyNonASCII: UInt8 = 0
-        while end < bytes.count, bytes[end] != UInt8(ascii: "\""), bytes[end] != UInt8(ascii: "\\"), bytes[end] >= 0x20 {
-            anyNonASCII |= bytes[end] & 0x80
-            end += 1
-        }
+        let start = index
+        let end = bytes.withUnsafeBufferPointer { JSONStringScan.plainRunEnd(in: $0, from: start, highBits: &anyNonASCII) }
+        anyNonASCII &= 0x80
         if end < bytes.count, bytes[end] == UInt8(ascii: "\"") {
             guard end - index <= limits.maxStringBytes else {
                 throw fail(.stringTooLong, "string longer than \(limits.maxStringBytes) bytes")
