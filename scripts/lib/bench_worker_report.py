@@ -3,7 +3,7 @@ verdict line per target.
 
 Usage: bench_worker_report.py RESULTS FULL_METRICS FULL_RECORDS MEMORY_RECORDS
   RESULTS       one line per measured row: `KEY RATE [CPU RSS BROKER ML PG]` (per-alert
-                CPU in µs, RSS in MB, "-" where unknown) for a, b, b1, c, d, e, e0; and
+                CPU in µs, RSS in MB, "-" where unknown) for a, b0, b, b1, c, d, e, e0; and
                 `ml <JSON of scripts/lib/bench_ml_baseline.py>`
   FULL_METRICS  the full-path worker's last /metrics (read when RESULTS has a row d)
 Rows not in RESULTS (parts the run skipped) are left out, with their verdicts.
@@ -36,6 +36,7 @@ columns = [("records/s", 10, ",.0f"), ("CPU µs/alert", 13, ".1f"), ("peak RSS M
            ("broker µs/alert", 16, ".1f"), ("ML µs/alert", 12, ".1f"), ("PG µs/alert", 12, ".1f")]
 labels = {
     "a": "(a) kcat pass-through",
+    "b0": "(b0) breakwater before, defaults",
     "b": "(b) breakwater, defaults",
     "b1": "(b1) breakwater, tuned",
     "c": "(c) Python confluent-kafka worker",
@@ -52,7 +53,7 @@ if ml is not None:
     labels["ml"] = f"(ML) ML server alone, {ml['batch']}/request, {best['threads']} thr"
 
 print(f"{'':40}" + " ".join(f"{name:>{width}}" for name, width, _ in columns))
-for key in ("a", "b", "b1", "c", "d", "ml", "e", "e0"):
+for key in ("a", "b0", "b", "b1", "c", "d", "ml", "e", "e0"):
     if key in rows:
         values = rows[key] + [None] * (len(columns) - len(rows[key]))
         print((f"{labels[key]:40}" + " ".join(cell(value, width, spec) for value, (_, width, spec) in zip(values, columns))).rstrip())
@@ -118,6 +119,9 @@ if "b" in rows:
     if "b1" in rows:
         print(f"b / b1 = {b / rows['b1'][0]:5.2f}x  (no cliff: >= 0.8x) {verdict(b / rows['b1'][0] >= 0.8)}")
     print(f"CPU per alert (b) = {b_cpu:.1f} µs (target <= 30 µs) {verdict(b_cpu <= 30)}")
+    if "b0" in rows:
+        print(f"b / b0 = {b / rows['b0'][0]:5.2f}x records/s, CPU per alert {b_cpu:.1f} / {rows['b0'][1]:.1f} µs"
+              f" = {b_cpu / rows['b0'][1]:.2f}x (this build against the one before)")
 if "d" in rows and ml is not None:
     ratio = rows["d"][0] / ml["best"]["rate"]
     full_path = ml_asked >= incidents and ml_failed_over == 0
