@@ -198,6 +198,59 @@ extension BrokerTests {
         await consumer.close()
     }
 
+    /// The local broker answers an empty fetch at once: with `idleFetchBackoff` a partition
+    /// whose end was reached is not fetched until its rest ends on the consumer's clock,
+    /// then fetched again (a record produced meanwhile arrives) and, at its end again,
+    /// rested again; an owner's pause outlasts a rest.
+    @Test(.enabled(if: ExternalService.kafka.shouldRun))
+    func aPartitionAtItsEndRestsThenIsFetchedAgainAndAnOwnersPauseOutlastsTheRest() async throws {
+        let bootstrap = try TestKafka.bootstrap()
+        let topic = try await TestKafka.createTopic(bootstrap, prefix: "rest")
+        let partition = KafkaTopicPartition(topic: topic, partition: 0)
+        let producer = try TestKafka.producer(bootstrap)
+        _ = try await producer.send(topic: topic, key: nil, value: TestKafka.bytes("a"), partition: 0)
+        let clock = ManualClock()
+        let consumer = try KafkaConsumer(
+            configuration: TestKafka.consumerConfiguration(bootstrap, group: uniqueName("g")) {
+                $0.idleFetchBackoff = .seconds(1)
+                // No commit timer: the rests are the clock's only sleepers.
+                $0.offsetCommits = .manual
+            },
+            topics: [topic],
+            logger: TestKafka.logger,
+            clock: clock
+        )
+        let (values, delivered) = AsyncStream.makeStream(of: String.self)
+        let reader = Task {
+            for try await event in consumer.events {
+                guard case .message(let message) = event else { continue }
+                consumer.markDone(message)
+                delivered.yield(String(decoding: message.value ?? [], as: UTF8.self))
+            }
+        }
+        var arrived = values.makeAsyncIterator()
+        #expect(await arrived.next() == "a")
+        await clock.waitForSleepers(count: 1)
+        #expect(consumer.restingPartitions == [partition])
+
+        _ = try await producer.send(topic: topic, key: nil, value: TestKafka.bytes("b"), partition: 0)
+        clock.advance(by: .seconds(1))
+        #expect(await arrived.next() == "b")
+        await clock.waitForSleepers(count: 1)
+        #expect(consumer.restingPartitions == [partition], "the end reached again starts another rest")
+
+        try consumer.pause([partition])
+        clock.advance(by: .seconds(1))
+        while !consumer.restingPartitions.isEmpty { await Task.yield() }
+        _ = try await producer.send(topic: topic, key: nil, value: TestKafka.bytes("c"), partition: 0)
+        try consumer.resume([partition])
+        #expect(await arrived.next() == "c")
+
+        reader.cancel()
+        await producer.close()
+        await consumer.close()
+    }
+
     @Test(.enabled(if: ExternalService.kafka.shouldRun))
     func lagIsHighWatermarkMinusPosition() async throws {
         let bootstrap = try TestKafka.bootstrap()

@@ -39,6 +39,11 @@ STACK_SCRIPT_VARIABLES=(
 # seconds rather than minutes. It also answers a fetch with everything up to the high
 # watermark whatever the fetch limits, so the workers accept responses up to 1 GB
 # (librdkafka's default refuses one over ~100 MB and the worker stops making progress).
+# And it answers a fetch with no data at once instead of holding it up to
+# fetch.wait.max.ms, so an idle worker would fetch in a loop (~0.5 core for it, as much
+# for the broker): the local workers rest a partition whose end they reached for 200 ms
+# (kafka.idleFetchBackoff, unless BREAKWATER_KAFKA_IDLE_FETCH_BACKOFF is set).
+STACK_IDLE_FETCH_BACKOFF="200ms"
 STACK_ASSIGNMENT_STRATEGY="range"
 STACK_KAFKA_PROPERTIES="max.poll.interval.ms=15000,session.timeout.ms=6000,receive.message.max.bytes=1000000000"
 # Prefixes of the same kind (this file's and the demo's knobs).
@@ -242,6 +247,7 @@ stack_start_workers() {
             BREAKWATER_PIPELINE_WORKER_ID="$id" \
             BREAKWATER_KAFKA_PROPERTIES="${BREAKWATER_KAFKA_PROPERTIES-$STACK_KAFKA_PROPERTIES}" \
             BREAKWATER_KAFKA_ASSIGNMENT_STRATEGY="${BREAKWATER_KAFKA_ASSIGNMENT_STRATEGY-$STACK_ASSIGNMENT_STRATEGY}" \
+            BREAKWATER_KAFKA_IDLE_FETCH_BACKOFF="${BREAKWATER_KAFKA_IDLE_FETCH_BACKOFF-$STACK_IDLE_FETCH_BACKOFF}" \
             stack_breakwater_detached "$STACK_WORKERS/$id.log" breakwater run
         pid=$STACK_DETACHED_PID
         echo "$pid" >"$STACK_WORKERS/$id.pid"

@@ -75,6 +75,13 @@ public struct KafkaSettings: Sendable, Hashable, Codable {
     public var staticMembership = false
     /// The `group.instance.id` under ``staticMembership``; unset: `pipeline.workerId`.
     public var groupInstanceId: String?
+    /// How long the worker stops fetching a partition whose end it reached before it
+    /// fetches it again. Unset (the default): it never does, as Kafka holds an empty fetch
+    /// up to `fetch.wait.max.ms` itself. For brokers that answer empty fetches at once
+    /// (the local test broker, noida-db; `scripts/demo` and `scripts/dev-up` set 200ms):
+    /// there an idle worker fetches in a loop, ~0.5 core for it and ~0.5 for the broker.
+    /// A record that arrives at a resting partition waits up to this long.
+    public var idleFetchBackoff: ConfigDuration?
     /// Defaults.
     public init() {}
 }

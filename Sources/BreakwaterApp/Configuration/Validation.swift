@@ -49,6 +49,7 @@ extension BreakwaterConfiguration {
         "ssl.endpoint.identification.algorithm": "kafka.ssl.verifyHostname",
         "partition.assignment.strategy": "kafka.assignmentStrategy",
         "group.instance.id": "kafka.staticMembership and kafka.groupInstanceId",
+        "enable.partition.eof": "kafka.idleFetchBackoff",
     ]
 
     /// Minimum length of `http.adminToken`.
@@ -112,6 +113,7 @@ extension BreakwaterConfiguration {
         check.notEmpty(kafka.groupId, "kafka.groupId")
         check.notEmpty(kafka.clientId, "kafka.clientId")
         if let instance = kafka.groupInstanceId { check.notEmpty(instance, "kafka.groupInstanceId") }
+        if let backoff = kafka.idleFetchBackoff { check.positive(backoff, "kafka.idleFetchBackoff") }
         if kafka.securityProtocol.usesSASL {
             let needed = "a value when kafka.securityProtocol is \(kafka.securityProtocol.rawValue)"
             check.require(!(kafka.sasl.username ?? "").isEmpty, "kafka.sasl.username", kafka.sasl.username, needed)

@@ -289,20 +289,18 @@ public struct WorkerAssembly: Sendable {
         if config.kafka.createTopics {
             try await createTopics(kafka)
         }
-        let consumer = try KafkaConsumer(
-            configuration: KafkaConsumerConfiguration(
-                common: kafka,
-                groupID: config.kafka.groupId,
-                groupInstanceID: groupInstanceID,
-                assignmentStrategy: config.kafka.assignmentStrategy.consumerStrategy,
-                isolationLevel: .readCommitted,
-                // Exactly-once: offsets are committed inside the worker's transactions.
-                offsetCommits: config.pipeline.exactlyOnce ? .manual : .automatic,
-                commitInterval: config.pipeline.commitInterval.duration
-            ),
-            topics: [config.topics.alerts],
-            logger: logger
+        var consumerConfiguration = KafkaConsumerConfiguration(
+            common: kafka,
+            groupID: config.kafka.groupId,
+            groupInstanceID: groupInstanceID,
+            assignmentStrategy: config.kafka.assignmentStrategy.consumerStrategy,
+            isolationLevel: .readCommitted,
+            // Exactly-once: offsets are committed inside the worker's transactions.
+            offsetCommits: config.pipeline.exactlyOnce ? .manual : .automatic,
+            commitInterval: config.pipeline.commitInterval.duration
         )
+        consumerConfiguration.idleFetchBackoff = config.kafka.idleFetchBackoff?.duration
+        let consumer = try KafkaConsumer(configuration: consumerConfiguration, topics: [config.topics.alerts], logger: logger)
         let producerConfiguration = KafkaProducerConfiguration(common: kafka)
         let delivery: PipelineWorker.Delivery = config.pipeline.exactlyOnce
             ? .exactlyOnce(try KafkaTransactionalProducer(

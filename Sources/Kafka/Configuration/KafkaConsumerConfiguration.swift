@@ -96,6 +96,15 @@ public struct KafkaConsumerConfiguration: Sendable, CustomStringConvertible {
     /// (1,000 messages per partition, 16 MB). `queued.min.messages` or
     /// `queued.max.messages.kbytes` among the pass-through properties take precedence.
     public var prefetch: Prefetch = Prefetch()
+    /// When set, a partition whose end the consumer reached is not fetched for this long,
+    /// then fetched again (and rested again while it stays empty). Default `nil`: off.
+    ///
+    /// Only for brokers that answer a fetch with no data at once instead of holding it up
+    /// to `fetch.wait.max.ms` (the local test broker, noida-db, does): against them an idle
+    /// consumer fetches in a loop, about half a core for the consumer's broker thread and
+    /// as much for the broker. A record that arrives at a resting partition waits up to
+    /// this long. A Kafka broker holds empty fetches itself: leave it off there.
+    public var idleFetchBackoff: Duration?
 
     /// Creates a consumer configuration with the documented defaults.
     public init(
@@ -143,6 +152,8 @@ public struct KafkaConsumerConfiguration: Sendable, CustomStringConvertible {
             ("topic.metadata.refresh.interval.ms", "10000"),
         ]
         if let groupInstanceID { result.append(("group.instance.id", groupInstanceID)) }
+        // The end of a partition is what starts its rest.
+        if idleFetchBackoff != nil { result.append(("enable.partition.eof", "true")) }
         return result + common.properties.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
     }
 

@@ -188,13 +188,19 @@ final class ConsumerCore: Sendable {
 
     /// Appends a polled message; drops it if its partition is no longer assigned.
     func buffer(_ message: UnsafeMutablePointer<rd_kafka_message_t>) {
-        let topic = message.pointee.rkt.flatMap { rd_kafka_topic_name($0) }.map { String(cString: $0) } ?? ""
-        let partition = KafkaTopicPartition(topic: topic, partition: message.pointee.partition)
+        let partition = Self.topicPartition(of: message)
+        let topic = partition.topic
         state.withLock { state in
             state.errors.consecutive = 0
             guard let epoch = state.progress[partition]?.epoch else { return }
             state.append(.message(KafkaMessage(copying: message, topic: topic, epoch: epoch)))
         }
+    }
+
+    /// The topic and partition a polled message (or partition event) is about.
+    static func topicPartition(of message: UnsafeMutablePointer<rd_kafka_message_t>) -> KafkaTopicPartition {
+        let topic = message.pointee.rkt.flatMap { rd_kafka_topic_name($0) }.map { String(cString: $0) } ?? ""
+        return KafkaTopicPartition(topic: topic, partition: message.pointee.partition)
     }
 
     /// A non-fatal consumer error was polled.
@@ -209,6 +215,41 @@ final class ConsumerCore: Sendable {
     /// A poll reached the end of a partition: the consumer is fetching fine.
     func recordProgress() {
         state.withLock { $0.errors.consecutive = 0 }
+    }
+
+    /// Marks `partition` resting; `false` when it is not assigned or rests already.
+    func startRest(_ partition: KafkaTopicPartition) -> Bool {
+        state.withLock { state in
+            guard let progress = state.progress[partition], !progress.resting else { return false }
+            state.progress[partition]?.resting = true
+            return true
+        }
+    }
+
+    /// Ends the rest of `partition`; `true` when it should be resumed (it was resting,
+    /// is still assigned and its owner does not hold it back).
+    func endRest(_ partition: KafkaTopicPartition) -> Bool {
+        state.withLock { state in
+            guard let progress = state.progress[partition], progress.resting else { return false }
+            state.progress[partition]?.resting = false
+            return !progress.heldBack
+        }
+    }
+
+    /// Records the owner's pause (`true`) or resume of `partitions`; returns those a
+    /// resume may let fetch now (not resting).
+    func holdBack(_ partitions: [KafkaTopicPartition], _ held: Bool) -> [KafkaTopicPartition] {
+        state.withLock { state in
+            partitions.filter { partition in
+                state.progress[partition]?.heldBack = held
+                return state.progress[partition]?.resting != true
+            }
+        }
+    }
+
+    /// The assigned partitions resting at their end now.
+    var restingPartitions: Set<KafkaTopicPartition> {
+        state.withLock { state in Set(state.progress.filter { $0.value.resting }.keys) }
     }
 
     enum NextBatch {

@@ -27,12 +27,15 @@ public final class KafkaConsumer: Sendable {
     private let batchSize: Int
     /// The topics this consumer subscribed to.
     private let subscription: [String]
+    /// ``KafkaConsumerConfiguration/idleFetchBackoff``, and the clock's sleep that times it.
+    private let idleFetchBackoff: Duration?
+    private let sleep: @Sendable (Duration) async throws -> Void
     private let logger: Logger
 
     /// Creates a group member and subscribes it to `topics`; the group assigns
     /// partitions once ``events`` is iterated.
     /// - Parameters:
-    ///   - clock: drives the automatic commit timer.
+    ///   - clock: drives the automatic commit timer and the idle partitions' rest.
     /// - Throws: ``KafkaError`` naming a property librdkafka rejects, or the subscribe error.
     public init<C: Clock>(
         configuration: KafkaConsumerConfiguration,
@@ -45,6 +48,8 @@ public final class KafkaConsumer: Sendable {
         self.logger = logger
         batchSize = max(configuration.pollBatchSize, 1)
         subscription = topics
+        idleFetchBackoff = configuration.idleFetchBackoff
+        sleep = { try await clock.sleep(for: $0) }
         context = CallbackContext(
             logger: logger,
             rebalance: { rk, code, list in core.rebalance(rk, code, list) },
@@ -186,6 +191,7 @@ public final class KafkaConsumer: Sendable {
             core.buffer(message)
         case RD_KAFKA_RESP_ERR__PARTITION_EOF:
             core.recordProgress()
+            if let idleFetchBackoff { rest(ConsumerCore.topicPartition(of: message), for: idleFetchBackoff) }
         case RD_KAFKA_RESP_ERR__FATAL:
             let error = KafkaError.fatal(of: handle.pointer) ?? KafkaError(code: code, isFatal: true)
             logger.critical("consumer fatal error", metadata: ["error": "\(error)"])
@@ -354,18 +360,61 @@ public final class KafkaConsumer: Sendable {
     /// assignment is kept. Messages already buffered may still be delivered.
     /// - Throws: ``KafkaError`` from librdkafka, or `_DESTROY` after close.
     public func pause(_ partitions: [KafkaTopicPartition]) throws(KafkaError) {
+        _ = core.holdBack(partitions, true)
+        try pauseFetching(partitions)
+    }
+
+    /// Resumes fetching from paused partitions (one resting at its end, see
+    /// ``KafkaConsumerConfiguration/idleFetchBackoff``, when its rest ends).
+    /// - Throws: ``KafkaError`` from librdkafka, or `_DESTROY` after close.
+    public func resume(_ partitions: [KafkaTopicPartition]) throws(KafkaError) {
+        try resumeFetching(core.holdBack(partitions, false))
+    }
+
+    /// The assigned partitions not being fetched now because they rest at their end
+    /// (``KafkaConsumerConfiguration/idleFetchBackoff``).
+    public var restingPartitions: Set<KafkaTopicPartition> { core.restingPartitions }
+
+    private func pauseFetching(_ partitions: [KafkaTopicPartition]) throws(KafkaError) {
         try withOpenHandle { rk throws(KafkaError) in
             let list = PartitionList(partitions)
             try check(rd_kafka_pause_partitions(rk, list.pointer), "pausing \(partitions)")
         }
     }
 
-    /// Resumes fetching from paused partitions.
-    /// - Throws: ``KafkaError`` from librdkafka, or `_DESTROY` after close.
-    public func resume(_ partitions: [KafkaTopicPartition]) throws(KafkaError) {
+    private func resumeFetching(_ partitions: [KafkaTopicPartition]) throws(KafkaError) {
+        guard !partitions.isEmpty else { return }
         try withOpenHandle { rk throws(KafkaError) in
             let list = PartitionList(partitions)
             try check(rd_kafka_resume_partitions(rk, list.pointer), "resuming \(partitions)")
+        }
+    }
+
+    /// The consumer reached the end of `partition`: stops fetching it for `backoff`, then
+    /// fetches again (librdkafka resumes from the next undelivered offset, so nothing is
+    /// skipped; an end reached again starts the next rest).
+    private func rest(_ partition: KafkaTopicPartition, for backoff: Duration) {
+        guard core.startRest(partition) else { return }
+        do {
+            try pauseFetching([partition])
+        } catch {
+            _ = core.endRest(partition)
+            logger.debug("resting an idle partition failed", metadata: ["partition": "\(partition)", "error": "\(error)"])
+            return
+        }
+        let sleep = self.sleep
+        Task { [weak self] in
+            // Woken early (cancelled) or not, the partition must be fetched again.
+            try? await sleep(backoff)
+            self?.endRest(partition)
+        }
+    }
+
+    private func endRest(_ partition: KafkaTopicPartition) {
+        // Revoked meanwhile, or held back by the owner: nothing to resume (yet).
+        guard core.endRest(partition) else { return }
+        do { try resumeFetching([partition]) } catch {
+            logger.debug("ending an idle partition's rest failed", metadata: ["partition": "\(partition)", "error": "\(error)"])
         }
     }
 

@@ -12,6 +12,10 @@ struct PartitionProgress: Sendable {
     private var highestDelivered: Int64?
     /// The last offset the group accepted for this partition.
     private(set) var committed: Int64?
+    /// Paused by the owner (``KafkaConsumer/pause(_:)``, backpressure).
+    var heldBack = false
+    /// Paused by this layer at the partition's end (``KafkaConsumerConfiguration/idleFetchBackoff``).
+    var resting = false
 
     init(epoch: UInt64) {
         self.epoch = epoch
