@@ -229,18 +229,46 @@ public struct AlertProcessor: Sendable {
     }
 
     /// Runs the steps `partial` still lacks, concurrently.
+    /// Runs the steps `prepare` left open, concurrently, and builds the incident. A child
+    /// task only for an open step beside another one, none for the last: on the full path
+    /// the catalog usually answered from its cache already, and a task for each of the
+    /// three steps of every waiting alert was a visible share of the worker's scheduling.
     private func completed(_ partial: PartialAlert, receivedAt: Date) async -> ProcessedAlert {
         let alert = partial.alert
-        async let enriched = Self.value(partial.enrichment) { await enrichment.enrich(alert) }
-        async let classified = Self.value(partial.classification) { await classification.classify(alert) }
-        async let counted = Self.value(partial.dedup) { await dedup.record(alert, at: receivedAt) }
-        let (service, verdict, seen) = await (enriched, classified, counted)
+        let enrich = { @Sendable in await enrichment.enrich(alert) }
+        let classify = { @Sendable in await classification.classify(alert) }
+        let count = { @Sendable in await dedup.record(alert, at: receivedAt) }
+        let service: StepOutcome<ServiceInfo?>
+        let verdict: StepOutcome<ClassificationDecision>
+        let seen: StepOutcome<DedupInfo>
+        switch (partial.enrichment, partial.classification, partial.dedup) {
+        case let (known?, decided?, counted?):
+            (service, verdict, seen) = (known, decided, counted)
+        case let (known?, decided?, nil):
+            (service, verdict, seen) = (known, decided, await count())
+        case let (known?, nil, counted?):
+            (service, verdict, seen) = (known, await classify(), counted)
+        case let (nil, decided?, counted?):
+            (service, verdict, seen) = (await enrich(), decided, counted)
+        case let (known?, nil, nil):
+            async let counted = count()
+            (service, verdict) = (known, await classify())
+            seen = await counted
+        case let (nil, decided?, nil):
+            async let counted = count()
+            (service, verdict) = (await enrich(), decided)
+            seen = await counted
+        case let (nil, nil, counted?):
+            async let enriched = enrich()
+            (verdict, seen) = (await classify(), counted)
+            service = await enriched
+        case (nil, nil, nil):
+            async let enriched = enrich()
+            async let counted = count()
+            verdict = await classify()
+            (service, seen) = (await enriched, await counted)
+        }
         return incident(for: alert, enrichment: service, classification: verdict, dedup: seen, receivedAt: receivedAt)
-    }
-
-    private static func value<T: Sendable>(_ known: T?, _ compute: @Sendable () async -> T) async -> T {
-        if let known { return known }
-        return await compute()
     }
 
     private func incident(
