@@ -3,7 +3,7 @@ verdict line per target.
 
 Usage: bench_worker_report.py RESULTS FULL_METRICS FULL_RECORDS MEMORY_RECORDS
   RESULTS       one line per measured row: `KEY RATE [CPU RSS BROKER ML PG]` (per-alert
-                CPU in µs, RSS in MB, "-" where unknown) for a, b0, b, b1, c, d, e, e0; and
+                CPU in µs, RSS in MB, "-" where unknown) for a, b0, b, b1, c, d0, d, e, e0; and
                 `ml <JSON of scripts/lib/bench_ml_baseline.py>`
   FULL_METRICS  the full-path worker's last /metrics (read when RESULTS has a row d)
 Rows not in RESULTS (parts the run skipped) are left out, with their verdicts.
@@ -40,6 +40,7 @@ labels = {
     "b": "(b) breakwater, defaults",
     "b1": "(b1) breakwater, tuned",
     "c": "(c) Python confluent-kafka worker",
+    "d0": "(d0) breakwater before, full path",
     "d": "(d) breakwater, full path",
     "ml": "(ML) ML server alone",
     "e": f"(e) breakwater, {memory_records:,} backlog",
@@ -53,7 +54,7 @@ if ml is not None:
     labels["ml"] = f"(ML) ML server alone, {ml['batch']}/request, {best['threads']} thr"
 
 print(f"{'':40}" + " ".join(f"{name:>{width}}" for name, width, _ in columns))
-for key in ("a", "b0", "b", "b1", "c", "d", "ml", "e", "e0"):
+for key in ("a", "b0", "b", "b1", "c", "d0", "d", "ml", "e", "e0"):
     if key in rows:
         values = rows[key] + [None] * (len(columns) - len(rows[key]))
         print((f"{labels[key]:40}" + " ".join(cell(value, width, spec) for value, (_, width, spec) in zip(values, columns))).rstrip())
@@ -132,6 +133,9 @@ if "d" in rows and ml is not None:
     elif ml_incidents != incidents:
         line += f" ({incidents - ml_incidents:,.0f} ML answers below the confidence floor, classified by the rules as configured)"
     print(line)
+if "d" in rows and "d0" in rows:
+    print(f"d / d0 = {rows['d'][0] / rows['d0'][0]:5.2f}x records/s, CPU per alert {rows['d'][1]:.1f} / {rows['d0'][1]:.1f} µs"
+          f" = {rows['d'][1] / rows['d0'][1]:.2f}x (this build against the one before)")
 if "e" in rows:
     rss = rows["e"][2]
     note = "" if memory_records == 1_000_000 else " (the target is for a 1,000,000-record backlog)"
