@@ -1,3 +1,4 @@
+import Locking
 import Foundation
 import Testing
 import Triage
@@ -184,5 +185,42 @@ struct WhitespaceAndUUIDTests {
         var first = SeededRandom(seed: 7)
         var second = SeededRandom(seed: 7)
         #expect(UUID.version4(using: &first) == UUID.version4(using: &second))
+    }
+}
+
+@Suite("Support: metric handles are made once per label and dimensions")
+struct MetricHandleCacheTests {
+    /// A handle that remembers what it was made for.
+    final class Made: Sendable {
+        let label: String
+        let dimensions: [String]
+        init(_ label: String, _ dimensions: [(String, String)]) {
+            self.label = label
+            self.dimensions = dimensions.flatMap { [$0.0, $0.1] }
+        }
+    }
+
+    @Test func theSameLabelAndDimensionsInOrderGetTheSameHandleAndAnyDifferenceAnother() {
+        let made = LockedValue(0)
+        let cache = MetricHandleCache<Made> { label, dimensions in
+            made.withLock { $0 += 1 }
+            return Made(label, dimensions)
+        }
+        let first = cache.handle("incidents", [("classifier", "rules"), ("severity", "high")])
+        #expect(cache.handle("incidents", [("classifier", "rules"), ("severity", "high")]) === first)
+        #expect(first.label == "incidents" && first.dimensions == ["classifier", "rules", "severity", "high"])
+        let others = [
+            cache.handle("incidents", [("severity", "high"), ("classifier", "rules")]),
+            cache.handle("incidents", [("classifier", "rules")]),
+            cache.handle("incidents", [("classifier", "rules"), ("severity", "low")]),
+            cache.handle("fallbacks", [("classifier", "rules"), ("severity", "high")]),
+            cache.handle("incidents", []),
+            // Name and value swapped across the boundary: not the same dimensions.
+            cache.handle("incidents", [("classifierrules", ""), ("severity", "high")]),
+        ]
+        for (index, other) in others.enumerated() {
+            #expect(other !== first, "case \(index)")
+        }
+        #expect(made.withLock { $0 } == 1 + others.count)
     }
 }
