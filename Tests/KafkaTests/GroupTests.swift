@@ -251,6 +251,70 @@ extension BrokerTests {
         await consumer.close()
     }
 
+    /// A rebalance in the middle of a rest: the partition, assigned again, is fetched at
+    /// once, though the rest's clock never moves (the rest it was in is forgotten, in this
+    /// layer's bookkeeping and in librdkafka's pause state).
+    @Test(.enabled(if: ExternalService.kafka.shouldRun), .timeLimit(.minutes(1)))
+    func aPartitionAssignedAgainDuringARestIsFetchedWithoutWaitingForIt() async throws {
+        let bootstrap = try TestKafka.bootstrap()
+        let topic = try await TestKafka.createTopic(bootstrap, prefix: "rest-rebalance")
+        let partition = KafkaTopicPartition(topic: topic, partition: 0)
+        let producer = try TestKafka.producer(bootstrap)
+        _ = try await producer.send(topic: topic, key: nil, value: TestKafka.bytes("a"), partition: 0)
+        let clock = ManualClock()
+        let group = uniqueName("g")
+        let consumer = try KafkaConsumer(
+            configuration: TestKafka.consumerConfiguration(bootstrap, group: group) {
+                $0.idleFetchBackoff = .seconds(3_600)
+                $0.offsetCommits = .manual
+            },
+            topics: [topic],
+            logger: TestKafka.logger,
+            clock: clock
+        )
+        enum Seen: Equatable { case value(String), assigned([KafkaTopicPartition]), revoked }
+        let (seen, report) = AsyncStream.makeStream(of: Seen.self)
+        let reader = Task {
+            for try await event in consumer.events {
+                switch event {
+                case .message(let message):
+                    consumer.markDone(message)
+                    report.yield(.value(String(decoding: message.value ?? [], as: UTF8.self)))
+                case .partitionsAssigned(let partitions): report.yield(.assigned(partitions))
+                case .partitionsRevoked: report.yield(.revoked)
+                }
+            }
+        }
+        var events = seen.makeAsyncIterator()
+        func next(_ wanted: (Seen) -> Bool) async -> Seen? {
+            while let event = await events.next() { if wanted(event) { return event } }
+            return nil
+        }
+        #expect(await next { $0 == .value("a") } != nil)
+        await clock.waitForSleepers(count: 1)
+        #expect(consumer.restingPartitions == [partition])
+        // Produced while the partition rests: not fetched until something ends the rest.
+        _ = try await producer.send(topic: topic, key: nil, value: TestKafka.bytes("b"), partition: 0)
+
+        // A second member joins and leaves: the partition is revoked and comes back.
+        let other = try KafkaConsumer(
+            configuration: TestKafka.consumerConfiguration(bootstrap, group: group) { $0.offsetCommits = .manual },
+            topics: [topic],
+            logger: TestKafka.logger
+        )
+        let otherReader = Task { for try await _ in other.events {} }
+        #expect(await next { $0 == .revoked } != nil)
+        await other.close()
+        otherReader.cancel()
+        #expect(await next { $0 == .assigned([partition]) } != nil)
+        // Fetched again from the start (nothing was committed), the clock never moved.
+        #expect(await next { $0 == .value("b") } != nil)
+
+        reader.cancel()
+        await producer.close()
+        await consumer.close()
+    }
+
     @Test(.enabled(if: ExternalService.kafka.shouldRun))
     func lagIsHighWatermarkMinusPosition() async throws {
         let bootstrap = try TestKafka.bootstrap()

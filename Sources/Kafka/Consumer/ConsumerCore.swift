@@ -66,6 +66,13 @@ final class ConsumerCore: Sendable {
                 error = code == RD_KAFKA_RESP_ERR_NO_ERROR ? nil : KafkaError(code: code)
             }
             if let error { logger.error("assigning partitions failed", metadata: ["error": "\(error)"]) }
+            // Bookkeeping starts afresh for these partitions (not resting, not held back);
+            // so must librdkafka, which may keep an application pause from an earlier
+            // assignment of the same partition (a rest cut short by a rebalance).
+            let resumed = rd_kafka_resume_partitions(rk, list)
+            if resumed != RD_KAFKA_RESP_ERR_NO_ERROR {
+                logger.warning("resuming newly assigned partitions failed", metadata: ["error": "\(KafkaError(code: resumed))"])
+            }
         case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
             let lost = rd_kafka_assignment_lost(rk) != 0
             // The owner's hook (e.g. finishing a transaction) runs while the
