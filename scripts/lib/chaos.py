@@ -574,6 +574,9 @@ def main():
         "BREAKWATER_ML_URL": ml.url, "BREAKWATER_CATALOG_POSTGRES_URL": args.pg_url,
         "BREAKWATER_BREAKERS_ML_OPEN_DURATION": "5s", "BREAKWATER_BREAKERS_CATALOG_OPEN_DURATION": "5s",
         "BREAKWATER_BREAKERS_DEDUP_OPEN_DURATION": "5s", "BREAKWATER_LOGGING_LEVEL": "info",
+        # As the local stack runs (scripts/lib/stack.sh): partitions at their end rest, so
+        # the kills and rebalances also land on resting (paused) partitions.
+        "BREAKWATER_KAFKA_IDLE_FETCH_BACKOFF": "200ms",
     }
     if not args.control:
         # The local broker never evicts a member that died without leaving, so the group
