@@ -4,7 +4,7 @@ verdict line per target.
 Usage: bench_worker_report.py RESULTS FULL_METRICS FULL_RECORDS MEMORY_RECORDS
   RESULTS       one line per measured row: `KEY RATE [CPU RSS BROKER ML PG]` (per-alert
                 CPU in µs, RSS in MB, "-" where unknown) for a, b0, b, b1, c, d0, d, e, e0; and
-                `ml <JSON of scripts/lib/bench_ml_baseline.py>`
+                `ml <JSON of scripts/lib/bench_ml_baseline.py>`; `f0|f WORKER BROKER` (cores)
   FULL_METRICS  the full-path worker's last /metrics (read when RESULTS has a row d)
 Rows not in RESULTS (parts the run skipped) are left out, with their verdicts.
 """
@@ -15,11 +15,13 @@ from collections import defaultdict
 
 results_file, metrics_file, full_records, memory_records = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 
-rows, ml = {}, None
+rows, ml, idle = {}, None, {}
 for line in open(results_file):
     key, rest = line.rstrip("\n").split(" ", 1)
     if key == "ml":
         ml = json.loads(rest)
+    elif key in ("f0", "f"):
+        idle[key] = rest.split()
     else:
         rows[key] = [None if value == "-" else float(value) for value in rest.split()]
 
@@ -53,13 +55,14 @@ if ml is not None:
                   None if server is None else server * 1e6 / best["alerts"], None]
     labels["ml"] = f"(ML) ML server alone, {ml['batch']}/request, {best['threads']} thr"
 
-print(f"{'':40}" + " ".join(f"{name:>{width}}" for name, width, _ in columns))
-for key in ("a", "b0", "b", "b1", "c", "d0", "d", "ml", "e", "e0"):
-    if key in rows:
-        values = rows[key] + [None] * (len(columns) - len(rows[key]))
-        print((f"{labels[key]:40}" + " ".join(cell(value, width, spec) for value, (_, width, spec) in zip(values, columns))).rstrip())
-print("CPU µs/alert: the measured process's (for (ML) the Python client's); ML, PG: the ML server's and")
-print("PostgreSQL's CPU over the same interval; empty: not measured or not on this machine.")
+if rows:
+    print(f"{'':40}" + " ".join(f"{name:>{width}}" for name, width, _ in columns))
+    for key in ("a", "b0", "b", "b1", "c", "d0", "d", "ml", "e", "e0"):
+        if key in rows:
+            values = rows[key] + [None] * (len(columns) - len(rows[key]))
+            print((f"{labels[key]:40}" + " ".join(cell(value, width, spec) for value, (_, width, spec) in zip(values, columns))).rstrip())
+    print("CPU µs/alert: the measured process's (for (ML) the Python client's); ML, PG: the ML server's and")
+    print("PostgreSQL's CPU over the same interval; empty: not measured or not on this machine.")
 
 
 def metrics(path):
@@ -142,3 +145,7 @@ if "e" in rows:
     if "e0" in rows:
         note += f"; kcat alone, same backlog and broker (e0): {rows['e0'][2]:.0f} MB"
     print(f"peak RSS (e), {memory_records:,}-record backlog = {rss:.0f} MB (target <= 200 MB) {verdict(rss <= 200)}{note}")
+for key, label in (("f0", "(f0) idle worker, no rest"), ("f", "(f) idle worker, idleFetchBackoff=200ms")):
+    if key in idle:
+        worker, broker = idle[key]
+        print(f"{label}: worker {float(worker):.3f} of a core, broker {broker if broker == '-' else f'{float(broker):.3f}'} of a core")
