@@ -198,28 +198,37 @@ extension BrokerTests {
         await consumer.close()
     }
 
-    /// The local broker answers an empty fetch at once: with `idleFetchBackoff` a partition
-    /// whose end was reached is not fetched until its rest ends on the consumer's clock,
-    /// then fetched again (a record produced meanwhile arrives) and, at its end again,
-    /// rested again; an owner's pause outlasts a rest.
-    @Test(.enabled(if: ExternalService.kafka.shouldRun))
-    func aPartitionAtItsEndRestsThenIsFetchedAgainAndAnOwnersPauseOutlastsTheRest() async throws {
+    /// A topic of one partition holding "a", its producer, and a consumer of it in `group`
+    /// that rests an idle partition for `backoff` on the returned clock (no commit timer:
+    /// the rests are the clock's only sleepers).
+    private static func restingConsumer(
+        prefix: String, backoff: Duration, group: String
+    ) async throws -> (topic: String, producer: KafkaProducer, consumer: KafkaConsumer, clock: ManualClock) {
         let bootstrap = try TestKafka.bootstrap()
-        let topic = try await TestKafka.createTopic(bootstrap, prefix: "rest")
-        let partition = KafkaTopicPartition(topic: topic, partition: 0)
+        let topic = try await TestKafka.createTopic(bootstrap, prefix: prefix)
         let producer = try TestKafka.producer(bootstrap)
         _ = try await producer.send(topic: topic, key: nil, value: TestKafka.bytes("a"), partition: 0)
         let clock = ManualClock()
         let consumer = try KafkaConsumer(
-            configuration: TestKafka.consumerConfiguration(bootstrap, group: uniqueName("g")) {
-                $0.idleFetchBackoff = .seconds(1)
-                // No commit timer: the rests are the clock's only sleepers.
+            configuration: TestKafka.consumerConfiguration(bootstrap, group: group) {
+                $0.idleFetchBackoff = backoff
                 $0.offsetCommits = .manual
             },
             topics: [topic],
             logger: TestKafka.logger,
             clock: clock
         )
+        return (topic, producer, consumer, clock)
+    }
+
+    /// The local broker answers an empty fetch at once: with `idleFetchBackoff` a partition
+    /// whose end was reached is not fetched until its rest ends on the consumer's clock,
+    /// then fetched again (a record produced meanwhile arrives) and, at its end again,
+    /// rested again; an owner's pause outlasts a rest.
+    @Test(.enabled(if: ExternalService.kafka.shouldRun))
+    func aPartitionAtItsEndRestsThenIsFetchedAgainAndAnOwnersPauseOutlastsTheRest() async throws {
+        let (topic, producer, consumer, clock) = try await Self.restingConsumer(prefix: "rest", backoff: .seconds(1), group: uniqueName("g"))
+        let partition = KafkaTopicPartition(topic: topic, partition: 0)
         let (values, delivered) = AsyncStream.makeStream(of: String.self)
         let reader = Task {
             for try await event in consumer.events {
@@ -256,22 +265,9 @@ extension BrokerTests {
     /// layer's bookkeeping and in librdkafka's pause state).
     @Test(.enabled(if: ExternalService.kafka.shouldRun), .timeLimit(.minutes(1)))
     func aPartitionAssignedAgainDuringARestIsFetchedWithoutWaitingForIt() async throws {
-        let bootstrap = try TestKafka.bootstrap()
-        let topic = try await TestKafka.createTopic(bootstrap, prefix: "rest-rebalance")
-        let partition = KafkaTopicPartition(topic: topic, partition: 0)
-        let producer = try TestKafka.producer(bootstrap)
-        _ = try await producer.send(topic: topic, key: nil, value: TestKafka.bytes("a"), partition: 0)
-        let clock = ManualClock()
         let group = uniqueName("g")
-        let consumer = try KafkaConsumer(
-            configuration: TestKafka.consumerConfiguration(bootstrap, group: group) {
-                $0.idleFetchBackoff = .seconds(3_600)
-                $0.offsetCommits = .manual
-            },
-            topics: [topic],
-            logger: TestKafka.logger,
-            clock: clock
-        )
+        let (topic, producer, consumer, clock) = try await Self.restingConsumer(prefix: "rest-rebalance", backoff: .seconds(3_600), group: group)
+        let partition = KafkaTopicPartition(topic: topic, partition: 0)
         enum Seen: Equatable { case value(String), assigned([KafkaTopicPartition]), revoked }
         let (seen, report) = AsyncStream.makeStream(of: Seen.self)
         let reader = Task {
@@ -298,7 +294,7 @@ extension BrokerTests {
 
         // A second member joins and leaves: the partition is revoked and comes back.
         let other = try KafkaConsumer(
-            configuration: TestKafka.consumerConfiguration(bootstrap, group: group) { $0.offsetCommits = .manual },
+            configuration: TestKafka.consumerConfiguration(try TestKafka.bootstrap(), group: group) { $0.offsetCommits = .manual },
             topics: [topic],
             logger: TestKafka.logger
         )
