@@ -250,7 +250,7 @@ extension BrokerTests {
 
         try consumer.pause([partition])
         clock.advance(by: .seconds(1))
-        while !consumer.restingPartitions.isEmpty { await Task.yield() }
+        #expect(await eventually(polling: .yielding) { consumer.restingPartitions.isEmpty })
         _ = try await producer.send(topic: topic, key: nil, value: TestKafka.bytes("c"), partition: 0)
         try consumer.resume([partition])
         #expect(await arrived.next() == "c")

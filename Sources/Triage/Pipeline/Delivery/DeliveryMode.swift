@@ -57,7 +57,7 @@ protocol DeliveryMode: Sendable {
 /// A processed input whose outputs are to be published.
 ///
 /// A class: it travels through batches, the delivery mode and the completion callback,
-/// and a copy of the struct it was retained every incident, output and header in it
+/// and each copy of it as a struct retained every incident, output and header it holds
 /// (~2% of the worker's CPU per alert on the rules path).
 final class PublishItem: Sendable {
     let outcome: ProcessingOutcome
