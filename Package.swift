@@ -16,6 +16,15 @@ let strictSwift: [SwiftSetting] = [
 let crossModuleOptimized: [SwiftSetting] = strictSwift + [
     .unsafeFlags(["-cross-module-optimization"], .when(configuration: .release)),
 ]
+// The `breakwater` executable allocates with jemalloc (Debian's libjemalloc2) instead of
+// glibc's malloc: every record allocates and frees buffers of 1-4 KB, which glibc serves
+// by consolidating its fast bins each time (malloc and free were ~15% of the worker's CPU;
+// with jemalloc 0.83x/0.89x CPU per alert in scripts/bench-worker). Every build links it,
+// so the tests run what ships; BREAKWATER_SYSTEM_ALLOCATOR=1 in the environment of the
+// build keeps glibc's (scripts/test-sanitizers sets it: the sanitizers bring their own).
+// Its options are compiled in by the AllocatorSettings target.
+let allocator: [LinkerSetting] =
+    Context.environment["BREAKWATER_SYSTEM_ALLOCATOR"] == "1" ? [] : [.linkedLibrary("jemalloc", .when(platforms: [.linux]))]
 
 var dependencies: [Package.Dependency] = [
     .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
@@ -243,9 +252,13 @@ targets += [
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            "AllocatorSettings",
         ],
-        swiftSettings: strictSwift
+        swiftSettings: strictSwift,
+        linkerSettings: allocator
     ),
+    // jemalloc's options for `breakwater` (a C global it reads at start).
+    .target(name: "AllocatorSettings"),
     .testTarget(
         name: "BreakwaterAppTests",
         dependencies: [

@@ -32,6 +32,8 @@ struct Run: AsyncParsableCommand {
             try await runUntilSignalled(logger: logger, gracefulBound: bound) { signals, groupStarted in
                 logger.info("starting worker", metadata: [
                     "worker_id": "\(configuration.pipeline.workerId)", "kafka": "\(configuration.kafka.bootstrapServers)",
+                    "allocator": "\(MemoryTuning.allocator.rawValue)",
+                    "allocator_decay": "\(MemoryTuning.dirtyPageDecay.map { "\($0)" } ?? "-")",
                 ])
                 logger.debug("effective configuration", metadata: ["configuration": "\(masked)"])
                 try await application.run(metrics: metrics, gracefulShutdownSignals: signals) { _ in groupStarted() }

@@ -1,19 +1,58 @@
 @testable import BreakwaterApp
+import Foundation
 import Testing
 
 @Suite struct MemoryTuningTests {
-    @Test func theMmapThresholdIsFixedUnlessTheOperatorSetOne() {
-        #expect(MemoryTuning.fixMmapThreshold(environment: [:]))
-        #expect(!MemoryTuning.fixMmapThreshold(environment: ["MALLOC_MMAP_THRESHOLD_": "65536"]))
+    @Test func theProcessAllocatesWithTheAllocatorTheBuildLinks() {
+        // Package.swift links jemalloc into `breakwater` (and so into this test bundle)
+        // unless the build had BREAKWATER_SYSTEM_ALLOCATOR=1 (scripts/test-sanitizers
+        // exports it for the build and the run).
+        let systemAllocator = ProcessInfo.processInfo.environment["BREAKWATER_SYSTEM_ALLOCATOR"] == "1"
+        #expect(MemoryTuning.allocator == (systemAllocator ? .glibc : .jemalloc))
     }
 
-    @Test func freeHeapMemoryIsGivenBack() {
-        // Many medium blocks (below the mmap threshold, so from the heap), then freed:
-        // whole free pages inside the heap that only a trim returns.
+    @Test func jemallocGivesFreedPagesBackAfterTheDecayTheExecutableSets() {
+        // Sources/AllocatorSettings: 1 s instead of jemalloc's 10 s, unless MALLOC_CONF
+        // says otherwise for this run.
+        let operatorSetting = ProcessInfo.processInfo.environment["MALLOC_CONF"]?.contains("dirty_decay_ms") == true
+        switch MemoryTuning.allocator {
+        case .jemalloc where !operatorSetting:
+            #expect(MemoryTuning.dirtyPageDecay == .seconds(1))
+        case .jemalloc:
+            #expect(MemoryTuning.dirtyPageDecay != nil)
+        case .glibc, .other:
+            #expect(MemoryTuning.dirtyPageDecay == nil)
+        }
+    }
+
+    @Test func theMmapThresholdIsFixedOnGlibcUnlessTheOperatorSetOne() {
+        switch MemoryTuning.allocator {
+        case .glibc:
+            #expect(MemoryTuning.fixMmapThreshold(environment: [:]))
+            #expect(!MemoryTuning.fixMmapThreshold(environment: ["MALLOC_MMAP_THRESHOLD_": "65536"]))
+        case .jemalloc, .other:
+            #expect(!MemoryTuning.fixMmapThreshold(environment: [:]))
+        }
+    }
+
+    @Test func freeHeapMemoryIsGivenBack() throws {
+        // Many medium blocks (below glibc's mmap threshold, so from its heap; from
+        // jemalloc's arenas), written, then freed: free pages only a trim or purge returns.
         var blocks: [[UInt8]] = (0..<2_000).map { _ in [UInt8](repeating: 1, count: 32 * 1024) }
         #expect(blocks.count == 2_000)
         blocks.removeAll()
-        #expect(MemoryTuning.releaseFreeMemory())
+        switch MemoryTuning.allocator {
+        case .jemalloc:
+            let held = try #require(MemoryTuning.allocatorResidentBytes())
+            #expect(MemoryTuning.releaseFreeMemory())
+            let after = try #require(MemoryTuning.allocatorResidentBytes())
+            // 64 MB were freed; most of it must leave (the thread cache keeps a few blocks).
+            #expect(after < held - 32 * 1024 * 1024, "resident \(held) bytes before the purge, \(after) after")
+        case .glibc:
+            #expect(MemoryTuning.releaseFreeMemory())
+        case .other:
+            #expect(!MemoryTuning.releaseFreeMemory())
+        }
     }
 
     @Test func aTrimFollowsABurstOfWorkOnceItEnds() {

@@ -27,10 +27,12 @@ ensure_apt_packages() {
         || { echo "error: apt-get install ${missing[*]} failed" >&2; return 1; }
 }
 
-# ensure_kafka_client_deps: librdkafka headers/library (the CRdKafka module), pkg-config
-# (which finds them for SwiftPM) and kcat (the broker readiness probe and benchmark baseline).
-ensure_kafka_client_deps() {
-    ensure_apt_packages librdkafka-dev kcat pkg-config
+# ensure_native_deps: what building and running Breakwater needs besides Swift:
+# librdkafka headers/library (the CRdKafka module), pkg-config (which finds them for
+# SwiftPM), jemalloc (release builds of `breakwater` allocate with it, see Package.swift)
+# and kcat (the broker readiness probe and benchmark baseline).
+ensure_native_deps() {
+    ensure_apt_packages librdkafka-dev libjemalloc-dev kcat pkg-config
 }
 
 # ensure_venv_package NAME VERSION: installs NAME==VERSION from PyPI into the project venv
@@ -71,7 +73,7 @@ ensure_noida() {
 # (see idle_broker_snapshots). Stop it with stop_private_broker DIR.
 start_private_broker() {
     local dir=$1 port bootstrap pid i
-    ensure_kafka_client_deps || return 1
+    ensure_native_deps || return 1
     mkdir -p "$dir/data"
     port="$(free_tcp_port)" bootstrap="127.0.0.1:$port"
     "$(ensure_noida)" start --only kafka --host 127.0.0.1 --kafka-port "$port" --data-dir "$dir/data" \

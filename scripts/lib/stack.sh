@@ -61,11 +61,11 @@ stack_die() {
 }
 
 # stack_ensure_build_deps: the Swift toolchain must be on PATH (it is not a Debian
-# package); installs librdkafka-dev, kcat and pkg-config, and curl when missing.
+# package); installs the native libraries (ensure_native_deps), and curl when missing.
 stack_ensure_build_deps() {
     command -v swift >/dev/null \
         || stack_die "swift not found on PATH; install a Swift 6.1+ toolchain (https://www.swift.org/install/linux/) and retry"
-    ensure_kafka_client_deps || stack_die "cannot install the Kafka client libraries (librdkafka-dev, kcat, pkg-config)"
+    ensure_native_deps || stack_die "cannot install the native libraries (librdkafka-dev, libjemalloc-dev, kcat, pkg-config)"
     command -v curl >/dev/null || ensure_apt_packages curl || stack_die "cannot install curl"
     command -v python3 >/dev/null || ensure_apt_packages python3 python3-venv || stack_die "cannot install python3"
 }

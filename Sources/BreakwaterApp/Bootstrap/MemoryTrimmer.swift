@@ -40,7 +40,9 @@ struct MemoryTrimPolicy: Sendable {
 ///
 /// glibc keeps freed heap memory mapped: after an alert storm a worker's resident memory
 /// stays at the storm's high-water mark although its live data is a fraction of it (seen
-/// in `scripts/soak`: 174 MB resident, 55 MB after one `malloc_trim`). Checking once a
+/// in `scripts/soak`: 174 MB resident, 55 MB after one `malloc_trim`). jemalloc gives it
+/// back by itself after its decay (1 s as `breakwater` sets it), but only on its next
+/// allocations: a worker that went quiet would keep it. Checking once a
 /// second costs two lock reads; a trim walks the heap's free chunks (milliseconds) and
 /// only runs when records finished since the last one.
 struct MemoryTrimmer: Service {

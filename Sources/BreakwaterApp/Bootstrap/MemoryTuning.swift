@@ -3,43 +3,151 @@ import Foundation
 import Glibc
 #endif
 
-/// Process-wide allocator settings for the long-running commands (`run`, `ingest`).
+/// Process-wide allocator settings for the long-running commands (`run`, `ingest`), for
+/// whichever allocator the process runs on.
 ///
-/// glibc's malloc raises its mmap threshold every time a large mmapped block is freed (up
-/// to 32 MiB); from then on large buffers — librdkafka's fetch and produce buffers, a
-/// poll's decoded records and outputs — come from the heap, which fragments and is not
-/// given back: one worker's resident memory grew 1.3-2.4x between 100,000 and 1,000,000
-/// alerts (`scripts/soak`). A fixed threshold keeps every block of 128 KiB or more
-/// mmapped, returned to the system when freed; the same soak then held ~160 MB
-/// throughout.
+/// The `breakwater` executable links jemalloc (see Package.swift), which returns freed
+/// memory to the system by itself after a while (its dirty-page decay) and on demand
+/// (`arena.<all>.purge`). A build with glibc's malloc (`BREAKWATER_SYSTEM_ALLOCATOR=1`, as
+/// `scripts/test-sanitizers` builds) needs two settings: glibc raises
+/// its mmap threshold every time a large mmapped block is freed (up to 32 MiB); from then
+/// on large buffers — librdkafka's fetch and produce buffers, a poll's decoded records and
+/// outputs — come from the heap, which fragments and is not given back: one worker's
+/// resident memory grew 1.3-2.4x between 100,000 and 1,000,000 alerts (`scripts/soak`). A
+/// fixed threshold keeps every block of 128 KiB or more mmapped, returned to the system
+/// when freed; the same soak then held ~160 MB throughout.
 public enum MemoryTuning {
-    /// The fixed mmap threshold, in bytes.
+    /// The allocator behind `malloc` in this process.
+    public enum Allocator: String, Sendable {
+        /// jemalloc (found by its `mallctl` entry point).
+        case jemalloc
+        /// glibc's own malloc.
+        case glibc
+        /// Neither (another C library): nothing here applies.
+        case other
+    }
+
+    /// The allocator behind `malloc` in this process, found once.
+    public static var allocator: Allocator { Jemalloc.control == nil ? systemAllocator : .jemalloc }
+
+    /// The fixed glibc mmap threshold, in bytes.
     public static let mmapThreshold = 128 * 1024
 
-    /// Fixes glibc's mmap threshold at ``mmapThreshold``, unless `MALLOC_MMAP_THRESHOLD_`
-    /// is set in `environment` (the operator's choice wins).
-    /// - Returns: whether it was applied (`false` also off glibc, or when glibc refused).
+    /// On glibc's malloc, fixes its mmap threshold at ``mmapThreshold``, unless
+    /// `MALLOC_MMAP_THRESHOLD_` is set in `environment` (the operator's choice wins).
+    /// - Returns: whether it was applied (`false` on jemalloc, which needs no such setting,
+    ///   off glibc, or when glibc refused).
     @discardableResult
     public static func fixMmapThreshold(environment: [String: String] = ProcessInfo.processInfo.environment) -> Bool {
         #if canImport(Glibc)
-        guard environment["MALLOC_MMAP_THRESHOLD_"] == nil else { return false }
+        guard allocator == .glibc, environment["MALLOC_MMAP_THRESHOLD_"] == nil else { return false }
         return glibcMallopt(glibcMmapThreshold, Int32(mmapThreshold)) == 1
         #else
         return false
         #endif
     }
 
-    /// Gives the heap's free memory back to the system (glibc's `malloc_trim(0)`: whole
-    /// free pages anywhere in the heap, not only at its top). Costs a walk over the free
-    /// chunks, milliseconds for a heap of a few hundred MB.
-    /// - Returns: whether any memory was released (`false` also off glibc).
+    /// Gives the allocator's free memory back to the system now: on jemalloc every arena's
+    /// unused dirty pages (`arena.<all>.purge`), on glibc whole free pages anywhere in the
+    /// heap (`malloc_trim(0)`). Costs a walk over the free memory, milliseconds for a heap
+    /// of a few hundred MB.
+    /// - Returns: whether the allocator did it (jemalloc: the purge succeeded; glibc: some
+    ///   memory was released); `false` on another allocator.
     @discardableResult
     public static func releaseFreeMemory() -> Bool {
+        if let jemalloc = Jemalloc.control {
+            return jemalloc.purgeAllArenas()
+        }
         #if canImport(Glibc)
         return glibcMallocTrim(0) == 1
         #else
         return false
         #endif
+    }
+
+    /// The physical memory jemalloc holds (`stats.resident`, bytes: live data, its own
+    /// metadata and free pages not yet given back), refreshed now; `nil` on another
+    /// allocator or if jemalloc was built without statistics.
+    public static func allocatorResidentBytes() -> Int? {
+        Jemalloc.control?.residentBytes()
+    }
+
+    /// How long jemalloc keeps freed pages before giving them back (`opt.dirty_decay_ms`;
+    /// the executable sets 1 s, `MALLOC_CONF` overrides it; `nil` on another allocator, and
+    /// `-1` ms means never).
+    public static var dirtyPageDecay: Duration? {
+        Jemalloc.control?.signedOption("opt.dirty_decay_ms").map { .milliseconds($0) }
+    }
+
+    private static var systemAllocator: Allocator {
+        #if canImport(Glibc)
+        return .glibc
+        #else
+        return .other
+        #endif
+    }
+}
+
+/// jemalloc's control interface, `int mallctl(const char *name, void *oldp, size_t *oldlenp,
+/// void *newp, size_t newlen)`, looked up at run time: present only when jemalloc is the
+/// process's allocator (linked, or preloaded by an operator), so a glibc build still runs.
+private struct Jemalloc: @unchecked Sendable {
+    typealias Mallctl = @convention(c) (
+        UnsafePointer<CChar>?, UnsafeMutableRawPointer?, UnsafeMutablePointer<Int>?, UnsafeMutableRawPointer?, Int
+    ) -> Int32
+
+    // @unchecked: a C function pointer, immutable and callable from any thread (mallctl is
+    // thread-safe).
+    let mallctl: Mallctl
+
+    /// jemalloc's control when it is the allocator `malloc` calls reach: a jemalloc linked
+    /// after the C library would be loaded but unused.
+    static let control: Jemalloc? = {
+        #if canImport(Glibc)
+        // The process's global scope: the executable and the libraries it links.
+        guard let process = dlopen(nil, RTLD_NOW),
+            let control = dlsym(process, "mallctl"),
+            let malloc = dlsym(process, "malloc"),
+            let controlLibrary = library(of: control),
+            controlLibrary == library(of: malloc)
+        else { return nil }
+        return Jemalloc(mallctl: unsafeBitCast(control, to: Mallctl.self))
+        #else
+        return nil
+        #endif
+    }()
+
+    #if canImport(Glibc)
+    /// The path of the shared object that defines `symbol`.
+    private static func library(of symbol: UnsafeMutableRawPointer) -> String? {
+        var info = SharedObjectInfo()
+        guard glibcDladdr(symbol, &info) != 0, let name = info.path else { return nil }
+        return String(cString: name)
+    }
+    #endif
+
+    /// `MALLCTL_ARENAS_ALL` in jemalloc 5's <jemalloc/jemalloc.h>.
+    private static let allArenas = 4096
+
+    func purgeAllArenas() -> Bool {
+        mallctl("arena.\(Self.allArenas).purge", nil, nil, nil, 0) == 0
+    }
+
+    /// A `ssize_t` option or statistic, e.g. `opt.dirty_decay_ms`.
+    func signedOption(_ name: String) -> Int? {
+        var value = 0
+        var length = MemoryLayout<Int>.size
+        return mallctl(name, &value, &length, nil, 0) == 0 ? value : nil
+    }
+
+    func residentBytes() -> Int? {
+        // Statistics are snapshots, refreshed by writing to "epoch".
+        var epoch: UInt64 = 1
+        guard mallctl("epoch", nil, nil, &epoch, MemoryLayout<UInt64>.size) == 0 else { return nil }
+        var resident = 0
+        var length = MemoryLayout<Int>.size
+        guard mallctl("stats.resident", &resident, &length, nil, 0) == 0 else { return nil }
+        return resident
     }
 }
 
@@ -52,4 +160,14 @@ private func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
 @_silgen_name("malloc_trim")
 private func glibcMallocTrim(_ pad: Int) -> Int32
 private let glibcMmapThreshold: Int32 = -3
+// `int dladdr(const void *addr, Dl_info *info)` and `Dl_info` from <dlfcn.h>, which the
+// module exports only under _GNU_SOURCE.
+private struct SharedObjectInfo {
+    var path: UnsafePointer<CChar>? = nil
+    var base: UnsafeMutableRawPointer? = nil
+    var symbolName: UnsafePointer<CChar>? = nil
+    var symbolAddress: UnsafeMutableRawPointer? = nil
+}
+@_silgen_name("dladdr")
+private func glibcDladdr(_ address: UnsafeRawPointer, _ info: UnsafeMutablePointer<SharedObjectInfo>) -> Int32
 #endif
