@@ -188,7 +188,7 @@ public struct AdaptivePolicy: Sendable {
         policy: FallbackPolicy = .onCircuitOpen,
         _ operation: @Sendable () async throws -> T
     ) async throws(CircuitBreakerError) -> GuardedResult<T> {
-        try await call(priority: priority, isRetry: isRetry, fallback: FallbackChain([strategy]), policy: policy, operation)
+        try await call(priority: priority, isRetry: isRetry, fallback: FallbackChain().adding(strategy), policy: policy, operation)
     }
 }
 

@@ -51,7 +51,7 @@ extension CircuitBreaker {
         policy: FallbackPolicy = .onCircuitOpen,
         _ operation: @Sendable () async throws -> T
     ) async throws(CircuitBreakerError) -> GuardedResult<T> {
-        try await call(fallback: FallbackChain([strategy]), policy: policy, operation)
+        try await call(fallback: FallbackChain().adding(strategy), policy: policy, operation)
     }
 
     /// Falls back to `value` (the design's `call_with_static_fallback`).

@@ -111,7 +111,7 @@ public struct CatalogEnrichment: EnrichmentStep {
     }
 
     private func makeFallbacks(for name: String) -> FallbackChain<ServiceInfo> {
-        var chain = FallbackChain<ServiceInfo>([cache.strategy(for: name, name: StrategyName.staleCache).values])
+        var chain = FallbackChain<ServiceInfo>().adding(cache.strategy(for: name, name: StrategyName.staleCache).values)
         if let secondary {
             chain = chain.adding(AsyncFunctionFallback(name: StrategyName.secondary) { _ in
                 try await secondary.breaker.call { try await secondary.catalog.lookup(service: name) }
