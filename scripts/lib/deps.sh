@@ -29,7 +29,7 @@ ensure_apt_packages() {
 
 # ensure_native_deps: what building and running Breakwater needs besides Swift:
 # librdkafka headers/library (the CRdKafka module), pkg-config (which finds them for
-# SwiftPM), jemalloc (release builds of `breakwater` allocate with it, see Package.swift)
+# SwiftPM), jemalloc (`breakwater` allocates with it, see Package.swift)
 # and kcat (the broker readiness probe and benchmark baseline).
 ensure_native_deps() {
     ensure_apt_packages librdkafka-dev libjemalloc-dev kcat pkg-config
