@@ -79,7 +79,7 @@ public struct FallbackEventRecord: Sendable, Equatable {
         w.key(CodingKeys.breaker)
         w.string(breaker)
         w.key(CodingKeys.eventID)
-        w.unescapedString { Self.appendLowercase(eventID, to: &$0) }
+        w.unescapedString(byteCount: 36) { Self.writeLowercase(eventID, into: $0) }
         w.key(CodingKeys.incidentID)
         w.string(incidentID)
         w.key(CodingKeys.reason)
@@ -98,14 +98,19 @@ public struct FallbackEventRecord: Sendable, Equatable {
         return w.bytes
     }
 
-    /// Appends `uuid` as `uuidString.lowercased()` spells it (8-4-4-4-12 lowercase hex
-    /// digits) without building either string.
-    private static func appendLowercase(_ uuid: UUID, to bytes: inout [UInt8]) {
+    /// Writes `uuid` as `uuidString.lowercased()` spells it (8-4-4-4-12 lowercase hex
+    /// digits, 36 bytes) into `bytes`, without building either string.
+    private static func writeLowercase(_ uuid: UUID, into bytes: UnsafeMutableBufferPointer<UInt8>) {
+        var next = 0
         withUnsafeBytes(of: uuid.uuid) { raw in
             for (index, byte) in raw.enumerated() {
-                if index == 4 || index == 6 || index == 8 || index == 10 { bytes.append(UInt8(ascii: "-")) }
-                bytes.append(JSONByteWriter.lowercaseHexDigit(byte >> 4))
-                bytes.append(JSONByteWriter.lowercaseHexDigit(byte & 0x0F))
+                if index == 4 || index == 6 || index == 8 || index == 10 {
+                    bytes[next] = UInt8(ascii: "-")
+                    next += 1
+                }
+                bytes[next] = JSONByteWriter.lowercaseHexDigit(byte >> 4)
+                bytes[next + 1] = JSONByteWriter.lowercaseHexDigit(byte & 0x0F)
+                next += 2
             }
         }
     }

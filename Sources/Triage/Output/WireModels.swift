@@ -23,7 +23,7 @@ struct WireDate: Decodable, Equatable {
 extension JSONByteWriter {
     /// Writes `date` as ``Timestamp/format(_:)`` text.
     mutating func timestamp(_ date: Date) {
-        unescapedString { Timestamp.appendFormatted(date, to: &$0) }
+        unescapedString(byteCount: Timestamp.formattedLength) { Timestamp.write(date, into: $0) }
     }
 
     /// Writes `date` as ``Timestamp/format(_:)`` text, or `null` when it is `nil`.

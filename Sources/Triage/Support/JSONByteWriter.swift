@@ -11,9 +11,15 @@
 ///
 /// The writer does not check structure or key order: callers write keys in ascending
 /// UTF-8 byte order (what `.sortedKeys` does on Linux) and balance every begin with an end.
-package struct JSONByteWriter {
-    /// The JSON written so far.
-    package private(set) var bytes: [UInt8]
+package struct JSONByteWriter: ~Copyable {
+    // The bytes live in a buffer of the writer's own, not an `[UInt8]`: each
+    // `Array.append` checks that the array is uniquely referenced and has room, in calls the
+    // optimizer does not inline, and those checks were ~40% of an incident's encoding (a
+    // few hundred appends each). Noncopyable, so the buffer has one owner and is freed
+    // once, with no reference counting or exclusivity checks on the way.
+    private var storage: UnsafeMutablePointer<UInt8>
+    private var count = 0
+    private var capacity: Int
     /// Whether the last thing written ended a value, so the next key or array element
     /// needs a comma first. One flag is enough: a comma is due exactly when the previous
     /// token was a complete value, never after `{`, `[` or `:`.
@@ -21,8 +27,20 @@ package struct JSONByteWriter {
 
     /// Creates an empty writer whose buffer can hold `capacity` bytes before it grows.
     package init(capacity: Int = 1024) {
-        bytes = []
-        bytes.reserveCapacity(capacity)
+        self.capacity = max(capacity, 16)
+        storage = .allocate(capacity: self.capacity)
+    }
+
+    deinit {
+        storage.deallocate()
+    }
+
+    /// The JSON written so far (a copy).
+    package var bytes: [UInt8] {
+        [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            if let base = buffer.baseAddress { base.initialize(from: storage, count: count) }
+            initialized = count
+        }
     }
 
     /// Starts an object (as a value: after a key, as an array element or at the top).
@@ -47,7 +65,7 @@ package struct JSONByteWriter {
     package mutating func key(_ key: String) {
         separate()
         appendQuoted(key)
-        bytes.append(UInt8(ascii: ":"))
+        append(UInt8(ascii: ":"))
         afterValue = false
     }
 
@@ -63,31 +81,36 @@ package struct JSONByteWriter {
         if let value { string(value) } else { null() }
     }
 
-    /// Writes a string value whose bytes `body` appends, unescaped: for text known to need
-    /// no escaping (timestamps, ids), written without an intermediate `String`.
-    package mutating func unescapedString(_ body: (inout [UInt8]) -> Void) {
+    /// Writes a string value of exactly `byteCount` bytes that `body` writes into the
+    /// buffer it is given, unescaped: for text of a known length that needs no escaping
+    /// (timestamps, ids), written without an intermediate `String`.
+    package mutating func unescapedString(byteCount: Int, _ body: (UnsafeMutableBufferPointer<UInt8>) -> Void) {
         separate()
-        bytes.append(UInt8(ascii: "\""))
-        body(&bytes)
-        bytes.append(UInt8(ascii: "\""))
+        append(UInt8(ascii: "\""))
+        reserve(byteCount)
+        body(UnsafeMutableBufferPointer(start: storage + count, count: byteCount))
+        count += byteCount
+        append(UInt8(ascii: "\""))
         afterValue = true
     }
 
     /// Writes an integer in decimal.
     package mutating func int(_ value: Int) {
         separate()
-        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        if value < 0 { append(UInt8(ascii: "-")) }
         // Digits come out least significant first; reversing in place needs no scratch
         // buffer, and `magnitude` keeps `Int.min` from overflowing.
-        var low = bytes.endIndex
+        var low = count
         var rest = value.magnitude
         repeat {
-            bytes.append(UInt8(ascii: "0") + UInt8(truncatingIfNeeded: rest % 10))
+            append(UInt8(ascii: "0") + UInt8(truncatingIfNeeded: rest % 10))
             rest /= 10
         } while rest > 0
-        var high = bytes.endIndex - 1
+        var high = count - 1
         while low < high {
-            bytes.swapAt(low, high)
+            let byte = storage[low]
+            storage[low] = storage[high]
+            storage[high] = byte
             low += 1
             high -= 1
         }
@@ -117,7 +140,7 @@ package struct JSONByteWriter {
         var text = value.description
         text.withUTF8 { utf8 in
             let dropPointZero = utf8.count > 2 && utf8[utf8.count - 2] == UInt8(ascii: ".") && utf8[utf8.count - 1] == UInt8(ascii: "0")
-            bytes.append(contentsOf: dropPointZero ? UnsafeBufferPointer(rebasing: utf8.dropLast(2)) : utf8)
+            append(dropPointZero ? UnsafeBufferPointer(rebasing: utf8.dropLast(2)) : utf8)
         }
         afterValue = true
     }
@@ -169,61 +192,88 @@ package struct JSONByteWriter {
 
     private mutating func open(_ bracket: UInt8) {
         separate()
-        bytes.append(bracket)
+        append(bracket)
         afterValue = false
     }
 
     private mutating func close(_ bracket: UInt8) {
-        bytes.append(bracket)
+        append(bracket)
         afterValue = true
     }
 
     private mutating func separate() {
-        if afterValue { bytes.append(UInt8(ascii: ",")) }
+        if afterValue { append(UInt8(ascii: ",")) }
     }
 
     private mutating func appendLiteral(_ text: StaticString) {
-        text.withUTF8Buffer { bytes.append(contentsOf: $0) }
+        text.withUTF8Buffer { append($0) }
     }
 
     /// Appends `text` quoted, copying runs that need no escape in one go.
     private mutating func appendQuoted(_ text: String) {
-        bytes.append(UInt8(ascii: "\""))
+        append(UInt8(ascii: "\""))
         var text = text  // `withUTF8` is mutating; a native string is not copied
         text.withUTF8 { utf8 in
             var runStart = 0
             var unused: UInt8 = 0
             while true {
                 let stop = JSONStringScan.plainRunEnd(in: utf8, from: runStart, highBits: &unused)
-                if runStart < stop { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<stop])) }
+                if runStart < stop { append(UnsafeBufferPointer(rebasing: utf8[runStart..<stop])) }
                 guard stop < utf8.count else { break }
                 appendEscape(utf8[stop])
                 runStart = stop + 1
             }
         }
-        bytes.append(UInt8(ascii: "\""))
+        append(UInt8(ascii: "\""))
     }
 
     private mutating func appendEscape(_ byte: UInt8) {
-        bytes.append(UInt8(ascii: "\\"))
+        append(UInt8(ascii: "\\"))
         switch byte {
-        case UInt8(ascii: "\""), UInt8(ascii: "\\"): bytes.append(byte)
-        case 0x08: bytes.append(UInt8(ascii: "b"))
-        case 0x09: bytes.append(UInt8(ascii: "t"))
-        case 0x0A: bytes.append(UInt8(ascii: "n"))
-        case 0x0C: bytes.append(UInt8(ascii: "f"))
-        case 0x0D: bytes.append(UInt8(ascii: "r"))
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"): append(byte)
+        case 0x08: append(UInt8(ascii: "b"))
+        case 0x09: append(UInt8(ascii: "t"))
+        case 0x0A: append(UInt8(ascii: "n"))
+        case 0x0C: append(UInt8(ascii: "f"))
+        case 0x0D: append(UInt8(ascii: "r"))
         default:
-            bytes.append(UInt8(ascii: "u"))
-            bytes.append(UInt8(ascii: "0"))
-            bytes.append(UInt8(ascii: "0"))
-            bytes.append(Self.lowercaseHexDigit(byte >> 4))
-            bytes.append(Self.lowercaseHexDigit(byte & 0x0F))
+            append(UInt8(ascii: "u"))
+            append(UInt8(ascii: "0"))
+            append(UInt8(ascii: "0"))
+            append(Self.lowercaseHexDigit(byte >> 4))
+            append(Self.lowercaseHexDigit(byte & 0x0F))
         }
     }
 
     /// The lowercase hexadecimal digit of `nibble` (0...15).
     package static func lowercaseHexDigit(_ nibble: UInt8) -> UInt8 {
         nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
+    }
+
+    private mutating func append(_ byte: UInt8) {
+        if count == capacity { grow(toHold: count + 1) }
+        storage[count] = byte
+        count += 1
+    }
+
+    private mutating func append(_ bytes: UnsafeBufferPointer<UInt8>) {
+        guard let base = bytes.baseAddress, !bytes.isEmpty else { return }
+        reserve(bytes.count)
+        (storage + count).initialize(from: base, count: bytes.count)
+        count += bytes.count
+    }
+
+    /// Makes room for `more` bytes after the ones written.
+    private mutating func reserve(_ more: Int) {
+        if count + more > capacity { grow(toHold: count + more) }
+    }
+
+    private mutating func grow(toHold needed: Int) {
+        let newCapacity = max(needed, capacity * 2)
+        let grown = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
+        grown.initialize(from: storage, count: count)
+        storage.deallocate()
+        storage = grown
+        capacity = newCapacity
     }
 }

@@ -74,18 +74,20 @@ package enum Timestamp {
     /// Formats `date` in UTC, rounded to the nearest millisecond: `2026-11-29T10:41:23.123Z`.
     /// Dates before year 1 or after 9999 are clamped to those years' bounds.
     package static func format(_ date: Date) -> String {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(formattedLength)
-        appendFormatted(date, to: &bytes)
-        return String(decoding: bytes, as: UTF8.self)
+        String(unsafeUninitializedCapacity: formattedLength) { buffer in
+            write(date, into: buffer)
+            return formattedLength
+        }
     }
 
-    /// How many bytes ``appendFormatted(_:to:)`` appends: always 24, as years are clamped to four digits.
-    private static let formattedLength = 24
+    /// How many bytes ``write(_:into:)`` writes: always 24, as years are clamped to four digits.
+    package static let formattedLength = 24
 
-    /// Appends ``format(_:)`` of `date` as UTF-8 bytes (ASCII only), for writers that build
-    /// bytes and would only take the `String` apart again.
-    package static func appendFormatted(_ date: Date, to bytes: inout [UInt8]) {
+    /// Writes ``format(_:)`` of `date` as UTF-8 bytes (ASCII only) into the first
+    /// ``formattedLength`` bytes of `bytes`, for writers that build bytes and would only
+    /// take the `String` apart again.
+    package static func write(_ date: Date, into bytes: UnsafeMutableBufferPointer<UInt8>) {
+        precondition(bytes.count >= formattedLength, "a timestamp needs \(formattedLength) bytes")
         let minMillis: Double = -62_135_596_800_000  // 0001-01-01T00:00:00Z
         let maxMillis: Double = 253_402_300_799_999  // 9999-12-31T23:59:59.999Z
         let millis = (date.timeIntervalSince1970 * 1000).rounded()
@@ -95,30 +97,33 @@ package enum Timestamp {
         var millisOfDay = clamped % 86_400_000
         if millisOfDay < 0 { millisOfDay += 86_400_000; days -= 1 }
         let (year, month, day) = civilFromDays(Int(days))
-        appendDigits(year, 4, to: &bytes)
-        bytes.append(UInt8(ascii: "-"))
-        appendDigits(month, 2, to: &bytes)
-        bytes.append(UInt8(ascii: "-"))
-        appendDigits(day, 2, to: &bytes)
-        bytes.append(UInt8(ascii: "T"))
-        appendDigits(Int(millisOfDay / 3_600_000), 2, to: &bytes)
-        bytes.append(UInt8(ascii: ":"))
-        appendDigits(Int(millisOfDay / 60_000 % 60), 2, to: &bytes)
-        bytes.append(UInt8(ascii: ":"))
-        appendDigits(Int(millisOfDay / 1000 % 60), 2, to: &bytes)
-        bytes.append(UInt8(ascii: "."))
-        appendDigits(Int(millisOfDay % 1000), 3, to: &bytes)
-        bytes.append(UInt8(ascii: "Z"))
-    }
-
-    /// Appends the `width` lowest decimal digits of `value` (≥ 0), zero-padded.
-    private static func appendDigits(_ value: Int, _ width: Int, to bytes: inout [UInt8]) {
-        var divisor = 1
-        for _ in 1..<width { divisor *= 10 }
-        while divisor > 0 {
-            bytes.append(UInt8(ascii: "0") + UInt8(truncatingIfNeeded: value / divisor % 10))
-            divisor /= 10
+        var at = 0
+        func digits(_ value: Int, _ width: Int) {
+            var rest = value
+            for offset in stride(from: width - 1, through: 0, by: -1) {
+                bytes[at + offset] = UInt8(ascii: "0") + UInt8(truncatingIfNeeded: rest % 10)
+                rest /= 10
+            }
+            at += width
         }
+        func literal(_ byte: UInt8) {
+            bytes[at] = byte
+            at += 1
+        }
+        digits(year, 4)
+        literal(UInt8(ascii: "-"))
+        digits(month, 2)
+        literal(UInt8(ascii: "-"))
+        digits(day, 2)
+        literal(UInt8(ascii: "T"))
+        digits(Int(millisOfDay / 3_600_000), 2)
+        literal(UInt8(ascii: ":"))
+        digits(Int(millisOfDay / 60_000 % 60), 2)
+        literal(UInt8(ascii: ":"))
+        digits(Int(millisOfDay / 1000 % 60), 2)
+        literal(UInt8(ascii: "."))
+        digits(Int(millisOfDay % 1000), 3)
+        literal(UInt8(ascii: "Z"))
     }
 
     private static func isLeap(_ year: Int) -> Bool { year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) }
