@@ -65,11 +65,11 @@ public enum MemoryTuning {
         #endif
     }
 
-    /// The physical memory jemalloc holds (`stats.resident`, bytes: live data, its own
-    /// metadata and free pages not yet given back), refreshed now; `nil` on another
-    /// allocator or if jemalloc was built without statistics.
-    public static func allocatorResidentBytes() -> Int? {
-        Jemalloc.control?.residentBytes()
+    /// The memory jemalloc holds freed but not yet given back to the system (its dirty
+    /// pages in all arenas, bytes), read now: what ``releaseFreeMemory()`` or the decay
+    /// returns. `nil` on another allocator or if jemalloc was built without statistics.
+    public static func allocatorUnreturnedBytes() -> Int? {
+        Jemalloc.control?.dirtyBytes()
     }
 
     /// How long jemalloc keeps freed pages before giving them back (`opt.dirty_decay_ms`;
@@ -140,14 +140,21 @@ private struct Jemalloc: @unchecked Sendable {
         return mallctl(name, &value, &length, nil, 0) == 0 ? value : nil
     }
 
-    func residentBytes() -> Int? {
+    func dirtyBytes() -> Int? {
         // Statistics are snapshots, refreshed by writing to "epoch".
         var epoch: UInt64 = 1
-        guard mallctl("epoch", nil, nil, &epoch, MemoryLayout<UInt64>.size) == 0 else { return nil }
-        var resident = 0
+        guard mallctl("epoch", nil, nil, &epoch, MemoryLayout<UInt64>.size) == 0,
+            let pages = unsignedValue("stats.arenas.\(Self.allArenas).pdirty"),
+            let pageSize = unsignedValue("arenas.page")
+        else { return nil }
+        return pages * pageSize
+    }
+
+    /// A `size_t` statistic or setting.
+    private func unsignedValue(_ name: String) -> Int? {
+        var value = 0
         var length = MemoryLayout<Int>.size
-        guard mallctl("stats.resident", &resident, &length, nil, 0) == 0 else { return nil }
-        return resident
+        return mallctl(name, &value, &length, nil, 0) == 0 ? value : nil
     }
 }
 
