@@ -76,7 +76,7 @@ public enum MemoryTuning {
     /// the executable sets 1 s, `MALLOC_CONF` overrides it; `nil` on another allocator, and
     /// `-1` ms means never).
     public static var dirtyPageDecay: Duration? {
-        Jemalloc.control?.signedOption("opt.dirty_decay_ms").map { .milliseconds($0) }
+        Jemalloc.control?.value("opt.dirty_decay_ms").map { .milliseconds($0) }
     }
 
     private static var systemAllocator: Allocator {
@@ -133,8 +133,9 @@ private struct Jemalloc: @unchecked Sendable {
         mallctl("arena.\(Self.allArenas).purge", nil, nil, nil, 0) == 0
     }
 
-    /// A `ssize_t` option or statistic, e.g. `opt.dirty_decay_ms`.
-    func signedOption(_ name: String) -> Int? {
+    /// A word-sized option, setting or statistic (`ssize_t` such as `opt.dirty_decay_ms`,
+    /// or `size_t` such as `arenas.page`).
+    func value(_ name: String) -> Int? {
         var value = 0
         var length = MemoryLayout<Int>.size
         return mallctl(name, &value, &length, nil, 0) == 0 ? value : nil
@@ -144,17 +145,10 @@ private struct Jemalloc: @unchecked Sendable {
         // Statistics are snapshots, refreshed by writing to "epoch".
         var epoch: UInt64 = 1
         guard mallctl("epoch", nil, nil, &epoch, MemoryLayout<UInt64>.size) == 0,
-            let pages = unsignedValue("stats.arenas.\(Self.allArenas).pdirty"),
-            let pageSize = unsignedValue("arenas.page")
+            let pages = value("stats.arenas.\(Self.allArenas).pdirty"),
+            let pageSize = value("arenas.page")
         else { return nil }
         return pages * pageSize
-    }
-
-    /// A `size_t` statistic or setting.
-    private func unsignedValue(_ name: String) -> Int? {
-        var value = 0
-        var length = MemoryLayout<Int>.size
-        return mallctl(name, &value, &length, nil, 0) == 0 ? value : nil
     }
 }
 

@@ -79,7 +79,7 @@ public struct FallbackEventRecord: Sendable, Equatable {
         w.key(CodingKeys.breaker)
         w.string(breaker)
         w.key(CodingKeys.eventID)
-        w.unescapedString(byteCount: 36) { Self.writeLowercase(eventID, into: $0) }
+        w.unescapedString(byteCount: Self.uuidTextLength) { Self.writeLowercase(eventID, into: $0) }
         w.key(CodingKeys.incidentID)
         w.string(incidentID)
         w.key(CodingKeys.reason)
@@ -98,8 +98,11 @@ public struct FallbackEventRecord: Sendable, Equatable {
         return w.bytes
     }
 
+    /// The length of a UUID's text: 32 hex digits and 4 dashes.
+    private static let uuidTextLength = 36
+
     /// Writes `uuid` as `uuidString.lowercased()` spells it (8-4-4-4-12 lowercase hex
-    /// digits, 36 bytes) into `bytes`, without building either string.
+    /// digits, ``uuidTextLength`` bytes) into `bytes`, without building either string.
     private static func writeLowercase(_ uuid: UUID, into bytes: UnsafeMutableBufferPointer<UInt8>) {
         var next = 0
         withUnsafeBytes(of: uuid.uuid) { raw in

@@ -228,7 +228,6 @@ public struct AlertProcessor: Sendable {
         var events: [FallbackEventRecord]
     }
 
-    /// Runs the steps `partial` still lacks, concurrently.
     /// Runs the steps `prepare` left open, concurrently, and builds the incident. A child
     /// task only for an open step beside another one, none for the last: on the full path
     /// the catalog usually answered from its cache already, and a task for each of the
