@@ -90,21 +90,6 @@ struct AlertmanagerIngestTests {
         return "[" + items.joined(separator: ",") + "]"
     }
 
-    static func freePort() throws -> Int {
-        let socket = try #require(Optional(Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)))
-        defer { close(socket) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, length) == 0 && getsockname(socket, $0, &length) == 0 }
-        }
-        try #require(bound)
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
-
     static func post(_ url: String, json: String) async throws -> UInt {
         var request = HTTPClientRequest(url: url)
         request.method = .POST
@@ -138,7 +123,7 @@ struct AlertmanagerIngestTests {
                 let ingestURL = "http://127.0.0.1:\(port)\(HTTPRoutes.ingestAlertmanager)"
                 let configFile = storage.appendingPathComponent("alertmanager.yml")
                 try Self.alertmanagerConfig(ingestURL: ingestURL).write(to: configFile, atomically: true, encoding: .utf8)
-                let webPort = try Self.freePort()
+                let webPort = try freeLocalPort()
                 alertmanager.executableURL = URL(fileURLWithPath: binary)
                 alertmanager.arguments = [
                     "--config.file=\(configFile.path)", "--storage.path=\(storage.path)",

@@ -91,12 +91,15 @@ private final class PrivateBroker {
     let port: Int
     private let binary: String
     private let data: URL
+    /// The broker's own output, shown when it does not come up.
+    private let log: URL
     private var process: Process?
 
     init(binary: String) throws {
         self.binary = binary
-        port = Int.random(in: 40_000..<50_000)
+        port = try freeLocalPort()
         data = FileManager.default.temporaryDirectory.appendingPathComponent("broker-\(UUID().uuidString)")
+        log = data.appendingPathExtension("log")
     }
 
     var bootstrap: String { "127.0.0.1:\(port)" }
@@ -108,16 +111,26 @@ private final class PrivateBroker {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = ["start", "--only", "kafka", "--host", "127.0.0.1", "--kafka-port", "\(port)", "--data-dir", data.path]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
+        try #require(FileManager.default.createFile(atPath: log.path, contents: nil))
+        let output = try FileHandle(forWritingTo: log)
+        defer { try? output.close() }
+        process.standardOutput = output
+        process.standardError = output
         try process.run()
         self.process = process
         var configuration = KafkaConfiguration(bootstrapServers: [bootstrap])
         configuration.properties["log_level"] = "0"
-        _ = try await eventuallySucceeding(within: .seconds(60)) {
-            let admin = try KafkaAdmin(configuration: configuration, logger: Logger(label: "private-broker"))
-            defer { admin.close() }
-            _ = try await admin.listTopics(timeout: .seconds(2))
+        do {
+            _ = try await eventuallySucceeding(within: .seconds(60)) {
+                let admin = try KafkaAdmin(configuration: configuration, logger: Logger(label: "private-broker"))
+                defer { admin.close() }
+                _ = try await admin.listTopics(timeout: .seconds(2))
+            }
+        } catch {
+            // Say why, when the broker itself gave up (e.g. its port was taken).
+            let said = (try? String(contentsOf: log, encoding: .utf8)).map { String($0.suffix(2_000)) } ?? ""
+            Issue.record("the private broker on \(bootstrap) did not answer; running: \(process.isRunning); its output:\n\(said)")
+            throw error
         }
     }
 
@@ -134,15 +147,17 @@ private final class PrivateBroker {
     deinit {
         if let process, process.isRunning { kill(process.processIdentifier, SIGKILL) }
         try? FileManager.default.removeItem(at: data)
+        try? FileManager.default.removeItem(at: log)
     }
 }
 
 /// `breakwater run` against the real broker, rules only, PostgreSQL unreachable; its
 /// alerts topic is `signal-alerts-<suffix>`.
 private func startWorker(
-    bootstrap: String, port: Int = Int.random(in: 20_000..<40_000), suffix: String = String(UUID().uuidString.prefix(8).lowercased())
+    bootstrap: String, port: Int? = nil, suffix: String = String(UUID().uuidString.prefix(8).lowercased())
 ) throws -> RunningBinary {
-    try RunningBinary(["run"], environment: [
+    let port = try port ?? freeLocalPort()
+    return try RunningBinary(["run"], environment: [
         "BREAKWATER_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
         "BREAKWATER_KAFKA_GROUP_ID": "signal-tests-\(suffix)",
         "BREAKWATER_KAFKA_ASSIGNMENT_STRATEGY": "range",
@@ -237,7 +252,7 @@ struct RunSignalTests {
     /// and the first signal stops it cleanly.
     @Test(.enabled(if: ExternalService.kafka.shouldRun))
     func ingestAloneAcceptsAnEventAndStopsCleanly() async throws {
-        let port = Int.random(in: 20_000..<40_000)
+        let port = try freeLocalPort()
         let suffix = UUID().uuidString.prefix(8).lowercased()
         let ingest = try RunningBinary(["ingest"], environment: [
             "BREAKWATER_KAFKA_BOOTSTRAP_SERVERS": try ExternalService.kafka.require(),
@@ -267,7 +282,7 @@ struct RunSignalTests {
         let worker = try RunningBinary(["run"], environment: [
             "BREAKWATER_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1",
             "BREAKWATER_ML_ENABLED": "false",
-            "BREAKWATER_HTTP_PORT": "\(Int.random(in: 20_000..<40_000))",
+            "BREAKWATER_HTTP_PORT": "\(try freeLocalPort())",
         ])
         await worker.waitForLog("starting worker")
         worker.send(SIGTERM)
@@ -288,7 +303,7 @@ struct LiveMetricsTests {
     @Test(.enabled(if: ExternalService.kafka.shouldRun && Promtool.shouldRun))
     func aLiveWorkersMetricsPassPromtoolsLint() async throws {
         let bootstrap = try ExternalService.kafka.require()
-        let port = Int.random(in: 20_000..<40_000)
+        let port = try freeLocalPort()
         let suffix = String(UUID().uuidString.prefix(8).lowercased())
         let worker = try startWorker(bootstrap: bootstrap, port: port, suffix: suffix)
         defer { worker.killIfRunning() }
