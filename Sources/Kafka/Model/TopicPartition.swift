@@ -15,6 +15,16 @@ public struct KafkaTopicPartition: Sendable, Hashable, CustomStringConvertible, 
 
     public var description: String { "\(topic)[\(partition)]" }
 
+    /// Hashes the partition and the topic name's length only. The consumer looks its
+    /// partitions up several times per message (buffering, marking done, checking a message
+    /// is still current), and hashing the whole name cost more than the rest of those
+    /// lookups; a consumer has few topics, so names of one length colliding is cheap, and
+    /// equality still compares the names.
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(partition)
+        hasher.combine(topic.utf8.count)
+    }
+
     public static func < (lhs: Self, rhs: Self) -> Bool {
         (lhs.topic, lhs.partition) < (rhs.topic, rhs.partition)
     }
