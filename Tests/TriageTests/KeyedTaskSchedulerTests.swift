@@ -32,7 +32,7 @@ private final class EventLog: Sendable {
 
 @Suite(.timeLimit(.minutes(1))) struct KeyedTaskSchedulerTests {
     @Test func runsOneKeyInSubmissionOrderWithoutOverlap() async {
-        let scheduler = KeyedTaskScheduler(maxInFlight: 16)
+        let scheduler = KeyedTaskScheduler<String>(maxInFlight: 16)
         let log = EventLog()
         await withDiscardingTaskGroup { group in
             group.addTask { await scheduler.run() }
@@ -51,7 +51,7 @@ private final class EventLog: Sendable {
     }
 
     @Test func runsDifferentKeysConcurrently() async {
-        let scheduler = KeyedTaskScheduler(maxInFlight: 4)
+        let scheduler = KeyedTaskScheduler<String>(maxInFlight: 4)
         let log = EventLog()
         let gate = Gate()
         var iterator = log.events.makeAsyncIterator()
@@ -75,7 +75,7 @@ private final class EventLog: Sendable {
     }
 
     @Test func submitWaitsWhileTheBoundIsHit() async {
-        let scheduler = KeyedTaskScheduler(maxInFlight: 2)
+        let scheduler = KeyedTaskScheduler<String>(maxInFlight: 2)
         let log = EventLog()
         let gate = Gate()
         var iterator = log.events.makeAsyncIterator()
@@ -101,7 +101,7 @@ private final class EventLog: Sendable {
     }
 
     @Test func queuedWorkIsDroppedAndSubmitRefusedAfterStop() async {
-        let scheduler = KeyedTaskScheduler(maxInFlight: 8)
+        let scheduler = KeyedTaskScheduler<String>(maxInFlight: 8)
         let log = EventLog()
         let gate = Gate()
         var iterator = log.events.makeAsyncIterator()
@@ -122,7 +122,7 @@ private final class EventLog: Sendable {
     }
 
     @Test func waitUntilInFlightWakesOnceWorkDrainsToTheLimit() async {
-        let scheduler = KeyedTaskScheduler(maxInFlight: 3)
+        let scheduler = KeyedTaskScheduler<String>(maxInFlight: 3)
         let log = EventLog()
         let gates = [Gate(), Gate(), Gate()]
         var iterator = log.events.makeAsyncIterator()
@@ -156,7 +156,7 @@ private final class EventLog: Sendable {
     }
 
     @Test func waitUntilInFlightReturnsWhenCancelled() async {
-        let scheduler = KeyedTaskScheduler(maxInFlight: 1)
+        let scheduler = KeyedTaskScheduler<String>(maxInFlight: 1)
         let gate = Gate()
         await withDiscardingTaskGroup { group in
             group.addTask { await scheduler.run() }
@@ -172,7 +172,7 @@ private final class EventLog: Sendable {
     }
 
     @Test func admitNowTakesAFreeKeyAndABatchReleasesAllItsKeys() async {
-        let scheduler = KeyedTaskScheduler(maxInFlight: 3)
+        let scheduler = KeyedTaskScheduler<String>(maxInFlight: 3)
         let log = EventLog()
         let gate = Gate()
         var iterator = log.events.makeAsyncIterator()
@@ -200,5 +200,27 @@ private final class EventLog: Sendable {
             scheduler.finish()
         }
         #expect(scheduler.admitNow(key: "z") == .stopped)
+    }
+}
+
+@Suite struct RecordKeyTests {
+    @Test func digestIsFNV1a() {
+        // The published FNV-1a 64-bit vectors.
+        #expect(RecordKey.fnv1a([]) == 0xcbf2_9ce4_8422_2325)
+        #expect(RecordKey.fnv1a(Array("a".utf8)) == 0xaf63_dc4c_8601_ec8c)
+        #expect(RecordKey.fnv1a(Array("foobar".utf8)) == 0x8594_4171_f739_67e8)
+    }
+
+    @Test func recordsOfOneKeyShareItWhereverTheyAre() {
+        let fingerprint = Array("3f2a9c41d07be5a2".utf8)
+        #expect(RecordKey(key: fingerprint, partition: 0, offset: 1) == RecordKey(key: fingerprint, partition: 3, offset: 900))
+        #expect(RecordKey(key: fingerprint, partition: 0, offset: 1) != RecordKey(key: Array("3f2a9c41d07be5a3".utf8), partition: 0, offset: 1))
+    }
+
+    @Test func recordsWithoutAKeyAreEachTheirOwn() {
+        #expect(RecordKey(key: nil, partition: 0, offset: 7) != RecordKey(key: nil, partition: 0, offset: 8))
+        #expect(RecordKey(key: nil, partition: 0, offset: 7) != RecordKey(key: nil, partition: 1, offset: 7))
+        // An empty key is a key (all empty-keyed records in one order), not a missing one.
+        #expect(RecordKey(key: [], partition: 0, offset: 7) != RecordKey(key: nil, partition: 0, offset: 7))
     }
 }

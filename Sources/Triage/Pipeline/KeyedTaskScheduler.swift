@@ -14,10 +14,10 @@ import Locking
 /// ``finish()``) to stop. Work that has not started when `run()` returns is dropped
 /// without running; work already running sees the cancellation. After that, ``submit(key:_:)``
 /// refuses new work and every waiter is released.
-public final class KeyedTaskScheduler: Sendable {
+public final class KeyedTaskScheduler<Key: Hashable & Sendable>: Sendable {
     /// A unit of work and the keys it holds (one item per key) until it returns.
     private struct Job: Sendable {
-        let keys: [String]
+        let keys: [Key]
         let work: @Sendable () async -> Void
     }
 
@@ -37,7 +37,7 @@ public final class KeyedTaskScheduler: Sendable {
         var admitted = 0
         var completed = 0
         /// Keys with a job running; the deque holds that key's jobs waiting behind it.
-        var busyKeys: [String: Deque<Job>] = [:]
+        var busyKeys: [Key: Deque<Job>] = [:]
         var capacityWaiters: Deque<CheckedContinuation<Void, Never>> = []
         var idleWaiters: [CheckedContinuation<Void, Never>] = []
         /// Waiters of ``waitUntilInFlight(atMost:)``, by id (so cancellation can find them).
@@ -108,7 +108,7 @@ public final class KeyedTaskScheduler: Sendable {
     ///
     /// - Returns: `false`, without running `work`, once the scheduler has stopped.
     @discardableResult
-    public func submit(key: String, _ work: @escaping @Sendable () async -> Void) async -> Bool {
+    public func submit(key: Key, _ work: @escaping @Sendable () async -> Void) async -> Bool {
         while true {
             let admission: Bool? = state.withLock { state in
                 if state.isStopped { return nil }
@@ -145,7 +145,7 @@ public final class KeyedTaskScheduler: Sendable {
     /// Admits one item of `key` at once, without waiting: only when there is room and no
     /// earlier work of `key` is admitted, so the item may run now without breaking the
     /// key's order. The caller then owes one ``start(admitted:_:)`` that includes the key.
-    public func admitNow(key: String) -> Admission {
+    public func admitNow(key: Key) -> Admission {
         state.withLock { state in
             if state.isStopped { return .stopped }
             guard state.admitted < maxInFlight else { return .full }
@@ -159,7 +159,7 @@ public final class KeyedTaskScheduler: Sendable {
     /// Runs `work` for items admitted by ``admitNow(key:)`` (one per key in `keys`); when it
     /// returns, each key is free again and work queued behind it starts. One task for all
     /// of them: how a worker publishes a whole poll at once.
-    public func start(admitted keys: [String], _ work: @escaping @Sendable () async -> Void) {
+    public func start(admitted keys: [Key], _ work: @escaping @Sendable () async -> Void) {
         readyContinuation.yield(Job(keys: keys, work: work))
     }
 
@@ -206,7 +206,7 @@ public final class KeyedTaskScheduler: Sendable {
         readyContinuation.finish()
     }
 
-    private func finished(keys: [String]) {
+    private func finished(keys: [Key]) {
         let (next, capacityWaiters, idleWaiters): ([Job], [CheckedContinuation<Void, Never>], [CheckedContinuation<Void, Never>]) = state.withLock { state in
             // Stopped meanwhile: everything was reset and released already.
             guard !state.isStopped else { return ([], [], []) }
@@ -214,11 +214,10 @@ public final class KeyedTaskScheduler: Sendable {
             state.completed += keys.count
             var next: [Job] = []
             for key in keys {
-                if var waiting = state.busyKeys[key], !waiting.isEmpty {
-                    next.append(waiting.removeFirst())
-                    state.busyKeys[key] = waiting
-                } else {
-                    state.busyKeys[key] = nil
+                // One lookup, and the deque moved out rather than copied by popping it.
+                if var waiting = state.busyKeys.removeValue(forKey: key), let job = waiting.popFirst() {
+                    next.append(job)
+                    state.busyKeys[key] = waiting  // the key stays busy while `job` runs
                 }
             }
             var waiters: [CheckedContinuation<Void, Never>] = []

@@ -9,8 +9,20 @@ struct PipelineMetrics: Sendable {
     private let counters = MetricHandleCache<Counter> { Counter(label: $0, dimensions: $1) }
     private let gauges = MetricHandleCache<Gauge> { Gauge(label: $0, dimensions: $1) }
 
-    func consumed(topic: String) {
-        counters.handle(MetricNames.recordsConsumed, [("topic", topic)]).increment()
+    /// Counts the messages among one poll's `events`, one increment per run of a topic
+    /// rather than a handle lookup per message.
+    func consumed(_ events: [KafkaConsumerEvent]) {
+        var topic: String?
+        var count: Int64 = 0
+        for case .message(let message) in events {
+            if message.topic != topic {
+                if let topic { counters.handle(MetricNames.recordsConsumed, [("topic", topic)]).increment(by: count) }
+                topic = message.topic
+                count = 0
+            }
+            count += 1
+        }
+        if let topic { counters.handle(MetricNames.recordsConsumed, [("topic", topic)]).increment(by: count) }
     }
 
     func inFlight(_ delta: Double) {

@@ -96,14 +96,14 @@ final class WorkerContext: Sendable {
     let topics: PipelineTopics
     let shutdownDeadline: Duration
     let consumer: KafkaConsumer
-    let scheduler: KeyedTaskScheduler
+    let scheduler: KeyedTaskScheduler<RecordKey>
     let logger: Logger
     let metrics: PipelineMetrics
     let clock: ResilienceClock
     private let hook: @Sendable (PipelineWorkerEvent) async throws -> Void
 
     init(
-        topics: PipelineTopics, shutdownDeadline: Duration, consumer: KafkaConsumer, scheduler: KeyedTaskScheduler,
+        topics: PipelineTopics, shutdownDeadline: Duration, consumer: KafkaConsumer, scheduler: KeyedTaskScheduler<RecordKey>,
         logger: Logger, clock: ResilienceClock, hook: @escaping @Sendable (PipelineWorkerEvent) async throws -> Void
     ) {
         self.topics = topics
