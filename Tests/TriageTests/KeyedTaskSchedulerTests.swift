@@ -204,11 +204,17 @@ private final class EventLog: Sendable {
 }
 
 @Suite struct RecordKeyTests {
-    @Test func digestIsFNV1a() {
+    @Test func digestIsFNV1aFedInPieces() {
         // The published FNV-1a 64-bit vectors.
-        #expect(RecordKey.fnv1a([]) == 0xcbf2_9ce4_8422_2325)
-        #expect(RecordKey.fnv1a(Array("a".utf8)) == 0xaf63_dc4c_8601_ec8c)
-        #expect(RecordKey.fnv1a(Array("foobar".utf8)) == 0x8594_4171_f739_67e8)
+        var empty = FNV1a64()
+        empty.add([])
+        #expect(empty.value == 0xcbf2_9ce4_8422_2325)
+        var pieces = FNV1a64()
+        pieces.add(Array("foo".utf8))
+        pieces.add("ba")
+        pieces.add(UInt8(ascii: "r"))
+        #expect(pieces.value == 0x8594_4171_f739_67e8)
+        #expect(Fingerprint.fnv1a64("foobar") == 0x8594_4171_f739_67e8)
     }
 
     @Test func recordsOfOneKeyShareItWhereverTheyAre() {

@@ -54,8 +54,13 @@ func headerObject(_ fields: [String: String]) -> JSONValue { .object(fields.mapV
         alert.endsAt = Date(timeIntervalSince1970: 1_795_948_000)
         alert.annotations["summary"] = "changed"
         #expect(IncidentID.derive(for: alert) == id)
-        alert.startsAt = Date(timeIntervalSince1970: 1_795_990_000)
+        alert.startsAt = Date(timeIntervalSince1970: 1_795_990_000.5)
         #expect(IncidentID.derive(for: alert) != id)
+        // The documented text, hashed whole: the fingerprint, a newline, startsAt as formatted.
+        #expect(IncidentID.derive(for: alert) == "inc-" + Fingerprint.hex(Fingerprint.fnv1a64("a1b2c3d4e5f60718\n2026-11-29T22:06:40.500Z")))
+        alert.extra["dedup_key"] = "pd-1"
+        #expect(IncidentID.derive(for: alert) == "inc-" + Fingerprint.hex(Fingerprint.fnv1a64("a1b2c3d4e5f60718\n")))
+        alert.extra["dedup_key"] = nil
         alert.startsAt = nil
         #expect(IncidentID.derive(for: alert) == "inc-" + Fingerprint.hex(Fingerprint.fnv1a64("a1b2c3d4e5f60718\n")))
     }

@@ -17,6 +17,8 @@ import Triage
         #expect(Fingerprint.hex(Fingerprint.fnv1a64("a")) == "af63dc4c8601ec8c")
         #expect(Fingerprint.derive(labels: [:]) == "cbf29ce484222325")
         #expect(Fingerprint.hex(1) == "0000000000000001")
+        #expect(Fingerprint.hex(0xfedc_ba98_7654_3210, after: "inc-") == "inc-fedcba9876543210")
+        #expect(Fingerprint.hex(.max) == "ffffffffffffffff")
     }
 
     @Test func stableAcrossLabelOrder() throws {

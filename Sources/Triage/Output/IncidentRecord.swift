@@ -11,8 +11,17 @@ public enum IncidentID {
     /// key (`extra["dedup_key"]`) ignore `startsAt`: in PagerDuty the dedup key *is* the
     /// incident, and its resolve events carry no start time.
     public static func derive(for alert: Alert) -> String {
-        let start = alert.extra["dedup_key"] != nil ? "" : alert.startsAt.map(Timestamp.format) ?? ""
-        return "inc-" + Fingerprint.hex(Fingerprint.fnv1a64(alert.fingerprint + "\n" + start))
+        // Hashes the text piece by piece rather than building it: this runs for every alert.
+        var hash = FNV1a64()
+        hash.add(alert.fingerprint)
+        hash.add(UInt8(ascii: "\n"))
+        if alert.extra["dedup_key"] == nil, let startsAt = alert.startsAt {
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: Timestamp.formattedLength) { buffer in
+                Timestamp.write(startsAt, into: buffer)
+                hash.add(UnsafeBufferPointer(rebasing: buffer[..<Timestamp.formattedLength]))
+            }
+        }
+        return Fingerprint.hex(hash.value, after: "inc-")
     }
 }
 

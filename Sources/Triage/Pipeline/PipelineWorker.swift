@@ -624,19 +624,13 @@ struct RecordKey: Hashable, Sendable {
 
     init(key: [UInt8]?, partition: Int32, offset: Int64) {
         if let key {
-            digest = Self.fnv1a(key)
+            var hash = FNV1a64()
+            hash.add(key)
+            digest = hash.value
             self.partition = -1
         } else {
             digest = UInt64(bitPattern: offset)
             self.partition = partition
         }
-    }
-
-    static func fnv1a(_ bytes: [UInt8]) -> UInt64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in bytes {
-            hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
-        }
-        return hash
     }
 }

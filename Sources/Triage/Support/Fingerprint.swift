@@ -37,18 +37,32 @@ public enum Fingerprint {
 
     /// 64-bit FNV-1a of the UTF-8 bytes of `text`.
     package static func fnv1a64(_ text: String) -> UInt64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in text.utf8 {
-            hash ^= UInt64(byte)
-            hash &*= 0x0000_0100_0000_01b3
-        }
-        return hash
+        var hash = FNV1a64()
+        hash.add(text)
+        return hash.value
     }
 
     /// `value` as 16 lowercase hexadecimal digits.
     package static func hex(_ value: UInt64) -> String {
-        let digits = String(value, radix: 16)
-        return String(repeating: "0", count: 16 - digits.count) + digits
+        hex(value, after: "")
+    }
+
+    /// `prefix` (ASCII) followed by `value` as 16 lowercase hexadecimal digits, made in
+    /// one allocation.
+    package static func hex(_ value: UInt64, after prefix: StaticString) -> String {
+        let prefixLength = prefix.utf8CodeUnitCount
+        return String(unsafeUninitializedCapacity: prefixLength + 16) { buffer in
+            prefix.withUTF8Buffer { bytes in
+                for index in 0..<prefixLength { buffer[index] = bytes[index] }
+            }
+            let digits: StaticString = "0123456789abcdef"
+            digits.withUTF8Buffer { digits in
+                for index in 0..<16 {
+                    buffer[prefixLength + index] = digits[Int((value >> UInt64(60 - 4 * index)) & 0xF)]
+                }
+            }
+            return prefixLength + 16
+        }
     }
 
     private static func escape(_ text: String, isKey: Bool) -> String {
@@ -63,5 +77,33 @@ public enum Fingerprint {
             }
         }
         return out
+    }
+}
+
+/// 64-bit FNV-1a (offset basis `0xcbf29ce484222325`, prime `0x100000001b3`), fed in
+/// pieces: hashing text made by concatenation gives the same value without making it.
+package struct FNV1a64: Sendable {
+    /// The hash of everything added so far.
+    package private(set) var value: UInt64 = 0xcbf2_9ce4_8422_2325
+
+    package init() {}
+
+    package mutating func add(_ byte: UInt8) {
+        value = (value ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
+    }
+
+    package mutating func add(_ bytes: UnsafeBufferPointer<UInt8>) {
+        for byte in bytes { add(byte) }
+    }
+
+    package mutating func add(_ bytes: [UInt8]) {
+        bytes.withUnsafeBufferPointer { add($0) }
+    }
+
+    /// Adds the UTF-8 bytes of `text` (contiguous for native strings: no per-byte index
+    /// arithmetic).
+    package mutating func add(_ text: String) {
+        var text = text
+        text.withUTF8 { add($0) }
     }
 }
