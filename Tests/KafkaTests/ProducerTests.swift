@@ -189,14 +189,14 @@ struct ConfigurationTests {
         #expect(properties["enable.auto.commit"] == "false")
         #expect(properties["fetch.max.bytes"] == "1024")
         // Bounded prefetch by default; a pass-through property still wins.
-        #expect(properties["queued.min.messages"] == "1000")
+        #expect(properties["queued.min.messages"] == "100000")
         #expect(properties["queued.max.messages.kbytes"] == "16384")
         consumer.common.properties["queued.min.messages"] = "50"
-        consumer.prefetch = .init(messagesPerPartition: 0, kilobytes: 2_048)
+        consumer.prefetch = .init(messages: 0, kilobytes: 2_048)
         let overridden = Dictionary(consumer.librdkafkaProperties(), uniquingKeysWith: { $1 })
         #expect(overridden["queued.min.messages"] == "50")
         #expect(overridden["queued.max.messages.kbytes"] == "2048")
-        #expect(consumer.prefetch.messagesPerPartition == 1)
+        #expect(consumer.prefetch.messages == 1)
 
         let producer = KafkaProducerConfiguration(common: KafkaConfiguration(bootstrapServers: ["a:1"]), idempotent: false)
         let transactional = Dictionary(

@@ -34,26 +34,28 @@ public struct KafkaConsumerConfiguration: Sendable, CustomStringConvertible {
 
     /// How far librdkafka reads ahead of the application.
     ///
-    /// librdkafka's defaults (100,000 messages per partition, 64 MB) keep it fetching for
-    /// as long as a partition holds fewer than 100,000 unread messages, i.e. nearly always.
-    /// A broker that answers an empty fetch at once, without waiting `fetch.wait.max.ms`
-    /// for data (the local test broker does), then sees a fetch request after every
-    /// response for as long as the application works through its backlog: in
-    /// `scripts/bench-worker` about one context switch per record on the consumer's
-    /// broker thread. With a bound the consumer fetches again only once a partition has
-    /// fewer than ``messagesPerPartition`` unread messages; a real broker's fetch returns
-    /// within its round trip, long before a partition's last messages are processed.
+    /// librdkafka (2.0.2, Debian's) compares both bounds with the length and size of the
+    /// consumer's one queue, into which every partition's fetch queue is forwarded: the
+    /// message bound is not per partition. A partition that is not fetched because a bound
+    /// is reached is looked at again only on the broker thread's next wake-up, up to a
+    /// second later (`fetch.queue.backoff.ms`, which makes that wait configurable, came in
+    /// librdkafka 2.2). So the queue must hold more than a second of work at the bound, or
+    /// the consumer stalls every time it empties the queue: with a bound of 1,000 messages,
+    /// against a broker that honours fetch limits (librdkafka's mock cluster), one worker
+    /// drained a backlog at ~5,100 alerts/s, at 100,000 at ~47,000.
     public struct Prefetch: Sendable, Equatable {
-        /// `queued.min.messages`: librdkafka fetches for a partition while fewer than this
-        /// many of its messages wait in the local queue. Default 1,000.
-        public var messagesPerPartition: Int
-        /// `queued.max.messages.kbytes`: never more than this many kilobytes wait in the
-        /// local queue (one fetch response may overshoot it). Default 16,384 (16 MB).
+        /// `queued.min.messages`: librdkafka fetches while fewer than this many messages
+        /// (of all assigned partitions) wait in the local queue. Default 100,000
+        /// (librdkafka's own): in practice ``kilobytes`` is the bound that holds.
+        public var messages: Int
+        /// `queued.max.messages.kbytes`: librdkafka fetches while fewer than this many
+        /// kilobytes wait in the local queue (one fetch response may overshoot it).
+        /// Default 16,384 (16 MB; librdkafka's is 64 MB).
         public var kilobytes: Int
 
         /// Creates a prefetch bound; values below 1 become 1.
-        public init(messagesPerPartition: Int = 1_000, kilobytes: Int = 16_384) {
-            self.messagesPerPartition = max(messagesPerPartition, 1)
+        public init(messages: Int = 100_000, kilobytes: Int = 16_384) {
+            self.messages = max(messages, 1)
             self.kilobytes = max(kilobytes, 1)
         }
     }
@@ -92,8 +94,8 @@ public struct KafkaConsumerConfiguration: Sendable, CustomStringConvertible {
     /// At most this many messages are fetched from librdkafka per hop to the polling
     /// thread. Default 500.
     public var pollBatchSize: Int
-    /// How far librdkafka reads ahead. Default ``Prefetch/init(messagesPerPartition:kilobytes:)``
-    /// (1,000 messages per partition, 16 MB). `queued.min.messages` or
+    /// How far librdkafka reads ahead. Default ``Prefetch/init(messages:kilobytes:)``
+    /// (100,000 messages, 16 MB). `queued.min.messages` or
     /// `queued.max.messages.kbytes` among the pass-through properties take precedence.
     public var prefetch: Prefetch = Prefetch()
     /// When set, a partition whose end the consumer reached is not fetched for this long,
@@ -145,7 +147,7 @@ public struct KafkaConsumerConfiguration: Sendable, CustomStringConvertible {
             // This layer tracks done messages and commits itself.
             ("enable.auto.commit", "false"),
             ("enable.auto.offset.store", "false"),
-            ("queued.min.messages", String(prefetch.messagesPerPartition)),
+            ("queued.min.messages", String(prefetch.messages)),
             ("queued.max.messages.kbytes", String(prefetch.kilobytes)),
             // A subscribed topic that appears (created late, or recreated after a broker
             // came back empty) is assigned within seconds, not librdkafka's 5 minutes.
