@@ -1,9 +1,10 @@
 """The report of scripts/bench-worker: the table, the details of the full path and a
 verdict line per target.
 
-Usage: bench_worker_report.py RESULTS FULL_METRICS FULL_RECORDS MEMORY_RECORDS
+Usage: bench_worker_report.py RESULTS FULL_METRICS FULL_RECORDS MEMORY_RECORDS CLUSTER_RECORDS
   RESULTS       one line per measured row: `KEY RATE [CPU RSS BROKER ML PG]` (per-alert
-                CPU in µs, RSS in MB, "-" where unknown) for a, b0, b, b1, c, d0, d, e, e0; and
+                CPU in µs, RSS in MB, "-" where unknown) for a, b0, b, b1, c, d0, d, e, e0,
+                g0, g1, g; and
                 `ml <JSON of scripts/lib/bench_ml_baseline.py>`; `f0|f WORKER BROKER` (cores)
   FULL_METRICS  the full-path worker's last /metrics (read when RESULTS has a row d)
 Rows not in RESULTS (parts the run skipped) are left out, with their verdicts.
@@ -14,6 +15,7 @@ import sys
 from collections import defaultdict
 
 results_file, metrics_file, full_records, memory_records = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+cluster_records = int(sys.argv[5])
 
 rows, ml, idle = {}, None, {}
 for line in open(results_file):
@@ -47,6 +49,9 @@ labels = {
     "ml": "(ML) ML server alone",
     "e": f"(e) breakwater, {memory_records:,} backlog",
     "e0": "(e0) kcat reading the same backlog",
+    "g0": "(g0) mock cluster, min.messages 1000",
+    "g1": "(g1) mock cluster, defaults",
+    "g": f"(g) mock cluster, {cluster_records:,} backlog",
 }
 if ml is not None:
     best = ml["best"]
@@ -57,7 +62,7 @@ if ml is not None:
 
 if rows:
     print(f"{'':40}" + " ".join(f"{name:>{width}}" for name, width, _ in columns))
-    for key in ("a", "b0", "b", "b1", "c", "d0", "d", "ml", "e", "e0"):
+    for key in ("a", "b0", "b", "b1", "c", "d0", "d", "ml", "e", "e0", "g0", "g1", "g"):
         if key in rows:
             values = rows[key] + [None] * (len(columns) - len(rows[key]))
             print((f"{labels[key]:40}" + " ".join(cell(value, width, spec) for value, (_, width, spec) in zip(values, columns))).rstrip())
@@ -149,3 +154,10 @@ for key, label in (("f0", "(f0) idle worker, no rest"), ("f", "(f) idle worker, 
     if key in idle:
         worker, broker = idle[key]
         print(f"{label}: worker {float(worker):.3f} of a core, broker {broker if broker == '-' else f'{float(broker):.3f}'} of a core")
+if "g" in rows:
+    rss = rows["g"][2]
+    note = "" if cluster_records == 1_000_000 else " (the target is for a 1,000,000-record backlog)"
+    print(f"peak RSS (g), {cluster_records:,}-record backlog on a broker that honours fetch limits = {rss:.0f} MB"
+          f" (target <= 200 MB) {verdict(rss <= 200)}{note}")
+if "g1" in rows and "g0" in rows:
+    print(f"g1 / g0 = {rows['g1'][0] / rows['g0'][0]:5.2f}x records/s (the default prefetch bound against queued.min.messages=1000)")
