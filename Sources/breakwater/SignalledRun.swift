@@ -1,3 +1,4 @@
+import BreakwaterApp
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -26,7 +27,8 @@ func runUntilSignalled(
 ) async throws {
     let shutdown = ShutdownSignals()
     // The handlers are in place before `start` runs, so a signal at any moment after it
-    // began (e.g. after it logged that it starts) is handled, never the default action.
+    // began (e.g. after it logged that it starts) is handled, never ignored: libdispatch
+    // installs them after `resume()` returns, so this waits until they are there.
     var sources: [any DispatchSourceSignal] = []
     for signalNumber in [SIGTERM, SIGINT] {
         signal(signalNumber, SIG_IGN)
@@ -46,6 +48,9 @@ func runUntilSignalled(
         sources.append(source)
     }
     defer { sources.forEach { $0.cancel() } }
+    if await !SignalHandlers.waitUntilHandled([SIGTERM, SIGINT], within: .seconds(5)) {
+        logger.warning("the signal handlers were not in place after 5 s; a stop sent now may be lost")
+    }
     let task = Task {
         try await start([.sigterm, .sigint]) { shutdown.groupStarted() }
     }
