@@ -140,7 +140,7 @@ public struct TopicSettings: Sendable, Hashable, Codable {
 /// Consumption, concurrency, commit and decoding limits.
 public struct PipelineSettings: Sendable, Hashable, Codable {
     /// Records processed at once per worker; partitions pause while the bound is hit.
-    public var maxInFlight = 1_024
+    public var maxInFlight = 2_048
     /// Read-process-write in Kafka transactions instead of at-least-once.
     public var exactlyOnce = false
     /// Time allowed on SIGTERM to finish in-flight work before committing and leaving.

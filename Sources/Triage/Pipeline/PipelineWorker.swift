@@ -72,7 +72,7 @@ public final class PipelineWorker: Service, Sendable {
 
         /// The input and output topics.
         public var topics: PipelineTopics
-        /// The most records in flight at once. Default 1024: a poll's records are published
+        /// The most records in flight at once. Default 2048: a poll's records are published
         /// as one batch, and the bound must cover the records processed while earlier
         /// batches wait for their acknowledgements.
         public var maxInFlight: Int
@@ -100,7 +100,7 @@ public final class PipelineWorker: Service, Sendable {
 
         public init(
             topics: PipelineTopics = PipelineTopics(),
-            maxInFlight: Int = 1_024,
+            maxInFlight: Int = 2_048,
             shutdownDeadline: Duration = .seconds(30),
             lagInterval: Duration = .seconds(10),
             pauseWhenFullFor: Duration = .seconds(1),
