@@ -230,3 +230,12 @@ private final class EventLog: Sendable {
         #expect(RecordKey(key: [], partition: 0, offset: 7) != RecordKey(key: nil, partition: 0, offset: 7))
     }
 }
+
+@Suite struct ConsumedCountTests {
+    @Test func aPollIsCountedOncePerRunOfATopic() {
+        let runs = PipelineMetrics.runs(of: ["alerts", "alerts", "alerts.retry", "alerts"])
+        #expect(runs.map(\.topic) == ["alerts", "alerts.retry", "alerts"])
+        #expect(runs.map(\.count) == [2, 1, 1])
+        #expect(PipelineMetrics.runs(of: [String]()).isEmpty)
+    }
+}

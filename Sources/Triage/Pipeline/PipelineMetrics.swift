@@ -12,17 +12,21 @@ struct PipelineMetrics: Sendable {
     /// Counts the messages among one poll's `events`, one increment per run of a topic
     /// rather than a handle lookup per message.
     func consumed(_ events: [KafkaConsumerEvent]) {
-        var topic: String?
-        var count: Int64 = 0
-        for case .message(let message) in events {
-            if message.topic != topic {
-                if let topic { counters.handle(MetricNames.recordsConsumed, [("topic", topic)]).increment(by: count) }
-                topic = message.topic
-                count = 0
-            }
-            count += 1
+        let topics = events.lazy.compactMap { event -> String? in
+            if case .message(let message) = event { message.topic } else { nil }
         }
-        if let topic { counters.handle(MetricNames.recordsConsumed, [("topic", topic)]).increment(by: count) }
+        for run in Self.runs(of: topics) {
+            counters.handle(MetricNames.recordsConsumed, [("topic", run.topic)]).increment(by: run.count)
+        }
+    }
+
+    /// `topics` as runs of one topic, in order: `a a b a` is `a 2, b 1, a 1`.
+    static func runs(of topics: some Sequence<String>) -> [(topic: String, count: Int64)] {
+        var runs: [(topic: String, count: Int64)] = []
+        for topic in topics {
+            if runs.last?.topic == topic { runs[runs.count - 1].count += 1 } else { runs.append((topic, 1)) }
+        }
+        return runs
     }
 
     func inFlight(_ delta: Double) {

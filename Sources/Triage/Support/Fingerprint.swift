@@ -55,11 +55,8 @@ public enum Fingerprint {
             prefix.withUTF8Buffer { bytes in
                 for index in 0..<prefixLength { buffer[index] = bytes[index] }
             }
-            let digits: StaticString = "0123456789abcdef"
-            digits.withUTF8Buffer { digits in
-                for index in 0..<16 {
-                    buffer[prefixLength + index] = digits[Int((value >> UInt64(60 - 4 * index)) & 0xF)]
-                }
+            for index in 0..<16 {
+                buffer[prefixLength + index] = JSONByteWriter.lowercaseHexDigit(UInt8(truncatingIfNeeded: value >> UInt64(60 - 4 * index)) & 0x0F)
             }
             return prefixLength + 16
         }
