@@ -143,6 +143,7 @@ targets += [
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "DequeModule", package: "swift-collections"),
         ],
         swiftSettings: strictSwift
     ),

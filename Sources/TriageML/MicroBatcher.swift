@@ -6,8 +6,15 @@ import Triage
 /// upstream ``AlertClassifier`` (typically ``MLClient``: one infer request per batch).
 ///
 /// A batch is sent when it reaches ``Configuration/maxBatchSize`` alerts, or
-/// ``Configuration/maxWait`` after its first alert arrived, whichever comes first.
-/// Batches run concurrently with each other. When the upstream call fails, every alert
+/// ``Configuration/maxWait`` after its first alert arrived, whichever comes first, as
+/// long as fewer than ``Configuration/maxConcurrentRequests`` requests are in flight.
+/// Batches run concurrently with each other up to that bound; a batch due while it is
+/// reached keeps filling and goes, full or not, when a request ends. A busy model is
+/// then sent full batches instead of a partial one every `maxWait` that would queue
+/// behind the others (the model's cost per request is large: MLServer spends ~4 ms on a
+/// request besides ~130 µs per alert), and a request's timeout runs from when it is
+/// sent, not while it queues for a connection. The alerts waiting are bounded by the
+/// callers (the worker's in-flight bound), not here. When the upstream call fails, every alert
 /// of that batch gets the error, so each caller can fall back for its own alert; a
 /// wrong number of results fails the batch with ``ClassifierError/resultCountMismatch(expected:got:)``.
 /// Each sent batch's size is recorded in the `breakwater_ml_batch_size` recorder.
@@ -15,8 +22,9 @@ import Triage
 /// With a ``ConcurrencyLimit`` (`protection.ml.concurrencyLimit`), at most its limit of
 /// upstream requests are in flight: a batch that is due while the limit is reached waits,
 /// and keeps filling, until a request ends (its latency is the limit's sample, a timeout
-/// its drop). The alerts waiting are bounded by one round of requests (limit ×
-/// `maxBatchSize`, less the shares the limit reserves for higher priorities), and are sent
+/// its drop). The alerts waiting are bounded by one round of requests (the limit, at most
+/// `maxConcurrentRequests`, × `maxBatchSize`, less the shares the limit reserves for
+/// higher priorities), and are sent
 /// highest priority first: an alert arriving at a full queue takes the place of the
 /// oldest waiting alert of the lowest priority below its own, which is turned away, or is
 /// turned away itself. Turned away means
@@ -52,17 +60,20 @@ public actor MicroBatcher: AlertClassifier {
         /// Longest an alert waits for others before its batch is sent. Default 2 ms;
         /// `.zero` still gathers the alerts submitted before the batch's timer task runs.
         public var maxWait: Duration
+        /// Most upstream requests in flight at once (with a ``ConcurrencyLimit``, the
+        /// ceiling of its limit). Default 8; values below 1 act as 1.
+        public var maxConcurrentRequests: Int
 
         /// Creates limits; the defaults are documented on the properties.
-        public init(maxBatchSize: Int = 32, maxWait: Duration = .milliseconds(2)) {
+        public init(maxBatchSize: Int = 32, maxWait: Duration = .milliseconds(2), maxConcurrentRequests: Int = 8) {
             self.maxBatchSize = max(1, maxBatchSize)
             self.maxWait = maxWait
+            self.maxConcurrentRequests = max(1, maxConcurrentRequests)
         }
     }
 
     private struct Waiter {
         let alert: Alert
-        let priority: Int
         /// Decided by the batch, or by the caller's cancellation, whichever comes first.
         let answer: FirstOffer<Result<Classification, any Error>>
     }
@@ -72,10 +83,13 @@ public actor MicroBatcher: AlertClassifier {
     private let upstream: any AlertClassifier
     private let clock: ResilienceClock
     private let batchSize: Recorder
-    private var pending: [Waiter] = []
+    private var pending = WaitingQueue<Waiter>()
     private let limit: ConcurrencyLimit?
     private let breaker: CircuitBreaker?
-    /// A batch was due while the limit was reached: send it when a request ends.
+    /// Upstream requests sent and not yet ended.
+    private var inFlight = 0
+    /// A batch was due while `maxConcurrentRequests` or the limit was reached: send it
+    /// when a request ends.
     private var blocked = false
     private let shed: Counter
     private let shadowOverLimit: Counter
@@ -164,11 +178,11 @@ public actor MicroBatcher: AlertClassifier {
             // Cancelled already (the handler has answered): the alert is not queued.
             if !answer.isDecided {
                 if admit(priority: priority) {
-                    pending.append(Waiter(alert: alert, priority: priority, answer: answer))
+                    pending.append(Waiter(alert: alert, answer: answer), priority: priority)
                     if let budget = waitBudgets[priority] { startBudget(budget, priority: priority, answer: answer) }
                     if pending.count >= configuration.maxBatchSize {
                         flush()
-                    } else if !timerArmed {
+                    } else if !timerArmed && !blocked {
                         armTimer()
                     }
                 } else {
@@ -186,19 +200,17 @@ public actor MicroBatcher: AlertClassifier {
     /// priority gives up its place (and is turned away).
     private func admit(priority: Int) -> Bool {
         guard let limit, blocked else { return true }
-        let roundOfRequests = max(1, limit.limit) * configuration.maxBatchSize
+        let roundOfRequests = max(1, min(limit.limit, configuration.maxConcurrentRequests)) * configuration.maxBatchSize
         let reservedAbove = limit.configuration.reservedShares.reduce(0) { $1.key > priority ? $0 + $1.value : $0 }
         let room = max(1, Int(Double(roundOfRequests) * (1 - reservedAbove) + 1e-9))
         guard pending.count >= room else { return true }
         // The oldest of the lowest-priority waiters goes: higher ranks are sent first, so it
         // could wait on; the rules answer it now.
-        guard let lowest = pending.lazy.map(\.priority).min(), lowest < priority,
-              let victim = pending.firstIndex(where: { $0.priority == lowest })
-        else {
+        guard let victim = pending.removeOldest(below: priority) else {
             shed.increment()
             return false
         }
-        pending.remove(at: victim).answer.offer(.failure(AdmissionRefused(.limited)))
+        victim.answer.offer(.failure(AdmissionRefused(.limited)))
         shed.increment()
         return true
     }
@@ -234,12 +246,17 @@ public actor MicroBatcher: AlertClassifier {
         flush()
     }
 
-    /// Sends up to `maxBatchSize` waiting alerts as one batch, when the limit has room;
-    /// re-arms the timer for the rest.
+    /// Sends up to `maxBatchSize` waiting alerts as one batch, when fewer than
+    /// `maxConcurrentRequests` requests are in flight and the limit has room, and the rest
+    /// in further batches while that holds.
     private func flush() {
         timerArmed = false
         generation &+= 1
         guard !pending.isEmpty else { return }
+        guard inFlight < configuration.maxConcurrentRequests else {
+            blocked = true  // sent when a request ends
+            return
+        }
         var permit: ConcurrencyLimit.Permit?
         if let limit {
             guard let acquired = limit.tryAcquire() else {
@@ -249,10 +266,11 @@ public actor MicroBatcher: AlertClassifier {
             if acquired.overLimit { shadowOverLimit.increment() }
             permit = acquired
         }
-        let batch = takeBatch()
-        if !pending.isEmpty {
-            if pending.count >= configuration.maxBatchSize { flush() } else { armTimer() }
-        }
+        let batch = pending.take(configuration.maxBatchSize)
+        inFlight += 1
+        // More waited than one batch holds only if they gathered while requests were at
+        // their bound: they are due, full batch or not.
+        if !pending.isEmpty { flush() }
         batchSize.record(batch.count)
         let upstream = self.upstream
         let breaker = self.breaker
@@ -272,7 +290,7 @@ public actor MicroBatcher: AlertClassifier {
                 for waiter in batch { waiter.answer.offer(.failure(error)) }
                 outcome = Self.timedOut(error) ? .dropped : .ignored
             }
-            if let permit { self.requestEnded(permit, outcome: outcome) }
+            self.requestEnded(permit, outcome: outcome)
         }
     }
 
@@ -332,26 +350,10 @@ public actor MicroBatcher: AlertClassifier {
         if let next { armSweep(for: next) }
     }
 
-    /// Removes and returns the next batch: the oldest `maxBatchSize` waiters, or, when
-    /// more wait (the limit held batches back), the highest priorities first and the
-    /// oldest first within a priority.
-    private func takeBatch() -> [Waiter] {
-        guard pending.count > configuration.maxBatchSize else {
-            defer { pending.removeAll(keepingCapacity: true) }
-            return pending
-        }
-        let chosen = pending.indices
-            .sorted { pending[$0].priority != pending[$1].priority ? pending[$0].priority > pending[$1].priority : $0 < $1 }
-            .prefix(configuration.maxBatchSize)
-        let taken = Set(chosen)
-        let batch = chosen.sorted().map { pending[$0] }
-        pending = pending.indices.filter { !taken.contains($0) }.map { pending[$0] }
-        return batch
-    }
-
-    /// A request ended: the limit learns from it, and a batch held back by the limit goes.
-    private func requestEnded(_ permit: ConcurrencyLimit.Permit, outcome: ConcurrencyLimit.Outcome) {
-        limit?.release(permit, outcome: outcome)
+    /// A request ended: the limit learns from it, and a batch held back goes.
+    private func requestEnded(_ permit: ConcurrencyLimit.Permit?, outcome: ConcurrencyLimit.Outcome) {
+        inFlight -= 1
+        if let permit { limit?.release(permit, outcome: outcome) }
         guard blocked else { return }
         blocked = false
         flush()

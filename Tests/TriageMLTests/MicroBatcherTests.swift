@@ -363,6 +363,59 @@ struct MicroBatcherTests {
         #expect(MicroBatcher.Configuration().maxBatchSize == 32)
     }
 
+    // MARK: - Requests in flight
+
+    @Test(.timeLimit(.minutes(1))) func aBatchDueWhileTheRequestsAreAtTheirBoundKeepsFillingAndGoesWhenOneEnds() async throws {
+        let upstream = RecordingHeldClassifier()
+        let batcher = MicroBatcher(
+            upstream: upstream, configuration: .init(maxBatchSize: 4, maxWait: .zero, maxConcurrentRequests: 1), clock: ManualClock(),
+            metricsFactory: TestMetrics())
+        let first = answer(batcher, 0, priority: 0)
+        #expect(await eventually(polling: .yielding) { upstream.heldBatches.count == 1 })
+        // Due at once (maxWait is zero), but the one request allowed is out: they gather.
+        let waiting = (1...3).map { answer(batcher, $0, priority: 0) }
+        #expect(await eventually(polling: .yielding) { await batcher.pendingCount == 3 })
+        #expect(upstream.heldBatches == [["A0"]])
+        upstream.release()
+        #expect(await first.value == .classified)
+        #expect(await eventually(polling: .yielding) { upstream.heldBatches == [["A1", "A2", "A3"]] })
+        upstream.release()
+        for task in waiting { #expect(await task.value == .classified) }
+    }
+
+    @Test(.timeLimit(.minutes(1))) func alertsWaitingForARequestToEndGoInFullBatchesOneRequestAtATime() async throws {
+        let upstream = RecordingHeldClassifier()
+        let batcher = MicroBatcher(
+            upstream: upstream, configuration: .init(maxBatchSize: 2, maxWait: .seconds(60), maxConcurrentRequests: 1), clock: ManualClock(),
+            metricsFactory: TestMetrics())
+        let tasks = (0..<7).map { index in answer(batcher, index, priority: 0) }
+        #expect(await eventually(polling: .yielding) {
+            let pending = await batcher.pendingCount
+            return upstream.heldBatches.count == 1 && pending == 5
+        })
+        var sent: [[String]] = []
+        for expectedPending in [3, 1, 0] {
+            sent += upstream.heldBatches
+            upstream.release()
+            #expect(await eventually(polling: .yielding) {
+                let pending = await batcher.pendingCount
+                return upstream.heldBatches.count == 1 && pending == expectedPending
+            })
+        }
+        sent += upstream.heldBatches
+        upstream.release()
+        for task in tasks { #expect(await task.value == .classified) }
+        // Never more than one request out; each full but the last, the rest of those that
+        // gathered meanwhile, sent as the one before ended, though its timer never fired.
+        #expect(sent.map(\.count) == [2, 2, 2, 1])
+        #expect(Set(sent.joined()) == Set((0..<7).map { "A\($0)" }))
+    }
+
+    @Test func configurationClampsConcurrentRequests() {
+        #expect(MicroBatcher.Configuration(maxConcurrentRequests: 0).maxConcurrentRequests == 1)
+        #expect(MicroBatcher.Configuration().maxConcurrentRequests == 8)
+    }
+
     // MARK: - Concurrency limit
 
     /// A limiter of exactly `requests` upstream requests, with `reserved` shares.
@@ -465,7 +518,8 @@ struct MicroBatcherTests {
         configuration.minLimit = 1
         let limit = try ConcurrencyLimit(configuration, clock: ManualClock())
         let batcher = MicroBatcher(
-            upstream: TimingOutClassifier(), configuration: .init(maxBatchSize: 1, maxWait: .seconds(60)), clock: ManualClock(),
+            // Room for more requests than the limit allows: the limit is what holds them back.
+            upstream: TimingOutClassifier(), configuration: .init(maxBatchSize: 1, maxWait: .seconds(60), maxConcurrentRequests: 20), clock: ManualClock(),
             metricsFactory: TestMetrics(), limit: limit)
         // Every request fails: each caller gets the error, none is stranded behind a permit
         // that was never given back.

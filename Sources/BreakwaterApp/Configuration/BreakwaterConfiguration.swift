@@ -185,6 +185,10 @@ public struct MLSettings: Sendable, Hashable, Codable {
     public var maxBatchSize = 32
     /// Longest an alert waits for its batch to fill.
     public var maxBatchWait = ConfigDuration.milliseconds(5)
+    /// Most infer requests in flight at once, and the connections kept to the server: a
+    /// batch due while that many are out keeps filling and goes when one ends (see
+    /// `MicroBatcher`).
+    public var maxConcurrentRequests = 8
     /// Least model confidence (0...1) that is published unchallenged; below it
     /// `lowConfidence` decides between the model's and the rules' verdict. 0 publishes
     /// every model verdict.

@@ -161,6 +161,7 @@ extension BreakwaterConfiguration {
                       "four output tensor names: severity, severity confidence, category, category confidence")
         check.positive(ml.timeout, "ml.timeout")
         check.atLeast(1, ml.maxBatchSize, "ml.maxBatchSize")
+        check.atLeast(1, ml.maxConcurrentRequests, "ml.maxConcurrentRequests")
         check.fraction(ml.minConfidence, "ml.minConfidence")
         for level in ml.severityFloor where Severity(rawValue: level) == nil {
             check.require(false, "ml.severityFloor", level, "severities among " + Severity.allCases.map(\.rawValue).joined(separator: ", "))

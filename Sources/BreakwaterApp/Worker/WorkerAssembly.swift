@@ -170,7 +170,9 @@ public struct WorkerAssembly: Sendable {
         let batcher = mlClient.map {
             MicroBatcher(
                 upstream: $0,
-                configuration: .init(maxBatchSize: config.ml.maxBatchSize, maxWait: config.ml.maxBatchWait.duration),
+                configuration: .init(
+                    maxBatchSize: config.ml.maxBatchSize, maxWait: config.ml.maxBatchWait.duration,
+                    maxConcurrentRequests: config.ml.maxConcurrentRequests),
                 limit: requestLimit,
                 breaker: mlBreaker,
                 waitBudgets: config.protection.ml.waitBudgets
@@ -200,7 +202,8 @@ public struct WorkerAssembly: Sendable {
                 baseURL: ml.url, modelName: ml.modelName, inputName: ml.inputName,
                 severityOutput: names[0], severityConfidenceOutput: names[1],
                 categoryOutput: names[2], categoryConfidenceOutput: names[3],
-                timeout: ml.timeout.duration
+                timeout: ml.timeout.duration,
+                maxConnections: ml.maxConcurrentRequests
             ),
             logger: logger
         )
