@@ -74,6 +74,52 @@ private final class EventLog: Sendable {
         }
     }
 
+    @Test func withManyLanesEveryJobRunsAndEachKeyKeepsItsOrder() async {
+        // 100 in flight: 7 lanes of task groups.
+        let scheduler = KeyedTaskScheduler<String>(maxInFlight: 100)
+        let log = EventLog()
+        await withDiscardingTaskGroup { group in
+            group.addTask { await scheduler.run() }
+            for index in 0..<30 {
+                for key in 0..<20 {
+                    await scheduler.submit(key: "k\(key)") {
+                        await Task.yield()
+                        log.record("k\(key) \(index)")
+                    }
+                }
+            }
+            await scheduler.waitUntilIdle()
+            scheduler.finish()
+        }
+        let recorded = log.recorded
+        #expect(recorded.count == 600)
+        for key in 0..<20 {
+            let ofKey = recorded.filter { $0.hasPrefix("k\(key) ") }
+            #expect(ofKey == (0..<30).map { "k\(key) \($0)" })
+        }
+    }
+
+    @Test func runningWorkInEveryLaneSeesTheCancellationOfRun() async {
+        let scheduler = KeyedTaskScheduler<String>(maxInFlight: 64)
+        let log = EventLog()
+        var iterator = log.events.makeAsyncIterator()
+        let neverOpened = Gate()
+        let running = Task { await scheduler.run() }
+        for key in 0..<64 {
+            await scheduler.submit(key: "k\(key)") {
+                log.record("started")
+                await neverOpened.wait()  // returns once cancelled
+                log.record(Task.isCancelled ? "cancelled" : "not cancelled")
+            }
+        }
+        // All 64 run at once, spread over every lane.
+        #expect(await log.next(64, from: &iterator) == Array(repeating: "started", count: 64))
+        running.cancel()
+        await running.value
+        #expect(await log.next(64, from: &iterator) == Array(repeating: "cancelled", count: 64))
+        #expect(await scheduler.submit(key: "late") {} == false)
+    }
+
     @Test func submitWaitsWhileTheBoundIsHit() async {
         let scheduler = KeyedTaskScheduler<String>(maxInFlight: 2)
         let log = EventLog()
