@@ -165,14 +165,7 @@ public final class MLClient: AlertClassifier {
         var request = HTTPClientRequest(url: try url("/v2/models/\(configuration.modelName)/infer"))
         request.method = .POST
         request.headers.add(name: "content-type", value: "application/json")
-        let payload = InferenceRequestBody(inputs: [
-            .init(name: configuration.inputName, shape: [alerts.count], datatype: "BYTES", data: alerts.map(Self.text(for:))),
-        ])
-        do {
-            request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(payload)))
-        } catch {
-            throw .malformedResponse("cannot encode request: \(error)")
-        }
+        request.body = .bytes(ByteBuffer(bytes: InferenceRequestBody.encode(inputName: configuration.inputName, texts: alerts.map(Self.text(for:)))))
         let response: HTTPClientResponse
         do {
             response = try await httpClient.execute(request, timeout: TimeAmount(configuration.timeout), logger: logger)
@@ -201,12 +194,7 @@ public final class MLClient: AlertClassifier {
     }
 
     private func decode(_ body: ByteBuffer, count: Int) throws(MLClientError) -> [Classification] {
-        let response: InferenceResponseBody
-        do {
-            response = try JSONDecoder().decode(InferenceResponseBody.self, from: Data(body.readableBytesView))
-        } catch {
-            throw .malformedResponse(String(describing: error))
-        }
+        let response = try InferenceResponseBody(parsing: Array(body.readableBytesView))
         let severities = try labels(configuration.severityOutput, in: response, count: count, as: Severity.self)
         let severityConfidences = try confidences(configuration.severityConfidenceOutput, in: response, count: count)
         let categories = try labels(configuration.categoryOutput, in: response, count: count, as: Category.self)
