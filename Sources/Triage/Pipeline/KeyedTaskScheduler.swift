@@ -60,12 +60,17 @@ public final class KeyedTaskScheduler<Key: Hashable & Sendable>: Sendable {
     /// and finish oldest first, the far end of the list.
     static var childrenPerLane: Int { 16 }
 
+    /// Jobs handed to one lane before the next lane's turn. A lane's task sleeps when its
+    /// stream is empty and each job sent to a sleeping lane wakes it: one job per lane in
+    /// turn would wake a task per job; a turn of several lets a woken lane take them all.
+    static var jobsPerTurn: UInt { 16 }
+
     /// The most items admitted (queued behind their key or running) at once.
     public let maxInFlight: Int
     private let state: LockedValue<State>
     /// Started jobs go round the lanes, each run by a task group of its own.
     private let lanes: [Lane]
-    private let nextLane = Atomic<Int>(0)
+    private let nextTicket = Atomic<Int>(0)
 
     /// Creates a scheduler.
     /// - Parameter maxInFlight: the admission bound; values below 1 are raised to 1.
@@ -108,10 +113,10 @@ public final class KeyedTaskScheduler<Key: Hashable & Sendable>: Sendable {
         stop()
     }
 
-    /// Hands `job` to the next lane's task group.
+    /// Hands `job` to the task group of the lane whose turn it is.
     private func launch(_ job: Job) {
-        let lane = nextLane.wrappingAdd(1, ordering: .relaxed).oldValue
-        lanes[Int(UInt(bitPattern: lane) % UInt(lanes.count))].continuation.yield(job)
+        let ticket = UInt(bitPattern: nextTicket.wrappingAdd(1, ordering: .relaxed).oldValue)
+        lanes[Int(ticket / Self.jobsPerTurn % UInt(lanes.count))].continuation.yield(job)
     }
 
     private func finishLanes() {
