@@ -1,3 +1,4 @@
+import Locking
 import Resilience
 import Testing
 @testable import Triage
@@ -47,6 +48,55 @@ import TriageTestSupport
         #expect(second.provenance == StepProvenance(source: .cache, fallbackUsed: false))
         #expect(second.fallbacks.isEmpty)
         #expect(primary.script.calls == 1)
+    }
+
+    /// Alerts of `services`, enriched at once; outcomes in the same order.
+    private func enrichTogether(_ services: [String], by step: CatalogEnrichment) -> Task<[StepOutcome<ServiceInfo?>], Never> {
+        Task {
+            await withTaskGroup(of: (Int, StepOutcome<ServiceInfo?>).self) { group in
+                for (index, service) in services.enumerated() {
+                    group.addTask { (index, await step.enrich(stepAlert(service: service, fingerprint: "fp-\(index)"))) }
+                }
+                var outcomes = [(Int, StepOutcome<ServiceInfo?>)]()
+                for await outcome in group { outcomes.append(outcome) }
+                return outcomes.sorted { $0.0 < $1.0 }.map(\.1)
+            }
+        }
+    }
+
+    @Test(.timeLimit(.minutes(1))) func alertsWaitingForTheirServicesLookupShareItsAnswer() async throws {
+        let gated = GatedCatalog(entries: ["checkout": Self.checkout, "search": Self.search])
+        let step = CatalogEnrichment(primary: gated, breaker: breaker, cache: cache)
+        let services = ["checkout", "checkout", "search", "checkout", "search", "checkout"]
+        let outcomes = enrichTogether(services, by: step)
+        // One lookup per service goes out; the other four alerts wait for those.
+        #expect(await eventually(polling: .yielding) { gated.calls == 2 && step.sharedLookups == 4 })
+        gated.open(failing: false)
+        let answered = await outcomes.value
+        #expect(answered.map(\.value) == services.map { $0 == "checkout" ? Self.checkout : Self.search })
+        #expect(answered.allSatisfy { $0.provenance == StepProvenance(source: .primary, fallbackUsed: false) })
+        #expect(gated.calls == 2)
+        #expect(breaker.snapshot().totals.successes == 2)
+        // The answer is cached: the next alert does not ask again, nor wait.
+        #expect(await step.enrich(stepAlert()).provenance == StepProvenance(source: .cache, fallbackUsed: false))
+    }
+
+    @Test(.timeLimit(.minutes(1))) func aFailedSharedLookupFallsBackForEveryAlertThatWaitedAndCountsOnce() async throws {
+        let gated = GatedCatalog(entries: ["checkout": Self.checkout])
+        let step = CatalogEnrichment(primary: gated, breaker: breaker, staticCatalog: try StaticCatalog(services: [Self.checkoutStatic]), cache: cache)
+        let outcomes = enrichTogether(["checkout", "checkout", "checkout"], by: step)
+        #expect(await eventually(polling: .yielding) { gated.calls == 1 && step.sharedLookups == 2 })
+        gated.open(failing: true)
+        for outcome in await outcomes.value {
+            #expect(outcome.value == Self.checkoutStatic)
+            #expect(outcome.fallbacks == [FallbackNote(breaker: "catalog", strategy: "static_catalog", reason: .error)])
+        }
+        #expect(breaker.snapshot().totals.failures == 1, "one lookup failed, whatever waited for it")
+        // Nothing is cached from a fallback: the next alert sends a new lookup.
+        let next = Task { await step.enrich(stepAlert()) }
+        #expect(await eventually(polling: .yielding) { gated.calls == 2 })
+        gated.open(failing: false)
+        #expect(await next.value.value == Self.checkout)
     }
 
     @Test func staleCacheServesWithItsExactAgeWhenThePrimaryFails() async throws {
@@ -193,5 +243,32 @@ import TriageTestSupport
         let rejections = breaker.snapshot().totals.rejections
         #expect(step.enrichWithoutWaiting(stepAlert()) == nil)
         #expect(breaker.snapshot().totals.rejections == rejections)
+    }
+}
+
+/// A catalog whose lookups wait until the test opens the gate, then answer or fail.
+private final class GatedCatalog: ServiceCatalog {
+    private let entries: [String: ServiceInfo]
+    private let state = LockedValue<(calls: Int, waiting: [CheckedContinuation<Bool, Never>])>((0, []))
+
+    init(entries: [String: ServiceInfo]) { self.entries = entries }
+
+    /// Lookups begun so far.
+    var calls: Int { state.withLock { $0.calls } }
+
+    /// Lets every waiting lookup go on: each answers, or throws when `failing`.
+    func open(failing: Bool) {
+        for lookup in state.withLock({ state in defer { state.waiting = [] }; return state.waiting }) { lookup.resume(returning: failing) }
+    }
+
+    func lookup(service: String) async throws -> ServiceInfo? {
+        let fails = await withCheckedContinuation { continuation in
+            state.withLock { state in
+                state.calls += 1
+                state.waiting.append(continuation)
+            }
+        }
+        if fails { throw ScriptedFailure() }
+        return entries[service]
     }
 }

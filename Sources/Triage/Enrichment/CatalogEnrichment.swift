@@ -1,3 +1,4 @@
+import Locking
 import Resilience
 
 /// The enrichment step: looks up the alert's service in the catalog behind a circuit
@@ -12,6 +13,16 @@ import Resilience
 ///
 /// Steps 3–6 run when the primary is open, fails or times out. A primary answer of
 /// "unknown service" is an answer: the entry is `unowned` and no fallback runs.
+///
+/// One lookup per service at a time: alerts of a service whose lookup is out wait for
+/// its outcome instead of sending their own. With a cold cache (a worker starting on a
+/// backlog, or entries expiring under load) every record in flight would otherwise query
+/// the primary, up to `pipeline.maxInFlight` (2,048) queries for a catalog of a few dozen
+/// services, each holding its tasks and a pool lease meanwhile; while the primary was
+/// unreachable that was most of a worker's peak memory at start (its heap profile:
+/// ~36 KB of task memory per record waiting). The breaker then counts the lookups sent,
+/// not the alerts that shared them; every alert still gets the outcome, with its
+/// fallback notes.
 public struct CatalogEnrichment: EnrichmentStep {
     private let primary: any ServiceCatalog
     private let breaker: CircuitBreaker
@@ -20,6 +31,8 @@ public struct CatalogEnrichment: EnrichmentStep {
     private let cache: StaleCache<String, ServiceInfo>
     /// Fallback chains by service name; names beyond the bound are made again.
     private let chains = BoundedMemo<FallbackChain<ServiceInfo>>(capacity: 10_000)
+    /// The lookups out now, by service name.
+    private let lookups = LookupsInFlight()
 
     /// Creates the step.
     /// - Parameters:
@@ -61,6 +74,9 @@ public struct CatalogEnrichment: EnrichmentStep {
         }
     }
 
+    /// How many alerts waited for a lookup of their service that another alert sent.
+    package var sharedLookups: Int { lookups.joined }
+
     /// Enriches `alert`; never fails (the default entry always serves).
     /// - Returns: `nil` value only when the alert names no service at all.
     public func enrich(_ alert: Alert) async -> StepOutcome<ServiceInfo?> {
@@ -68,6 +84,17 @@ public struct CatalogEnrichment: EnrichmentStep {
         if let cached = cache.get(name), !cached.isStale { return Self.cached(cached.value) }
         let fallbacks = fallbacks(for: name)
         if let answered = answerWhileOpen(name, fallbacks: fallbacks) { return answered }
+        let (lookup, leads) = lookups.join(name)
+        // Waits as long as the lookup it joined: the primary's deadline bounds it.
+        guard leads else { return await lookup.value() }
+        let outcome = await lookUp(name, fallbacks: fallbacks)
+        lookups.end(name)
+        lookup.offer(outcome)
+        return outcome
+    }
+
+    /// Asks the primary through the breaker, falling back as the breaker decides.
+    private func lookUp(_ name: String, fallbacks: FallbackChain<ServiceInfo>) async -> StepOutcome<ServiceInfo?> {
         let primary = self.primary
         do {
             let result = try await breaker.call(fallback: fallbacks, policy: .onAnyFailure) {
@@ -130,5 +157,38 @@ public struct CatalogEnrichment: EnrichmentStep {
         case StrategyName.staticCatalog: .static
         default: .default
         }
+    }
+}
+
+/// The catalog lookups out now, by service name, each with the outcome its waiters get.
+private final class LookupsInFlight: Sendable {
+    private struct State {
+        var running: [String: FirstOffer<StepOutcome<ServiceInfo?>>] = [:]
+        var joined = 0
+    }
+
+    private let state = LockedValue(State())
+
+    /// How many callers joined a lookup another caller made.
+    var joined: Int { state.withLock { $0.joined } }
+
+    /// The lookup of `name` out now, or a new one; `leads`: the caller made it and owes
+    /// ``end(_:)`` and its outcome.
+    func join(_ name: String) -> (lookup: FirstOffer<StepOutcome<ServiceInfo?>>, leads: Bool) {
+        state.withLock { state in
+            if let lookup = state.running[name] {
+                state.joined += 1
+                return (lookup, false)
+            }
+            let lookup = FirstOffer<StepOutcome<ServiceInfo?>>()
+            state.running[name] = lookup
+            return (lookup, true)
+        }
+    }
+
+    /// The lookup of `name` has its outcome: the next alert of `name` that misses the
+    /// cache sends a new one.
+    func end(_ name: String) {
+        state.withLock { _ = $0.running.removeValue(forKey: name) }
     }
 }
