@@ -2,9 +2,10 @@
 verdict line per target.
 
 Usage: bench_worker_report.py RESULTS FULL_METRICS FULL_RECORDS MEMORY_RECORDS CLUSTER_RECORDS
-  RESULTS       one line per measured row: `KEY RATE [CPU RSS BROKER ML PG]` (per-alert
-                CPU in µs, RSS in MB, "-" where unknown) for a, b0, b, b1, c, d0, d, e, e0,
-                g0, g1, g; and
+  RESULTS       one line per measured row: `KEY RATE [CPU RSS BROKER ML PG [ML_WAIT]]`
+                (per-alert CPU in µs, RSS in MB, ML_WAIT the % of the run the ML server
+                was runnable but waiting for a CPU, "-" where unknown) for a, b0, b, b1, c,
+                d0, d, e, e0, g0, g1, g; and
                 `ml <JSON of scripts/lib/bench_ml_baseline.py>`; `f0|f WORKER BROKER` (cores)
   FULL_METRICS  the full-path worker's last /metrics (read when RESULTS has a row d)
 Rows not in RESULTS (parts the run skipped) are left out, with their verdicts.
@@ -115,6 +116,10 @@ if "d" in rows:
     processing = total(found, "breakwater_processing_duration_seconds_sum") / max(1, total(found, "breakwater_processing_duration_seconds_count"))
     print(f"(d) classified by ML: {ml_incidents:,.0f} of {incidents:,.0f} incidents; {requests:,.0f} ML requests"
           f" (mean batch {batched / max(1, requests):.1f}); mean time per record {processing * 1e3:.1f} ms")
+    for key in ("d0", "d"):
+        if key in rows and len(rows[key]) > 6 and rows[key][6] is not None:
+            print(f"({key}) the ML server was runnable but waiting for a CPU {rows[key][6]:.0f}% of the run"
+                  " (/proc schedstat: what the processes beside it took from it)")
     print(f"(d) ML infer failures: {grouped(found, 'breakwater_ml_infer_failures_total', ['reason'])};"
           f" ml breaker transitions: {grouped(found, 'circuit_breaker_transitions_total', ['from', 'to'], '->', breaker='ml')};"
           f" fallback events: {grouped(found, 'breakwater_fallbacks_total', ['breaker', 'strategy', 'reason'])}")
