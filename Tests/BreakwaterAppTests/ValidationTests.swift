@@ -43,6 +43,7 @@ struct ValidationTests {
         .init(flag: "http.port=70000", key: "http.port", value: "70000", expected: "an integer in 1...65535"),
         .init(flag: "pipeline.maxInFlight=0", key: "pipeline.maxInFlight", value: "0", expected: "an integer ≥ 1"),
         .init(flag: "ml.maxBatchSize=0", key: "ml.maxBatchSize", value: "0", expected: "an integer ≥ 1"),
+        .init(flag: "ml.maxConcurrentRequests=0", key: "ml.maxConcurrentRequests", value: "0", expected: "an integer ≥ 1"),
         .init(flag: "topics.partitions=0", key: "topics.partitions", value: "0", expected: "an integer ≥ 1"),
         .init(flag: "pipeline.workerId=", key: "pipeline.workerId", value: "", expected: "a non-empty value"),
         .init(flag: "ml.minConfidence=1.5", key: "ml.minConfidence", value: "1.5", expected: "a number in 0...1"),

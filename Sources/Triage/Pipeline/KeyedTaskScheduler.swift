@@ -10,7 +10,7 @@ import Synchronization
 /// backpressure point: ``submit(key:_:)`` suspends while the bound is hit, and
 /// ``isSaturated`` tells the consumer loop when to pause its partitions.
 ///
-/// The scheduler runs its work inside ``run()``, a structured task group: start
+/// The scheduler runs its work inside ``run()``, in structured task groups: start
 /// `run()` in the owner's task group before submitting, and cancel it (or call
 /// ``finish()``) to stop. Work that has not started when `run()` returns is dropped
 /// without running; work already running sees the cancellation. After that, ``submit(key:_:)``
@@ -70,7 +70,7 @@ public final class KeyedTaskScheduler<Key: Hashable & Sendable>: Sendable {
     private let state: LockedValue<State>
     /// Started jobs go round the lanes, each run by a task group of its own.
     private let lanes: [Lane]
-    private let nextTicket = Atomic<Int>(0)
+    private let nextTicket = Atomic<UInt>(0)
 
     /// Creates a scheduler.
     /// - Parameter maxInFlight: the admission bound; values below 1 are raised to 1.
@@ -115,7 +115,7 @@ public final class KeyedTaskScheduler<Key: Hashable & Sendable>: Sendable {
 
     /// Hands `job` to the task group of the lane whose turn it is.
     private func launch(_ job: Job) {
-        let ticket = UInt(bitPattern: nextTicket.wrappingAdd(1, ordering: .relaxed).oldValue)
+        let ticket = nextTicket.wrappingAdd(1, ordering: .relaxed).oldValue
         lanes[Int(ticket / Self.jobsPerTurn % UInt(lanes.count))].continuation.yield(job)
     }
 
