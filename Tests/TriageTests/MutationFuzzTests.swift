@@ -13,19 +13,9 @@ import Triage
         let seeds = samples.records(count: 60)
         var decoded = 0
         var rejected: [AlertDecodingError.Reason: Int] = [:]
-        let interesting: [UInt8] = Array(#"{}[]",:0-e.\"#.utf8) + [0x00, 0x80, 0xC3, 0xFF, 0x20]
         for base in seeds {
             for _ in 0..<40 {
-                var bytes = base.value
-                for _ in 0..<Int.random(in: 1...4, using: &random) where !bytes.isEmpty {
-                    let at = Int.random(in: 0..<bytes.count, using: &random)
-                    switch Int.random(in: 0..<4, using: &random) {
-                    case 0: bytes[at] = interesting[Int.random(in: 0..<interesting.count, using: &random)]
-                    case 1: bytes.remove(at: at)
-                    case 2: bytes.insert(interesting[Int.random(in: 0..<interesting.count, using: &random)], at: at)
-                    default: bytes = Array(bytes[..<at]) + Array(bytes[Int.random(in: at..<bytes.count, using: &random)...])
-                    }
-                }
+                let bytes = Self.mutated(base.value, using: &random)
                 do {
                     let alerts = try decoder.decode(InputRecord(value: bytes, headers: base.headers))
                     #expect(!alerts.isEmpty)
@@ -39,6 +29,23 @@ import Triage
         #expect(decoded + rejected.values.reduce(0, +) == 2400)
         #expect(decoded > 0, "some mutations (inside string values) still decode")
         #expect(rejected[.invalidJSON, default: 0] > 0)
+    }
+
+    /// `bytes` after one to four seeded mutations: a byte replaced by or an insertion of
+    /// one that matters to JSON, a deletion, or a splice that drops a run.
+    static func mutated(_ bytes: [UInt8], using random: inout SeededRandom) -> [UInt8] {
+        let interesting: [UInt8] = Array(#"{}[]",:0-e.\"#.utf8) + [0x00, 0x80, 0xC3, 0xFF, 0x20]
+        var bytes = bytes
+        for _ in 0..<Int.random(in: 1...4, using: &random) where !bytes.isEmpty {
+            let at = Int.random(in: 0..<bytes.count, using: &random)
+            switch Int.random(in: 0..<4, using: &random) {
+            case 0: bytes[at] = interesting[Int.random(in: 0..<interesting.count, using: &random)]
+            case 1: bytes.remove(at: at)
+            case 2: bytes.insert(interesting[Int.random(in: 0..<interesting.count, using: &random)], at: at)
+            default: bytes = Array(bytes[..<at]) + Array(bytes[Int.random(in: at..<bytes.count, using: &random)...])
+            }
+        }
+        return bytes
     }
 
     @Test func structuredContentTypeWinsOverStrayBinaryHeaders() throws {

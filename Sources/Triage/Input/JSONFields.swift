@@ -95,12 +95,13 @@ struct JSONFields {
 
     /// An optional RFC 3339 timestamp; Go's zero time (`0001-01-01T00:00:00Z`) reads as `nil`.
     func optionalTimestamp(_ key: String) throws(AlertDecodingError) -> Date? {
-        guard let text = try optionalString(key), !text.isEmpty else { return nil }
-        if Timestamp.isZeroTime(text) { return nil }
-        guard let date = Timestamp.parse(text) else {
+        guard let text = try optionalString(key) else { return nil }
+        switch Timestamp.alertTime(text) {
+        case .unset: return nil
+        case .at(let date): return date
+        case .unreadable:
             throw AlertDecodingError(.invalidValue, "\(pathOf(key)) is not an RFC 3339 timestamp: \(text.prefix(64))")
         }
-        return date
     }
 
     /// An optional alert status, `firing` or `resolved`.

@@ -73,7 +73,6 @@ struct WebhookDecoding {
         let startsAt = try alert.optionalTimestamp("startsAt")
         let endsAt = try alert.optionalTimestamp("endsAt")
         let status = try alert.optionalStatus("status") ?? group.status
-            ?? ((endsAt.map { $0 <= receivedAt } ?? false) ? .resolved : .firing)
         let given = try alert.optionalString("fingerprint") ?? ""
         var extra = group.extra
         if group.grafana {
@@ -86,15 +85,32 @@ struct WebhookDecoding {
                 extra["values"] = values.canonicalText
             }
         }
-        return Alert(
-            fingerprint: given.isEmpty ? Fingerprint.derive(labels: labels) : given,
-            status: status,
-            source: group.grafana ? .grafana : .alertmanager,
+        let generatorURL = try alert.optionalString("generatorURL")
+        return makeAlert(
+            fingerprint: given, status: status, source: group.grafana ? .grafana : .alertmanager, labels: labels,
+            annotations: annotations, startsAt: startsAt, endsAt: endsAt, generatorURL: generatorURL, extra: extra,
+            receivedAt: receivedAt
+        )
+    }
+
+    /// The alert of the fields read, for every Alertmanager-shaped alert (this decoder's
+    /// and ``JSONParser/plainAlertmanagerAlert(_:limits:receivedAt:)``'s): an empty
+    /// `fingerprint` is derived from the labels; without a `status`, an alert whose
+    /// `endsAt` is not after `receivedAt` is resolved, any other firing.
+    static func makeAlert(
+        fingerprint: String, status: AlertStatus?, source: AlertSource, labels: [String: String],
+        annotations: [String: String], startsAt: Date?, endsAt: Date?, generatorURL: String?, extra: [String: String],
+        receivedAt: Date
+    ) -> Alert {
+        Alert(
+            fingerprint: fingerprint.isEmpty ? Fingerprint.derive(labels: labels) : fingerprint,
+            status: status ?? ((endsAt.map { $0 <= receivedAt } ?? false) ? .resolved : .firing),
+            source: source,
             labels: labels,
             annotations: annotations,
             startsAt: startsAt,
             endsAt: endsAt,
-            generatorURL: try alert.optionalString("generatorURL"),
+            generatorURL: generatorURL,
             extra: extra)
     }
 }

@@ -168,7 +168,10 @@ extension JSONValue {
     }
 }
 
-private struct JSONParser {
+/// A JSON reader over one document's bytes: ``JSONValue/parse(_:limits:)`` builds a tree
+/// with it, and ``JSONParser/plainAlertmanagerAlert(_:limits:receivedAt:)`` reads the
+/// commonest record straight into an ``Alert``.
+struct JSONParser {
     let bytes: [UInt8]
     let limits: JSONParseLimits
     var index = 0

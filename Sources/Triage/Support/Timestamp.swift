@@ -71,6 +71,22 @@ package enum Timestamp {
         text.hasPrefix("0001-01-01T00:00:00")
     }
 
+    /// An alert's optional time as the decoders read it.
+    enum AlertTime {
+        /// Empty, or Go's zero time: no time.
+        case unset
+        case at(Date)
+        /// Not an RFC 3339 timestamp.
+        case unreadable
+    }
+
+    /// Reads an alert time (`startsAt`, `endsAt`) given as `text`.
+    static func alertTime(_ text: String) -> AlertTime {
+        if text.isEmpty || isZeroTime(text) { return .unset }
+        guard let date = parse(text) else { return .unreadable }
+        return .at(date)
+    }
+
     /// Formats `date` in UTC, rounded to the nearest millisecond: `2026-11-29T10:41:23.123Z`.
     /// Dates before year 1 or after 9999 are clamped to those years' bounds.
     package static func format(_ date: Date) -> String {
