@@ -1,6 +1,5 @@
 import BreakwaterApp
 import Foundation
-@testable import Kafka
 import Logging
 import Resilience
 import Testing
@@ -116,17 +115,6 @@ struct ValidationTests {
         #expect(WorkerAssembly(configuration: fromWorker.configuration, logger: logger).groupInstanceID == "w7")
         let explicit = try loadConfig(overrides: ["pipeline.workerId=w7", "kafka.staticMembership=true", "kafka.groupInstanceId=pod-3"])
         #expect(WorkerAssembly(configuration: explicit.configuration, logger: logger).groupInstanceID == "pod-3")
-    }
-
-    @Test func workerProducerLingersTwentyMillisecondsUnlessThePropertiesSayOtherwise() throws {
-        let logger = Logger(label: "test")
-        func linger(_ overrides: [String]) throws -> String? {
-            let producer = WorkerAssembly(configuration: try loadConfig(overrides: overrides).configuration, logger: logger).producerConfiguration
-            // librdkafka takes the last value of a repeated property.
-            return producer.librdkafkaProperties().last { $0.0 == "linger.ms" }?.1
-        }
-        #expect(try linger([]) == "20")
-        #expect(try linger(["kafka.properties.linger.ms=3"]) == "3")
     }
 
     @Test func classificationPolicyKeysAcceptTheirWholeRange() throws {

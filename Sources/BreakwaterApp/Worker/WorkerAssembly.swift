@@ -262,22 +262,6 @@ public struct WorkerAssembly: Sendable {
         return kafka.staticMembership ? kafka.groupInstanceId ?? configuration.pipeline.workerId : nil
     }
 
-    /// The settings of the worker's producer (both delivery modes): the worker's client
-    /// settings, `linger.ms` 20 (`kafka.properties.linger.ms` overrides it).
-    ///
-    /// librdkafka's 5 ms suits a fast stream; on the full path, where the ML server holds
-    /// the worker to a few thousand alerts a second, a produce request carried a handful
-    /// of records and the producer's broker thread woke ~4,000 times a second: ~24 µs of
-    /// CPU per alert, taken from the ML server beside it. At 20 ms that thread used 0.29x
-    /// and 0.30x the CPU, and the worker 0.91x, 0.94x, 0.89x and 1.00x the CPU per alert
-    /// in four pairs of full-path runs (scripts/bench-worker); the rules path, whose
-    /// batches fill before the linger ends, is unchanged. 20 ms is nothing next to an
-    /// alert's own delays (Alertmanager groups for seconds), and at 40,000 alerts/s it
-    /// holds ~800 records, well under `pipeline.maxInFlight`.
-    public var producerConfiguration: KafkaProducerConfiguration {
-        KafkaProducerConfiguration(common: configuration.kafka.workerClientConfiguration(), linger: .milliseconds(20))
-    }
-
     /// The worker's settings from `pipeline.*` and `topics.*`.
     public var workerConfiguration: PipelineWorker.Configuration {
         let pipeline = configuration.pipeline
@@ -320,7 +304,7 @@ public struct WorkerAssembly: Sendable {
         )
         consumerConfiguration.idleFetchBackoff = config.kafka.idleFetchBackoff?.duration
         let consumer = try KafkaConsumer(configuration: consumerConfiguration, topics: [config.topics.alerts], logger: logger)
-        let producerConfiguration = self.producerConfiguration
+        let producerConfiguration = KafkaProducerConfiguration(common: kafka)
         let delivery: PipelineWorker.Delivery = config.pipeline.exactlyOnce
             ? .exactlyOnce(try KafkaTransactionalProducer(
                 configuration: producerConfiguration, transactionalID: transactionalID, logger: logger
