@@ -146,6 +146,59 @@ private final class EventLog: Sendable {
         }
     }
 
+    @Test func aStartWindowOpensByOneForEachFinishedItemUpToTheBound() async {
+        let scheduler = KeyedTaskScheduler<String>(maxInFlight: 5, startWindow: 2)
+        let log = EventLog()
+        let gate = Gate()
+        var iterator = log.events.makeAsyncIterator()
+        #expect(scheduler.window == 2)
+        await withDiscardingTaskGroup { group in
+            group.addTask { await scheduler.run() }
+            #expect(scheduler.admitNow(key: "a") == .admitted)
+            #expect(scheduler.admitNow(key: "b") == .admitted)
+            #expect(scheduler.admitNow(key: "c") == .full, "nothing has finished: the window is the start window")
+            #expect(scheduler.isSaturated)
+            scheduler.start(admitted: ["a"]) { log.record("a") }
+            scheduler.start(admitted: ["b"]) { log.record("b"); await gate.wait() }
+            _ = await log.next(2, from: &iterator)
+            await scheduler.waitUntilInFlight(atMost: 1)
+            // "a" finished: its place is free and the window one wider (3), with "b" still in.
+            #expect(scheduler.window == 3)
+            #expect(scheduler.admitNow(key: "c") == .admitted)
+            #expect(scheduler.admitNow(key: "d") == .admitted)
+            #expect(scheduler.admitNow(key: "e") == .full)
+            // A submit waiting for room is let in once an item finishes and widens the window.
+            group.addTask {
+                await scheduler.submit(key: "e") { log.record("e") }
+                log.record("e admitted")
+            }
+            scheduler.start(admitted: ["c", "d"]) { log.record("c+d") }
+            let next = await log.next(3, from: &iterator)
+            #expect(Set(next) == ["c+d", "e", "e admitted"])
+            gate.open()
+            await scheduler.waitUntilIdle()
+            // Five finished: the window stops at the bound.
+            #expect(scheduler.completedTotal == 5)
+            #expect(scheduler.window == 5)
+            scheduler.finish()
+        }
+    }
+
+    @Test func withoutAStartWindowTheWholeBoundIsOpenAtOnce() {
+        #expect(KeyedTaskScheduler<String>(maxInFlight: 7).window == 7)
+        #expect(KeyedTaskScheduler<String>(maxInFlight: 7, startWindow: 0).window == 1, "clamped to at least 1")
+        #expect(KeyedTaskScheduler<String>(maxInFlight: 7, startWindow: 70).window == 7, "clamped to the bound")
+    }
+
+    @Test func theWorkerStartsAtAQuarterOfItsBoundAndAtLeast256() {
+        func startWindow(_ bound: Int) -> Int { PipelineWorker.Configuration(topics: PipelineTopics(), maxInFlight: bound).startWindow }
+        #expect(startWindow(2_048) == 512)
+        #expect(startWindow(4_096) == 1_024)
+        #expect(startWindow(600) == 256)
+        #expect(startWindow(64) == 64, "a small bound is open from the start")
+        #expect(startWindow(2) == 2)
+    }
+
     @Test func queuedWorkIsDroppedAndSubmitRefusedAfterStop() async {
         let scheduler = KeyedTaskScheduler<String>(maxInFlight: 8)
         let log = EventLog()

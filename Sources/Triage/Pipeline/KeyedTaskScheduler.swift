@@ -67,15 +67,23 @@ public final class KeyedTaskScheduler<Key: Hashable & Sendable>: Sendable {
 
     /// The most items admitted (queued behind their key or running) at once.
     public let maxInFlight: Int
+    /// The bound before anything has finished; it grows by one with each item that
+    /// finishes, up to ``maxInFlight``. See ``init(maxInFlight:startWindow:)``.
+    public let startWindow: Int
     private let state: LockedValue<State>
     /// Started jobs go round the lanes, each run by a task group of its own.
     private let lanes: [Lane]
     private let nextTicket = Atomic<UInt>(0)
 
     /// Creates a scheduler.
-    /// - Parameter maxInFlight: the admission bound; values below 1 are raised to 1.
-    public init(maxInFlight: Int) {
+    /// - Parameters:
+    ///   - maxInFlight: the admission bound; values below 1 are raised to 1.
+    ///   - startWindow: the bound until items finish (a slow start, as TCP's): it opens
+    ///     by one per finished item up to `maxInFlight`. Default `nil`: `maxInFlight`
+    ///     from the start. Clamped to `1...maxInFlight`.
+    public init(maxInFlight: Int, startWindow: Int? = nil) {
         self.maxInFlight = max(1, maxInFlight)
+        self.startWindow = min(max(1, startWindow ?? maxInFlight), self.maxInFlight)
         self.state = LockedValue(State())
         let laneCount = (self.maxInFlight + Self.childrenPerLane - 1) / Self.childrenPerLane
         self.lanes = (0..<laneCount).map { _ in
@@ -91,7 +99,15 @@ public final class KeyedTaskScheduler<Key: Hashable & Sendable>: Sendable {
     public var completedTotal: Int { state.withLock { $0.completed } }
 
     /// Whether the admission bound is reached, so a submit would wait.
-    public var isSaturated: Bool { state.withLock { $0.admitted >= maxInFlight } }
+    public var isSaturated: Bool { state.withLock { $0.admitted >= window(of: $0) } }
+
+    /// The admission bound now: ``startWindow`` plus the items finished so far, at most
+    /// ``maxInFlight``.
+    public var window: Int { state.withLock { window(of: $0) } }
+
+    private func window(of state: State) -> Int {
+        maxInFlight - startWindow <= state.completed ? maxInFlight : startWindow + state.completed
+    }
 
     /// Runs admitted work until cancelled. Returns once cancelled and every started
     /// item has returned.
@@ -152,7 +168,7 @@ public final class KeyedTaskScheduler<Key: Hashable & Sendable>: Sendable {
         while true {
             let admission: Bool? = state.withLock { state in
                 if state.isStopped { return nil }
-                guard state.admitted < maxInFlight else { return false }
+                guard state.admitted < window(of: state) else { return false }
                 state.admitted += 1
                 return true
             }
@@ -160,7 +176,7 @@ public final class KeyedTaskScheduler<Key: Hashable & Sendable>: Sendable {
             if admission { break }
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let resumeNow: Bool = state.withLock { state in
-                    if state.isStopped || state.admitted < maxInFlight { return true }
+                    if state.isStopped || state.admitted < window(of: state) { return true }
                     state.capacityWaiters.append(continuation)
                     return false
                 }
@@ -188,7 +204,7 @@ public final class KeyedTaskScheduler<Key: Hashable & Sendable>: Sendable {
     public func admitNow(key: Key) -> Admission {
         state.withLock { state in
             if state.isStopped { return .stopped }
-            guard state.admitted < maxInFlight else { return .full }
+            guard state.admitted < window(of: state) else { return .full }
             guard state.busyKeys[key] == nil else { return .keyBusy }
             state.admitted += 1
             state.busyKeys[key] = []
@@ -260,8 +276,10 @@ public final class KeyedTaskScheduler<Key: Hashable & Sendable>: Sendable {
                     state.busyKeys[key] = waiting  // the key stays busy while `job` runs
                 }
             }
+            // Each finished item frees its place and, while the window opens, one more.
+            let openPlaces = window(of: state) - state.admitted
             var waiters: [CheckedContinuation<Void, Never>] = []
-            while waiters.count < keys.count, let waiter = state.capacityWaiters.popFirst() { waiters.append(waiter) }
+            while waiters.count < openPlaces, let waiter = state.capacityWaiters.popFirst() { waiters.append(waiter) }
             var idle: [CheckedContinuation<Void, Never>] = []
             for (id, room) in state.roomWaiters where state.admitted <= room.limit {
                 state.roomWaiters[id] = nil
