@@ -106,7 +106,7 @@ public final class KeyedTaskScheduler<Key: Hashable & Sendable>: Sendable {
     public var window: Int { state.withLock { window(of: $0) } }
 
     private func window(of state: State) -> Int {
-        maxInFlight - startWindow <= state.completed ? maxInFlight : startWindow + state.completed
+        min(maxInFlight, startWindow + state.completed)
     }
 
     /// Runs admitted work until cancelled. Returns once cancelled and every started
