@@ -188,15 +188,24 @@ struct RunSignalTests {
         #expect(!log.contains("stopping at once"))
     }
 
+    /// The worker is held stopped (SIGSTOP) while both signals are sent, so the second one
+    /// provably comes while the first's graceful shutdown runs: with nothing in flight that
+    /// shutdown ends in well under a second, and a second signal sent after it ended (the
+    /// test being slow to see the first one's log line on a loaded machine) meets a process
+    /// that is already exiting cleanly.
     @Test(.enabled(if: ExternalService.kafka.shouldRun))
     func aSecondSignalStopsAtOnce() async throws {
         let worker = try startWorker(bootstrap: try ExternalService.kafka.require())
+        defer { worker.killIfRunning() }
         await worker.waitForLog("partitions assigned")
+        worker.send(SIGSTOP)
         worker.send(SIGINT)
-        await worker.waitForLog("shutting down gracefully")
         worker.send(SIGTERM)
+        worker.send(SIGCONT)
         _ = await worker.exitStatus()
-        #expect(worker.output.contains("stopping at once"))
+        let log = worker.output
+        #expect(log.contains("shutting down gracefully"))
+        #expect(log.contains("stopping at once"))
     }
 
     /// The broker goes away and comes back empty (topics, offsets and the idempotent
