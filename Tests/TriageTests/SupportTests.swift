@@ -21,6 +21,30 @@ import Triage
         #expect(Fingerprint.hex(.max) == "ffffffffffffffff")
     }
 
+    /// `derive` hashes the canonical text as it goes; it must hash exactly that text, and
+    /// the order must be UTF-8 byte order, not `String` `<` ("Z" < "a" and "ä" > "z" by
+    /// bytes; "é" and "e\u{301}" are one key to a dictionary).
+    @Test func deriveHashesTheCanonicalTextInUTF8KeyOrder() {
+        var rng = SeededRandom(seed: 11)
+        func labels(from pieces: [String]) -> [String: String] {
+            var labels: [String: String] = [:]
+            for _ in 0..<Int.random(in: 0...8, using: &rng) {
+                let key = (0..<Int.random(in: 1...3, using: &rng)).map { _ in pieces.randomElement(using: &rng) ?? "" }.joined()
+                labels[key] = (0..<Int.random(in: 0...3, using: &rng)).map { _ in pieces.randomElement(using: &rng) ?? "" }.joined()
+            }
+            return labels
+        }
+        let plain = ["a", "Z", "z", "é", "e\u{301}", "ä", "😀", "job", "instance"]
+        for round in 0..<500 {
+            let escaping = labels(from: plain + ["=", "\\", "\n", "=\\\n", "a=b", ""])
+            #expect(Fingerprint.derive(labels: escaping) == Fingerprint.hex(Fingerprint.fnv1a64(Fingerprint.canonicalText(escaping))), "round \(round): \(escaping)")
+            // Nothing to escape: the text is each member in the keys' UTF-8 order.
+            let unescaped = labels(from: plain)
+            let keys = unescaped.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+            #expect(Fingerprint.canonicalText(unescaped) == keys.map { "\($0)=\(unescaped[$0] ?? "")\n" }.joined(), "round \(round)")
+        }
+    }
+
     @Test func stableAcrossLabelOrder() throws {
         var rng = SeededRandom(seed: 7)
         let labels = Dictionary(uniqueKeysWithValues: (0..<20).map { ("label_\($0)", "value-\($0)") })

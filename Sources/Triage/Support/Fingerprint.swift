@@ -16,7 +16,41 @@
 public enum Fingerprint {
     /// The fingerprint of a label set (see the type's documentation for the algorithm).
     public static func derive(labels: [String: String]) -> String {
-        hex(fnv1a64(canonicalText(labels)))
+        // Hashes ``canonicalText(_:)`` as it goes instead of building it: the text cost an
+        // allocation and several appends per label, ~6% of a rules-path record's CPU for
+        // alerts that come without a fingerprint.
+        var hash = FNV1a64()
+        labels.forEachInUTF8KeyOrder { key, value in
+            addEscaped(key, isKey: true, to: &hash)
+            hash.add(UInt8(ascii: "="))
+            addEscaped(value, isKey: false, to: &hash)
+            hash.add(UInt8(ascii: "\n"))
+        }
+        return hex(hash.value)
+    }
+
+    /// Adds the bytes of `text` to `hash` escaped as ``canonicalText(_:)`` escapes them.
+    /// Byte by byte is the same as scalar by scalar there: the escaped characters are
+    /// ASCII, and no byte of a multi-byte UTF-8 sequence is.
+    private static func addEscaped(_ text: String, isKey: Bool, to hash: inout FNV1a64) {
+        var text = text  // `withUTF8` is mutating; a native string is not copied
+        text.withUTF8 { bytes in
+            for byte in bytes {
+                switch byte {
+                case UInt8(ascii: "\\"):
+                    hash.add(UInt8(ascii: "\\"))
+                    hash.add(UInt8(ascii: "\\"))
+                case UInt8(ascii: "\n"):
+                    hash.add(UInt8(ascii: "\\"))
+                    hash.add(UInt8(ascii: "n"))
+                case UInt8(ascii: "=") where isKey:
+                    hash.add(UInt8(ascii: "\\"))
+                    hash.add(UInt8(ascii: "="))
+                default:
+                    hash.add(byte)
+                }
+            }
+        }
     }
 
     /// The fingerprint of a PagerDuty dedup key: ``derive(labels:)`` of the one-label set
@@ -26,11 +60,12 @@ public enum Fingerprint {
         derive(labels: ["pagerduty_dedup_key": dedupKey])
     }
 
-    /// The canonical `key=value\n` text hashed by ``derive(labels:)``.
+    /// The canonical `key=value\n` text hashed by ``derive(labels:)``: the specification
+    /// it follows (and is tested against), not its hot path.
     package static func canonicalText(_ labels: [String: String]) -> String {
         var text = ""
-        for key in labels.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
-            text += escape(key, isKey: true) + "=" + escape(labels[key] ?? "", isKey: false) + "\n"
+        labels.forEachInUTF8KeyOrder { key, value in
+            text += escape(key, isKey: true) + "=" + escape(value, isKey: false) + "\n"
         }
         return text
     }

@@ -169,12 +169,7 @@ package struct JSONByteWriter: ~Copyable {
     /// orders them on Linux (not `String` `<`, which follows Unicode canonical ordering).
     package mutating func stringObject(_ members: [String: String]) {
         beginObject()
-        // Sorting allocates; with no member or one there is nothing to order.
-        if members.count < 2 {
-            for (key, value) in members { member(key, value) }
-        } else {
-            for (key, value) in members.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }) { member(key, value) }
-        }
+        members.forEachInUTF8KeyOrder { key, value in member(key, value) }
         endObject()
     }
 
