@@ -123,7 +123,10 @@ targets += [
     ),
     .testTarget(
         name: "TriageTests",
-        dependencies: ["Locking", "Triage", "Resilience", "ServiceTestSupport", "TriageTestSupport"],
+        dependencies: [
+            "Locking", "Triage", "Resilience", "ServiceTestSupport", "TriageTestSupport",
+            .product(name: "MetricsTestKit", package: "swift-metrics"),
+        ],
         // Read by path (#filePath) in Fixtures.swift, so not bundled as resources.
         exclude: ["Fixtures"],
         swiftSettings: strictSwift

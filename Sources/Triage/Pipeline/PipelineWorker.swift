@@ -435,19 +435,23 @@ public final class PipelineWorker: Service, Sendable {
             logger.debug("abandoning work revoked while processing", metadata: ["records": "\(items.count - live.count)"])
         }
         guard !live.isEmpty else { return }
+        // The counters are incremented once the batch is through (retried inputs included).
+        var tally = ProcessedTally()
         await delivery.publish(live) { item, publication in
             switch publication {
             case .published:
                 consumer.markDone(item.message)
-                context.metrics.processed(item.outcome, duration: context.clock.now() - item.started)
+                context.metrics.processingTook(context.clock.now() - item.started)
+                tally.add(item.outcome)
                 context.logDeadLetter(of: item.outcome, source: item.message.reference)
             case .deadLettered:
                 consumer.markDone(item.message)
-                context.metrics.deadLettered(reason: DeadLetter.publishFailedReason)
+                tally.addDeadLetter(reason: DeadLetter.publishFailedReason)
             case .abandoned:
                 break
             }
         }
+        context.metrics.processed(tally)
     }
 
     /// Ends the delivery (aborting what is open, closing the producer), then leaves the
