@@ -78,8 +78,10 @@ extension JSONParser {
     private mutating func stringMap(maxEntries: Int) throws(JSONParseError) -> [String: String]? {
         guard consume(UInt8(ascii: "{")) else { return nil }
         skipWhitespace()
-        var map: [String: String] = [:]
-        if consume(UInt8(ascii: "}")) { return map }
+        if consume(UInt8(ascii: "}")) { return [:] }
+        // Room for a typical label set from the start: grown from empty, a map rehashes
+        // every key at each doubling (17 hashes for 7 labels instead of 7).
+        var map = [String: String](minimumCapacity: 8)
         repeat {
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { return nil }
             let key = try parseString()
