@@ -239,4 +239,28 @@ struct RulePatternMemoTests {
         }
         #expect(found > 0 && found < alerts.count, "the samples exercise both a found and a missing keyword")
     }
+
+    /// The first applying rule is remembered by the values the rules test: it must be the
+    /// rule that trying them in order finds, on a first sight, on a repeat, and after the
+    /// memory filled up and started over (unique alert names past its capacity).
+    @Test func theRememberedFirstRuleIsTheOneTryingTheRulesInOrderFinds() throws {
+        let classifier = try RuleClassifier(contentsOf: ShippedRulesTests.path)
+        func inOrder(_ alert: Alert) -> String? { classifier.ruleSet.rules.first { $0.matches(alert) }?.name }
+        var samples = SampleAlerts(seed: 12)
+        let alerts = try samples.records(count: 1_500).flatMap { try AlertDecoder().decode($0.inputRecord) }
+        var matched = 0
+        for pass in 0..<2 {
+            for alert in alerts {
+                #expect(classifier.firstApplyingRule(alert)?.name == inOrder(alert), "pass \(pass): \(alert.labels)")
+                if inOrder(alert) != nil { matched += 1 }
+            }
+        }
+        #expect(matched > 0 && matched < 2 * alerts.count, "the samples match some rules and miss others")
+        for index in 0..<(RulePattern.memoCapacity + 500) {
+            var unique = try #require(alerts.randomElement())
+            unique.labels["alertname"] = (index.isMultiple(of: 2) ? "Disk" : "Latency") + "Alert\(index)"
+            unique.labels["env"] = index.isMultiple(of: 3) ? "production" : ""
+            #expect(classifier.firstApplyingRule(unique)?.name == inOrder(unique))
+        }
+    }
 }

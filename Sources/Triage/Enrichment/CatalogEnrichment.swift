@@ -30,7 +30,7 @@ public struct CatalogEnrichment: EnrichmentStep {
     private let staticCatalog: StaticCatalog?
     private let cache: StaleCache<String, ServiceInfo>
     /// Fallback chains by service name; names beyond the bound are made again.
-    private let chains = BoundedMemo<FallbackChain<ServiceInfo>>(capacity: 10_000)
+    private let chains = BoundedMemo<String, FallbackChain<ServiceInfo>>(capacity: 10_000)
     /// The lookups out now, by service name.
     private let lookups = LookupsInFlight()
 

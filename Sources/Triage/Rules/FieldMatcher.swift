@@ -61,7 +61,7 @@ public struct RulePattern: Sendable {
     /// The pattern as written in the rule file.
     public let source: String
     private let expression: NSRegularExpression
-    private let memo: BoundedMemo<Bool>
+    private let memo: BoundedMemo<String, Bool>
 
     /// Compiles `source` (ICU syntax; `(?i)` makes it case-insensitive).
     /// - Throws: the compiler's error when `source` is not a valid regular expression.

@@ -14,10 +14,21 @@
 public struct RuleClassifier: AlertClassifier {
     /// The rules this classifier applies.
     public let ruleSet: RuleSet
+    /// Every field some rule tests, once each.
+    private let testedFields: [AlertField]
+    /// The index of the first applying rule (-1: none) by the values of ``testedFields``,
+    /// which alone decide it. Trying the rules in order looked a field up in the alert's
+    /// labels per matcher and asked a pattern's memo per regex (a hash and a lock each):
+    /// ~6% of a rules-path record's CPU for the shipped rules, where alert names and
+    /// severities repeat across a storm.
+    private let firstApplying: BoundedMemo<[String?], Int>
 
     /// Creates a classifier over a loaded rule set.
     public init(ruleSet: RuleSet) {
         self.ruleSet = ruleSet
+        var seen = Set<AlertField>()
+        testedFields = ruleSet.rules.flatMap { $0.matchers.map(\.field) }.filter { seen.insert($0).inserted }
+        firstApplying = BoundedMemo(capacity: RulePattern.memoCapacity)
     }
 
     /// Loads the rule file at `path` (see ``RuleSet`` for the format).
@@ -30,7 +41,7 @@ public struct RuleClassifier: AlertClassifier {
     /// Classifies one alert. Never fails.
     public func classify(_ alert: Alert) -> Classification {
         let sourceSeverity = alert.sourceSeverity.flatMap(Severity.init(sourceSeverity:))
-        if let rule = ruleSet.rules.first(where: { $0.matches(alert) }) {
+        if let rule = firstApplyingRule(alert) {
             return Classification(
                 severity: rule.severity ?? sourceSeverity ?? ruleSet.defaultSeverity,
                 category: rule.category ?? ruleSet.keywords.category(for: alert) ?? ruleSet.defaultCategory,
@@ -48,6 +59,13 @@ public struct RuleClassifier: AlertClassifier {
             classifier: .rules,
             rule: nil
         )
+    }
+
+    /// The first rule whose matchers all hold for `alert`, if any.
+    func firstApplyingRule(_ alert: Alert) -> ClassificationRule? {
+        let values = testedFields.map { $0.value(in: alert) }
+        let index = firstApplying.value(for: values) { ruleSet.rules.firstIndex { $0.matches(alert) } ?? -1 }
+        return index >= 0 ? ruleSet.rules[index] : nil
     }
 
     /// Classifies each alert in order. Never fails.
