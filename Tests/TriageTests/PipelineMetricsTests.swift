@@ -28,10 +28,10 @@ import Testing
     /// A batch's counts reach each label set's counter once, with the batch's total.
     @Test func aBatchCountsEachLabelSetOnceWithItsTotal() throws {
         var tally = ProcessedTally()
-        tally.add(Self.outcome(incidents: [(.rules, .high)], fallbacks: [("catalog", "static_catalog", .circuitOpen)]))
-        tally.add(Self.outcome(incidents: [(.rules, .high), (.ml, .low)], fallbacks: [("catalog", "static_catalog", .circuitOpen)]))
-        tally.add(Self.outcome(incidents: [(.rules, .critical)], fallbacks: [("ml", "rules", .timeout), ("catalog", "static_catalog", .error)]))
-        tally.add(Self.outcome(deadLetter: "invalid_json"))
+        tally.add(OutcomeLabels(Self.outcome(incidents: [(.rules, .high)], fallbacks: [("catalog", "static_catalog", .circuitOpen)])))
+        tally.add(OutcomeLabels(Self.outcome(incidents: [(.rules, .high), (.ml, .low)], fallbacks: [("catalog", "static_catalog", .circuitOpen)])))
+        tally.add(OutcomeLabels(Self.outcome(incidents: [(.rules, .critical)], fallbacks: [("ml", "rules", .timeout), ("catalog", "static_catalog", .error)])))
+        tally.add(OutcomeLabels(Self.outcome(deadLetter: "invalid_json")))
         tally.addDeadLetter(reason: DeadLetter.publishFailedReason)
         tally.addDeadLetter(reason: DeadLetter.publishFailedReason)
 

@@ -77,12 +77,12 @@ struct PipelineMetrics: Sendable {
 /// strings under the cache's lock) were ~3% of the rules path's CPU. A batch holds a few
 /// distinct label sets, so they are kept in small arrays searched in order.
 struct ProcessedTally {
-    struct IncidentLabels: Equatable {
+    struct IncidentLabels: Equatable, Sendable {
         let classifier: ClassifierKind
         let severity: Severity
     }
 
-    struct FallbackLabels: Equatable {
+    struct FallbackLabels: Equatable, Sendable {
         let breaker: String
         let strategy: String
         let reason: FallbackEventReason
@@ -92,15 +92,11 @@ struct ProcessedTally {
     private(set) var fallbacks: [(FallbackLabels, Int64)] = []
     private(set) var deadLetters: [(String, Int64)] = []
 
-    /// Counts the incidents, fallback events and dead letter of `outcome`.
-    mutating func add(_ outcome: ProcessingOutcome) {
-        for incident in outcome.incidents {
-            Self.count(IncidentLabels(classifier: incident.classification.classifier, severity: incident.classification.severity), in: &incidents)
-        }
-        for event in outcome.fallbackEvents {
-            Self.count(FallbackLabels(breaker: event.breaker, strategy: event.strategy, reason: event.reason), in: &fallbacks)
-        }
-        if let letter = outcome.deadLetter { addDeadLetter(reason: letter.reason) }
+    /// Counts the incidents, fallback events and dead letter of one input.
+    mutating func add(_ labels: OutcomeLabels) {
+        for incident in labels.incidents { Self.count(incident, in: &incidents) }
+        for event in labels.fallbacks { Self.count(event, in: &fallbacks) }
+        if let reason = labels.deadLetterReason { addDeadLetter(reason: reason) }
     }
 
     /// Counts one input dead-lettered by its publishing.
@@ -114,5 +110,20 @@ struct ProcessedTally {
         } else {
             counts.append((labels, 1))
         }
+    }
+}
+
+/// The metric labels of one input's outcome: all its metrics need once it is published.
+struct OutcomeLabels: Sendable {
+    let incidents: [ProcessedTally.IncidentLabels]
+    let fallbacks: [ProcessedTally.FallbackLabels]
+    let deadLetterReason: String?
+
+    init(_ outcome: ProcessingOutcome) {
+        incidents = outcome.incidents.map {
+            ProcessedTally.IncidentLabels(classifier: $0.classification.classifier, severity: $0.classification.severity)
+        }
+        fallbacks = outcome.fallbackEvents.map { ProcessedTally.FallbackLabels(breaker: $0.breaker, strategy: $0.strategy, reason: $0.reason) }
+        deadLetterReason = outcome.deadLetter?.reason
     }
 }

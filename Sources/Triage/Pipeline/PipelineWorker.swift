@@ -442,8 +442,8 @@ public final class PipelineWorker: Service, Sendable {
             case .published:
                 consumer.markDone(item.message)
                 context.metrics.processingTook(context.clock.now() - item.started)
-                tally.add(item.outcome)
-                context.logDeadLetter(of: item.outcome, source: item.message.reference)
+                tally.add(item.labels)
+                context.logDeadLetter(item.deadLetter, source: item.message.reference)
             case .deadLettered:
                 consumer.markDone(item.message)
                 tally.addDeadLetter(reason: DeadLetter.publishFailedReason)

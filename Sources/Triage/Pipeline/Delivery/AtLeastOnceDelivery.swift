@@ -98,7 +98,7 @@ final class AtLeastOnceDelivery: DeliveryMode {
     func revoked(_ partitions: [KafkaTopicPartition]) {}
 
     func publish(_ items: [PublishItem], finished: (PublishItem, Publication) -> Void) async {
-        let failures = await send(groups: items.map(\.outcome.outputs))
+        let failures = await send(groups: items.map(\.outputs))
         for (item, failed) in zip(items, failures) where failed.isEmpty { finished(item, .published) }
         // Inputs in one batch have distinct keys, so retrying one never reorders a key.
         for (item, failed) in zip(items, failures) where !failed.isEmpty {
@@ -109,7 +109,7 @@ final class AtLeastOnceDelivery: DeliveryMode {
     /// Retries an input whose first attempt (`failedFirst`) did not go through.
     private func publish(_ item: PublishItem, failedFirst: [(output: OutputRecord, error: any Error)]) async -> Publication {
         let (input, message) = (item.input, item.message)
-        var outputs = item.outcome.outputs
+        var outputs = item.outputs
         var failed: [(output: OutputRecord, error: any Error)]? = failedFirst
         var rejections = 0
         while true {

@@ -119,7 +119,7 @@ final class TransactionalDelivery: DeliveryMode {
     }
 
     func publish(_ items: [PublishItem], finished: (PublishItem, Publication) -> Void) async {
-        let failures = await context.send(groups: items.map(\.outcome.outputs), via: producer.producer)
+        let failures = await context.send(groups: items.map(\.outputs), via: producer.producer)
         for (item, failed) in zip(items, failures) {
             guard let first = failed.first else {
                 finished(item, .published)
