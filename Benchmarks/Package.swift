@@ -66,6 +66,7 @@ targets.append(
     .executableTarget(
         name: "ProcessorThroughput",
         dependencies: [
+            "MallocCounter",
             .product(name: "Triage", package: "Breakwater"),
             .product(name: "BreakwaterApp", package: "Breakwater"),
             .product(name: "Logging", package: "swift-log"),

@@ -1,12 +1,14 @@
 // CPU per alert of the worker's own processing on the rules path, without Kafka: the
 // AlertProcessor that `breakwater run` builds (WorkerAssembly, ML and dedup off, the
 // catalog breaker open so the static catalog enriches, as in scripts/bench-worker's (b)),
-// preparing and encoding single-alert Alertmanager records. A profiling target: run it
-// under `perf record -g` to see where the worker's per-alert CPU goes.
+// preparing and encoding single-alert Alertmanager records, and the malloc calls per
+// record (each one a free later). A profiling target: run it under `perf record -g` to
+// see where the worker's per-alert CPU goes.
 // Usage: ProcessorThroughput [records, default 20000] [rounds, default 10]
 import BreakwaterApp
 import Foundation
 import Logging
+import MallocCounter
 import Triage
 
 let arguments = CommandLine.arguments.dropFirst().compactMap { Int($0) }
@@ -30,9 +32,11 @@ let clock = ContinuousClock()
 var fastest = Duration.seconds(1_000)
 var outputs = 0
 var bytes = 0
+var allocations: UInt64 = 0
 for _ in 0..<rounds {
     outputs = 0
     bytes = 0
+    let allocationsBefore = malloc_counter_allocations()
     let elapsed = clock.measure {
         for record in records {
             switch steps.processor.prepare(record, key: nil, origin: origin, receivedAt: Date()) {
@@ -45,7 +49,9 @@ for _ in 0..<rounds {
         }
     }
     fastest = min(fastest, elapsed)
+    allocations = malloc_counter_allocations() - allocationsBefore
 }
 let seconds = Double(fastest.components.seconds) + Double(fastest.components.attoseconds) / 1e18
-print(String(format: "%d records, %d outputs (%d bytes), best of %d: %.2f µs/record (%.0f records/s)",
-             records.count, outputs, bytes, rounds, seconds * 1e6 / Double(records.count), Double(records.count) / seconds))
+print(String(format: "%d records, %d outputs (%d bytes), best of %d: %.2f µs/record (%.0f records/s), %.1f allocations/record",
+             records.count, outputs, bytes, rounds, seconds * 1e6 / Double(records.count), Double(records.count) / seconds,
+             Double(allocations) / Double(records.count)))
