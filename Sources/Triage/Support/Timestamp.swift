@@ -12,7 +12,12 @@ package enum Timestamp {
     /// - Returns: `nil` when the text is not such a timestamp or names an impossible
     ///   date/time (month 13, hour 24, …).
     package static func parse(_ text: String) -> Date? {
-        let b = Array(text.utf8)
+        // Read in place: a copy into an array was an allocation per alert time.
+        var text = text
+        return text.withUTF8 { parse(utf8: $0) }
+    }
+
+    private static func parse(utf8 b: UnsafeBufferPointer<UInt8>) -> Date? {
         guard b.count >= 20 else { return nil }
         func number(_ start: Int, _ length: Int) -> Int? {
             guard start + length <= b.count else { return nil }
@@ -24,7 +29,7 @@ package enum Timestamp {
             return value
         }
         guard let year = number(0, 4), b[4] == UInt8(ascii: "-"), let month = number(5, 2), b[7] == UInt8(ascii: "-"),
-              let day = number(8, 2), [UInt8(ascii: "T"), UInt8(ascii: "t"), UInt8(ascii: " ")].contains(b[10]),
+              let day = number(8, 2), b[10] == UInt8(ascii: "T") || b[10] == UInt8(ascii: "t") || b[10] == UInt8(ascii: " "),
               let hour = number(11, 2), b[13] == UInt8(ascii: ":"), let minute = number(14, 2), b[16] == UInt8(ascii: ":"),
               let second = number(17, 2)
         else { return nil }
