@@ -35,6 +35,29 @@ private struct CountingDedup: DedupStep {
     }
 }
 
+/// Answers the first alert it sees without waiting, every later one only when awaited.
+private final class FirstAnswersAtOnce: EnrichmentStep, Sendable {
+    let notes: [FallbackNote]
+    let calls = LockedValue((immediate: 0, awaited: 0))
+    init(notes: [FallbackNote]) { self.notes = notes }
+
+    func enrichWithoutWaiting(_ alert: Alert) -> StepOutcome<ServiceInfo?>? {
+        let first = calls.withLock { calls in
+            guard calls.immediate == 0 else { return false }
+            calls.immediate += 1
+            return true
+        }
+        return first ? outcome(for: alert) : nil
+    }
+    func enrich(_ alert: Alert) async -> StepOutcome<ServiceInfo?> {
+        calls.withLock { $0.awaited += 1 }
+        return outcome(for: alert)
+    }
+    private func outcome(for alert: Alert) -> StepOutcome<ServiceInfo?> {
+        StepOutcome(value: .unowned(alert.serviceName ?? "none"), provenance: StepProvenance(source: .default, fallbackUsed: true), fallbacks: notes)
+    }
+}
+
 /// Answers without waiting, or only when awaited, and counts both.
 private final class ImmediateOrNot: EnrichmentStep, ClassificationStep, DedupStep, Sendable {
     let immediate: Bool
@@ -123,6 +146,31 @@ private final class ImmediateOrNot: EnrichmentStep, ClassificationStep, DedupSte
         // classification was awaited, once per alert.
         #expect(answering.calls.withLock { $0 } == (immediate: 2 * count, awaited: 0))
         #expect(slow.calls.withLock { $0 } == (immediate: 0, awaited: count))
+    }
+
+    /// The first alert answers at once and the next ones must wait: the record still
+    /// comes out whole and in alert order, each step asked once per alert.
+    @Test func alertsAfterTheFirstThatWaitsFinishInOrderBehindTheOnesDone() async throws {
+        let bytes = try Fixture.bytes("alertmanager-webhook-full.json")
+        let alerts = try AlertDecoder().decode(InputRecord(value: bytes), receivedAt: Self.fixedNow)
+        try #require(alerts.count >= 2)
+        let note = FallbackNote(breaker: "catalog", strategy: "static_default", reason: .circuitOpen)
+        let enrichment = FirstAnswersAtOnce(notes: [note])
+        let processor = AlertProcessor(
+            enrichment: enrichment, classification: FixedClassification(), dedup: CountingDedup(), workerID: "worker-1",
+            now: { Self.fixedNow }
+        )
+        guard case .waiting(let pending) = processor.prepare(InputRecord(value: bytes), key: nil, origin: Self.origin, receivedAt: Self.fixedNow) else {
+            Issue.record("the alerts after the first must wait")
+            return
+        }
+        let outcome = await processor.finish(pending)
+
+        #expect(outcome.incidents.map(\.alert.fingerprint) == alerts.map(\.fingerprint))
+        #expect(outcome.fallbackEvents.map(\.incidentID) == outcome.incidents.map(\.incidentID))
+        #expect(outcome.outputs.map(\.kind) == Array(repeating: .incident, count: alerts.count) + Array(repeating: .fallbackEvent, count: alerts.count))
+        #expect(outcome.outputs.map(\.key) == outcome.incidents.map(\.key) + outcome.fallbackEvents.map(\.key))
+        #expect(enrichment.calls.withLock { $0 } == (immediate: 1, awaited: alerts.count - 1))
     }
 
     @Test func webhookBecomesOneIncidentPerAlertInOrder() async throws {

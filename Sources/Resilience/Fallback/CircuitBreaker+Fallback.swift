@@ -158,7 +158,9 @@ extension CircuitBreaker {
     private func finishFallback<T: Sendable>(
         _ outcome: FallbackChainResult<T>, reason: FallbackReason, trigger: CircuitBreakerError
     ) throws(CircuitBreakerError) -> GuardedResult<T> {
-        let executions = outcome.attempts.map { reportFallback($0, reason: reason) }
+        // One reading of the clock for the whole chain: its strategies answered together.
+        let at = clock.now()
+        let executions = outcome.attempts.map { reportFallback($0, reason: reason, at: at) }
         guard let served = outcome.value else {
             throw .fallbackFailed(FallbackFailure(trigger: trigger, reason: reason, attempts: outcome.attempts, executions: executions))
         }
@@ -166,9 +168,8 @@ extension CircuitBreaker {
     }
 
     /// Records one fallback attempt: metrics, ``fallbackMetrics`` and an event.
-    func reportFallback(_ attempt: FallbackAttempt, reason: FallbackReason) -> FallbackExecution {
+    func reportFallback(_ attempt: FallbackAttempt, reason: FallbackReason, at: Duration) -> FallbackExecution {
         let execution: FallbackExecution
-        let at = clock.now()
         switch attempt.outcome {
         case .served(let age, let isStale):
             execution = FallbackExecution(

@@ -44,7 +44,7 @@ public struct FallbackChain<Value: Sendable>: Sendable {
     /// - Returns: The first value served (or `nil` when none did), its strategy's name,
     ///   and every attempt made.
     public func execute(_ context: FallbackContext) async -> FallbackChainResult<Value> {
-        var attempts: [FallbackAttempt] = []
+        var attempts = Self.attemptsBuffer(for: steps.count)
         for step in steps {
             let result: Result<FallbackValue<Value>?, any Error>
             if let immediate = step.runWithoutWaiting(context) {
@@ -63,12 +63,20 @@ public struct FallbackChain<Value: Sendable>: Sendable {
     ///   served must wait. Nothing is reported then, but the synchronous strategies before
     ///   it did run (and will again in ``execute(_:)``): they are reads and constants.
     public func executeWithoutWaiting(_ context: FallbackContext) -> FallbackChainResult<Value>? {
-        var attempts: [FallbackAttempt] = []
+        var attempts = Self.attemptsBuffer(for: steps.count)
         for step in steps {
             guard let result = step.runWithoutWaiting(context) else { return nil }
             if let served = Self.record(result, of: step.name, in: &attempts) { return served }
         }
         return FallbackChainResult(value: nil, servedBy: nil, attempts: attempts)
+    }
+
+    /// Room for an attempt per strategy at once: grown one append at a time, a chain that
+    /// served from its second strategy allocated twice, on every call of an open breaker.
+    private static func attemptsBuffer(for strategies: Int) -> [FallbackAttempt] {
+        var attempts: [FallbackAttempt] = []
+        attempts.reserveCapacity(strategies)
+        return attempts
     }
 
     /// Records one strategy's attempt; returns the chain's result when it served.

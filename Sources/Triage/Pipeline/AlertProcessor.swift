@@ -50,7 +50,25 @@ public struct PendingRecord: Sendable {
     let key: [UInt8]?
     let origin: RecordOrigin
     let receivedAt: Date
+    /// What the alerts before the first that must wait turned into.
+    let done: ProcessedAlerts
+    /// The alerts from the first that must wait on, in order.
     let alerts: [PartialAlert]
+}
+
+/// The incidents of a record's alerts and their fallback events, each in alert order.
+struct ProcessedAlerts: Sendable {
+    var incidents: [IncidentRecord] = []
+    var events: [FallbackEventRecord] = []
+
+    init(capacity: Int) {
+        incidents.reserveCapacity(capacity)
+    }
+
+    mutating func append(contentsOf other: ProcessedAlerts) {
+        incidents += other.incidents
+        events += other.events
+    }
 }
 
 /// One alert and the outcomes of the steps that answered without waiting.
@@ -141,10 +159,10 @@ public struct AlertProcessor: Sendable {
             )
             return .done(deadLettered(letter, record: record, key: key))
         }
-        var partial: [PartialAlert] = []
-        partial.reserveCapacity(alerts.count)
-        var processed: [ProcessedAlert] = []
-        processed.reserveCapacity(alerts.count)
+        var processed = ProcessedAlerts(capacity: alerts.count)
+        // Once one alert must wait, the record finishes in a task: it and the alerts
+        // after it only collect what answered.
+        var waiting: [PartialAlert] = []
         for alert in alerts {
             let answered = PartialAlert(
                 alert: alert,
@@ -152,16 +170,14 @@ public struct AlertProcessor: Sendable {
                 classification: classification.classifyWithoutWaiting(alert),
                 dedup: dedup.recordWithoutWaiting(alert, at: receivedAt)
             )
-            partial.append(answered)
-            // Once one alert must wait, the record finishes in a task: the rest only collect.
-            if processed.count == partial.count - 1, let service = answered.enrichment, let verdict = answered.classification,
-                let seen = answered.dedup
-            {
-                processed.append(incident(for: alert, enrichment: service, classification: verdict, dedup: seen, receivedAt: receivedAt))
+            if waiting.isEmpty, let service = answered.enrichment, let verdict = answered.classification, let seen = answered.dedup {
+                addIncident(for: alert, enrichment: service, classification: verdict, dedup: seen, receivedAt: receivedAt, to: &processed)
+            } else {
+                waiting.append(answered)
             }
         }
-        let pending = PendingRecord(record: record, key: key, origin: origin, receivedAt: receivedAt, alerts: partial)
-        guard processed.count == partial.count else { return .waiting(pending) }
+        let pending = PendingRecord(record: record, key: key, origin: origin, receivedAt: receivedAt, done: processed, alerts: waiting)
+        guard waiting.isEmpty else { return .waiting(pending) }
         return .done(encode(pending, processed))
     }
 
@@ -170,23 +186,27 @@ public struct AlertProcessor: Sendable {
     /// encodes the outputs.
     public func finish(_ pending: PendingRecord) async -> ProcessingOutcome {
         let alerts = pending.alerts
-        var processed: [ProcessedAlert] = []
-        processed.reserveCapacity(alerts.count)
+        var processed = pending.done
         // Most records carry one alert: a task group for it would cost more than the work.
         if alerts.count == 1 {
-            processed.append(await completed(alerts[0], receivedAt: pending.receivedAt))
+            await complete(alerts[0], receivedAt: pending.receivedAt, into: &processed)
         } else {
             var start = 0
             while start < alerts.count {
                 let chunk = Array(alerts[start..<min(start + alertConcurrency, alerts.count)])
-                processed += await withTaskGroup(of: (Int, ProcessedAlert).self) { group in
+                let completed = await withTaskGroup(of: (Int, ProcessedAlerts).self) { group in
                     for (index, alert) in chunk.enumerated() {
-                        group.addTask { (index, await self.completed(alert, receivedAt: pending.receivedAt)) }
+                        group.addTask {
+                            var one = ProcessedAlerts(capacity: 1)
+                            await self.complete(alert, receivedAt: pending.receivedAt, into: &one)
+                            return (index, one)
+                        }
                     }
-                    var results = [ProcessedAlert?](repeating: nil, count: chunk.count)
+                    var results = [ProcessedAlerts?](repeating: nil, count: chunk.count)
                     for await (index, result) in group { results[index] = result }
-                    return results.compactMap { $0 }
+                    return results
                 }
+                for case let one? in completed { processed.append(contentsOf: one) }
                 start += alertConcurrency
             }
         }
@@ -195,19 +215,16 @@ public struct AlertProcessor: Sendable {
 
     /// The outputs of processed alerts (every incident, then every fallback event), or a
     /// dead letter when one cannot be encoded.
-    private func encode(_ pending: PendingRecord, _ processed: [ProcessedAlert]) -> ProcessingOutcome {
+    private func encode(_ pending: PendingRecord, _ processed: ProcessedAlerts) -> ProcessingOutcome {
         let trace = pending.record.headers.traceparent.map { [$0] } ?? []
         var outputs: [OutputRecord] = []
-        outputs.reserveCapacity(processed.count * 2)
+        outputs.reserveCapacity(processed.incidents.count + processed.events.count)
         do {
-            for alert in processed {
-                let incident = alert.incident
+            for incident in processed.incidents {
                 outputs.append(OutputRecord(kind: .incident, key: incident.key, value: try incident.jsonBytes(), headers: trace))
             }
-            for alert in processed {
-                for event in alert.events {
-                    outputs.append(OutputRecord(kind: .fallbackEvent, key: event.key, value: try event.jsonBytes(), headers: trace))
-                }
+            for event in processed.events {
+                outputs.append(OutputRecord(kind: .fallbackEvent, key: event.key, value: try event.jsonBytes(), headers: trace))
             }
         } catch {
             let origin = pending.origin
@@ -218,21 +235,14 @@ public struct AlertProcessor: Sendable {
             )
             return deadLettered(letter, record: pending.record, key: pending.key)
         }
-        return ProcessingOutcome(
-            incidents: processed.map(\.incident), fallbackEvents: processed.flatMap(\.events), deadLetter: nil, outputs: outputs
-        )
-    }
-
-    private struct ProcessedAlert: Sendable {
-        var incident: IncidentRecord
-        var events: [FallbackEventRecord]
+        return ProcessingOutcome(incidents: processed.incidents, fallbackEvents: processed.events, deadLetter: nil, outputs: outputs)
     }
 
     /// Runs the steps `prepare` left open, concurrently, and builds the incident. A child
     /// task only for an open step beside another one, none for the last: on the full path
     /// the catalog usually answered from its cache already, and a task for each of the
     /// three steps of every waiting alert was a visible share of the worker's scheduling.
-    private func completed(_ partial: PartialAlert, receivedAt: Date) async -> ProcessedAlert {
+    private func complete(_ partial: PartialAlert, receivedAt: Date, into processed: inout ProcessedAlerts) async {
         let alert = partial.alert
         let enrich = { @Sendable in await enrichment.enrich(alert) }
         let classify = { @Sendable in await classification.classify(alert) }
@@ -267,13 +277,15 @@ public struct AlertProcessor: Sendable {
             verdict = await classify()
             (service, seen) = (await enriched, await counted)
         }
-        return incident(for: alert, enrichment: service, classification: verdict, dedup: seen, receivedAt: receivedAt)
+        addIncident(for: alert, enrichment: service, classification: verdict, dedup: seen, receivedAt: receivedAt, to: &processed)
     }
 
-    private func incident(
+    /// Builds the alert's incident and a fallback event per fallback its steps used.
+    private func addIncident(
         for alert: Alert, enrichment service: StepOutcome<ServiceInfo?>,
-        classification verdict: StepOutcome<ClassificationDecision>, dedup seen: StepOutcome<DedupInfo>, receivedAt: Date
-    ) -> ProcessedAlert {
+        classification verdict: StepOutcome<ClassificationDecision>, dedup seen: StepOutcome<DedupInfo>, receivedAt: Date,
+        to processed: inout ProcessedAlerts
+    ) {
         let processedAt = now()
         let incident = IncidentRecord(
             alert: alert,
@@ -288,13 +300,21 @@ public struct AlertProcessor: Sendable {
             receivedAt: receivedAt,
             processedAt: processedAt
         )
-        let events = (service.fallbacks + verdict.fallbacks + seen.fallbacks).map { note in
-            FallbackEventRecord(
-                incidentID: incident.incidentID, breaker: note.breaker, strategy: note.strategy,
-                reason: note.reason, staleAgeSeconds: note.staleAgeSeconds, workerID: workerID, timestamp: processedAt
-            )
+        // Step by step, not concatenated first: each `+` was an array of its own.
+        func addEvents(for notes: [FallbackNote]) {
+            for note in notes {
+                processed.events.append(
+                    FallbackEventRecord(
+                        incidentID: incident.incidentID, breaker: note.breaker, strategy: note.strategy,
+                        reason: note.reason, staleAgeSeconds: note.staleAgeSeconds, workerID: workerID, timestamp: processedAt
+                    )
+                )
+            }
         }
-        return ProcessedAlert(incident: incident, events: events)
+        addEvents(for: service.fallbacks)
+        addEvents(for: verdict.fallbacks)
+        addEvents(for: seen.fallbacks)
+        processed.incidents.append(incident)
     }
 
     private func deadLettered(_ letter: DeadLetter, record: InputRecord, key: [UInt8]?) -> ProcessingOutcome {

@@ -32,7 +32,12 @@ extension FallbackNote {
     /// One note per fallback that served in `result` (strategies that had nothing to
     /// offer are not fallbacks that were used).
     static func served<T>(in result: GuardedResult<T>, strategy: String? = nil) -> [FallbackNote] {
-        result.fallbackExecutions.filter(\.succeeded).map { FallbackNote($0, strategy: strategy) }
+        // One pass, one array: a filter then a map allocated twice per fallback served.
+        var notes: [FallbackNote] = []
+        for execution in result.fallbackExecutions where execution.succeeded {
+            notes.append(FallbackNote(execution, strategy: strategy))
+        }
+        return notes
     }
 }
 
