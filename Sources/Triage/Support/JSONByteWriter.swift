@@ -57,8 +57,20 @@ package struct JSONByteWriter: ~Copyable {
 
     /// Writes an object key: a record's field, by the same `CodingKey` its decoder reads,
     /// so each field name is spelled once.
+    ///
+    /// Field names are plain ASCII identifiers, so they are copied without looking for
+    /// bytes to escape (a record writes dozens of them).
     package mutating func key(_ key: some CodingKey) {
-        self.key(key.stringValue)
+        var name = key.stringValue
+        separate()
+        append(UInt8(ascii: "\""))
+        name.withUTF8 { utf8 in
+            assert(!utf8.contains(where: JSONStringScan.isStopByte), "field name \(key.stringValue) needs escaping")
+            append(utf8)
+        }
+        append(UInt8(ascii: "\""))
+        append(UInt8(ascii: ":"))
+        afterValue = false
     }
 
     /// Writes an object key from data (escaped like any string).
