@@ -62,10 +62,10 @@ public final class StaleCache<Key: Hashable & Sendable, Value: Sendable>: Sendab
     /// The value with its age and staleness, or `nil` when absent or expired (an expired
     /// entry is removed).
     public func get(_ key: Key) -> StaleValue<Value>? {
-        let now = clock.now()
-        return entries.withLock { entries in
+        entries.withLock { entries in
             guard let entry = entries[key] else { return nil }
-            let age = now - entry.cachedAt
+            // Read only for an entry: a miss (every call while nothing is cached) needs no time.
+            let age = clock.now() - entry.cachedAt
             if age >= staleFor {
                 entries[key] = nil
                 return nil
