@@ -89,3 +89,20 @@ struct OffsetTrackerTests {
         #expect(core.committableOffsets() == [partition: 1])
     }
 }
+
+@Suite("Topic names of polled messages")
+struct PolledTopicNameTests {
+    /// The name a message's C topic name becomes, through the one-name cache.
+    private func name(_ cName: String, in state: inout ConsumerCore.State) -> String {
+        cName.withCString { state.topic(named: $0) }
+    }
+
+    @Test func everyNameComesBackAsItselfWhateverCameBefore() {
+        var state = ConsumerCore.State()
+        let long = "production.alerts.alertmanager.v1"
+        let sequence = [long, long, "alerts", long, "production.alerts.alertmanager.v1.retry", long, "production.alerts", "", long, "a"]
+        for cName in sequence {
+            #expect(name(cName, in: &state) == cName)
+        }
+    }
+}

@@ -16,6 +16,26 @@ final class ConsumerCore: Sendable {
         var closed = false
         /// Non-fatal consumer errors polled so far, and since the last message.
         var errors = KafkaConsumerErrors()
+        /// The topic of the last message buffered: a poll's messages nearly all share it,
+        /// and a name of more than 15 bytes made a `String` allocation per message.
+        var lastTopic = ""
+
+        /// The name behind `cName`, reusing ``lastTopic`` when it is the same.
+        mutating func topic(named cName: UnsafePointer<CChar>) -> String {
+            let bytes = UnsafeRawPointer(cName).assumingMemoryBound(to: UInt8.self)
+            var index = 0
+            for byte in lastTopic.utf8 {
+                // A shorter C name ends in NUL, which no topic name holds: a mismatch.
+                guard bytes[index] == byte else { return renamed(cName) }
+                index += 1
+            }
+            return bytes[index] == 0 ? lastTopic : renamed(cName)
+        }
+
+        private mutating func renamed(_ cName: UnsafePointer<CChar>) -> String {
+            lastTopic = String(cString: cName)
+            return lastTopic
+        }
 
         mutating func append(_ event: KafkaConsumerEvent) {
             buffer.append(event)
@@ -195,9 +215,10 @@ final class ConsumerCore: Sendable {
 
     /// Appends a polled message; drops it if its partition is no longer assigned.
     func buffer(_ message: UnsafeMutablePointer<rd_kafka_message_t>) {
-        let partition = Self.topicPartition(of: message)
-        let topic = partition.topic
+        let cName = message.pointee.rkt.flatMap { rd_kafka_topic_name($0) }
         state.withLock { state in
+            let topic = cName.map { state.topic(named: $0) } ?? ""
+            let partition = KafkaTopicPartition(topic: topic, partition: message.pointee.partition)
             state.errors.consecutive = 0
             guard let epoch = state.progress[partition]?.epoch else { return }
             state.append(.message(KafkaMessage(copying: message, topic: topic, epoch: epoch)))
