@@ -39,20 +39,31 @@ public struct KafkaDeliveryReport: Sendable, Hashable {
 /// Waits for one record's delivery report; carried through librdkafka as the
 /// per-message opaque (retained while the record is in flight).
 private final class DeliveryWaiter: Sendable {
-    let completion: @Sendable (Result<KafkaDeliveryReport, KafkaError>) -> Void
+    /// Who hears of the delivery.
+    enum Target: Sendable {
+        case callback(@Sendable (Result<KafkaDeliveryReport, KafkaError>) -> Void)
+        /// Record `index` of a ``KafkaProducer/send(_:)-([KafkaProducerRecord])`` batch:
+        /// no closure (an allocation of its own) per record.
+        case batch(DeliveryBatch, index: Int)
+    }
+
+    let target: Target
     let permits: AsyncPermits
     /// The record's topic (saves reading it back from librdkafka per report).
     let topic: String
 
-    init(topic: String, permits: AsyncPermits, completion: @escaping @Sendable (Result<KafkaDeliveryReport, KafkaError>) -> Void) {
+    init(topic: String, permits: AsyncPermits, target: Target) {
         self.topic = topic
         self.permits = permits
-        self.completion = completion
+        self.target = target
     }
 
     func finish(_ result: Result<KafkaDeliveryReport, KafkaError>) {
         permits.release()
-        completion(result)
+        switch target {
+        case .callback(let completion): completion(result)
+        case .batch(let batch, let index): batch.complete(index, result.mapError { $0 })
+        }
     }
 }
 
@@ -179,7 +190,7 @@ public final class KafkaProducer: Sendable {
                 break
             }
             do throws(KafkaError) {
-                try enqueueAcquired(record) { batch.complete(index, $0.mapError { $0 }) }
+                try enqueueAcquired(record, target: .batch(batch, index: index))
             } catch {
                 batch.complete(index, .failure(error))
             }
@@ -210,15 +221,12 @@ public final class KafkaProducer: Sendable {
         onDelivery: @escaping @Sendable (Result<KafkaDeliveryReport, KafkaError>) -> Void
     ) async throws {
         try await permits.acquire()
-        try enqueueAcquired(record, completion: onDelivery)
+        try enqueueAcquired(record, target: .callback(onDelivery))
     }
 
     /// Produces with an in-flight slot already taken; releases it on enqueue failure.
-    private func enqueueAcquired(
-        _ record: KafkaProducerRecord,
-        completion: @escaping @Sendable (Result<KafkaDeliveryReport, KafkaError>) -> Void
-    ) throws(KafkaError) {
-        let waiter = DeliveryWaiter(topic: record.topic, permits: permits, completion: completion)
+    private func enqueueAcquired(_ record: KafkaProducerRecord, target: DeliveryWaiter.Target) throws(KafkaError) {
+        let waiter = DeliveryWaiter(topic: record.topic, permits: permits, target: target)
         let opaque = Unmanaged.passRetained(waiter).toOpaque()
         let code: rd_kafka_resp_err_t = isOpen.withLock { open in
             guard open else { return RD_KAFKA_RESP_ERR__DESTROY }
