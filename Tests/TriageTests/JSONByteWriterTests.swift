@@ -110,4 +110,30 @@ let awkwardDoubles: [Double] = [
         writer.endArray()
         #expect(writer.bytes == Array("[1]".utf8))
     }
+
+    /// Written into the returned array while it fits, moved to a buffer of the writer's
+    /// own when it does not (at once, or after many small writes): the same bytes either way.
+    @Test(arguments: [0, 16, 40, 41, 200, 4096])
+    func bytesInPlaceEqualTheCopyAtAnyCapacity(capacity: Int) {
+        func write(_ writer: inout JSONByteWriter) {
+            writer.beginObject()
+            for index in 0..<12 {
+                writer.key("k\(index)")
+                writer.string(String(repeating: "x", count: index) + "\"\n")
+            }
+            writer.endObject()
+        }
+        var copying = JSONByteWriter(capacity: 16)
+        write(&copying)
+        #expect(JSONByteWriter.bytes(capacity: capacity, write) == copying.bytes)
+    }
+
+    @Test func bytesInPlacePassesOnWhatTheWriteThrows() {
+        #expect(throws: EncodingError.self) {
+            try JSONByteWriter.bytes(capacity: 64) { writer in
+                writer.beginArray()
+                try writer.double(.nan, field: "x")
+            }
+        }
+    }
 }

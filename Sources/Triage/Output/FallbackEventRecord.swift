@@ -74,28 +74,28 @@ public struct FallbackEventRecord: Sendable, Equatable {
     /// The record value: the wire JSON described on the type.
     /// - Throws: `EncodingError.invalidValue` when `staleAgeSeconds` is not finite.
     public func jsonBytes() throws -> [UInt8] {
-        var w = JSONByteWriter(capacity: 512)
-        w.beginObject()
-        w.key(CodingKeys.breaker)
-        w.string(breaker)
-        w.key(CodingKeys.eventID)
-        w.unescapedString(byteCount: Self.uuidTextLength) { Self.writeLowercase(eventID, into: $0) }
-        w.key(CodingKeys.incidentID)
-        w.string(incidentID)
-        w.key(CodingKeys.reason)
-        w.string(reason.rawValue)
-        w.key(CodingKeys.schemaVersion)
-        w.int(Self.schemaVersion)
-        w.key(CodingKeys.staleAgeSeconds)
-        try w.doubleOrNull(staleAgeSeconds, field: "stale_age_seconds")
-        w.key(CodingKeys.strategy)
-        w.string(strategy)
-        w.key(CodingKeys.timestamp)
-        w.timestamp(timestamp)
-        w.key(CodingKeys.workerID)
-        w.string(workerID)
-        w.endObject()
-        return w.bytes
+        try JSONByteWriter.bytes(capacity: 512) { w in
+            w.beginObject()
+            w.key(CodingKeys.breaker)
+            w.string(breaker)
+            w.key(CodingKeys.eventID)
+            w.unescapedString(byteCount: Self.uuidTextLength) { Self.writeLowercase(eventID, into: $0) }
+            w.key(CodingKeys.incidentID)
+            w.string(incidentID)
+            w.key(CodingKeys.reason)
+            w.string(reason.rawValue)
+            w.key(CodingKeys.schemaVersion)
+            w.int(Self.schemaVersion)
+            w.key(CodingKeys.staleAgeSeconds)
+            try w.doubleOrNull(staleAgeSeconds, field: "stale_age_seconds")
+            w.key(CodingKeys.strategy)
+            w.string(strategy)
+            w.key(CodingKeys.timestamp)
+            w.timestamp(timestamp)
+            w.key(CodingKeys.workerID)
+            w.string(workerID)
+            w.endObject()
+        }
     }
 
     /// The length of a UUID's text: 32 hex digits and 4 dashes.

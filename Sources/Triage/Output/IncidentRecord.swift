@@ -119,53 +119,53 @@ public struct IncidentRecord: Sendable, Equatable {
     public func jsonBytes() throws -> [UInt8] {
         // An incident of a typical alert is 1.1-1.6 KB: starting at the writer's default
         // (1 KB) made nearly every one grow once, a second large allocation and a copy.
-        var w = JSONByteWriter(capacity: 2048)
-        w.beginObject()
-        w.key(CodingKeys.alert)
-        WireAlert.write(alert, to: &w)
-        w.key(CodingKeys.classification)
-        try WireClassification.write(classification, to: &w)
-        w.key(CodingKeys.dedup)
-        w.beginObject()
-        switch dedup {
-        case .seen(let occurrences, let firstSeen, let lastSeen):
-            w.key(DedupKeys.available)
-            w.bool(true)
-            w.key(DedupKeys.firstSeen)
-            w.timestamp(firstSeen)
-            w.key(DedupKeys.lastSeen)
-            w.timestamp(lastSeen)
-            w.key(DedupKeys.occurrences)
-            w.int(occurrences)
-        case .unavailable:
-            w.key(DedupKeys.available)
-            w.bool(false)
+        try JSONByteWriter.bytes(capacity: 2048) { w in
+            w.beginObject()
+            w.key(CodingKeys.alert)
+            WireAlert.write(alert, to: &w)
+            w.key(CodingKeys.classification)
+            try WireClassification.write(classification, to: &w)
+            w.key(CodingKeys.dedup)
+            w.beginObject()
+            switch dedup {
+            case .seen(let occurrences, let firstSeen, let lastSeen):
+                w.key(DedupKeys.available)
+                w.bool(true)
+                w.key(DedupKeys.firstSeen)
+                w.timestamp(firstSeen)
+                w.key(DedupKeys.lastSeen)
+                w.timestamp(lastSeen)
+                w.key(DedupKeys.occurrences)
+                w.int(occurrences)
+            case .unavailable:
+                w.key(DedupKeys.available)
+                w.bool(false)
+            }
+            w.endObject()
+            w.key(CodingKeys.enrichment)
+            if let enrichment { WireServiceInfo.write(enrichment, to: &w) } else { w.null() }
+            w.key(CodingKeys.incidentID)
+            w.string(incidentID)
+            w.key(CodingKeys.processedAt)
+            w.timestamp(processedAt)
+            w.key(CodingKeys.provenance)
+            w.beginObject()
+            w.key(ProvenanceKeys.classification)
+            try WireStepProvenance.write(
+                provenance.classification, model: .some(provenance.model), staleAgeField: "provenance.classification.stale_age_seconds", to: &w)
+            w.key(ProvenanceKeys.dedup)
+            try WireStepProvenance.write(provenance.dedup, staleAgeField: "provenance.dedup.stale_age_seconds", to: &w)
+            w.key(ProvenanceKeys.enrichment)
+            try WireStepProvenance.write(provenance.enrichment, staleAgeField: "provenance.enrichment.stale_age_seconds", to: &w)
+            w.endObject()
+            w.key(CodingKeys.receivedAt)
+            w.timestamp(receivedAt)
+            w.key(CodingKeys.schemaVersion)
+            w.int(Self.schemaVersion)
+            w.key(CodingKeys.workerID)
+            w.string(workerID)
+            w.endObject()
         }
-        w.endObject()
-        w.key(CodingKeys.enrichment)
-        if let enrichment { WireServiceInfo.write(enrichment, to: &w) } else { w.null() }
-        w.key(CodingKeys.incidentID)
-        w.string(incidentID)
-        w.key(CodingKeys.processedAt)
-        w.timestamp(processedAt)
-        w.key(CodingKeys.provenance)
-        w.beginObject()
-        w.key(ProvenanceKeys.classification)
-        try WireStepProvenance.write(
-            provenance.classification, model: .some(provenance.model), staleAgeField: "provenance.classification.stale_age_seconds", to: &w)
-        w.key(ProvenanceKeys.dedup)
-        try WireStepProvenance.write(provenance.dedup, staleAgeField: "provenance.dedup.stale_age_seconds", to: &w)
-        w.key(ProvenanceKeys.enrichment)
-        try WireStepProvenance.write(provenance.enrichment, staleAgeField: "provenance.enrichment.stale_age_seconds", to: &w)
-        w.endObject()
-        w.key(CodingKeys.receivedAt)
-        w.timestamp(receivedAt)
-        w.key(CodingKeys.schemaVersion)
-        w.int(Self.schemaVersion)
-        w.key(CodingKeys.workerID)
-        w.string(workerID)
-        w.endObject()
-        return w.bytes
     }
 
     /// Reads a record value back (for tests and consumers of the topic).

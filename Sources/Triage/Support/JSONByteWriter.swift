@@ -20,6 +20,9 @@ package struct JSONByteWriter: ~Copyable {
     private var storage: UnsafeMutablePointer<UInt8>
     private var count = 0
     private var capacity: Int
+    /// Whether `storage` is the writer's to free: not while it writes straight into the
+    /// array ``bytes(capacity:_:)`` returns.
+    private var ownsStorage = true
     /// Whether the last thing written ended a value, so the next key or array element
     /// needs a comma first. One flag is enough: a comma is due exactly when the previous
     /// token was a complete value, never after `{`, `[` or `:`.
@@ -31,8 +34,34 @@ package struct JSONByteWriter: ~Copyable {
         storage = .allocate(capacity: self.capacity)
     }
 
+    /// A writer into `buffer`, which it does not own: growing moves it to a buffer it does.
+    private init(borrowing buffer: UnsafeMutableBufferPointer<UInt8>, at base: UnsafeMutablePointer<UInt8>) {
+        storage = base
+        capacity = buffer.count
+        ownsStorage = false
+    }
+
     deinit {
-        storage.deallocate()
+        if ownsStorage { storage.deallocate() }
+    }
+
+    /// The JSON `write` writes, made directly in the array returned when it fits in
+    /// `capacity` bytes (one allocation and no copy, where ``bytes`` copies); larger JSON
+    /// is written on in a buffer of the writer's own and copied out.
+    /// - Throws: what `write` throws; nothing is returned then.
+    package static func bytes(capacity: Int, _ write: (inout JSONByteWriter) throws -> Void) rethrows -> [UInt8] {
+        var grown: [UInt8]?
+        let direct = try [UInt8](unsafeUninitializedCapacity: max(capacity, 16)) { buffer, initialized in
+            guard let base = buffer.baseAddress else { return }
+            var writer = JSONByteWriter(borrowing: buffer, at: base)
+            try write(&writer)
+            if writer.ownsStorage {
+                grown = writer.bytes
+            } else {
+                initialized = writer.count
+            }
+        }
+        return grown ?? direct
     }
 
     /// The JSON written so far (a copy).
@@ -284,8 +313,9 @@ package struct JSONByteWriter: ~Copyable {
         let newCapacity = max(needed, capacity * 2)
         let grown = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
         grown.initialize(from: storage, count: count)
-        storage.deallocate()
+        if ownsStorage { storage.deallocate() }
         storage = grown
         capacity = newCapacity
+        ownsStorage = true
     }
 }
