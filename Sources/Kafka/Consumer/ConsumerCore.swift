@@ -32,6 +32,18 @@ final class ConsumerCore: Sendable {
             return bytes[index] == 0 ? lastTopic : renamed(cName)
         }
 
+        /// Applies `change` to the progress of `partition` when it is assigned in `epoch`;
+        /// `false` when it is not.
+        ///
+        /// Through the dictionary's index, not `progress[partition]?.…`: that optional
+        /// subscript's modify accessor is a coroutine whose frames the runtime allocated on
+        /// the heap, three allocations per call, and this runs twice per record.
+        mutating func updateProgress(of partition: KafkaTopicPartition, epoch: UInt64, _ change: (inout PartitionProgress) -> Void) -> Bool {
+            guard let index = progress.index(forKey: partition), progress.values[index].epoch == epoch else { return false }
+            change(&progress.values[index])
+            return true
+        }
+
         private mutating func renamed(_ cName: UnsafePointer<CChar>) -> String {
             lastTopic = String(cString: cName)
             return lastTopic
@@ -207,9 +219,8 @@ final class ConsumerCore: Sendable {
     /// assigned again since (another epoch).
     func markDone(_ reference: KafkaMessageReference) {
         state.withLock { state in
-            guard state.progress[reference.topicPartition]?.epoch == reference.assignmentEpoch else { return }
             // Mutated in place: copying the progress out would copy its arrays per call.
-            state.progress[reference.topicPartition]?.markDone(reference.offset)
+            _ = state.updateProgress(of: reference.topicPartition, epoch: reference.assignmentEpoch) { $0.markDone(reference.offset) }
         }
     }
 
@@ -296,10 +307,9 @@ final class ConsumerCore: Sendable {
             var events: [KafkaConsumerEvent] = []
             while events.count < limit, let event = state.popFirst() {
                 if case .message(let message) = event {
-                    let partition = message.topicPartition
                     // Stale: its partition was revoked (and maybe reassigned) after polling.
-                    guard state.progress[partition]?.epoch == message.assignmentEpoch else { continue }
-                    state.progress[partition]?.delivered(message.offset)
+                    guard state.updateProgress(of: message.topicPartition, epoch: message.assignmentEpoch, { $0.delivered(message.offset) })
+                    else { continue }
                 }
                 if events.isEmpty { events.reserveCapacity(min(limit, state.buffer.count - state.head + 1)) }
                 events.append(event)
