@@ -231,12 +231,16 @@ public final class KafkaProducer: Sendable {
         let code: rd_kafka_resp_err_t = isOpen.withLock { open in
             guard open else { return RD_KAFKA_RESP_ERR__DESTROY }
             let headers = Self.makeHeaders(record.headers)
-            let code = Self.withOptionalBytes(record.key) { key, keyLength in
-                Self.withOptionalBytes(record.value) { value, valueLength in
-                    bw_produce(
-                        handle.pointer, record.topic, record.partition ?? bw_partition_unassigned(),
-                        key, keyLength, value, valueLength, headers, opaque
-                    )
+            // `withCString` lends a native string's own NUL-terminated bytes; passing the
+            // String itself made a C copy of the topic name per record.
+            let code = record.topic.withCString { topic in
+                Self.withOptionalBytes(record.key) { key, keyLength in
+                    Self.withOptionalBytes(record.value) { value, valueLength in
+                        bw_produce(
+                            handle.pointer, topic, record.partition ?? bw_partition_unassigned(),
+                            key, keyLength, value, valueLength, headers, opaque
+                        )
+                    }
                 }
             }
             if code != RD_KAFKA_RESP_ERR_NO_ERROR, let headers { rd_kafka_headers_destroy(headers) }
