@@ -56,4 +56,11 @@ import Testing
         PipelineMetrics(factory: metrics).processed(ProcessedTally())
         #expect(metrics.counters.isEmpty)
     }
+
+    @Test(arguments: [0, 1, 2, 5])
+    func firstInlineKeepsEveryElementInOrder(count: Int) {
+        let elements = (0..<count).map { "element-\($0)" }
+        #expect(Array(FirstInline(elements)) == elements)
+        #expect(Array(FirstInline(elements.lazy.map { $0.count })) == elements.map(\.count))
+    }
 }

@@ -115,15 +115,48 @@ struct ProcessedTally {
 
 /// The metric labels of one input's outcome: all its metrics need once it is published.
 struct OutcomeLabels: Sendable {
-    let incidents: [ProcessedTally.IncidentLabels]
-    let fallbacks: [ProcessedTally.FallbackLabels]
+    let incidents: FirstInline<ProcessedTally.IncidentLabels>
+    let fallbacks: FirstInline<ProcessedTally.FallbackLabels>
     let deadLetterReason: String?
 
     init(_ outcome: ProcessingOutcome) {
-        incidents = outcome.incidents.map {
+        incidents = FirstInline(outcome.incidents.lazy.map {
             ProcessedTally.IncidentLabels(classifier: $0.classification.classifier, severity: $0.classification.severity)
-        }
-        fallbacks = outcome.fallbackEvents.map { ProcessedTally.FallbackLabels(breaker: $0.breaker, strategy: $0.strategy, reason: $0.reason) }
+        })
+        fallbacks = FirstInline(outcome.fallbackEvents.lazy.map {
+            ProcessedTally.FallbackLabels(breaker: $0.breaker, strategy: $0.strategy, reason: $0.reason)
+        })
         deadLetterReason = outcome.deadLetter?.reason
+    }
+}
+
+/// A list that keeps its first element inline and only the rest in an array: nearly every
+/// record has one incident and at most one fallback event, and an array for each was two
+/// allocations per record.
+struct FirstInline<Element: Sendable>: Sendable, Sequence {
+    private let first: Element?
+    private let rest: [Element]
+
+    init(_ elements: some Sequence<Element>) {
+        var iterator = elements.makeIterator()
+        first = iterator.next()
+        var rest: [Element] = []
+        while let element = iterator.next() { rest.append(element) }
+        self.rest = rest
+    }
+
+    func makeIterator() -> Iterator { Iterator(first: first, rest: rest.makeIterator()) }
+
+    struct Iterator: IteratorProtocol {
+        var first: Element?
+        var rest: IndexingIterator<[Element]>
+
+        mutating func next() -> Element? {
+            if let element = first {
+                first = nil
+                return element
+            }
+            return rest.next()
+        }
     }
 }
