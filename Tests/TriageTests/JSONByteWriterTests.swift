@@ -128,6 +128,14 @@ let awkwardDoubles: [Double] = [
         #expect(JSONByteWriter.bytes(capacity: capacity, write) == copying.bytes)
     }
 
+    /// Keys that share their first eight bytes are ordered by the rest, as `JSONEncoder`
+    /// orders them.
+    @Test func objectsOfKeysWithCommonPrefixesAreInJSONEncodersOrder() throws {
+        let keys = ["instance_long_b", "instance_long_a", "instance", "instancf", "instance_", "alertname", "Z", "é", "😀x", "", "a"]
+        let members = Dictionary(uniqueKeysWithValues: keys.enumerated().map { ($1, "v\($0)") })
+        #expect(writtenByWriter { $0.stringObject(members) } == (try encodedByJSONEncoder(members)))
+    }
+
     @Test func bytesInPlacePassesOnWhatTheWriteThrows() {
         #expect(throws: EncodingError.self) {
             try JSONByteWriter.bytes(capacity: 64) { writer in

@@ -249,19 +249,27 @@ package struct JSONByteWriter: ~Copyable {
     /// Appends `text` quoted, copying runs that need no escape in one go.
     private mutating func appendQuoted(_ text: String) {
         append(UInt8(ascii: "\""))
-        var text = text  // `withUTF8` is mutating; a native string is not copied
-        text.withUTF8 { utf8 in
-            var runStart = 0
-            var unused: UInt8 = 0
-            while true {
-                let stop = JSONStringScan.plainRunEnd(in: utf8, from: runStart, highBits: &unused)
-                if runStart < stop { append(UnsafeBufferPointer(rebasing: utf8[runStart..<stop])) }
-                guard stop < utf8.count else { break }
-                appendEscape(utf8[stop])
-                runStart = stop + 1
-            }
+        // Read through the borrowed string: a mutable copy for `withUTF8` cost a retain
+        // and a release per string written.
+        let written: Void? = text.utf8.withContiguousStorageIfAvailable { appendEscaped($0) }
+        if written == nil {
+            var text = text
+            text.withUTF8 { appendEscaped($0) }
         }
         append(UInt8(ascii: "\""))
+    }
+
+    /// Appends `utf8`, escaping what JSON requires, copying runs that need no escape in one go.
+    private mutating func appendEscaped(_ utf8: UnsafeBufferPointer<UInt8>) {
+        var runStart = 0
+        var unused: UInt8 = 0
+        while true {
+            let stop = JSONStringScan.plainRunEnd(in: utf8, from: runStart, highBits: &unused)
+            if runStart < stop { append(UnsafeBufferPointer(rebasing: utf8[runStart..<stop])) }
+            guard stop < utf8.count else { break }
+            appendEscape(utf8[stop])
+            runStart = stop + 1
+        }
     }
 
     private mutating func appendEscape(_ byte: UInt8) {
