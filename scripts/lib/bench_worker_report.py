@@ -8,10 +8,13 @@ Usage: bench_worker_report.py RESULTS FULL_METRICS FULL_RECORDS MEMORY_RECORDS C
                 d0, d, e, e0, g0, g1, g; and
                 `ml <JSON of scripts/lib/bench_ml_baseline.py>`; `f0|f WORKER BROKER` (cores)
   FULL_METRICS  the full-path worker's last /metrics (read when RESULTS has a row d)
-Rows not in RESULTS (parts the run skipped) are left out, with their verdicts.
+Rows not in RESULTS (parts the run skipped) are left out, with their verdicts. A key
+given on several lines (the rounds of (a)-(c)) shows each column's median, and the
+ratios of each round follow the table.
 """
 import json
 import re
+import statistics
 import sys
 from collections import defaultdict
 
@@ -19,6 +22,7 @@ results_file, metrics_file, full_records, memory_records = sys.argv[1], sys.argv
 cluster_records = int(sys.argv[5])
 
 rows, ml, idle = {}, None, {}
+rounds = defaultdict(list)
 for line in open(results_file):
     key, rest = line.rstrip("\n").split(" ", 1)
     if key == "ml":
@@ -26,7 +30,16 @@ for line in open(results_file):
     elif key in ("f0", "f"):
         idle[key] = rest.split()
     else:
-        rows[key] = [None if value == "-" else float(value) for value in rest.split()]
+        rounds[key].append([None if value == "-" else float(value) for value in rest.split()])
+
+
+def median_row(measured):
+    """Each column's median over the rounds (None where a round did not measure it)."""
+    columns = zip(*measured)
+    return [None if None in column else statistics.median(column) for column in columns]
+
+
+rows = {key: median_row(measured) for key, measured in rounds.items()}
 
 
 def verdict(ok):
@@ -124,6 +137,14 @@ if "d" in rows:
           f" ml breaker transitions: {grouped(found, 'circuit_breaker_transitions_total', ['from', 'to'], '->', breaker='ml')};"
           f" fallback events: {grouped(found, 'breakwater_fallbacks_total', ['breaker', 'strategy', 'reason'])}")
 
+if len(rounds.get("b", [])) > 1:
+    print(f"(a)-(c) over {len(rounds['b'])} rounds: the table gives each row's median, the ratios below are the medians'. Each round:")
+    for index, b_round in enumerate(rounds["b"]):
+        parts = [f"b {b_round[0]:,.0f}/s at {b_round[1]:.1f} µs"]
+        for key in ("c", "a", "b1", "b0"):
+            if index < len(rounds.get(key, [])):
+                parts.append(f"b/{key} {b_round[0] / rounds[key][index][0]:.2f}x")
+        print(f"  round {index + 1}: " + ", ".join(parts))
 if "b" in rows:
     b, b_cpu = rows["b"][0], rows["b"][1]
     if "c" in rows:
