@@ -39,8 +39,16 @@ struct Rig: Sendable {
     let runID = UUID().uuidString.lowercased().prefix(12)
 
     /// Builds the rig, runs `body`, and always tears everything down.
-    /// - Parameter mlCallTimeout: the ML breaker's per-call timeout (on ``clock``).
-    static func run(mlCallTimeout: Duration? = nil, _ body: @Sendable (Rig) async throws -> Void) async throws {
+    /// - Parameters:
+    ///   - mlCallTimeout: the ML breaker's per-call timeout (on ``clock``).
+    ///   - postgresOperationTimeout: the deadline of each statement through the proxy. The
+    ///     outage tests need a short one (a stopped proxy must fail calls fast); a test of
+    ///     the healthy path gives PostgreSQL time, so a loaded machine (the whole suite
+    ///     runs in parallel on 2 cores in CI) does not read as an outage.
+    static func run(
+        mlCallTimeout: Duration? = nil, postgresOperationTimeout: Duration = .seconds(1),
+        _ body: @Sendable (Rig) async throws -> Void
+    ) async throws {
         let staticCatalogFile = repositoryRoot.appendingPathComponent("deploy/catalog.yaml").path
         let staticCatalog = try StaticCatalog(contentsOf: URL(fileURLWithPath: staticCatalogFile))
         let postgres = try PostgresConfiguration(url: try ExternalService.postgres.require())
@@ -55,7 +63,7 @@ struct Rig: Sendable {
         proxied.host = postgresProxy.host
         proxied.port = postgresProxy.port
         proxied.connectTimeout = .milliseconds(500)
-        proxied.operationTimeout = .seconds(1)
+        proxied.operationTimeout = postgresOperationTimeout
         let pool = try PostgresPool(configuration: proxied)
 
         // The worker's own assembly, with this rig's thresholds and services.
