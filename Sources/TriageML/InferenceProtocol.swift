@@ -8,25 +8,25 @@ enum InferenceRequestBody {
     /// `{"inputs":[{"name":…,"shape":[n],"datatype":"BYTES","data":[…]}]}`: one BYTES
     /// input of `texts`.
     static func encode(inputName: String, texts: [String]) -> [UInt8] {
-        var writer = JSONByteWriter(capacity: 128 + texts.reduce(0) { $0 + $1.utf8.count + 3 })
-        writer.beginObject()
-        writer.key("inputs")
-        writer.beginArray()
-        writer.beginObject()
-        writer.key("name")
-        writer.string(inputName)
-        writer.key("shape")
-        writer.beginArray()
-        writer.int(texts.count)
-        writer.endArray()
-        writer.key("datatype")
-        writer.string("BYTES")
-        writer.key("data")
-        writer.stringArray(texts)
-        writer.endObject()
-        writer.endArray()
-        writer.endObject()
-        return writer.bytes
+        JSONByteWriter.bytes(capacity: 128 + texts.reduce(0) { $0 + $1.utf8.count + 3 }) { writer in
+            writer.beginObject()
+            writer.key("inputs")
+            writer.beginArray()
+            writer.beginObject()
+            writer.key("name")
+            writer.string(inputName)
+            writer.key("shape")
+            writer.beginArray()
+            writer.int(texts.count)
+            writer.endArray()
+            writer.key("datatype")
+            writer.string("BYTES")
+            writer.key("data")
+            writer.stringArray(texts)
+            writer.endObject()
+            writer.endArray()
+            writer.endObject()
+        }
     }
 }
 
