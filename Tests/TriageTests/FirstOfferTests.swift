@@ -43,4 +43,23 @@ import Triage
         #expect(throws: Stopped.self) { try result?.get() }
         #expect(result != nil)
     }
+
+    @Test func everyWaiterGetsTheDecisionAfterTheFirstOneIsCancelled() async {
+        let offer = FirstOffer<Int>()
+        let first = Task { await offer.valueUnlessCancelled() }
+        while offer.waitingCount < 1 { await Task.yield() }
+        let others = (0..<3).map { index in
+            Task { index.isMultiple(of: 2) ? await offer.valueUnlessCancelled() : await offer.value() }
+        }
+        while offer.waitingCount < 4 { await Task.yield() }
+        first.cancel()
+        #expect(await first.value == nil)
+        #expect(offer.waitingCount == 3)
+        let late = Task { await offer.valueUnlessCancelled() }
+        while offer.waitingCount < 4 { await Task.yield() }
+        #expect(offer.offer(7))
+        #expect(offer.waitingCount == 0)
+        for waiter in others { #expect(await waiter.value == 7) }
+        #expect(await late.value == 7)
+    }
 }

@@ -14,17 +14,62 @@ package final class FirstOffer<Value: Sendable>: Sendable {
         case decision(CheckedContinuation<Value, Never>)
         /// From ``valueUnlessCancelled()``: resumed with `nil` when its task is cancelled.
         case cancellable(CheckedContinuation<Value?, Never>)
+
+        func resume(with value: Value) {
+            switch self {
+            case .decision(let continuation): continuation.resume(returning: value)
+            case .cancellable(let continuation): continuation.resume(returning: value)
+            }
+        }
+    }
+
+    /// The waiters by ID. Nearly every offer has one waiter, the task that made it: kept
+    /// inline, it costs no table, and resuming it no array.
+    private struct Waiters {
+        private var first: (id: Int, waiter: Waiter)?
+        private var others: [Int: Waiter]?
+
+        mutating func insert(_ waiter: Waiter, id: Int) {
+            if first == nil {
+                first = (id, waiter)
+            } else {
+                others = others ?? [:]
+                others?[id] = waiter
+            }
+        }
+
+        mutating func remove(id: Int) -> Waiter? {
+            if let first, first.id == id {
+                self.first = nil
+                return first.waiter
+            }
+            return others?.removeValue(forKey: id)
+        }
+
+        var count: Int { (first == nil ? 0 : 1) + (others?.count ?? 0) }
+
+        func resumeAll(with value: Value) {
+            if let first { first.waiter.resume(with: value) }
+            if let others {
+                for waiter in others.values { waiter.resume(with: value) }
+            }
+        }
     }
 
     private enum State {
-        case open(waiters: [Int: Waiter], nextID: Int)
+        case open(waiters: Waiters, nextID: Int)
         case decided(Value)
     }
 
-    private let state = LockedValue(State.open(waiters: [:], nextID: 0))
+    private let state = LockedValue(State.open(waiters: Waiters(), nextID: 0))
 
     /// Creates an undecided offer.
     package init() {}
+
+    /// How many tasks are waiting for the decision (none once it is made).
+    package var waitingCount: Int {
+        state.withLock { if case .open(let waiters, _) = $0 { waiters.count } else { 0 } }
+    }
 
     /// Whether an offer was made already.
     package var isDecided: Bool {
@@ -35,17 +80,12 @@ package final class FirstOffer<Value: Sendable>: Sendable {
     /// - Returns: whether this offer was the first.
     @discardableResult
     package func offer(_ value: Value) -> Bool {
-        let waiters = state.withLock { state -> [Waiter]? in
+        let waiters = state.withLock { state -> Waiters? in
             guard case .open(let waiters, _) = state else { return nil }
             state = .decided(value)
-            return Array(waiters.values)
+            return waiters
         }
-        for waiter in waiters ?? [] {
-            switch waiter {
-            case .decision(let continuation): continuation.resume(returning: value)
-            case .cancellable(let continuation): continuation.resume(returning: value)
-            }
-        }
+        waiters?.resumeAll(with: value)
         return waiters != nil
     }
 
@@ -75,7 +115,7 @@ package final class FirstOffer<Value: Sendable>: Sendable {
                         return .some(value)
                     case .open(var waiters, let nextID):
                         if Task.isCancelled { return .some(nil) }
-                        waiters[id] = .cancellable(continuation)
+                        waiters.insert(.cancellable(continuation), id: id)
                         state = .open(waiters: waiters, nextID: nextID)
                         return nil
                     }
@@ -84,7 +124,7 @@ package final class FirstOffer<Value: Sendable>: Sendable {
             }
         } onCancel: {
             let cancelled = state.withLock { state -> Waiter? in
-                guard case .open(var waiters, let nextID) = state, let waiter = waiters.removeValue(forKey: id) else { return nil }
+                guard case .open(var waiters, let nextID) = state, let waiter = waiters.remove(id: id) else { return nil }
                 state = .open(waiters: waiters, nextID: nextID)
                 return waiter
             }
@@ -99,7 +139,7 @@ package final class FirstOffer<Value: Sendable>: Sendable {
             case .decided(let value):
                 return value
             case .open(var waiters, let nextID):
-                waiters[nextID] = waiter
+                waiters.insert(waiter, id: nextID)
                 state = .open(waiters: waiters, nextID: nextID + 1)
                 return nil
             }
