@@ -102,17 +102,39 @@ public final class MLClient: AlertClassifier {
     /// `alertname | summary | description | severity=<source severity> | k=v k=v`, with
     /// absent parts left out and the remaining labels sorted by key.
     public static func text(for alert: Alert) -> String {
-        var parts: [String] = []
-        if let name = alert.alertName, !name.isEmpty { parts.append(name) }
-        if let summary = alert.summary, !summary.isEmpty { parts.append(summary) }
-        if let description = alert.description, !description.isEmpty { parts.append(description) }
-        if let severity = alert.sourceSeverity, !severity.isEmpty { parts.append("severity=\(severity)") }
-        let rest = alert.labels
-            .filter { $0.key != "alertname" && $0.key != "severity" && !$0.value.isEmpty }
-            .sorted { $0.key < $1.key }
-            .map { "\($0.key)=\($0.value)" }
-        if !rest.isEmpty { parts.append(rest.joined(separator: " ")) }
-        return parts.joined(separator: " | ")
+        // Written into one string: the parts, the filtered dictionary and each "k=v" as
+        // strings of their own were ~2% of the full path's CPU.
+        var text = ""
+        text.reserveCapacity(256)
+        func startPart() {
+            if !text.isEmpty { text += " | " }
+        }
+        func append(_ part: String?) {
+            guard let part, !part.isEmpty else { return }
+            startPart()
+            text += part
+        }
+        append(alert.alertName)
+        append(alert.summary)
+        append(alert.description)
+        if let severity = alert.sourceSeverity, !severity.isEmpty {
+            startPart()
+            text += "severity="
+            text += severity
+        }
+        var rest: [(key: String, value: String)] = []
+        rest.reserveCapacity(alert.labels.count)
+        for label in alert.labels where label.key != "alertname" && label.key != "severity" && !label.value.isEmpty {
+            rest.append(label)
+        }
+        rest.sort { $0.key < $1.key }
+        for (index, label) in rest.enumerated() {
+            if index == 0 { startPart() } else { text += " " }
+            text += label.key
+            text += "="
+            text += label.value
+        }
+        return text
     }
 
     /// Whether the server says it is ready (`GET /v2/health/ready` answers 2xx).

@@ -192,4 +192,33 @@ struct AlertTextTests {
         let bare = Alert(fingerprint: "f", status: .firing, source: .pagerduty, labels: [:])
         #expect(MLClient.text(for: bare) == "")
     }
+
+    /// The text as deploy/mlserver/alert_text.py spells it, part by part.
+    private static func reference(_ alert: Alert) -> String {
+        var parts: [String] = []
+        for part in [alert.alertName, alert.summary, alert.description] {
+            if let part, !part.isEmpty { parts.append(part) }
+        }
+        if let severity = alert.sourceSeverity, !severity.isEmpty { parts.append("severity=\(severity)") }
+        let rest = alert.labels
+            .filter { $0.key != "alertname" && $0.key != "severity" && !$0.value.isEmpty }
+            .sorted { $0.key < $1.key }
+            .map { "\($0.key)=\($0.value)" }
+        if !rest.isEmpty { parts.append(rest.joined(separator: " ")) }
+        return parts.joined(separator: " | ")
+    }
+
+    @Test(arguments: 0..<64)
+    func everyCombinationOfPartsReadsAsTheReference(_ present: Int) {
+        func when(_ bit: Int, _ value: String) -> String? { present & (1 << bit) != 0 ? value : nil }
+        var labels: [String: String] = [:]
+        labels["alertname"] = when(0, "DiskFull")
+        labels["severity"] = when(1, "critical")
+        if present & (1 << 2) != 0 { labels.merge(["zone": "b", "app": "db", "blank": "", "Zeta": "é"]) { $1 } }
+        var annotations: [String: String] = [:]
+        annotations["summary"] = when(3, "disk full")
+        annotations["description"] = when(4, present & (1 << 5) != 0 ? "" : "/var at 99%")
+        let alert = Alert(fingerprint: "f", status: .firing, source: .alertmanager, labels: labels, annotations: annotations)
+        #expect(MLClient.text(for: alert) == Self.reference(alert))
+    }
 }
