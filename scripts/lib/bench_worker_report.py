@@ -7,10 +7,11 @@ Usage: bench_worker_report.py RESULTS FULL_METRICS FULL_RECORDS MEMORY_RECORDS C
                 was runnable but waiting for a CPU, "-" where unknown) for a, b0, b, b1, c,
                 d0, d, e, e0, g0, g1, g; and
                 `ml <JSON of scripts/lib/bench_ml_baseline.py>`; `f0|f WORKER BROKER` (cores)
-  FULL_METRICS  the full-path worker's last /metrics (read when RESULTS has a row d)
+  FULL_METRICS  the full-path workers' last /metrics, a file per round of (d), comma-
+                separated (read when RESULTS has a row d)
 Rows not in RESULTS (parts the run skipped) are left out, with their verdicts. A key
-given on several lines (the rounds of (a)-(c)) shows each column's median, and the
-ratios of each round follow the table.
+given on several lines (the rounds of (a)-(c), and of (ML) and (d)) shows each column's
+median, and the ratios of each round follow the table.
 """
 import json
 import re
@@ -18,15 +19,16 @@ import statistics
 import sys
 from collections import defaultdict
 
-results_file, metrics_file, full_records, memory_records = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+results_file, full_records, memory_records = sys.argv[1], int(sys.argv[3]), int(sys.argv[4])
+metrics_files = sys.argv[2].split(",")
 cluster_records = int(sys.argv[5])
 
-rows, ml, idle = {}, None, {}
+rows, ml_rounds, idle = {}, [], {}
 rounds = defaultdict(list)
 for line in open(results_file):
     key, rest = line.rstrip("\n").split(" ", 1)
     if key == "ml":
-        ml = json.loads(rest)
+        ml_rounds.append(json.loads(rest))
     elif key in ("f0", "f"):
         idle[key] = rest.split()
     else:
@@ -67,12 +69,18 @@ labels = {
     "g1": "(g1) mock cluster, defaults",
     "g": f"(g) mock cluster, {cluster_records:,} backlog",
 }
-if ml is not None:
-    best = ml["best"]
+# (ML): each round's best thread count, as a row of its own round.
+ml = ml_rounds[0] if ml_rounds else None
+for ml_round in ml_rounds:
+    best = ml_round["best"]
     server = best["server_cpu_seconds"]
-    rows["ml"] = [best["rate"], best["cpu_seconds"] * 1e6 / best["alerts"], None, None,
-                  None if server is None else server * 1e6 / best["alerts"], None]
-    labels["ml"] = f"(ML) ML server alone, {ml['batch']}/request, {best['threads']} thr"
+    rounds["ml"].append([best["rate"], best["cpu_seconds"] * 1e6 / best["alerts"], None, None,
+                         None if server is None else server * 1e6 / best["alerts"], None])
+if ml is not None:
+    rows["ml"] = median_row(rounds["ml"])
+    best_threads = {ml_round["best"]["threads"] for ml_round in ml_rounds}
+    threads = f", {best_threads.pop()} thr" if len(best_threads) == 1 else ""
+    labels["ml"] = f"(ML) ML server alone, {ml['batch']}/request{threads}"
 
 if rows:
     print(f"{'':40}" + " ".join(f"{name:>{width}}" for name, width, _ in columns))
@@ -109,33 +117,36 @@ def grouped(found, name, keys, separator="/", **wanted):
     return ", ".join(parts) or "none"
 
 
-ml_incidents = incidents = None
-ml_asked = ml_failed_over = 0
-if ml is not None:
-    print(f"(ML) by threads ({ml['count']:,} alerts each): "
-          + ", ".join(f"{level['threads']}: {level['rate']:,.0f}/s" for level in ml["levels"]))
+for index, ml_round in enumerate(ml_rounds):
+    which = f", round {index + 1}" if len(ml_rounds) > 1 else ""
+    print(f"(ML) by threads ({ml_round['count']:,} alerts each{which}): "
+          + ", ".join(f"{level['threads']}: {level['rate']:,.0f}/s" for level in ml_round["levels"]))
+full_path_rounds = []  # (incidents, by ML, asked, failed over) of each round's (d)
 if "d" in rows:
-    found = metrics(metrics_file)
-    incidents = total(found, "breakwater_incidents_total")
-    ml_incidents = total(found, "breakwater_incidents_total", classifier="ml")
-    requests = total(found, "breakwater_ml_batch_size_count")
-    batched = total(found, "breakwater_ml_batch_size_sum")
-    # The full path holds when the ML server was asked about every alert and answered:
-    # an answer below the policy's confidence floor is classified by the rules as
-    # configured, but the ML server did that work all the same.
-    ml_asked = batched
-    ml_failed_over = sum(value for labels, value in found.get("breakwater_fallbacks_total", [])
-                         if labels.get("breaker") == "ml" and labels.get("reason") != "low_confidence")
-    processing = total(found, "breakwater_processing_duration_seconds_sum") / max(1, total(found, "breakwater_processing_duration_seconds_count"))
-    print(f"(d) classified by ML: {ml_incidents:,.0f} of {incidents:,.0f} incidents; {requests:,.0f} ML requests"
-          f" (mean batch {batched / max(1, requests):.1f}); mean time per record {processing * 1e3:.1f} ms")
+    for index, path in enumerate(metrics_files[:len(rounds["d"])]):
+        found = metrics(path)
+        incidents = total(found, "breakwater_incidents_total")
+        ml_incidents = total(found, "breakwater_incidents_total", classifier="ml")
+        requests = total(found, "breakwater_ml_batch_size_count")
+        batched = total(found, "breakwater_ml_batch_size_sum")
+        # The full path holds when the ML server was asked about every alert and answered:
+        # an answer below the policy's confidence floor is classified by the rules as
+        # configured, but the ML server did that work all the same.
+        ml_failed_over = sum(value for labels, value in found.get("breakwater_fallbacks_total", [])
+                             if labels.get("breaker") == "ml" and labels.get("reason") != "low_confidence")
+        full_path_rounds.append((incidents, ml_incidents, batched, ml_failed_over))
+        processing = total(found, "breakwater_processing_duration_seconds_sum") / max(1, total(found, "breakwater_processing_duration_seconds_count"))
+        which = f", round {index + 1}" if len(rounds["d"]) > 1 else ""
+        print(f"(d{which}) classified by ML: {ml_incidents:,.0f} of {incidents:,.0f} incidents; {requests:,.0f} ML requests"
+              f" (mean batch {batched / max(1, requests):.1f}); mean time per record {processing * 1e3:.1f} ms")
+        print(f"(d{which}) ML infer failures: {grouped(found, 'breakwater_ml_infer_failures_total', ['reason'])};"
+              f" ml breaker transitions: {grouped(found, 'circuit_breaker_transitions_total', ['from', 'to'], '->', breaker='ml')};"
+              f" fallback events: {grouped(found, 'breakwater_fallbacks_total', ['breaker', 'strategy', 'reason'])}")
     for key in ("d0", "d"):
         if key in rows and len(rows[key]) > 6 and rows[key][6] is not None:
-            print(f"({key}) the ML server was runnable but waiting for a CPU {rows[key][6]:.0f}% of the run"
+            median = ", median of the rounds" if len(rounds[key]) > 1 else ""
+            print(f"({key}) the ML server was runnable but waiting for a CPU {rows[key][6]:.0f}% of the run{median}"
                   " (/proc schedstat: what the processes beside it took from it)")
-    print(f"(d) ML infer failures: {grouped(found, 'breakwater_ml_infer_failures_total', ['reason'])};"
-          f" ml breaker transitions: {grouped(found, 'circuit_breaker_transitions_total', ['from', 'to'], '->', breaker='ml')};"
-          f" fallback events: {grouped(found, 'breakwater_fallbacks_total', ['breaker', 'strategy', 'reason'])}")
 
 if len(rounds.get("b", [])) > 1:
     print(f"(a)-(c) over {len(rounds['b'])} rounds: the table gives each row's median, the ratios below are the medians'. Each round:")
@@ -157,10 +168,23 @@ if "b" in rows:
     if "b0" in rows:
         print(f"b / b0 = {b / rows['b0'][0]:5.2f}x records/s, CPU per alert {b_cpu:.1f} / {rows['b0'][1]:.1f} µs"
               f" = {b_cpu / rows['b0'][1]:.2f}x (this build against the one before)")
+if len(rounds.get("d", [])) > 1 and ml is not None:
+    print(f"(ML), (d) over {len(rounds['d'])} rounds: the table gives each row's median, d / ML below is the medians'. Each round:")
+    for index, d_round in enumerate(rounds["d"]):
+        parts = [f"d {d_round[0]:,.0f}/s at {d_round[1]:.1f} µs"]
+        if index < len(rounds["ml"]):
+            parts.append(f"ML {rounds['ml'][index][0]:,.0f}/s, d/ML {d_round[0] / rounds['ml'][index][0]:.2f}x")
+        if len(d_round) > 6 and d_round[6] is not None:
+            parts.append(f"ML server waiting for a CPU {d_round[6]:.0f}%")
+        if index < len(rounds.get("d0", [])):
+            parts.append(f"d/d0 {d_round[0] / rounds['d0'][index][0]:.2f}x")
+        print(f"  round {index + 1}: " + ", ".join(parts))
 if "d" in rows and ml is not None:
-    ratio = rows["d"][0] / ml["best"]["rate"]
-    full_path = ml_asked >= incidents and ml_failed_over == 0
+    ratio = rows["d"][0] / rows["ml"][0]
+    full_path = all(asked >= incidents and failed_over == 0 for incidents, _, asked, failed_over in full_path_rounds)
     line = f"d / ML = {ratio:5.2f}x  (full path vs the ML server alone, target >= 0.8x) {verdict(ratio >= 0.8 and full_path)}"
+    incidents = sum(round_[0] for round_ in full_path_rounds)
+    ml_incidents, ml_asked, ml_failed_over = (sum(round_[i] for round_ in full_path_rounds) for i in (1, 2, 3))
     if not full_path:
         line += (f" (the ML server was asked about {ml_asked:,.0f} of {incidents:,.0f} alerts and {ml_failed_over:,.0f}"
                  " fell back to the rules for a failure: not the full path)")
