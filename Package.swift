@@ -182,6 +182,7 @@ targets += [
             // Only for matching the pool's ConnectionPoolError (thrown through PostgresClient).
             .product(name: "_ConnectionPoolModule", package: "postgres-nio"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ],
         swiftSettings: strictSwift
@@ -195,7 +196,10 @@ targets += [
     ),
     .testTarget(
         name: "TriagePostgresTests",
-        dependencies: ["Locking", "Resilience", "TriagePostgres", "Triage", "ServiceTestSupport", "TriageTestSupport"],
+        dependencies: [
+            "Locking", "Resilience", "TriagePostgres", "Triage", "ServiceTestSupport", "TriageTestSupport",
+            .product(name: "MetricsTestKit", package: "swift-metrics"),
+        ],
         swiftSettings: strictSwift
     ),
 ]

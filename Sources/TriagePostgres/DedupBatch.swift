@@ -1,5 +1,6 @@
 import Foundation
 import Locking
+import Metrics
 import Triage
 
 /// One call of ``PostgresDedupStore/record(fingerprint:seenAt:)``.
@@ -90,10 +91,16 @@ final class DedupBatcher: Sendable {
     private let state = LockedValue(State())
     /// Writes a batch; returns each occurrence's record, in order.
     private let write: @Sendable ([DedupOccurrence]) async throws -> [DedupRecord]
+    /// `breakwater_dedup_batch_size`: occurrences per statement.
+    private let batchSize: Recorder
 
-    init(maxBatch: Int, write: @escaping @Sendable ([DedupOccurrence]) async throws -> [DedupRecord]) {
+    init(
+        maxBatch: Int, metricsFactory: any MetricsFactory = MetricsSystem.factory,
+        write: @escaping @Sendable ([DedupOccurrence]) async throws -> [DedupRecord]
+    ) {
         self.maxBatch = max(maxBatch, 1)
         self.write = write
+        self.batchSize = Recorder(label: MetricNames.dedupBatchSize, factory: metricsFactory)
     }
 
     /// How many callers wait for the statement running now to end.
@@ -132,6 +139,7 @@ final class DedupBatcher: Sendable {
             return taken
         }
         let occurrences = [own] + others.map(\.occurrence)
+        batchSize.record(occurrences.count)
         let outcome: Result<[DedupRecord], any Error>
         do {
             let records = try await write(occurrences)

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import PostgresNIO
 import Triage
 
@@ -31,10 +32,12 @@ public struct PostgresDedupStore: DedupStore, Sendable {
     ]
 
     /// Creates a store over `pool` (does not touch the database); one statement writes
-    /// at most `maxBatch` occurrences (values below 1 become 1).
-    public init(pool: PostgresPool, maxBatch: Int = 256) {
+    /// at most `maxBatch` occurrences (values below 1 become 1), each statement's count
+    /// recorded in `breakwater_dedup_batch_size` through `metricsFactory` (default the
+    /// bootstrapped `MetricsSystem`).
+    public init(pool: PostgresPool, maxBatch: Int = 256, metricsFactory: any MetricsFactory = MetricsSystem.factory) {
         self.pool = pool
-        self.batcher = DedupBatcher(maxBatch: maxBatch) { occurrences in
+        self.batcher = DedupBatcher(maxBatch: maxBatch, metricsFactory: metricsFactory) { occurrences in
             try await Self.upsert(occurrences, pool: pool)
         }
     }

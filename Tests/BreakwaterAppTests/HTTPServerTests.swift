@@ -166,6 +166,7 @@ import Triage
         #expect(factories.count == 1)
         #expect(factories.first?.registry === first)
         #expect(factories.first?.base.valueHistogramBuckets[MetricNames.mlBatchSize] == BreakwaterMetrics.mlBatchSizeBuckets)
+        #expect(factories.first?.base.valueHistogramBuckets[MetricNames.dedupBatchSize] == BreakwaterMetrics.dedupBatchSizeBuckets)
         #expect(factories.first?.base.durationHistogramBuckets[MetricNames.processingDuration] == BreakwaterMetrics.processingDurationBuckets)
     }
 }

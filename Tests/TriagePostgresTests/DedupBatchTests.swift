@@ -1,5 +1,6 @@
 import Foundation
 import Locking
+import MetricsTestKit
 import Testing
 import Triage
 @testable import TriagePostgres
@@ -60,7 +61,8 @@ import TriageTestSupport
 
     @Test func aBatchIsAtMostMaxBatchAndTheRestGoNext() async throws {
         let statements = FakeStatements()
-        let batcher = DedupBatcher(maxBatch: 2) { try await statements.run($0) }
+        let metrics = TestMetrics()
+        let batcher = DedupBatcher(maxBatch: 2, metricsFactory: metrics) { try await statements.run($0) }
         try await withThrowingTaskGroup(of: Int.self) { group in
             group.addTask { try await batcher.record(DedupOccurrence(fingerprint: "z", seenAt: self.t0)).occurrences }
             #expect(await eventually { statements.started == 1 })
@@ -74,6 +76,7 @@ import TriageTestSupport
             #expect(counts.sorted() == Array(1...6))
         }
         #expect(statements.batches.map(\.count) == [1, 2, 2, 1])
+        #expect(try metrics.expectRecorder(MetricNames.dedupBatchSize).values == [1, 2, 2, 1])
     }
 
     @Test func aFailedStatementFailsEveryOccurrenceInItAndTheNextBatchStillRuns() async throws {

@@ -29,6 +29,10 @@ public enum BreakwaterMetrics {
     /// swift-metrics `Recorder`).
     public static let mlBatchSizeBuckets: [Double] = [1, 2, 4, 8, 16, 32, 64, 128, 256]
 
+    /// Buckets of the `breakwater_dedup_batch_size` histogram (a statement holds at most
+    /// 256 occurrences).
+    public static let dedupBatchSizeBuckets: [Double] = [1, 2, 4, 8, 16, 32, 64, 128, 256]
+
     private static let once = OnceBootstrap<PrometheusCollectorRegistry>()
 
     /// A factory that records into `registry`, with Breakwater's histogram buckets and
@@ -38,6 +42,7 @@ public enum BreakwaterMetrics {
         factory.durationHistogramBuckets[MetricNames.processingDuration] = processingDurationBuckets
         factory.durationHistogramBuckets[MetricNames.ingestDuration] = ingestDurationBuckets
         factory.valueHistogramBuckets[MetricNames.mlBatchSize] = mlBatchSizeBuckets
+        factory.valueHistogramBuckets[MetricNames.dedupBatchSize] = dedupBatchSizeBuckets
         return DescribedPrometheusMetricsFactory(base: factory, help: MetricNames.help)
     }
 

@@ -22,6 +22,8 @@ public enum MetricNames {
     public static let consumerErrors = "breakwater_consumer_errors_total"
     /// Histogram: alerts per ML infer request.
     public static let mlBatchSize = "breakwater_ml_batch_size"
+    /// Histogram: occurrences per dedup upsert statement.
+    public static let dedupBatchSize = "breakwater_dedup_batch_size"
     /// Counter, labels `route`, `status`: HTTP ingest requests answered.
     public static let ingestRequests = "breakwater_ingest_requests_total"
     /// Histogram (seconds), label `route`: from an ingest request's arrival to its answer
@@ -56,7 +58,7 @@ public enum MetricNames {
     /// Every metric name above.
     public static let all: [String] = [
         recordsConsumed, incidents, dlqRecords, fallbacks, processingDuration, inFlight, consumerLag, consumerErrors, mlBatchSize,
-        mlInferFailures, ready, ingestRequests, ingestDuration,
+        dedupBatchSize, mlInferFailures, ready, ingestRequests, ingestDuration,
         circuitBreakerState, circuitBreakerCalls, circuitBreakerTransitions, circuitBreakerRejections, circuitBreakerSlowCalls,
         fallbackExecutions, adaptiveRejections, adaptiveThrottleProbability, adaptiveConcurrencyLimit,
     ]
@@ -73,6 +75,7 @@ public enum MetricNames {
         consumerLag: "Consumer-group lag of each assigned input partition: high watermark minus position (0 once the partition is given up).",
         consumerErrors: "Non-fatal errors the consumer polled; a steady rate with nothing consumed means the worker is stuck.",
         mlBatchSize: "Alerts per ML infer request (micro-batching).",
+        dedupBatchSize: "Alert occurrences per dedup upsert statement (batched while a statement runs).",
         mlInferFailures: "ML infer requests that failed, by reason; the rule classifier answered instead.",
         ready: "1 while the worker is ready (GET /health/ready answers 200), else 0.",
         ingestRequests: "HTTP ingest requests answered, by route and status (202 accepted, 400, 401, 413, 503).",
@@ -89,5 +92,5 @@ public enum MetricNames {
     ]
 
     /// Names of the histograms (exported with `_bucket`, `_sum` and `_count` series).
-    public static let histograms: Set<String> = [processingDuration, mlBatchSize, ingestDuration]
+    public static let histograms: Set<String> = [processingDuration, mlBatchSize, dedupBatchSize, ingestDuration]
 }
