@@ -62,11 +62,12 @@ struct DedupBatchRows {
     }
 }
 
-/// Coalesces concurrent dedup writes into one statement: the first caller writes its
-/// occurrence at once; callers arriving while a statement runs wait and go together in
-/// the next one (at most ``maxBatch``), written by one of them. No timer and no task of
-/// its own: under no load every call is a statement of one, as before; under load one
-/// statement and one round trip serve many alerts instead of one each.
+/// Coalesces concurrent dedup writes into one statement: a caller that finds no statement
+/// running yields once (so that callers started with it join it) and writes; callers
+/// arriving while a statement runs wait and go together in the next one (at most
+/// ``maxBatch``), written by one of them. No timer and no task of its own: under no load
+/// every call is a statement of one, as before; under load one statement and one round
+/// trip serve many alerts instead of one each.
 final class DedupBatcher: Sendable {
     /// Why a waiting caller is resumed.
     private enum Turn: Sendable {
@@ -74,6 +75,8 @@ final class DedupBatcher: Sendable {
         case done(DedupRecord)
         /// The batch before finished: it writes the next one.
         case lead
+        /// No statement was running when it came: it writes one at once.
+        case leadAtOnce
     }
 
     private struct Waiter: Sendable {
@@ -120,12 +123,19 @@ final class DedupBatcher: Sendable {
                 state.writing = true
                 return true
             }
-            if leadNow { continuation.resume(returning: .lead) }
+            if leadNow { continuation.resume(returning: .leadAtOnce) }
         }
         switch turn {
         case .done(let record):
             return record
         case .lead:
+            return try await lead(with: occurrence)
+        case .leadAtOnce:
+            // Callers come in bursts (a batch of ML answers lets as many records start
+            // together): the first to come would write a statement of one while the rest
+            // queued behind it, half of all statements on the full path. Yielding once
+            // lets the burst reach the queue first.
+            await Task.yield()
             return try await lead(with: occurrence)
         }
     }
