@@ -66,20 +66,10 @@ public struct PostgresDedupStore: DedupStore, Sendable {
     /// - Returns: each occurrence's record, in order (``DedupBatchRows/records(returned:)``).
     private static func upsert(_ occurrences: [DedupOccurrence], pool: PostgresPool) async throws -> [DedupRecord] {
         let rows = DedupBatchRows(occurrences)
+        let statement = DedupUpsert(rows)
         return try await pool.withConnection("dedup record") { connection in
-            let returned = try await connection.query("""
-                INSERT INTO alert_dedup AS d (fingerprint, first_seen, last_seen, occurrences)
-                SELECT * FROM unnest(\(rows.fingerprints)::text[], \(rows.firstSeen)::timestamptz[],
-                                     \(rows.lastSeen)::timestamptz[], \(rows.counts)::bigint[])
-                ORDER BY 1
-                ON CONFLICT (fingerprint) DO UPDATE SET
-                    first_seen = LEAST(d.first_seen, EXCLUDED.first_seen),
-                    last_seen = GREATEST(d.last_seen, EXCLUDED.last_seen),
-                    occurrences = d.occurrences + EXCLUDED.occurrences
-                RETURNING fingerprint, first_seen, last_seen, occurrences
-                """, logger: Self.logger)
             var records: [String: DedupRecord] = [:]
-            for try await (fingerprint, first, last, occurrences) in returned.decode((String, Date, Date, Int64).self) {
+            for try await (fingerprint, first, last, occurrences) in try await connection.execute(statement, logger: Self.logger) {
                 records[fingerprint] = try Self.record(fingerprint, first, last, occurrences)
             }
             return try rows.records(returned: records)
@@ -112,4 +102,52 @@ public struct PostgresDedupStore: DedupStore, Sendable {
     }
 
     static let logger = Logger(label: "breakwater.postgres.dedup")
+}
+
+/// The dedup upsert as a prepared statement: each connection has PostgreSQL parse and plan
+/// it once, where a plain query was parsed and planned again for every batch (the full
+/// path writes one every ~20 alerts). Needs a server, or a pooler in front of it, that
+/// keeps a connection's prepared statements (PgBouncer: session pooling, or 1.21+ with
+/// `max_prepared_statements`).
+struct DedupUpsert: PostgresPreparedStatement {
+    typealias Row = (String, Date, Date, Int64)
+
+    // Versioned: a change of the SQL must change the name, or connections that prepared
+    // the old text would go on running it.
+    static let name = "breakwater_dedup_upsert_1"
+
+    static let sql = """
+        INSERT INTO alert_dedup AS d (fingerprint, first_seen, last_seen, occurrences)
+        SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[], $4::bigint[])
+        ORDER BY 1
+        ON CONFLICT (fingerprint) DO UPDATE SET
+            first_seen = LEAST(d.first_seen, EXCLUDED.first_seen),
+            last_seen = GREATEST(d.last_seen, EXCLUDED.last_seen),
+            occurrences = d.occurrences + EXCLUDED.occurrences
+        RETURNING fingerprint, first_seen, last_seen, occurrences
+        """
+
+    static let bindingDataTypes: [PostgresDataType] = [.textArray, .timestamptzArray, .timestamptzArray, .int8Array]
+
+    let fingerprints: [String]
+    let firstSeen: [Date]
+    let lastSeen: [Date]
+    let counts: [Int64]
+
+    init(_ rows: DedupBatchRows) {
+        (fingerprints, firstSeen, lastSeen, counts) = (rows.fingerprints, rows.firstSeen, rows.lastSeen, rows.counts)
+    }
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 4)
+        bindings.append(fingerprints)
+        bindings.append(firstSeen)
+        bindings.append(lastSeen)
+        bindings.append(counts)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row {
+        try row.decode(Row.self)
+    }
 }
