@@ -62,4 +62,14 @@ import Triage
         for waiter in others { #expect(await waiter.value == 7) }
         #expect(await late.value == 7)
     }
+
+    @Test func hundredsOfWaitersAllGetTheDecision() async {
+        let offer = FirstOffer<Int>()
+        let waiters = (0..<300).map { index in
+            Task { index.isMultiple(of: 3) ? await offer.valueUnlessCancelled() : await offer.value() }
+        }
+        while offer.waitingCount < 300 { await Task.yield() }
+        #expect(offer.offer(42))
+        for waiter in waiters { #expect(await waiter.value == 42) }
+    }
 }

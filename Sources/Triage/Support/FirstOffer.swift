@@ -59,6 +59,16 @@ package final class FirstOffer<Value: Sendable>: Sendable {
     private enum State {
         case open(waiters: Waiters, nextID: Int)
         case decided(Value)
+
+        /// Runs `body` on the waiters and the next ID while undecided, changing them in
+        /// place (`nil` once decided): bound out of the enum and written back, the waiters'
+        /// table would be shared by two values at each change and copied whole.
+        mutating func whileOpen<R>(_ body: (inout Waiters, inout Int) -> R) -> R? {
+            guard case .open(var waiters, var nextID) = self else { return nil }
+            self = .open(waiters: Waiters(), nextID: 0)
+            defer { self = .open(waiters: waiters, nextID: nextID) }
+            return body(&waiters, &nextID)
+        }
     }
 
     private let state = LockedValue(State.open(waiters: Waiters(), nextID: 0))
@@ -101,32 +111,26 @@ package final class FirstOffer<Value: Sendable>: Sendable {
     /// The decided value, waiting for the first offer if there is none yet; `nil` when the
     /// calling task is cancelled before the decision (a decision made first wins).
     package func valueUnlessCancelled() async -> Value? {
-        let id = state.withLock { state -> Int? in
-            guard case .open(let waiters, let nextID) = state else { return nil }
-            state = .open(waiters: waiters, nextID: nextID + 1)
-            return nextID
+        let id = state.withLock { state in
+            state.whileOpen { _, nextID in
+                defer { nextID += 1 }
+                return nextID
+            }
         }
         guard let id else { return decidedValue() }
         return await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 let immediate = state.withLock { state -> Value?? in
-                    switch state {
-                    case .decided(let value):
-                        return .some(value)
-                    case .open(var waiters, let nextID):
-                        if Task.isCancelled { return .some(nil) }
-                        waiters.insert(.cancellable(continuation), id: id)
-                        state = .open(waiters: waiters, nextID: nextID)
-                        return nil
-                    }
+                    if case .decided(let value) = state { return .some(value) }
+                    if Task.isCancelled { return .some(nil) }
+                    state.whileOpen { waiters, _ in waiters.insert(.cancellable(continuation), id: id) }
+                    return nil
                 }
                 if let immediate { continuation.resume(returning: immediate) }
             }
         } onCancel: {
-            let cancelled = state.withLock { state -> Waiter? in
-                guard case .open(var waiters, let nextID) = state, let waiter = waiters.remove(id: id) else { return nil }
-                state = .open(waiters: waiters, nextID: nextID)
-                return waiter
+            let cancelled = state.withLock { state in
+                state.whileOpen { waiters, _ in waiters.remove(id: id) } ?? nil
             }
             if case .cancellable(let continuation) = cancelled { continuation.resume(returning: nil) }
         }
@@ -135,14 +139,12 @@ package final class FirstOffer<Value: Sendable>: Sendable {
     /// Adds a waiter while undecided; returns the value instead when decided.
     private func enqueue(_ waiter: Waiter) -> Value? {
         state.withLock { state -> Value? in
-            switch state {
-            case .decided(let value):
-                return value
-            case .open(var waiters, let nextID):
+            if case .decided(let value) = state { return value }
+            state.whileOpen { waiters, nextID in
                 waiters.insert(waiter, id: nextID)
-                state = .open(waiters: waiters, nextID: nextID + 1)
-                return nil
+                nextID += 1
             }
+            return nil
         }
     }
 
