@@ -34,11 +34,16 @@ public struct PostgresDedupStore: DedupStore, Sendable {
     /// Creates a store over `pool` (does not touch the database); one statement writes
     /// at most `maxBatch` occurrences (values below 1 become 1), each statement's count
     /// recorded in `breakwater_dedup_batch_size` through `metricsFactory` (default the
-    /// bootstrapped `MetricsSystem`).
-    public init(pool: PostgresPool, maxBatch: Int = 256, metricsFactory: any MetricsFactory = MetricsSystem.factory) {
+    /// bootstrapped `MetricsSystem`). With `preparedStatements` (the default) the upsert
+    /// is prepared once per connection (``DedupUpsert``); without, it is sent whole each
+    /// time, for poolers that do not keep a connection's prepared statements.
+    public init(
+        pool: PostgresPool, maxBatch: Int = 256, preparedStatements: Bool = true,
+        metricsFactory: any MetricsFactory = MetricsSystem.factory
+    ) {
         self.pool = pool
         self.batcher = DedupBatcher(maxBatch: maxBatch, metricsFactory: metricsFactory) { occurrences in
-            try await Self.upsert(occurrences, pool: pool)
+            try await Self.upsert(occurrences, pool: pool, prepared: preparedStatements)
         }
     }
 
@@ -64,13 +69,20 @@ public struct PostgresDedupStore: DedupStore, Sendable {
     /// Rows go in fingerprint order: two workers' statements over the same fingerprints
     /// then lock them in the same order and cannot deadlock.
     /// - Returns: each occurrence's record, in order (``DedupBatchRows/records(returned:)``).
-    private static func upsert(_ occurrences: [DedupOccurrence], pool: PostgresPool) async throws -> [DedupRecord] {
+    private static func upsert(_ occurrences: [DedupOccurrence], pool: PostgresPool, prepared: Bool) async throws -> [DedupRecord] {
         let rows = DedupBatchRows(occurrences)
         let statement = DedupUpsert(rows)
         return try await pool.withConnection("dedup record") { connection in
             var records: [String: DedupRecord] = [:]
-            for try await (fingerprint, first, last, occurrences) in try await connection.execute(statement, logger: Self.logger) {
-                records[fingerprint] = try Self.record(fingerprint, first, last, occurrences)
+            if prepared {
+                for try await (fingerprint, first, last, occurrences) in try await connection.execute(statement, logger: Self.logger) {
+                    records[fingerprint] = try Self.record(fingerprint, first, last, occurrences)
+                }
+            } else {
+                let returned = try await connection.query(statement.unprepared, logger: Self.logger)
+                for try await (fingerprint, first, last, occurrences) in returned.decode(DedupUpsert.Row.self) {
+                    records[fingerprint] = try Self.record(fingerprint, first, last, occurrences)
+                }
             }
             return try rows.records(returned: records)
         }
@@ -149,5 +161,13 @@ struct DedupUpsert: PostgresPreparedStatement {
 
     func decodeRow(_ row: PostgresRow) throws -> Row {
         try row.decode(Row.self)
+    }
+
+    /// The same statement with the same bindings, sent unnamed (parsed and planned by
+    /// the server each time).
+    var unprepared: PostgresQuery {
+        get throws {
+            PostgresQuery(unsafeSQL: Self.sql, binds: try makeBindings())
+        }
     }
 }

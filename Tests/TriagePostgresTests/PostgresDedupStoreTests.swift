@@ -7,9 +7,10 @@ import TriageTestSupport
 
 @Suite(.enabled(if: ExternalService.postgres.shouldRun), .timeLimit(.minutes(3)))
 struct PostgresDedupStoreTests {
-    @Test func countsRepeatedOccurrences() async throws {
+    @Test(arguments: [true, false])
+    func countsRepeatedOccurrences(preparedStatements: Bool) async throws {
         try await withPool { pool in
-            let store = PostgresDedupStore(pool: pool)
+            let store = PostgresDedupStore(pool: pool, preparedStatements: preparedStatements)
             try await store.migrate()
             let fingerprint = uniqueName("fp")
             let t0 = Date(timeIntervalSince1970: 1_800_000_000)
@@ -27,6 +28,24 @@ struct PostgresDedupStoreTests {
             #expect(try await store.lookup(fingerprint: fingerprint) == last)
             // Lookup is read-only.
             #expect(try await store.lookup(fingerprint: fingerprint) == last)
+        }
+    }
+
+    @Test(arguments: [true, false])
+    func theUpsertIsPreparedOnTheConnectionOnlyWhenConfigured(preparedStatements: Bool) async throws {
+        // One connection: the upsert and the look at its prepared statements share it.
+        try await withPool({ $0.poolSize = 1 }) { pool in
+            let store = PostgresDedupStore(pool: pool, preparedStatements: preparedStatements)
+            try await store.migrate()
+            _ = try await store.record(fingerprint: uniqueName("prep"), seenAt: Date(timeIntervalSince1970: 1_800_000_000))
+            let prepared = try await pool.withConnection("test") { connection in
+                let rows = try await connection.query(
+                    "SELECT count(*) FROM pg_prepared_statements WHERE name = \(DedupUpsert.name)", logger: .init(label: "test"))
+                var count: Int64 = -1
+                for try await (value) in rows.decode(Int64.self) { count = value }
+                return count
+            }
+            #expect(prepared == (preparedStatements ? 1 : 0))
         }
     }
 
@@ -63,11 +82,12 @@ struct PostgresDedupStoreTests {
         }
     }
 
-    @Test func concurrentUpsertsOfSeveralFingerprintsInOneStatementKeepEachCount() async throws {
+    @Test(arguments: [true, false])
+    func concurrentUpsertsOfSeveralFingerprintsInOneStatementKeepEachCount(preparedStatements: Bool) async throws {
         try await withPool { pool in
             // Statements of up to 8 occurrences: 60 concurrent callers make several batches
             // mixing the three fingerprints, repeated within a batch.
-            let store = PostgresDedupStore(pool: pool, maxBatch: 8)
+            let store = PostgresDedupStore(pool: pool, maxBatch: 8, preparedStatements: preparedStatements)
             try await store.migrate()
             let fingerprints = [uniqueName("m1"), uniqueName("m2"), uniqueName("m3")]
             let t0 = Date(timeIntervalSince1970: 1_800_000_000)

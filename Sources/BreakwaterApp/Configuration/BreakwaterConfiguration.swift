@@ -249,6 +249,11 @@ public struct PostgresTLSSettings: Sendable, Hashable, Codable {
 public struct DedupSettings: Sendable, Hashable, Codable {
     /// Whether incidents are deduplicated at all.
     public var enabled = true
+    /// Whether the dedup upsert is a prepared statement (parsed and planned once per
+    /// connection). Turn off behind a pooler that does not keep a connection's prepared
+    /// statements, e.g. PgBouncer in transaction mode before 1.21 or without
+    /// `max_prepared_statements`: there every upsert would fail.
+    public var preparedStatements = true
     /// Defaults.
     public init() {}
 }

@@ -99,7 +99,7 @@ public struct WorkerAssembly: Sendable {
             cache: cache
         )
 
-        let dedupStore = config.dedup.enabled ? PostgresDedupStore(pool: catalogPool) : nil
+        let dedupStore = config.dedup.enabled ? PostgresDedupStore(pool: catalogPool, preparedStatements: config.dedup.preparedStatements) : nil
         let readOnlyDedup = try dedupStore.map {
             DegradedService<any DedupStore>(service: $0, breaker: try breaker(BreakerName.dedup, config.breakers.dedup))
         }
