@@ -341,13 +341,26 @@ public final class KafkaConsumer: Sendable {
             let targets = offsets.filter { assigned.contains($0.key) }.sorted { $0.key < $1.key }
             guard !targets.isEmpty else { return }
             let list = PartitionList(targets.map { ($0.key, Optional($0.value)) })
-            try check(rd_kafka_seek_partitions(handle.pointer, list.pointer, timeout.wholeMilliseconds))
+            try check(rd_kafka_seek_partitions(handle.pointer, list.pointer, Self.seekTimeoutArgument(timeout)))
             if let failed = list.entries.first(where: { $0.error != RD_KAFKA_RESP_ERR_NO_ERROR }) {
                 throw KafkaError(code: failed.error, text: "seeking \(failed.topicPartition) to \(failed.offset) failed: \(KafkaError(code: failed.error).text)")
             }
             _ = core.restart(Set(targets.map(\.key)))
             logger.info("consumer rewound", metadata: ["offsets": "\(targets.map { "\($0.key)@\($0.value)" })"])
         }
+    }
+
+    /// The `timeout_ms` to hand `rd_kafka_seek_partitions` for `timeout`. librdkafka
+    /// before 2.1 waited a thousandth of it (it passed the remaining milliseconds where
+    /// microseconds were expected; confluentinc/librdkafka#4230): 10 s became 10 ms, and
+    /// a seek on a loaded machine failed with `_TIMED_OUT` at once, which the
+    /// exactly-once delivery treats as fatal after an abort. Those versions get it
+    /// scaled up to make up for it.
+    static func seekTimeoutArgument(_ timeout: Duration, librdkafkaVersion: Int32 = rd_kafka_version()) -> Int32 {
+        let milliseconds = timeout.wholeMilliseconds
+        guard librdkafkaVersion < 0x0201_0000 else { return milliseconds }
+        let (scaled, overflow) = milliseconds.multipliedReportingOverflow(by: 1_000)
+        return overflow ? Int32.max : scaled
     }
 
     /// Whether a delivered message still belongs to its partition's current assignment:
