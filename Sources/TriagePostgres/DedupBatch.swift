@@ -75,7 +75,7 @@ final class DedupBatcher: Sendable {
         case done(DedupRecord)
         /// The batch before finished: it writes the next one.
         case lead
-        /// No statement was running when it came: it writes one at once.
+        /// No statement was running when it came: it writes the next one, after a yield.
         case leadAtOnce
     }
 

@@ -73,19 +73,23 @@ public struct PostgresDedupStore: DedupStore, Sendable {
         let rows = DedupBatchRows(occurrences)
         let statement = DedupUpsert(rows)
         return try await pool.withConnection("dedup record") { connection in
-            var records: [String: DedupRecord] = [:]
-            if prepared {
-                for try await (fingerprint, first, last, occurrences) in try await connection.execute(statement, logger: Self.logger) {
-                    records[fingerprint] = try Self.record(fingerprint, first, last, occurrences)
+            let returned =
+                if prepared {
+                    try await Self.records(in: connection.execute(statement, logger: Self.logger))
+                } else {
+                    try await Self.records(in: connection.query(statement.unprepared, logger: Self.logger).decode(DedupUpsert.Row.self))
                 }
-            } else {
-                let returned = try await connection.query(statement.unprepared, logger: Self.logger)
-                for try await (fingerprint, first, last, occurrences) in returned.decode(DedupUpsert.Row.self) {
-                    records[fingerprint] = try Self.record(fingerprint, first, last, occurrences)
-                }
-            }
-            return try rows.records(returned: records)
+            return try rows.records(returned: returned)
         }
+    }
+
+    /// The upsert's returned rows as records, by fingerprint.
+    private static func records(in rows: some AsyncSequence<DedupUpsert.Row, any Error>) async throws -> [String: DedupRecord] {
+        var records: [String: DedupRecord] = [:]
+        for try await (fingerprint, first, last, occurrences) in rows {
+            records[fingerprint] = try record(fingerprint, first, last, occurrences)
+        }
+        return records
     }
 
     /// Reads the record; see ``DedupStore/lookup(fingerprint:)``.
