@@ -221,6 +221,21 @@ extension BrokerTests {
         return (topic, producer, consumer, clock)
     }
 
+    /// Reads `consumer`'s messages (marking each done) into a stream of their values as
+    /// text, which finishes when the returned task ends.
+    private static func readValues(of consumer: KafkaConsumer) -> (reader: Task<Void, any Error>, values: AsyncStream<String>) {
+        let (values, delivered) = AsyncStream.makeStream(of: String.self)
+        let reader = Task {
+            defer { delivered.finish() }
+            for try await event in consumer.events {
+                guard case .message(let message) = event else { continue }
+                consumer.markDone(message)
+                delivered.yield(String(decoding: message.value ?? [], as: UTF8.self))
+            }
+        }
+        return (reader, values)
+    }
+
     /// The local broker answers an empty fetch at once: with `idleFetchBackoff` a partition
     /// whose end was reached is not fetched until its rest ends on the consumer's clock,
     /// then fetched again (a record produced meanwhile arrives) and, at its end again,
@@ -229,14 +244,7 @@ extension BrokerTests {
     func aPartitionAtItsEndRestsThenIsFetchedAgainAndAnOwnersPauseOutlastsTheRest() async throws {
         let (topic, producer, consumer, clock) = try await Self.restingConsumer(prefix: "rest", backoff: .seconds(1), group: uniqueName("g"))
         let partition = KafkaTopicPartition(topic: topic, partition: 0)
-        let (values, delivered) = AsyncStream.makeStream(of: String.self)
-        let reader = Task {
-            for try await event in consumer.events {
-                guard case .message(let message) = event else { continue }
-                consumer.markDone(message)
-                delivered.yield(String(decoding: message.value ?? [], as: UTF8.self))
-            }
-        }
+        let (reader, values) = Self.readValues(of: consumer)
         var arrived = values.makeAsyncIterator()
         #expect(await arrived.next() == "a")
         await clock.waitForSleepers(count: 1)
@@ -247,6 +255,12 @@ extension BrokerTests {
         #expect(await arrived.next() == "b")
         await clock.waitForSleepers(count: 1)
         #expect(consumer.restingPartitions == [partition], "the end reached again starts another rest")
+        // A rest ends with a seek to where it rested: still empty there, the end is
+        // reached again (librdkafka reports it again after the seek) and rests again.
+        clock.advance(by: .seconds(1))
+        await clock.waitForSleepers(count: 1)
+        #expect(consumer.restingPartitions == [partition], "an idle partition rests again after its seek")
+        #expect(try consumer.lag().first?.position == 2, "where it rests, though the seek made librdkafka forget it")
 
         try consumer.pause([partition])
         clock.advance(by: .seconds(1))
@@ -254,6 +268,37 @@ extension BrokerTests {
         _ = try await producer.send(topic: topic, key: nil, value: TestKafka.bytes("c"), partition: 0)
         try consumer.resume([partition])
         #expect(await arrived.next() == "c")
+
+        reader.cancel()
+        await producer.close()
+        await consumer.close()
+        #expect(await arrived.next() == nil, "each record delivered once across the rests and their seeks")
+    }
+
+    /// A rewind of a resting partition (an exactly-once worker aborting while its input
+    /// is idle): the partition keeps resting (librdkafka's pause outlives the seek) and,
+    /// when the rest ends, is fetched from the rewound offset. The rest used to be
+    /// forgotten by the rewind while librdkafka kept the partition paused, so nothing was
+    /// fetched again until a rebalance.
+    @Test(.enabled(if: ExternalService.kafka.shouldRun), .timeLimit(.minutes(1)))
+    func aRewindDuringARestIsFetchedFromTheRewoundOffsetWhenTheRestEnds() async throws {
+        let (topic, producer, consumer, clock) = try await Self.restingConsumer(prefix: "rest-rewind", backoff: .seconds(1), group: uniqueName("g"))
+        let partition = KafkaTopicPartition(topic: topic, partition: 0)
+        _ = try await producer.send(topic: topic, key: nil, value: TestKafka.bytes("b"), partition: 0)
+        let (reader, values) = Self.readValues(of: consumer)
+        var arrived = values.makeAsyncIterator()
+        #expect(await arrived.next() == "a")
+        #expect(await arrived.next() == "b")
+        await clock.waitForSleepers(count: 1)
+        #expect(consumer.restingPartitions == [partition])
+
+        try await consumer.rewind(to: [partition: 1])
+        #expect(consumer.restingPartitions == [partition], "the rewind keeps the rest")
+        #expect(try consumer.lag().first?.position == 1, "a resting partition's position is where it will be fetched from")
+        clock.advance(by: .seconds(1))
+        #expect(await arrived.next() == "b", "fetched from the rewound offset")
+        await clock.waitForSleepers(count: 1)
+        #expect(consumer.restingPartitions == [partition])
 
         reader.cancel()
         await producer.close()

@@ -188,16 +188,23 @@ final class ConsumerCore: Sendable {
         if let list { recordCommitted(PartitionList.entries(of: list)) }
     }
 
-    /// Starts new bookkeeping (a new epoch) for the given assigned partitions and drops
-    /// their buffered messages: after a seek, everything delivered before is stale.
-    /// Partitions not assigned are ignored.
+    /// Starts new bookkeeping (a new epoch) for the given assigned partitions, sought to
+    /// the given offsets, and drops their buffered messages: after a seek, everything
+    /// delivered before is stale. A seek leaves librdkafka's pauses as they were, so the
+    /// owner's hold and a rest are kept; a resting partition is fetched from its new
+    /// offset when the rest ends. Partitions not assigned are ignored.
     /// - Returns: the partitions that were reset.
-    func restart(_ partitions: Set<KafkaTopicPartition>) -> Set<KafkaTopicPartition> {
+    func restart(_ offsets: [KafkaTopicPartition: Int64]) -> Set<KafkaTopicPartition> {
         state.withLock { state in
-            let reset = partitions.filter { state.progress[$0] != nil }
-            for partition in reset {
-                state.progress[partition] = PartitionProgress(epoch: state.nextEpoch)
+            var reset: Set<KafkaTopicPartition> = []
+            for (partition, offset) in offsets {
+                guard let previous = state.progress[partition] else { continue }
+                var progress = PartitionProgress(epoch: state.nextEpoch)
+                progress.heldBack = previous.heldBack
+                if previous.resting { progress.restingAt = offset }
+                state.progress[partition] = progress
                 state.nextEpoch += 1
+                reset.insert(partition)
             }
             let pending = state.buffer[state.head...].filter { event in
                 if case .message(let message) = event { return !reset.contains(message.topicPartition) }
@@ -256,23 +263,30 @@ final class ConsumerCore: Sendable {
         state.withLock { $0.errors.consecutive = 0 }
     }
 
-    /// Marks `partition` resting; `false` when it is not assigned or rests already.
-    func startRest(_ partition: KafkaTopicPartition) -> Bool {
+    /// Marks `partition` resting at its end, `offset` (the next offset to fetch); `false`
+    /// when it is not assigned or rests already.
+    func startRest(_ partition: KafkaTopicPartition, at offset: Int64) -> Bool {
         state.withLock { state in
             guard let progress = state.progress[partition], !progress.resting else { return false }
-            state.progress[partition]?.resting = true
+            state.progress[partition]?.restingAt = offset
             return true
         }
     }
 
-    /// Ends the rest of `partition`; `true` when it should be resumed (it was resting,
-    /// is still assigned and its owner does not hold it back).
-    func endRest(_ partition: KafkaTopicPartition) -> Bool {
+    /// Ends the rest of `partition`; the offset to fetch it from when it should be
+    /// resumed (it was resting, is still assigned and its owner does not hold it back),
+    /// else `nil`.
+    func endRest(_ partition: KafkaTopicPartition) -> Int64? {
         state.withLock { state in
-            guard let progress = state.progress[partition], progress.resting else { return false }
-            state.progress[partition]?.resting = false
-            return !progress.heldBack
+            guard let progress = state.progress[partition], let offset = progress.restingAt else { return nil }
+            state.progress[partition]?.restingAt = nil
+            return progress.heldBack ? nil : offset
         }
+    }
+
+    /// Where `partition` rests (the next offset to fetch), if it does.
+    func restingOffset(_ partition: KafkaTopicPartition) -> Int64? {
+        state.withLock { $0.progress[partition]?.restingAt }
     }
 
     /// Records the owner's pause (`true`) or resume of `partitions`; returns those a

@@ -191,7 +191,7 @@ public final class KafkaConsumer: Sendable {
             core.buffer(message)
         case RD_KAFKA_RESP_ERR__PARTITION_EOF:
             core.recordProgress()
-            if let idleFetchBackoff { rest(ConsumerCore.topicPartition(of: message), for: idleFetchBackoff) }
+            if let idleFetchBackoff { rest(ConsumerCore.topicPartition(of: message), at: message.pointee.offset, for: idleFetchBackoff) }
         case RD_KAFKA_RESP_ERR__FATAL:
             let error = KafkaError.fatal(of: handle.pointer) ?? KafkaError(code: code, isFatal: true)
             logger.critical("consumer fatal error", metadata: ["error": "\(error)"])
@@ -345,7 +345,7 @@ public final class KafkaConsumer: Sendable {
             if let failed = list.entries.first(where: { $0.error != RD_KAFKA_RESP_ERR_NO_ERROR }) {
                 throw KafkaError(code: failed.error, text: "seeking \(failed.topicPartition) to \(failed.offset) failed: \(KafkaError(code: failed.error).text)")
             }
-            _ = core.restart(Set(targets.map(\.key)))
+            _ = core.restart(offsets.filter { assigned.contains($0.key) })
             logger.info("consumer rewound", metadata: ["offsets": "\(targets.map { "\($0.key)@\($0.value)" })"])
         }
     }
@@ -403,11 +403,10 @@ public final class KafkaConsumer: Sendable {
         }
     }
 
-    /// The consumer reached the end of `partition`: stops fetching it for `backoff`, then
-    /// fetches again (librdkafka resumes from the next undelivered offset, so nothing is
-    /// skipped; an end reached again starts the next rest).
-    private func rest(_ partition: KafkaTopicPartition, for backoff: Duration) {
-        guard core.startRest(partition) else { return }
+    /// The consumer reached the end of `partition`, `offset`: stops fetching it for
+    /// `backoff`, then fetches again from there (an end reached again starts the next rest).
+    private func rest(_ partition: KafkaTopicPartition, at offset: Int64, for backoff: Duration) {
+        guard core.startRest(partition, at: offset) else { return }
         do {
             try pauseFetching([partition])
         } catch {
@@ -423,11 +422,35 @@ public final class KafkaConsumer: Sendable {
         }
     }
 
+    /// Resumes a partition whose rest ended and seeks it to where it rested (or to where a
+    /// rewind moved it meanwhile). The seek is what gets it fetched now: librdkafka 2.0.2
+    /// does not wake its broker thread on a resume, so a partition resumed while that
+    /// thread idles (every partition resting) was fetched only when it next woke on its
+    /// own, up to a second later; a seek wakes it. Without the seek a worker at 1,000
+    /// alerts/s took them in one burst a second (`scripts/bench-adaptive`). On the polling
+    /// queue, so no poll delivers a record of the partition between the resume and the
+    /// seek (it would be delivered twice) and no rewind interleaves with it.
     private func endRest(_ partition: KafkaTopicPartition) {
-        // Revoked meanwhile, or held back by the owner: nothing to resume (yet).
-        guard core.endRest(partition) else { return }
-        do { try resumeFetching([partition]) } catch {
-            logger.debug("ending an idle partition's rest failed", metadata: ["partition": "\(partition)", "error": "\(error)"])
+        queue.async { [self] in
+            // Revoked meanwhile, or held back by the owner: nothing to resume (yet).
+            guard let offset = core.endRest(partition) else { return }
+            do {
+                try resumeFetching([partition])
+                let target = PartitionList([(partition, Optional(offset))])
+                try withOpenHandle { rk throws(KafkaError) in
+                    // Timeout 0: asynchronous; a failure comes back as a consumer error.
+                    try check(rd_kafka_seek_partitions(rk, target.pointer, 0))
+                }
+            } catch {
+                logger.debug("ending an idle partition's rest failed", metadata: ["partition": "\(partition)", "error": "\(error)"])
+            }
+        }
+        // The queue may be in a poll waiting up to 100 ms for a first message (every
+        // partition resting): end that wait, so the block above runs now.
+        try? withOpenHandle { rk throws(KafkaError) in
+            guard let consumerQueue = rd_kafka_queue_get_consumer(rk) else { return }
+            rd_kafka_queue_yield(consumerQueue)
+            rd_kafka_queue_destroy(consumerQueue)
         }
     }
 
@@ -461,7 +484,9 @@ public final class KafkaConsumer: Sendable {
                 let code = rd_kafka_get_watermark_offsets(rk, entry.topicPartition.topic, entry.topicPartition.partition, &low, &high)
                 return KafkaPartitionLag(
                     topicPartition: entry.topicPartition,
-                    position: entry.offset >= 0 ? entry.offset : nil,
+                    // A seek (ending a rest, a rewind) makes librdkafka forget the
+                    // position until the next record; a resting partition's is known here.
+                    position: entry.offset >= 0 ? entry.offset : core.restingOffset(entry.topicPartition),
                     highWatermark: code == RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0 ? high : nil
                 )
             }.sorted { $0.topicPartition < $1.topicPartition }

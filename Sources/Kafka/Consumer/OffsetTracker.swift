@@ -14,8 +14,11 @@ struct PartitionProgress: Sendable {
     private(set) var committed: Int64?
     /// Paused by the owner (``KafkaConsumer/pause(_:)``, backpressure).
     var heldBack = false
-    /// Paused by this layer at the partition's end (``KafkaConsumerConfiguration/idleFetchBackoff``).
-    var resting = false
+    /// Paused by this layer at the partition's end (``KafkaConsumerConfiguration/idleFetchBackoff``):
+    /// the offset to fetch from when the rest ends; `nil` when not resting.
+    var restingAt: Int64?
+    /// Whether this layer paused the partition at its end.
+    var resting: Bool { restingAt != nil }
 
     init(epoch: UInt64) {
         self.epoch = epoch
