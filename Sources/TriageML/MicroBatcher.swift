@@ -45,8 +45,11 @@ import Triage
 /// waits at most that long for its answer, from the moment it joins the batcher, queued
 /// or with its request in flight: then it is answered ``WaitBudgetExceeded`` (its caller
 /// falls back, reason `timeout`), and its request, if sent, goes on for the others. The
-/// breaker counts nothing for it and the concurrency limit learns nothing: the request
-/// did not fail. A waiting alert whose budget ran out is not sent. The queue's bound
+/// breaker counts nothing for it: the request did not fail. The concurrency limit counts
+/// a request answered after the budget of an alert it carried ran out as a drop, as it
+/// does a timeout: it came too late for what it was sent for, and the limit backs off
+/// to what the server answers within the budgets. A waiting alert whose budget ran out
+/// is not sent. The queue's bound
 /// still applies: it turns the lower ranks away at once, where a budget would keep them
 /// waiting for its whole length (tried: every non-critical alert then took 600 ms in
 /// `scripts/bench-adaptive`, and no more critical ones reached the model).
@@ -76,6 +79,8 @@ public actor MicroBatcher: AlertClassifier {
         let alert: Alert
         /// Decided by the batch, or by the caller's cancellation, whichever comes first.
         let answer: FirstOffer<Result<Classification, any Error>>
+        /// When its priority's wait budget runs out, if it has one.
+        let deadline: Duration?
     }
 
     /// The limits this batcher applies.
@@ -178,8 +183,9 @@ public actor MicroBatcher: AlertClassifier {
             // Cancelled already (the handler has answered): the alert is not queued.
             if !answer.isDecided {
                 if admit(priority: priority) {
-                    pending.append(Waiter(alert: alert, answer: answer), priority: priority)
-                    if let budget = waitBudgets[priority] { startBudget(budget, priority: priority, answer: answer) }
+                    let deadline = waitBudgets[priority].map { clock.now() + $0 }
+                    pending.append(Waiter(alert: alert, answer: answer, deadline: deadline), priority: priority)
+                    if let deadline { startBudget(until: deadline, priority: priority, answer: answer) }
                     if pending.count >= configuration.maxBatchSize {
                         flush()
                     } else if !timerArmed && !blocked {
@@ -274,6 +280,7 @@ public actor MicroBatcher: AlertClassifier {
         batchSize.record(batch.count)
         let upstream = self.upstream
         let breaker = self.breaker
+        let clock = self.clock
         Task {
             let outcome: ConcurrencyLimit.Outcome
             do {
@@ -285,7 +292,14 @@ public actor MicroBatcher: AlertClassifier {
                         try await Self.request(alerts, of: upstream)
                     }
                 for (waiter, result) in zip(batch, results) { waiter.answer.offer(.success(result)) }
-                outcome = .success
+                // Answered after an alert it carried gave up on it (its wait budget ran
+                // out): too slow for what it was sent for, a drop for the limit as a
+                // timeout is. Otherwise the limit keeps as many requests out as the server
+                // answers in time for no one: with 300 ms per request in flight, three
+                // (905 ms each) against a 900 ms critical budget, and the model answered
+                // 4.9% of critical alerts (scripts/bench-adaptive).
+                let now = clock.now()
+                outcome = batch.contains { $0.deadline.map { $0 <= now } ?? false } ? .dropped : .success
             } catch {
                 for waiter in batch { waiter.answer.offer(.failure(error)) }
                 outcome = Self.timedOut(error) ? .dropped : .ignored
@@ -310,8 +324,7 @@ public actor MicroBatcher: AlertClassifier {
         return (error as? any TimeoutReportingError)?.timedOutAfter != nil
     }
 
-    private func startBudget(_ budget: Duration, priority: Int, answer: FirstOffer<Result<Classification, any Error>>) {
-        let deadline = clock.now() + budget
+    private func startBudget(until deadline: Duration, priority: Int, answer: FirstOffer<Result<Classification, any Error>>) {
         expiries[priority, default: ExpiryQueue()].items.append((deadline, answer))
         if sweepArmedFor.map({ deadline < $0 }) ?? true { armSweep(for: deadline) }
     }

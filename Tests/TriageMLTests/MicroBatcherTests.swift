@@ -334,6 +334,39 @@ struct MicroBatcherTests {
         upstream.release()
     }
 
+    @Test(.timeLimit(.minutes(1))) func aRequestAnsweredAfterAnAlertItCarriedGaveUpIsADropForTheLimit() async throws {
+        let clock = ManualClock()
+        let upstream = HeldClassifier()
+        var configuration = ConcurrencyLimit.Configuration()
+        configuration.initialLimit = 4
+        configuration.maxLimit = 4
+        configuration.backoffRatio = 0.5
+        let limit = try ConcurrencyLimit(configuration, clock: clock)
+        let batcher = MicroBatcher(
+            upstream: upstream, configuration: .init(maxBatchSize: 2, maxWait: .seconds(60)), clock: clock, metricsFactory: TestMetrics(),
+            limit: limit, waitBudgets: [0: .milliseconds(100)])
+        // Answered within the budget: a success, the limit stays.
+        let inTime = answer(batcher, 0, priority: 0)
+        let unbudgeted = answer(batcher, 1, priority: 4)
+        #expect(await eventually(polling: .yielding) { upstream.heldBatches == 1 })
+        clock.advance(by: .milliseconds(50))
+        upstream.release()
+        #expect(await inTime.value == .classified)
+        #expect(await unbudgeted.value == .classified)
+        #expect(await eventually(polling: .yielding) { limit.snapshot.inFlight == 0 })
+        #expect(limit.limit == 4)
+        // Answered after the budgeted alert gave up: the other one still gets the model's
+        // answer, and the limit backs off as for a timeout.
+        let impatient = answer(batcher, 2, priority: 0)
+        let patient = answer(batcher, 3, priority: 4)
+        #expect(await eventually(polling: .yielding) { upstream.heldBatches == 1 })
+        clock.advance(by: .milliseconds(100))
+        #expect(await impatient.value == .budgetSpent)
+        upstream.release()
+        #expect(await patient.value == .classified)
+        #expect(await eventually(polling: .yielding) { limit.limit == 2 })
+    }
+
     @Test(.timeLimit(.minutes(1))) func aWaitingAlertWhoseBudgetRanOutIsNotSent() async throws {
         let clock = ManualClock()
         let upstream = RecordingHeldClassifier()
