@@ -339,6 +339,31 @@ struct ConcurrencyLimitTests {
         #expect(snapshot.limit == 17 && snapshot.inFlight == 0 && snapshot.baseline == nil)
     }
 
+    @Test func afterABackoffTheLimitDoesNotGrowUntilTheHoldIsOver() throws {
+        for hold in [Duration.seconds(5), .zero] {
+            let limiter = try limiter { $0.initialLimit = 2; $0.holdAfterBackoff = hold }
+            // One call, used and answered at the baseline: Vegas grows the limit by one.
+            func answerOne() throws {
+                let permit = try #require(limiter.tryAcquire())
+                clock.advance(by: .milliseconds(300))
+                limiter.release(permit, outcome: .success)
+            }
+            let dropped = try #require(limiter.tryAcquire())
+            clock.advance(by: .milliseconds(300))
+            limiter.release(dropped, outcome: .dropped)
+            #expect(limiter.limit == 1)  // 1.8
+            if hold == .zero {
+                try answerOne()
+                #expect(limiter.limit == 2, "without a hold the next answer grows it")
+                continue
+            }
+            for _ in 0..<16 { try answerOne() }  // 4.8 s
+            #expect(limiter.limit == 1, "held for 5 s after the backoff")
+            try answerOne()  // 5.1 s
+            #expect(limiter.limit == 2)
+        }
+    }
+
     @Test func aBatchCompletingTogetherMovesTheLimitOnce() throws {
         let limiter = try limiter { $0.initialLimit = 40 }
         var permits = (0..<40).compactMap { _ in limiter.tryAcquire() }
@@ -455,6 +480,7 @@ struct ConcurrencyLimitTests {
         #expect(field { $0.backoffRatio = 1 } == "backoffRatio")
         #expect(field { $0.maxHealthyLatency = .zero } == "maxHealthyLatency")
         #expect(field { $0.baselineWindow = .zero } == "baselineWindow")
+        #expect(field { $0.holdAfterBackoff = .milliseconds(-1) } == "holdAfterBackoff")
         #expect(field { $0.reservedShares = [3: 1] } == "reservedShares")
         #expect(field { $0.reservedShares = [1: 0.5, 2: 0.5] } == "reservedShares")
     }

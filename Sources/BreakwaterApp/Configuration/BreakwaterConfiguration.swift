@@ -398,6 +398,8 @@ public struct ConcurrencyLimitSettings: Sendable, Hashable, Codable {
     public var maxHealthyLatency: ConfigDuration?
     /// How long a minimum latency stands as the baseline.
     public var baselineWindow = ConfigDuration.seconds(60)
+    /// How long the limit does not grow after it backed off (`0s`: grows again at once).
+    public var holdAfterBackoff = ConfigDuration.seconds(5)
     /// Grow while fewer requests than this are estimated queued; unset: 1.
     public var alpha: Double?
     /// Shrink while more requests than this are estimated queued (more than alpha); unset: 2.

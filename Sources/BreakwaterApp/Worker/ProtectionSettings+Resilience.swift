@@ -51,6 +51,7 @@ extension ProtectionSettings {
         configuration.maxLimit = settings.max
         configuration.maxHealthyLatency = settings.maxHealthyLatency?.duration
         configuration.baselineWindow = settings.baselineWindow.duration
+        configuration.holdAfterBackoff = settings.holdAfterBackoff.duration
         // One request queued already doubles a request's latency at a model server that
         // serves one at a time: Vegas's usual 3 and 6 kept 4-7 in flight, near the timeout.
         configuration.alpha = settings.alpha ?? 1

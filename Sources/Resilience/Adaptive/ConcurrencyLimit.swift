@@ -19,7 +19,8 @@ import Locking
 /// - queue above ``Configuration/beta``: `limit − 1`;
 /// - queue below ``Configuration/alpha``: `limit + 1`, but only when the limit was being
 ///   used (the call started with at least half the limit in flight), so a quiet period
-///   does not inflate it;
+///   does not inflate it, and not within ``Configuration/holdAfterBackoff`` of the last
+///   backoff, so it does not probe straight back into the overload it just left;
 /// - otherwise unchanged; always within `minLimit...maxLimit`.
 ///
 /// The limit changes at most once a round trip, as TCP Vegas does: a call admitted
@@ -62,6 +63,13 @@ public final class ConcurrencyLimit: Sendable {
         /// and the previous window, so it can rise (a slower model deployed) one to two
         /// windows after the latency did. Default 60 s.
         public var baselineWindow: Duration = .seconds(60)
+        /// How long the limit does not grow after a backoff (a dropped call, or one slower
+        /// than ``maxHealthyLatency``). Vegas grows one call a round while its queue
+        /// estimate is below alpha, and at a small limit one call is a large step: against
+        /// a server whose latency grows with what it is sent, the limit backed off from 2
+        /// to 1 and grew back to 2 after the next answer, every second, and each time a
+        /// round of answers came too late. Default 5 s; `.zero`: grow again at once.
+        public var holdAfterBackoff: Duration = .seconds(5)
         /// Shares of the limit only calls of a higher priority may use, by priority: with
         /// `[2: 0.3]`, calls of priority 0 and 1 find 30% of the limit (rounded down)
         /// taken, calls of priority 2 and up may use all of it. Shares add up per
@@ -101,6 +109,9 @@ public final class ConcurrencyLimit: Sendable {
             }
             guard baselineWindow > .zero else {
                 throw CircuitBreaker.ConfigurationError(field: "baselineWindow", reason: "must be positive, got \(baselineWindow)")
+            }
+            guard holdAfterBackoff >= .zero else {
+                throw CircuitBreaker.ConfigurationError(field: "holdAfterBackoff", reason: "must be zero or more, got \(holdAfterBackoff)")
             }
             for (priority, share) in reservedShares.sorted(by: { $0.key < $1.key }) where !(share >= 0 && share < 1) {
                 throw CircuitBreaker.ConfigurationError(field: "reservedShares", reason: "the share of priority \(priority) must be in 0..<1, got \(share)")
@@ -149,6 +160,8 @@ public final class ConcurrencyLimit: Sendable {
         var limit: Double
         /// When the limit last changed.
         var lastChange: Duration?
+        /// The limit does not grow before this (``Configuration/holdAfterBackoff``).
+        var growsAgainAt: Duration?
         var inFlight = 0
         var windowStart: Duration = .zero
         var currentMinimum: Duration?
@@ -235,6 +248,7 @@ public final class ConcurrencyLimit: Sendable {
             guard newRound else { return }
             state.limit = max(Double(configuration.minLimit), state.limit * configuration.backoffRatio)
             state.lastChange = now
+            state.growsAgainAt = now + configuration.holdAfterBackoff
             return
         }
         if now - state.windowStart >= configuration.baselineWindow {
@@ -248,7 +262,8 @@ public final class ConcurrencyLimit: Sendable {
         if queue > configuration.beta {
             state.limit = max(Double(configuration.minLimit), state.limit - 1)
             state.lastChange = now
-        } else if queue < configuration.alpha, Double(permit.inFlightAtStart) * 2 >= state.limit {
+        } else if queue < configuration.alpha, Double(permit.inFlightAtStart) * 2 >= state.limit,
+                  state.growsAgainAt.map({ now >= $0 }) ?? true {
             state.limit = min(Double(configuration.maxLimit), state.limit + 1)
             state.lastChange = now
         }
