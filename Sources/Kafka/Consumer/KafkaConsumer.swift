@@ -338,14 +338,15 @@ public final class KafkaConsumer: Sendable {
         try await runBlocking(on: queue) { [self] () throws(KafkaError) in
             guard isOpen.withLock({ $0 }) else { throw KafkaError.closed }
             let assigned = Set(try currentAssignment(handle.pointer).entries.map(\.topicPartition))
-            let targets = offsets.filter { assigned.contains($0.key) }.sorted { $0.key < $1.key }
-            guard !targets.isEmpty else { return }
+            let assignedOffsets = offsets.filter { assigned.contains($0.key) }
+            guard !assignedOffsets.isEmpty else { return }
+            let targets = assignedOffsets.sorted { $0.key < $1.key }
             let list = PartitionList(targets.map { ($0.key, Optional($0.value)) })
             try check(rd_kafka_seek_partitions(handle.pointer, list.pointer, Self.seekTimeoutArgument(timeout)))
             if let failed = list.entries.first(where: { $0.error != RD_KAFKA_RESP_ERR_NO_ERROR }) {
                 throw KafkaError(code: failed.error, text: "seeking \(failed.topicPartition) to \(failed.offset) failed: \(KafkaError(code: failed.error).text)")
             }
-            _ = core.restart(offsets.filter { assigned.contains($0.key) })
+            _ = core.restart(assignedOffsets)
             logger.info("consumer rewound", metadata: ["offsets": "\(targets.map { "\($0.key)@\($0.value)" })"])
         }
     }
