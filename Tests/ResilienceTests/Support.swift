@@ -44,6 +44,11 @@ extension CallOutcome {
         return nil
     }
 
+    var isSuccess: Bool {
+        if case .success = self { return true }
+        return false
+    }
+
     var isTimeout: Bool {
         if case .timedOut = self { return true }
         return false

@@ -70,6 +70,8 @@ public final class CircuitBreaker: Sendable {
         var backoffStreak = 0
         var lastOpenedAt: Duration?
         var forcedReason: String?
+        /// Opened by ``openOnPeerAdvice()`` rather than by its own rules.
+        var openedByPeers = false
         var probesAdmitted = 0
         var probeSuccesses = 0
         var totals = CallTotals()
@@ -96,6 +98,11 @@ public final class CircuitBreaker: Sendable {
     private let successCount = Atomic<Int>(0)
     /// Mirrors `Core.consecutiveFailures > 0`, written under the lock.
     private let failureStreak = Atomic<Bool>(false)
+    /// Mirrors `Core.openedByPeers`, written under the lock.
+    private let openedByPeers = Atomic<Bool>(false)
+    /// Whether ``coordinator`` is set, so an uncoordinated breaker reads no lock for it.
+    private let isCoordinated = Atomic<Bool>(false)
+    private let coordinator = LockedValue<(any CircuitBreakerCoordinator)?>(nil)
     private let tracksDuration: Bool
     /// Successes need the lock only to reset a failure streak, feed the window or close
     /// a half-open breaker; otherwise they are one atomic increment.
@@ -178,10 +185,66 @@ public final class CircuitBreaker: Sendable {
         case .forcedOpen:
             return true
         case .open:
-            return clock.now().nanosecondsClamped < openUntilNanos.load(ordering: .relaxed)
+            return clock.now().nanosecondsClamped < openUntilNanos.load(ordering: .relaxed) || heldForPeers() != nil
         case .closed, .halfOpen, .disabled:
             return false
         }
+    }
+
+    /// Whether the breaker is open because its peers opened it (``openOnPeerAdvice()``)
+    /// rather than by its own rules; `false` in every other state.
+    public var isOpenedByPeers: Bool {
+        state == .open && openedByPeers.load(ordering: .relaxed)
+    }
+
+    // MARK: - Peers
+
+    /// Lets `coordinator` decide when this breaker may probe after an opening (see
+    /// ``CircuitBreakerCoordinator``); `nil` removes it. The breaker holds it strongly.
+    public func coordinate(with coordinator: (any CircuitBreakerCoordinator)?) {
+        self.coordinator.withLock { $0 = coordinator }
+        isCoordinated.store(coordinator != nil, ordering: .releasing)
+    }
+
+    /// Opens a closed breaker because its peers report the dependency failing. It stays
+    /// open for its open duration like an opening of its own; rejections read
+    /// ``RejectionReason/fleetOpen``.
+    /// - Returns: whether it opened (`false` unless it was closed).
+    @discardableResult
+    public func openOnPeerAdvice() -> Bool {
+        let transition = core.withLock { core -> Transition? in
+            guard core.state == .closed else { return nil }
+            return move(&core, to: .open, at: clock.now(), byPeers: true)
+        }
+        guard let transition else { return false }
+        didTransition(transition)
+        return true
+    }
+
+    /// Closes an open or half-open breaker because a peer's probe found the dependency
+    /// healthy again. Forced states are left alone (an operator set them).
+    /// - Returns: whether it closed.
+    @discardableResult
+    public func closeOnPeerAdvice() -> Bool {
+        let transition = core.withLock { core -> Transition? in
+            guard core.state == .open || core.state == .halfOpen else { return nil }
+            return move(&core, to: .closed, at: clock.now())
+        }
+        guard let transition else { return false }
+        didTransition(transition)
+        return true
+    }
+
+    /// The rejection of an open breaker whose open duration is over but whose
+    /// coordinator does not let it probe yet; `nil` when it may probe.
+    private func heldForPeers() -> RejectionReason? {
+        guard isCoordinated.load(ordering: .acquiring), let coordinator = coordinator.withLock({ $0 }) else { return nil }
+        return coordinator.mayProbe(name) ? nil : .fleetOpen
+    }
+
+    /// ``RejectionReason/open``, or ``RejectionReason/fleetOpen`` for an opening by peers.
+    private var openRejection: RejectionReason {
+        openedByPeers.load(ordering: .relaxed) ? .fleetOpen : .open
     }
 
     /// A consistent point-in-time view of the breaker.
@@ -209,6 +272,7 @@ public final class CircuitBreaker: Sendable {
                 lastOpenedAge: core.lastOpenedAt.map { now - $0 },
                 retryAfter: core.state == .open ? max(.zero, core.openUntil - now) : nil,
                 forcedReason: core.state == .forcedOpen ? core.forcedReason : nil,
+                openedByPeers: core.state == .open && core.openedByPeers,
                 halfOpenProbesAdmitted: core.state == .halfOpen ? core.probesAdmitted : 0,
                 halfOpenSuccesses: core.state == .halfOpen ? core.probeSuccesses : 0,
                 totals: totals
@@ -259,11 +323,12 @@ public final class CircuitBreaker: Sendable {
             // only delay half-open by that much; a "due" is re-checked precisely under the lock.
             if clock.hasCoarseTime {
                 if clock.coarseNanoseconds() < openUntilCoarseNanos.load(ordering: .relaxed) {
-                    return reject(.open)
+                    return reject(openRejection)
                 }
             } else if clock.now().nanosecondsClamped < openUntilNanos.load(ordering: .relaxed) {
-                return reject(.open)
+                return reject(openRejection)
             }
+            if let held = heldForPeers() { return reject(held) }
             return acquireLocked()
         case .halfOpen:
             return acquireLocked()
@@ -293,7 +358,7 @@ public final class CircuitBreaker: Sendable {
                 clock.hasCoarseTime
                 ? clock.coarseNanoseconds() >= openUntilCoarseNanos.load(ordering: .relaxed)
                 : clock.now().nanosecondsClamped >= openUntilNanos.load(ordering: .relaxed)
-            return due ? nil : .open
+            return due ? heldForPeers() : openRejection
         case .closed, .disabled, .halfOpen:
             return nil
         }
@@ -407,7 +472,7 @@ public final class CircuitBreaker: Sendable {
             case .forcedOpen:
                 return (nil, nil)
             case .open:
-                if now < core.openUntil { return (.rejected(.open), nil) }
+                if now < core.openUntil { return (.rejected(core.openedByPeers ? .fleetOpen : .open), nil) }
                 transition = move(&core, to: .halfOpen, at: now)
             case .halfOpen:
                 break
@@ -528,9 +593,11 @@ public final class CircuitBreaker: Sendable {
 
     /// Moves to `state` under the lock, resets what the new state starts from, and
     /// publishes the new word. Returns the transition to report after unlocking.
-    private func move(_ core: inout Core, to state: CircuitBreakerState, at now: Duration) -> Transition {
+    private func move(_ core: inout Core, to state: CircuitBreakerState, at now: Duration, byPeers: Bool = false) -> Transition {
         let from = core.state
         core.state = state
+        core.openedByPeers = byPeers && state == .open
+        openedByPeers.store(core.openedByPeers, ordering: .relaxed)
         core.stateSince = now
         core.generation &+= 1
         switch state {

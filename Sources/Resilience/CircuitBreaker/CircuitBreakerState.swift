@@ -63,8 +63,13 @@ public enum RejectionReason: Sendable, Hashable, CustomStringConvertible {
     case limited
     /// A retry the ``RetryBudget`` had no token for.
     case budgetExhausted
+    /// The breaker is open because its fleet opened it (a quorum of peers reported it
+    /// open), or its open duration is over and it waits for the fleet's prober's verdict
+    /// (see ``CircuitBreakerCoordinator``).
+    case fleetOpen
 
-    /// `open`, `forced_open`, `half_open_full`, `throttled`, `limited` or `budget_exhausted`.
+    /// `open`, `forced_open`, `half_open_full`, `throttled`, `limited`, `budget_exhausted`
+    /// or `fleet_open`.
     public var description: String {
         switch self {
         case .open: "open"
@@ -73,6 +78,7 @@ public enum RejectionReason: Sendable, Hashable, CustomStringConvertible {
         case .throttled: "throttled"
         case .limited: "limited"
         case .budgetExhausted: "budget_exhausted"
+        case .fleetOpen: "fleet_open"
         }
     }
 
@@ -84,6 +90,7 @@ public enum RejectionReason: Sendable, Hashable, CustomStringConvertible {
         case .throttled: .throttled
         case .limited: .limited
         case .budgetExhausted: .budgetExhausted
+        case .fleetOpen: .fleetOpen
         }
     }
 }
@@ -224,6 +231,9 @@ public struct CircuitBreakerSnapshot: Sendable, Hashable {
     public var retryAfter: Duration?
     /// The reason given to ``CircuitBreaker/forceOpen(reason:)`` while forced open.
     public var forcedReason: String?
+    /// While open: whether its peers opened it (``CircuitBreaker/openOnPeerAdvice()``)
+    /// rather than its own rules.
+    public var openedByPeers: Bool
     /// Probes admitted / succeeded in the current half-open episode.
     public var halfOpenProbesAdmitted: Int
     /// Successful probes in the current half-open episode.

@@ -210,7 +210,7 @@ extension CircuitBreaker {
 extension FallbackReason {
     var policy: FallbackPolicy {
         switch self {
-        case .circuitOpen, .throttled, .limited, .budgetExhausted: .circuitOpen
+        case .circuitOpen, .throttled, .limited, .budgetExhausted, .fleetOpen: .circuitOpen
         case .failure: .failure
         case .timeout: .timeout
         case .featureOff, .readOnly: []

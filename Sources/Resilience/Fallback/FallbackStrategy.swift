@@ -16,6 +16,8 @@ public enum FallbackReason: String, Sendable, Hashable, CaseIterable {
     case limited
     /// A ``RetryBudget`` had no token for the retry.
     case budgetExhausted = "budget_exhausted"
+    /// The breaker's fleet opened it, or holds it open for the fleet's prober.
+    case fleetOpen = "fleet_open"
 }
 
 /// When a guarded call turns to its fallback; chosen per call.

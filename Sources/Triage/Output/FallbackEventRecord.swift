@@ -21,6 +21,9 @@ public enum FallbackEventReason: String, Sendable, Codable, CaseIterable {
     case limited
     /// A retry found the dependency's retry budget empty.
     case budgetExhausted = "budget_exhausted"
+    /// The breaker was open because the fleet opened it (a quorum of workers reported
+    /// the dependency failing), or held open for the fleet's prober.
+    case fleetOpen = "fleet_open"
 }
 
 /// One record of `incidents.fallback-events`: one fallback execution.

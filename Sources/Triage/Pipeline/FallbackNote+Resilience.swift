@@ -12,6 +12,7 @@ extension FallbackEventReason {
         case .throttled: self = .throttled
         case .limited: self = .limited
         case .budgetExhausted: self = .budgetExhausted
+        case .fleetOpen: self = .fleetOpen
         }
     }
 }
