@@ -76,19 +76,24 @@ final class ConsumerCore: Sendable {
         self.commitsAutomatically = commitsAutomatically
     }
 
+    /// Starts the bookkeeping of newly assigned partitions and tells the owner.
+    func assigned(_ partitions: [KafkaTopicPartition]) {
+        state.withLock { state in
+            for partition in partitions {
+                state.progress[partition] = PartitionProgress(epoch: state.nextEpoch)
+                state.nextEpoch += 1
+            }
+            state.append(.partitionsAssigned(partitions))
+        }
+    }
+
     /// Handles a rebalance inside `rd_kafka_consumer_poll`/`rd_kafka_consumer_close`.
     func rebalance(_ rk: OpaquePointer, _ code: rd_kafka_resp_err_t, _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) {
         let partitions = PartitionList.entries(of: list).map(\.topicPartition)
         let cooperative = rd_kafka_rebalance_protocol(rk).map { String(cString: $0) } == "COOPERATIVE"
         switch code {
         case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
-            state.withLock { state in
-                for partition in partitions {
-                    state.progress[partition] = PartitionProgress(epoch: state.nextEpoch)
-                    state.nextEpoch += 1
-                }
-                state.append(.partitionsAssigned(partitions))
-            }
+            assigned(partitions)
             logger.info("partitions assigned", metadata: ["partitions": "\(partitions)", "cooperative": "\(cooperative)"])
             let error: KafkaError?
             if cooperative {

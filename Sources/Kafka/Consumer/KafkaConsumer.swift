@@ -25,7 +25,7 @@ public final class KafkaConsumer: Sendable {
     /// Set by the first ``close(timeout:)``; later calls return at once.
     private let closeRequested = LockedValue(false)
     private let batchSize: Int
-    /// The topics this consumer subscribed to.
+    /// The topics this consumer subscribed to, or whose partitions it was given.
     private let subscription: [String]
     /// ``KafkaConsumerConfiguration/idleFetchBackoff``, and the clock's sleep that times it.
     private let idleFetchBackoff: Duration?
@@ -37,12 +37,46 @@ public final class KafkaConsumer: Sendable {
     /// - Parameters:
     ///   - clock: drives the automatic commit timer and the idle partitions' rest.
     /// - Throws: ``KafkaError`` naming a property librdkafka rejects, or the subscribe error.
-    public init<C: Clock>(
+    public convenience init<C: Clock>(
         configuration: KafkaConsumerConfiguration,
         topics: [String],
         logger: Logger,
         clock: C = ContinuousClock()
     ) throws(KafkaError) where C.Duration == Duration {
+        try self.init(configuration: configuration, membership: .subscribed(topics), logger: logger, clock: clock)
+    }
+
+    /// Creates a consumer outside any group that reads `partitions` from their first
+    /// record, for a reader that must see every record of a topic (every worker reads
+    /// the whole of a compacted topic). ``events`` starts with one
+    /// ``KafkaConsumerEvent/partitionsAssigned(_:)`` of them; nothing is ever revoked.
+    /// It never joins the group `configuration.groupID` names; set
+    /// `configuration.offsetCommits` to `.manual` and commit nothing.
+    /// - Throws: ``KafkaError`` naming a property librdkafka rejects, or the assign error.
+    public convenience init<C: Clock>(
+        configuration: KafkaConsumerConfiguration,
+        readingFromTheStart partitions: [KafkaTopicPartition],
+        logger: Logger,
+        clock: C = ContinuousClock()
+    ) throws(KafkaError) where C.Duration == Duration {
+        try self.init(configuration: configuration, membership: .assigned(partitions), logger: logger, clock: clock)
+    }
+
+    private enum Membership {
+        case subscribed([String])
+        case assigned([KafkaTopicPartition])
+    }
+
+    private init<C: Clock>(
+        configuration: KafkaConsumerConfiguration,
+        membership: Membership,
+        logger: Logger,
+        clock: C
+    ) throws(KafkaError) where C.Duration == Duration {
+        let topics = switch membership {
+        case .subscribed(let topics): topics
+        case .assigned(let partitions): Array(Set(partitions.map(\.topic))).sorted()
+        }
         let core = ConsumerCore(logger: logger, commitsAutomatically: configuration.offsetCommits == .automatic)
         self.core = core
         self.logger = logger
@@ -70,13 +104,25 @@ public final class KafkaConsumer: Sendable {
         queue = DispatchQueue(label: "kafka-consumer-\(configuration.groupID)")
         // Everything (logs, errors, rebalances) is served by rd_kafka_consumer_poll.
         _ = rd_kafka_poll_set_consumer(handle.pointer)
-        let subscription = PartitionList(topics.map { KafkaTopicPartition(topic: $0, partition: bw_partition_unassigned()) })
-        let code = rd_kafka_subscribe(handle.pointer, subscription.pointer)
-        guard code == RD_KAFKA_RESP_ERR_NO_ERROR else {
-            rd_kafka_destroy(handle.pointer)
-            throw KafkaError(code: code, text: "subscribing to \(topics) failed: \(KafkaError(code: code).text)")
+        switch membership {
+        case .subscribed:
+            let subscription = PartitionList(topics.map { KafkaTopicPartition(topic: $0, partition: bw_partition_unassigned()) })
+            let code = rd_kafka_subscribe(handle.pointer, subscription.pointer)
+            guard code == RD_KAFKA_RESP_ERR_NO_ERROR else {
+                rd_kafka_destroy(handle.pointer)
+                throw KafkaError(code: code, text: "subscribing to \(topics) failed: \(KafkaError(code: code).text)")
+            }
+            logger.info("consumer subscribed", metadata: ["topics": "\(topics)", "configuration": "\(configuration)"])
+        case .assigned(let partitions):
+            core.assigned(partitions)
+            let list = PartitionList(partitions.map { ($0, bw_offset_beginning()) })
+            let code = rd_kafka_assign(handle.pointer, list.pointer)
+            guard code == RD_KAFKA_RESP_ERR_NO_ERROR else {
+                rd_kafka_destroy(handle.pointer)
+                throw KafkaError(code: code, text: "assigning \(partitions) failed: \(KafkaError(code: code).text)")
+            }
+            logger.info("consumer reading partitions from the start", metadata: ["partitions": "\(partitions)", "configuration": "\(configuration)"])
         }
-        logger.info("consumer subscribed", metadata: ["topics": "\(topics)", "configuration": "\(configuration)"])
         if configuration.offsetCommits == .automatic {
             let interval = configuration.commitInterval
             commitTimer.withLock {
