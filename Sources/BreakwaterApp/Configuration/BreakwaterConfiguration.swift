@@ -26,6 +26,8 @@ public struct BreakwaterConfiguration: Sendable, Hashable, Codable {
     public var breakers = BreakerSet()
     /// Adaptive protection in front of a dependency's breaker (throttle, concurrency limit).
     public var protection = ProtectionSet()
+    /// Breakers shared by the workers of the consumer group (`topics.breakerState`).
+    public var fleet = FleetSettings()
     /// Feature flags (initial values; switchable at run time through the admin API).
     public var features = FeatureSettings()
     /// The HTTP server (metrics, health, admin).
@@ -124,6 +126,9 @@ public struct TopicSettings: Sendable, Hashable, Codable {
     public var fallbackEvents = PipelineTopics.DefaultName.fallbackEvents
     /// Dead-letter topic for records that cannot be decoded or processed.
     public var deadLetter = PipelineTopics.DefaultName.deadLetter
+    /// Compacted topic where the workers of a fleet share their breakers' states
+    /// (`fleet.enabled`).
+    public var breakerState = "breakwater.breaker-state"
     /// Partitions of topics the worker creates.
     public var partitions = 6
     /// Replication factor of topics the worker creates.
@@ -131,9 +136,10 @@ public struct TopicSettings: Sendable, Hashable, Codable {
     /// Defaults.
     public init() {}
 
-    /// The four topic names, keyed by their configuration key.
+    /// Every topic name, keyed by its configuration key.
     public var all: [(key: String, name: String)] {
-        [("alerts", alerts), ("classified", classified), ("fallbackEvents", fallbackEvents), ("deadLetter", deadLetter)]
+        [("alerts", alerts), ("classified", classified), ("fallbackEvents", fallbackEvents), ("deadLetter", deadLetter),
+         ("breakerState", breakerState)]
     }
 }
 
@@ -283,6 +289,12 @@ public struct BreakerSet: Sendable, Hashable, Codable {
     public var all: [(name: String, settings: BreakerSettings)] {
         [("ml", ml), ("catalog", catalog), ("catalogSecondary", catalogSecondary), ("dedup", dedup)]
     }
+
+    /// Every breaker's settings by the name the breaker goes by (``Triage/BreakerName``:
+    /// `catalog_secondary` for `catalogSecondary`).
+    public var byBreakerName: [(breaker: String, settings: BreakerSettings)] {
+        [(BreakerName.ml, ml), (BreakerName.catalog, catalog), (BreakerName.catalogSecondary, catalogSecondary), (BreakerName.dedup, dedup)]
+    }
 }
 
 /// One circuit breaker's thresholds.
@@ -313,7 +325,41 @@ public struct BreakerSettings: Sendable, Hashable, Codable {
     public var callTimeout: ConfigDuration?
     /// Open duration growth across successive openings.
     public var backoff = BackoffSettings()
+    /// How this breaker is shared with the fleet (when `fleet.enabled`).
+    public var fleet = BreakerFleetSettings()
     /// Defaults (the design's family: 5 failures, 2 successes, 60 s open, 3 probes).
+    public init() {}
+}
+
+/// `breakers.<name>.fleet`: when the fleet opens this breaker and who probes it.
+public struct BreakerFleetSettings: Sendable, Hashable, Codable {
+    /// Share this breaker with the fleet.
+    public var enabled = true
+    /// The share of the live workers that must report the breaker open by their own
+    /// rules before the fleet opens it everywhere, exclusive (0.5: more than half).
+    public var quorum = 0.5
+    /// The fewest workers that must report it open, whatever the share; 2 keeps one worker
+    /// with a broken path from opening the rest.
+    public var minimumQuorum = 2
+    /// Workers that probe the dependency while the fleet holds the breaker open; the
+    /// others wait for their verdict.
+    public var probers = 1
+    /// Defaults: a majority, at least 2, one prober.
+    public init() {}
+}
+
+/// `fleet`: the workers of a consumer group share their breakers over
+/// `topics.breakerState`: a breaker opens on every worker once a quorum reports it open,
+/// and one worker probes a recovering dependency for all.
+public struct FleetSettings: Sendable, Hashable, Codable {
+    /// Share breakers with the other workers of the group.
+    public var enabled = true
+    /// How often each worker sends its breakers' states again.
+    public var heartbeat = ConfigDuration.seconds(2)
+    /// A worker not heard from for this long is no longer counted; a worker that has not
+    /// read its own states back for this long decides alone (local-only).
+    public var liveness = ConfigDuration.seconds(6)
+    /// Defaults: on, heartbeat 2 s, liveness 6 s.
     public init() {}
 }
 

@@ -66,6 +66,9 @@ extension BreakwaterConfiguration {
         validateCatalog(&check)
         check.notEmpty(rules.file, "rules.file")
         for (name, settings) in breakers.all { settings.validate(&check, prefix: "breakers.\(name)") }
+        check.positive(fleet.heartbeat, "fleet.heartbeat")
+        check.require(fleet.liveness > fleet.heartbeat, "fleet.liveness", fleet.liveness.description,
+                      "a duration longer than fleet.heartbeat (\(fleet.heartbeat))")
         protection.ml.validate(&check, prefix: "protection.ml")
         check.notEmpty(http.host, "http.host")
         check.inRange(1...65_535, http.port, "http.port")
@@ -207,6 +210,10 @@ extension BreakerSettings {
         check.require(backoff.max >= openDuration, "\(prefix).backoff.max", backoff.max.description,
                       "a duration ≥ \(prefix).openDuration (\(openDuration))")
         check.fraction(backoff.jitter, "\(prefix).backoff.jitter")
+        check.require(fleet.quorum >= 0 && fleet.quorum < 1, "\(prefix).fleet.quorum", ConfigTreeEncoder.numberText(fleet.quorum),
+                      "a share in 0..<1 (0.5: more than half of the live workers)")
+        check.atLeast(1, fleet.minimumQuorum, "\(prefix).fleet.minimumQuorum")
+        check.atLeast(1, fleet.probers, "\(prefix).fleet.probers")
     }
 }
 

@@ -1,4 +1,6 @@
+import Foundation
 import Resilience
+import Triage
 
 /// The JSON form of a ``Resilience/CircuitBreakerSnapshot`` on `GET /admin/breakers`.
 /// Durations are in seconds; `…Ago` values are ages measured when the snapshot was taken.
@@ -53,6 +55,8 @@ public struct BreakerSnapshotBody: Codable, Sendable, Hashable {
     public var retryAfterSeconds: Double?
     /// While forced open: the operator's reason.
     public var forcedReason: String?
+    /// While open: whether the fleet opened it rather than its own rules.
+    public var openedByFleet: Bool
     /// Probes admitted in the current half-open episode.
     public var halfOpenProbesAdmitted: Int
     /// Successful probes in the current half-open episode.
@@ -74,6 +78,7 @@ public struct BreakerSnapshotBody: Codable, Sendable, Hashable {
         lastOpenedSecondsAgo = snapshot.lastOpenedAge?.inSeconds
         retryAfterSeconds = snapshot.retryAfter?.inSeconds
         forcedReason = snapshot.forcedReason
+        openedByFleet = snapshot.openedByPeers
         halfOpenProbesAdmitted = snapshot.halfOpenProbesAdmitted
         halfOpenSuccesses = snapshot.halfOpenSuccesses
         let totals = snapshot.totals
@@ -84,10 +89,96 @@ public struct BreakerSnapshotBody: Codable, Sendable, Hashable {
     }
 }
 
-/// `GET /admin/breakers`: `{"breakers": [...]}` sorted by name.
+/// `GET /admin/breakers`: `{"breakers": [...], "fleet": {...}}`, breakers sorted by name;
+/// `fleet` is absent when `fleet.enabled` is off.
 public struct BreakerListBody: Codable, Sendable, Hashable {
     /// Every breaker's snapshot.
     public var breakers: [BreakerSnapshotBody]
+    /// The breaker fleet as this worker sees it.
+    public var fleet: FleetBody?
+}
+
+/// The fleet part of `GET /admin/breakers`: who reports what, since when.
+public struct FleetBody: Codable, Sendable, Hashable {
+    /// One other worker's latest report of a breaker.
+    public struct Peer: Codable, Sendable, Hashable {
+        /// The worker.
+        public var workerId: String
+        /// Its breaker's state (`closed`, `half_open`, `open`, `forced_open`, `disabled`).
+        public var state: String
+        /// Why (`own`, `fleet`, `probe`, `operator`).
+        public var cause: String
+        /// Whether it counts: a report arrived within `fleet.liveness`.
+        public var live: Bool
+        /// Seconds since its last report arrived; absent if only reports from before this
+        /// worker started were read.
+        public var lastHeardSecondsAgo: Double?
+        /// Seconds since this worker saw it enter its state.
+        public var secondsInState: Double
+        /// Its failure rate, slow-call rate and calls in its window.
+        public var failureRate: Double
+        /// Its slow-call rate.
+        public var slowCallRate: Double
+        /// Calls in its window.
+        public var callsInWindow: Int
+        /// How often it opened.
+        public var openCount: Int
+        /// When it made the report, by its own clock (RFC 3339).
+        public var reportedAt: String
+    }
+
+    /// The fleet's view of one breaker.
+    public struct Breaker: Codable, Sendable, Hashable {
+        /// The breaker's name.
+        public var name: String
+        /// Live workers reporting it (this one included).
+        public var liveWorkers: Int
+        /// Live workers reporting it open by their own rules (this one included).
+        public var reportingOpen: Int
+        /// How many must for the fleet to open it.
+        public var quorum: Int
+        /// Whether the fleet holds it open.
+        public var fleetOpen: Bool
+        /// Whether this worker's breaker is open because the fleet opened it.
+        public var openedByFleet: Bool
+        /// The workers that probe it while the fleet holds it open.
+        public var probers: [String]
+        /// The other workers' reports, sorted by worker id.
+        public var peers: [Peer]
+    }
+
+    /// This worker's id.
+    public var workerId: String
+    /// `shared`, or `local_only` while this worker has not read its own reports back.
+    public var mode: String
+    /// Why local-only.
+    public var localOnlyReason: String?
+    /// Live workers (this one included).
+    public var liveWorkers: Int
+    /// Every shared breaker.
+    public var breakers: [Breaker]
+
+    /// The JSON form of `snapshot`.
+    public init(_ snapshot: BreakerFleet.Snapshot) {
+        workerId = snapshot.workerID
+        mode = snapshot.localOnly ? "local_only" : "shared"
+        localOnlyReason = snapshot.localOnlyReason
+        liveWorkers = snapshot.liveWorkers
+        breakers = snapshot.breakers.map { view in
+            Breaker(
+                name: view.name, liveWorkers: view.liveWorkers, reportingOpen: view.reportingOpen, quorum: view.quorum,
+                fleetOpen: view.fleetOpen, openedByFleet: view.openedByFleet, probers: view.probers,
+                peers: view.peers.map { peer in
+                    let report = peer.report
+                    return Peer(
+                        workerId: report.worker, state: report.state.description, cause: report.cause.rawValue, live: peer.live,
+                        lastHeardSecondsAgo: peer.lastHeardAgo?.inSeconds, secondsInState: peer.inStateFor.inSeconds,
+                        failureRate: report.failureRate, slowCallRate: report.slowCallRate, callsInWindow: report.callsInWindow,
+                        openCount: report.openCount,
+                        reportedAt: Timestamp.format(Date(timeIntervalSince1970: Double(report.reportedAtMilliseconds) / 1000)))
+                })
+        }
+    }
 }
 
 /// `POST /admin/breakers/{name}/force-open` body (optional).
@@ -112,7 +203,7 @@ public struct FeatureBody: Codable, Sendable, Hashable {
     public var name: String
     /// Whether the feature is on now (flag on and its breaker not open).
     public var enabled: Bool
-    /// Why it is off (`flag_off`, `circuit_open`), absent when on.
+    /// Why it is off (`flag_off`, `circuit_open`, `fleet_open`), absent when on.
     public var offReason: String?
 }
 
@@ -132,12 +223,17 @@ public struct ReadinessBody: Codable, Sendable, Hashable {
     public var checks: [String: Bool]
     /// The names of the failing checks, in a fixed order (empty when ready).
     public var notReady: [String]
+    /// The breaker fleet, when `fleet.enabled`: `shared`, or `local_only: <why>` while the
+    /// breakers decide alone. It does not make the worker unready: the fleet only adds
+    /// protection.
+    public var fleet: String?
 
-    /// The JSON form of `status`.
-    public init(_ status: Readiness.Status) {
+    /// The JSON form of `status` (and of `fleet`'s mode).
+    public init(_ status: Readiness.Status, fleet: BreakerFleet.Snapshot? = nil) {
         self.status = status.isReady ? "ready" : "not_ready"
         checks = Dictionary(uniqueKeysWithValues: status.checks.map { ($0.check.rawValue, $0.passing) })
         notReady = status.failing.map(\.rawValue)
+        self.fleet = fleet.map { $0.localOnly ? "local_only: \($0.localOnlyReason ?? "")" : "shared" }
     }
 }
 

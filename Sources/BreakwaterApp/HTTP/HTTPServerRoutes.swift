@@ -21,6 +21,8 @@ public struct HTTPServerDependencies: Sendable {
     public var readOnly: (any ReadOnlySwitch)?
     /// The ingest routes (`/ingest/*`, `/v2/enqueue`); when `nil` they are not served.
     public var ingest: IngestEndpoint?
+    /// The breaker fleet shown by `/admin/breakers` and `/health/ready`; `nil` when off.
+    public var fleet: BreakerFleet?
 
     /// Bundles the server's dependencies.
     public init(
@@ -29,7 +31,8 @@ public struct HTTPServerDependencies: Sendable {
         breakers: CircuitBreakerRegistry,
         features: FeatureFallback,
         readOnly: (any ReadOnlySwitch)?,
-        ingest: IngestEndpoint? = nil
+        ingest: IngestEndpoint? = nil,
+        fleet: BreakerFleet? = nil
     ) {
         self.readiness = readiness
         self.metrics = metrics
@@ -37,6 +40,7 @@ public struct HTTPServerDependencies: Sendable {
         self.features = features
         self.readOnly = readOnly
         self.ingest = ingest
+        self.fleet = fleet
     }
 }
 
@@ -66,10 +70,10 @@ enum HTTPServerRoutes {
         router.get(RouterPath(HTTPRoutes.live)) { _, _ in
             JSONResponse.make(body: ["status": "live"])
         }
-        let readiness = dependencies.readiness
+        let (readiness, fleet) = (dependencies.readiness, dependencies.fleet)
         router.get(RouterPath(HTTPRoutes.ready)) { _, _ in
             let status = readiness.status
-            return JSONResponse.make(status: status.isReady ? .ok : .serviceUnavailable, body: ReadinessBody(status))
+            return JSONResponse.make(status: status.isReady ? .ok : .serviceUnavailable, body: ReadinessBody(status, fleet: fleet?.snapshot()))
         }
         let registry = dependencies.metrics
         let ready = BreakwaterMetrics.makeFactory(registry: registry).makeGauge(name: MetricNames.ready)
@@ -94,7 +98,9 @@ struct AdminRoutes: Sendable {
 
     func add(to group: RouterGroup<Context>) {
         group.get(RouterPath(HTTPRoutes.adminBreakers)) { _, _ in
-            JSONResponse.make(body: BreakerListBody(breakers: dependencies.breakers.snapshots().map(BreakerSnapshotBody.init)))
+            JSONResponse.make(body: BreakerListBody(
+                breakers: dependencies.breakers.snapshots().map(BreakerSnapshotBody.init),
+                fleet: dependencies.fleet.map { FleetBody($0.snapshot()) }))
         }
         for action in HTTPRoutes.BreakerAction.allCases {
             group.post(RouterPath("\(HTTPRoutes.adminBreakers)/{name}/\(action.rawValue)")) { request, context in

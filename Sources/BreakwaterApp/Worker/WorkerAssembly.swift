@@ -323,11 +323,32 @@ public struct WorkerAssembly: Sendable {
         let settings = configuration.topics
         let admin = try KafkaAdmin(configuration: kafka, logger: logger)
         defer { admin.close() }
-        let specifications = topics.all.map {
+        var specifications = topics.all.map {
             KafkaTopicSpecification(name: $0, partitions: Int32(settings.partitions), replicationFactor: Int32(settings.replicationFactor))
+        }
+        if configuration.fleet.enabled {
+            specifications.append(Self.breakerStateTopic(settings))
         }
         try await admin.createTopics(specifications, ignoreExisting: true)
         logger.info("topics ready", metadata: ["topics": "\(specifications.map(\.name))"])
+    }
+
+    /// The fleet's topic: compacted (the latest report per worker and breaker is all that
+    /// matters), in segments of an hour so that compaction keeps it small, one partition
+    /// (every worker reads all of it).
+    static func breakerStateTopic(_ settings: TopicSettings) -> KafkaTopicSpecification {
+        KafkaTopicSpecification(
+            name: settings.breakerState, partitions: 1, replicationFactor: Int32(settings.replicationFactor),
+            configs: ["cleanup.policy": "compact", "segment.ms": "3600000", "min.cleanable.dirty.ratio": "0.1"])
+    }
+
+    /// The service that shares `breakers` with the fleet (``BreakerFleetService``), or `nil`
+    /// when `fleet.enabled` is off.
+    /// - Throws: ``StartError`` for a fleet setting that cannot be used; ``Kafka/KafkaError``
+    ///   for a Kafka setting librdkafka refuses.
+    public func makeFleet(breakers: CircuitBreakerRegistry) throws -> BreakerFleetService? {
+        guard configuration.fleet.enabled else { return nil }
+        return try BreakerFleetService(configuration: configuration, breakers: breakers, logger: logger)
     }
 
     // MARK: - Everything `breakwater run` runs
@@ -343,6 +364,8 @@ public struct WorkerAssembly: Sendable {
         public let server: BreakwaterHTTPServer
         /// The steps inside it.
         public let steps: Steps
+        /// The breaker fleet inside it, when `fleet.enabled`.
+        public let fleet: BreakerFleetService?
         /// Releases what is not a service (the ML client's connection pool); call once the
         /// group has stopped.
         public let shutdown: @Sendable () async -> Void
@@ -375,12 +398,13 @@ public struct WorkerAssembly: Sendable {
                 }
             })
             readiness.setProducerConnected(true)
+            let fleet = try makeFleet(breakers: steps.breakers)
             let ingest = configuration.ingest.enabled ? try makeIngest() : nil
             let http = BreakwaterHTTPServer(
                 settings: configuration.http,
                 dependencies: HTTPServerDependencies(
                     readiness: readiness, metrics: metrics, breakers: steps.breakers, features: steps.features,
-                    readOnly: steps.readOnlyDedup, ingest: ingest?.endpoint
+                    readOnly: steps.readOnlyDedup, ingest: ingest?.endpoint, fleet: fleet?.fleet
                 ),
                 logger: logger
             )
@@ -395,6 +419,9 @@ public struct WorkerAssembly: Sendable {
                 service: SchemaMigrator(catalog: steps.catalog, dedup: steps.dedupStore, logger: logger),
                 successTerminationBehavior: .ignore
             ))
+            // Before the worker, so it stops after the worker drained: its breakers stay
+            // shared while the last alerts are classified.
+            if let fleet { services.append(.init(service: fleet)) }
             services.append(.init(service: worker))
             if configuration.pipeline.trimMemoryWhenIdle {
                 services.append(.init(service: MemoryTrimmer(worker: worker, logger: logger)))
@@ -402,7 +429,9 @@ public struct WorkerAssembly: Sendable {
             let group = ServiceGroup(configuration: .init(
                 services: services, gracefulShutdownSignals: gracefulShutdownSignals, logger: logger
             ))
-            return Assembled(serviceGroup: group, worker: worker, server: http, steps: steps, shutdown: { try? await mlClient?.shutdown() })
+            return Assembled(
+                serviceGroup: group, worker: worker, server: http, steps: steps, fleet: fleet,
+                shutdown: { try? await mlClient?.shutdown() })
         } catch {
             try? await mlClient?.shutdown()
             throw error

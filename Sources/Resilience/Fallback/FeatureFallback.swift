@@ -8,6 +8,8 @@ public enum FeatureOffCause: String, Sendable, Hashable {
     case flagOff = "flag_off"
     /// Its breaker is open or forced open.
     case circuitOpen = "circuit_open"
+    /// Its breaker's fleet opened it, or holds it open for the fleet's prober.
+    case fleetOpen = "fleet_open"
 }
 
 /// Feature switches tied to breakers (the design's `FeatureFallback`): a feature is off
@@ -46,7 +48,9 @@ public final class FeatureFallback: Sendable {
     /// Why `feature` is off, or `nil` when it is on.
     public func offCause(_ feature: String) -> FeatureOffCause? {
         guard let entry = features.withLock({ $0[feature] }) else { return .unknownFeature }
-        if let breaker = entry.breaker, breaker.isOpen { return .circuitOpen }
+        if let breaker = entry.breaker, let rejection = breaker.rejectionWithoutLock() {
+            return rejection == .fleetOpen ? .fleetOpen : .circuitOpen
+        }
         return entry.enabled ? nil : .flagOff
     }
 
@@ -56,8 +60,9 @@ public final class FeatureFallback: Sendable {
     /// Runs `operation` when `feature` is on, else `fallback`.
     ///
     /// When the fallback runs, the result carries one ``FallbackExecution`` (strategy
-    /// `"feature:<feature>"`, reason `featureOff`), which is also emitted through the
-    /// feature's breaker (metrics and event) when it has one, and counted in ``metrics``.
+    /// `"feature:<feature>"`, reason `featureOff`, or `fleetOpen` while the breaker's fleet
+    /// opened or holds it), which is also emitted through the feature's breaker (metrics
+    /// and event) when it has one, and counted in ``metrics``.
     /// - Throws: The operation's error when the feature is on; when the fallback fails,
     ///   ``FeatureFallbackError`` carrying the fallback's error and its record.
     public func executeIfEnabled<T: Sendable>(
@@ -70,17 +75,18 @@ public final class FeatureFallback: Sendable {
         }
         let breaker = features.withLock { $0[feature]?.breaker }
         let strategy = "feature:\(feature)"
+        let reason: FallbackReason = cause == .fleetOpen ? .fleetOpen : .featureOff
         let at = breaker?.now ?? clock.now()
         do {
             let value = try await fallback()
             let execution = FallbackExecution(
-                breaker: breaker?.name ?? feature, strategy: strategy, reason: .featureOff, result: .success, at: at
+                breaker: breaker?.name ?? feature, strategy: strategy, reason: reason, result: .success, at: at
             )
             record(execution, breaker: breaker)
-            return GuardedResult(value: value, servedBy: strategy, reason: .featureOff, fallbackExecutions: [execution])
+            return GuardedResult(value: value, servedBy: strategy, reason: reason, fallbackExecutions: [execution])
         } catch {
             let execution = FallbackExecution(
-                breaker: breaker?.name ?? feature, strategy: strategy, reason: .featureOff, result: .failure,
+                breaker: breaker?.name ?? feature, strategy: strategy, reason: reason, result: .failure,
                 errorDescription: String(describing: error), at: at
             )
             record(execution, breaker: breaker)

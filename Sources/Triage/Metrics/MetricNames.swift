@@ -35,6 +35,16 @@ public enum MetricNames {
     /// every scrape.
     public static let ready = "breakwater_ready"
 
+    /// Gauge: live workers of the breaker fleet, this one included.
+    public static let fleetWorkers = "breakwater_fleet_workers"
+    /// Gauge, label `breaker`: live workers reporting the breaker open by their own rules.
+    public static let fleetReportingOpen = "breakwater_fleet_reporting_open"
+    /// Gauge, label `breaker`: 1 while the fleet holds the breaker open on this worker.
+    public static let fleetOpened = "breakwater_fleet_opened"
+    /// Gauge: 1 while this worker's breakers decide alone (it has not read its own reports
+    /// back from the fleet's topic).
+    public static let fleetLocalOnly = "breakwater_fleet_local_only"
+
     /// Gauge, label `breaker`: 0 closed, 1 half-open, 2 open (resilience library).
     public static let circuitBreakerState = "circuit_breaker_state"
     /// Counter, labels `breaker`, `outcome`: calls through a breaker.
@@ -59,6 +69,7 @@ public enum MetricNames {
     public static let all: [String] = [
         recordsConsumed, incidents, dlqRecords, fallbacks, processingDuration, inFlight, consumerLag, consumerErrors, mlBatchSize,
         dedupBatchSize, mlInferFailures, ready, ingestRequests, ingestDuration,
+        fleetWorkers, fleetReportingOpen, fleetOpened, fleetLocalOnly,
         circuitBreakerState, circuitBreakerCalls, circuitBreakerTransitions, circuitBreakerRejections, circuitBreakerSlowCalls,
         fallbackExecutions, adaptiveRejections, adaptiveThrottleProbability, adaptiveConcurrencyLimit,
     ]
@@ -80,6 +91,10 @@ public enum MetricNames {
         ready: "1 while the worker is ready (GET /health/ready answers 200), else 0.",
         ingestRequests: "HTTP ingest requests answered, by route and status (202 accepted, 400, 401, 413, 503).",
         ingestDuration: "Time from an HTTP ingest request's arrival to its answer, the broker's acknowledgement included, by route.",
+        fleetWorkers: "Live workers of the breaker fleet (a report arrived within fleet.liveness), this one included.",
+        fleetReportingOpen: "Live workers of the fleet reporting the breaker open by their own rules (the quorum counts these), by breaker.",
+        fleetOpened: "1 while the fleet holds the breaker open on this worker (a quorum reported it open, until a probe's success), by breaker.",
+        fleetLocalOnly: "1 while this worker's breakers decide alone: it has not read its own reports back from the fleet's topic within fleet.liveness.",
         circuitBreakerState: "State of each circuit breaker: 0 closed, 1 half-open, 2 open, 3 forced open, 4 disabled.",
         circuitBreakerCalls: "Calls through each circuit breaker, by outcome (success, failure, timeout, rejected, ignored_error).",
         circuitBreakerTransitions: "State transitions of each circuit breaker, by from and to state.",
