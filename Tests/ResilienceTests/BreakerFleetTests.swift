@@ -38,9 +38,17 @@ final class FleetRig: Sendable {
 
     static let breakerConfiguration = CircuitBreaker.Configuration(
         failureThreshold: 2, openDuration: .fixed(.seconds(10)), halfOpenProbes: 1, successThreshold: 1)
+    let breakerConfiguration: CircuitBreaker.Configuration
 
-    init(_ workers: [String], rule: BreakerFleet.Rule = BreakerFleet.Rule(), clockOffsets: [Duration] = []) throws {
+    /// - Parameters:
+    ///   - rule: openings only count by default (most tests are about them); the pooled
+    ///     failures' tests turn them on.
+    ///   - threshold: the breakers' failure threshold (2 by default).
+    init(_ workers: [String], rule: BreakerFleet.Rule = BreakerFleet.Rule(poolFailures: false), clockOffsets: [Duration] = [], threshold: Int = 2) throws {
         self.rule = rule
+        var configuration = Self.breakerConfiguration
+        configuration.failureThreshold = threshold
+        breakerConfiguration = configuration
         for (index, id) in workers.enumerated() {
             try add(id, clockOffset: index < clockOffsets.count ? clockOffsets[index] : .zero)
         }
@@ -51,7 +59,7 @@ final class FleetRig: Sendable {
     func add(_ id: String, clockOffset: Duration = .zero) throws -> Member {
         let clock = ManualClock(now: .init(offset: clockOffset))
         let (bus, wall) = (self.bus, self.wall)
-        let breaker = try CircuitBreaker(name: "ml", configuration: Self.breakerConfiguration, clock: clock)
+        let breaker = try CircuitBreaker(name: "ml", configuration: breakerConfiguration, clock: clock)
         let fleet = try BreakerFleet(
             configuration: .init(workerID: id, rules: ["ml": rule]), breakers: [breaker], clock: clock,
             // Wall clocks hours apart: only arrival times may matter.
@@ -157,6 +165,72 @@ struct BreakerFleetTests {
         let view = try #require(rig["c"].fleet.snapshot().breakers.first)
         #expect(view.fleetOpen && view.openedByFleet && view.reportingOpen == 2)
         #expect(view.peers.map(\.report.cause) == [.own, .own])
+    }
+
+    @Test func failuresSeenAcrossAQuorumAddUpToTheThresholdAndOpenEveryWorker() async throws {
+        // Threshold 4, quorum 3 of 5: each worker counts for at most ⌈4/3⌉ = 2 failures.
+        let rig = try FleetRig(["a", "b", "c", "d", "e"], rule: .init(), threshold: 4)
+        rig.heartbeat()
+        await rig.fail("a", times: 1)
+        await rig.fail("b", times: 1)
+        #expect(rig.all.allSatisfy { $0.breaker.state == .closed }, "two failing workers are not a quorum")
+        await rig.fail("c", times: 1)
+        #expect(rig.all.allSatisfy { $0.breaker.state == .closed }, "three failures are below the threshold")
+        await rig.fail("a", times: 1)
+        #expect(rig.all.allSatisfy { $0.breaker.isOpenedByPeers }, "four failures across three workers open all five")
+        #expect(rig["e"].fleet.snapshot().breakers.first?.fleetOpen == true)
+        #expect(rig.all.allSatisfy { $0.breaker.snapshot().totals.failures <= 2 })
+    }
+
+    @Test func oneBrokenWorkerAndAStrayFailureElsewhereDoNotAddUp() async throws {
+        let rig = try FleetRig(["a", "b", "c"], rule: .init(), threshold: 5)
+        rig.heartbeat()
+        await rig.fail("a", times: 5)
+        #expect(rig.state("a") == .open)
+        await rig.fail("b", times: 1)
+        #expect(rig.state("b") == .closed && rig.state("c") == .closed, "a's share is capped at ⌈5/2⌉ = 3; 3 + 1 < 5")
+        let view = try #require(rig["c"].fleet.snapshot().breakers.first)
+        #expect(view.failing == 2 && view.pooledFailures == 4)
+        await rig.fail("b", times: 1)
+        #expect(rig.state("c") == .open, "3 + 2: a second worker really failing")
+    }
+
+    @Test func failuresOlderThanAHeartbeatOrFromBeforeARecoveryDoNotCount() async throws {
+        let rig = try FleetRig(["a", "b", "c"], rule: .init(), threshold: 4)
+        rig.heartbeat()
+        await rig.fail("a", times: 2)
+        rig.pass(.seconds(2))
+        for member in rig.all { member.clock.advance(by: .seconds(1)) }
+        await rig.fail("b", times: 1)
+        #expect(rig["c"].fleet.snapshot().breakers.first?.pooledFailures == 3)
+        // a's streak was last reported more than a heartbeat ago (a success would have
+        // reset it without a report): it no longer counts.
+        for member in rig.all { member.clock.advance(by: .milliseconds(1_100)) }
+        #expect(rig["c"].fleet.snapshot().breakers.first?.pooledFailures == 1)
+        await rig.fail("c", times: 1)
+        #expect(rig.all.allSatisfy { $0.breaker.state == .closed })
+    }
+
+    @Test func withoutPoolingOnlyOpeningsCount() async throws {
+        let rig = try FleetRig(["a", "b", "c"], threshold: 4)
+        rig.heartbeat()
+        await rig.fail("a", times: 3)
+        await rig.fail("b", times: 3)
+        #expect(rig.all.allSatisfy { $0.breaker.state == .closed })
+        await rig.fail("a", times: 1)
+        await rig.fail("b", times: 1)
+        #expect(rig.state("c") == .open)
+    }
+
+    @Test func failuresAreReportedAtMostOncePerInterval() async throws {
+        let rig = try FleetRig(["a", "b", "c"], rule: .init(), threshold: 10)
+        rig.heartbeat()
+        await rig.fail("a", times: 3)
+        let reported = try #require(rig["b"].fleet.snapshot().breakers.first?.peers.first { $0.report.worker == "a" })
+        #expect(reported.report.consecutiveFailures == 1, "the second and third fell within 100 ms")
+        rig["a"].clock.advance(by: .milliseconds(100))
+        await rig.fail("a", times: 1)
+        #expect(rig["b"].fleet.snapshot().breakers.first?.peers.first { $0.report.worker == "a" }?.report.consecutiveFailures == 4)
     }
 
     @Test func aPoisonedWorkerNeverOpensTheRestAndProbesAlone() async throws {

@@ -525,7 +525,7 @@ public final class CircuitBreaker: Sendable {
         case .ignored: metrics.ignoredErrors.increment()
         }
         if slow { metrics.slowCalls.increment() }
-        let transition = core.withLock { core -> Transition? in
+        let (transition, streak) = core.withLock { core -> (Transition?, Int?) in
             switch kind {
             case .success: break  // counted in successCount
             case .failure: core.totals.failures += 1
@@ -533,17 +533,22 @@ public final class CircuitBreaker: Sendable {
             case .ignored: core.totals.ignoredErrors += 1
             }
             if slow { core.totals.slowCalls += 1 }
-            guard permit.generation == core.generation else { return nil }
+            guard permit.generation == core.generation else { return (nil, nil) }
             switch core.state {
             case .closed:
-                return recordClosed(&core, kind: kind, slow: slow, end: end)
+                let transition = recordClosed(&core, kind: kind, slow: slow, end: end)
+                let counted = transition == nil && (kind == .failure || kind == .timeout)
+                return (transition, counted ? core.consecutiveFailures : nil)
             case .halfOpen:
-                return recordProbe(&core, permit: permit, kind: kind)
+                return (recordProbe(&core, permit: permit, kind: kind), nil)
             case .open, .forcedOpen, .disabled:
-                return nil
+                return (nil, nil)
             }
         }
         if let transition { didTransition(transition) }
+        if let streak, eventHub.hasObservers {
+            eventHub.emit(.failureCounted(breaker: name, consecutiveFailures: streak, at: end ?? clock.now()))
+        }
     }
 
     private func recordClosed(_ core: inout Core, kind: RecordKind, slow: Bool, end: Duration?) -> Transition? {

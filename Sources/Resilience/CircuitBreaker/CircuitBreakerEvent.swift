@@ -9,6 +9,10 @@ public enum CircuitBreakerEvent: Sendable {
     case rejected(breaker: String, reason: RejectionReason, at: Duration)
     /// A fallback ran for a call guarded by this breaker.
     case fallbackExecuted(FallbackExecution)
+    /// A failure (or timeout) was counted while closed and did not open the breaker;
+    /// `consecutiveFailures` is the streak it extended (`at`: clock offset). An opening
+    /// is reported as ``stateChanged(breaker:from:to:at:)`` instead.
+    case failureCounted(breaker: String, consecutiveFailures: Int, at: Duration)
 }
 
 /// A handle returned by ``CircuitBreaker/addListener(_:)``; pass it to

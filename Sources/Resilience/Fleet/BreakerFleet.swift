@@ -21,6 +21,14 @@ import Logging
 ///   open by their own rules. Openings by the fleet do not count, nor reports of an
 ///   opening from before the last recovery this worker saw, so the fleet cannot keep
 ///   itself open. One worker with a broken path never reaches the quorum alone.
+/// - With ``Rule/poolFailures``, it also opens when that quorum of live workers is
+///   *failing* (open by their own rules, or closed with failures in a row reported within
+///   the last heartbeat) and their failures in a row add up to the breaker's
+///   `failureThreshold`, each worker counting for at most `⌈failureThreshold / quorum⌉`
+///   (an opening counts as that much): the fleet trips on the failures it sees anywhere,
+///   so a dead dependency costs the fleet about one worker's worth of failed calls rather
+///   than each worker's, while one broken worker plus a stray failure elsewhere does not
+///   add up. Workers report a failure at most every ``Configuration/failureReportInterval``.
 /// - While the fleet holds a breaker open, when its open duration is over only the
 ///   `probers` live workers that rank first for that breaker (a hash of breaker and worker
 ///   id, the same on every worker) turn half-open; the others stay open (rejections read
@@ -42,12 +50,16 @@ public final class BreakerFleet: CircuitBreakerCoordinator, Sendable {
         public var minimumQuorum: Int
         /// How many workers probe a dependency the fleet holds open.
         public var probers: Int
+        /// Also open when the quorum is failing and their failures in a row add up to the
+        /// breaker's `failureThreshold` (see ``BreakerFleet``).
+        public var poolFailures: Bool
 
-        /// A majority, at least 2, one prober by default.
-        public init(quorum: Double = 0.5, minimumQuorum: Int = 2, probers: Int = 1) {
+        /// A majority, at least 2, one prober, failures pooled by default.
+        public init(quorum: Double = 0.5, minimumQuorum: Int = 2, probers: Int = 1, poolFailures: Bool = true) {
             self.quorum = quorum
             self.minimumQuorum = minimumQuorum
             self.probers = probers
+            self.poolFailures = poolFailures
         }
     }
 
@@ -63,19 +75,29 @@ public final class BreakerFleet: CircuitBreakerCoordinator, Sendable {
         public var liveness: Duration
         /// The breakers shared with the fleet, by name.
         public var rules: [String: Rule]
+        /// The shortest time between two reports of failures of one breaker (a failure
+        /// within it is told by the next report or heartbeat).
+        public var failureReportInterval: Duration
 
-        /// Heartbeat 2 s, liveness 6 s.
-        public init(workerID: String, heartbeat: Duration = .seconds(2), liveness: Duration = .seconds(6), rules: [String: Rule]) {
+        /// Heartbeat 2 s, liveness 6 s, failures reported at most every 100 ms.
+        public init(
+            workerID: String, heartbeat: Duration = .seconds(2), liveness: Duration = .seconds(6), rules: [String: Rule],
+            failureReportInterval: Duration = .milliseconds(100)
+        ) {
             self.workerID = workerID
             self.heartbeat = heartbeat
             self.liveness = liveness
             self.rules = rules
+            self.failureReportInterval = failureReportInterval
         }
 
         /// Throws the first invalid field.
         public func validate() throws(CircuitBreaker.ConfigurationError) {
             if workerID.isEmpty { throw CircuitBreaker.ConfigurationError(field: "workerID", reason: "must not be empty") }
             if heartbeat <= .zero { throw CircuitBreaker.ConfigurationError(field: "heartbeat", reason: "must be positive, got \(heartbeat)") }
+            if failureReportInterval < .zero {
+                throw CircuitBreaker.ConfigurationError(field: "failureReportInterval", reason: "must not be negative, got \(failureReportInterval)")
+            }
             if liveness <= heartbeat {
                 throw CircuitBreaker.ConfigurationError(field: "liveness", reason: "must be longer than the heartbeat (\(heartbeat)), got \(liveness)")
             }
@@ -115,6 +137,12 @@ public final class BreakerFleet: CircuitBreakerCoordinator, Sendable {
         /// Live workers that report it open by their own rules and count towards the
         /// quorum (this one included).
         public var reportingOpen: Int
+        /// Live workers that are failing: open by their own rules, or with failures in a
+        /// row reported within the last heartbeat (this one included).
+        public var failing: Int
+        /// Their failures in a row, added up, each worker's capped at
+        /// `⌈failureThreshold / quorum⌉` (an opening counts as that much).
+        public var pooledFailures: Int
         /// How many must, now.
         public var quorum: Int
         /// Whether the quorum is met: the fleet holds the breaker open.
@@ -164,6 +192,10 @@ public final class BreakerFleet: CircuitBreakerCoordinator, Sendable {
         var closing: Set<String> = []
         /// The cause of each breaker's last transition, repeated by heartbeats.
         var lastCause: [String: BreakerReport.Cause] = [:]
+        /// This worker's failures in a row per breaker, and when it last knew them.
+        var ownStreak: [String: (failures: Int, at: Duration)] = [:]
+        /// When a failure of each breaker was last reported.
+        var lastFailureReport: [String: Duration] = [:]
         var wasLocalOnly = true
     }
 
@@ -220,8 +252,12 @@ public final class BreakerFleet: CircuitBreakerCoordinator, Sendable {
         for breaker in shared.values {
             breaker.coordinate(with: self)
             let token = breaker.addListener { [weak self] event in
-                guard case .stateChanged(_, let from, let to, _) = event, let self else { return }
-                self.breakerMoved(breaker, from: from, to: to)
+                guard let self else { return }
+                switch event {
+                case .stateChanged(_, let from, let to, _): self.breakerMoved(breaker, from: from, to: to)
+                case .failureCounted(_, let streak, _): self.failureCounted(breaker, streak: streak)
+                case .rejected, .fallbackExecuted: break
+                }
             }
             listeners.withLock { $0.append((breaker, token)) }
         }
@@ -343,7 +379,8 @@ public final class BreakerFleet: CircuitBreakerCoordinator, Sendable {
                         inStateFor: now - peer.stateSeenAt)
                 }
                 return BreakerView(
-                    name: name, liveWorkers: count.live, reportingOpen: count.open, quorum: count.quorum,
+                    name: name, liveWorkers: count.live, reportingOpen: count.open, failing: count.failing,
+                    pooledFailures: count.pooled, quorum: count.quorum,
                     fleetOpen: state.fleetOpen.contains(name), openedByFleet: breaker.isOpenedByPeers,
                     probers: probers(state, name, now: now), peers: peers)
             }
@@ -368,16 +405,67 @@ public final class BreakerFleet: CircuitBreakerCoordinator, Sendable {
         return now - heard <= configuration.liveness
     }
 
-    private func counts(_ state: State, _ breaker: CircuitBreaker, rule: Rule, now: Duration) -> (live: Int, open: Int, quorum: Int) {
+    private struct Counts {
         var live = 1
-        var open = breaker.state == .open && !breaker.isOpenedByPeers ? 1 : 0
-        let recovered = state.lastRecovery[breaker.name]
-        for peer in (state.peers[breaker.name] ?? [:]).values where isLive(peer, now: now) {
-            live += 1
-            if peer.report.opensTheFleet, recovered.map({ peer.stateSeenAt > $0 }) ?? true { open += 1 }
+        var open = 0
+        var failing = 0
+        var pooled = 0
+        var quorum = 0
+
+        /// Whether the fleet should hold the breaker open.
+        func trips(rule: Rule, threshold: Int?) -> Bool {
+            if open >= quorum { return true }
+            guard rule.poolFailures, let threshold else { return false }
+            return failing >= quorum && pooled >= threshold
         }
-        let quorum = max(rule.minimumQuorum, Int((Double(live) * rule.quorum).rounded(.down)) + 1)
-        return (live, open, quorum)
+    }
+
+    private func counts(_ state: State, _ breaker: CircuitBreaker, rule: Rule, now: Duration) -> Counts {
+        var counts = Counts()
+        let threshold = breaker.configuration.failureThreshold ?? 1
+        counts.quorum = quorum(rule, live: 1 + (state.peers[breaker.name] ?? [:]).values.count { isLive($0, now: now) })
+        // One worker's share of the pooled failures is capped, so no worker (a broken
+        // path) makes up most of the threshold alone.
+        let share = max(1, (threshold + counts.quorum - 1) / counts.quorum)
+        let recovered = state.lastRecovery[breaker.name]
+        let afterRecovery = { (time: Duration) in recovered.map { time > $0 } ?? true }
+        // Failures in a row are counted while their report is at most a heartbeat old: a
+        // success resets them without a report.
+        let recent = { (time: Duration) in now - time <= self.configuration.heartbeat }
+        if breaker.state == .open && !breaker.isOpenedByPeers {
+            counts.open += 1
+            counts.failing += 1
+            counts.pooled += share
+        } else if breaker.state == .closed, let own = state.ownStreak[breaker.name], own.failures > 0, recent(own.at) {
+            counts.failing += 1
+            counts.pooled += min(own.failures, share)
+        }
+        for peer in (state.peers[breaker.name] ?? [:]).values where isLive(peer, now: now) {
+            counts.live += 1
+            let report = peer.report
+            if report.opensTheFleet, afterRecovery(peer.stateSeenAt) {
+                counts.open += 1
+                counts.failing += 1
+                counts.pooled += share
+            } else if report.state == .closed, report.consecutiveFailures > 0, let heard = peer.lastHeard, recent(heard), afterRecovery(heard) {
+                counts.failing += 1
+                counts.pooled += min(report.consecutiveFailures, share)
+            } else if report.state == .open, report.cause == .fleet, report.consecutiveFailures > 0,
+                recent(peer.stateSeenAt), afterRecovery(peer.stateSeenAt)
+            {
+                // A worker the pooled failures just opened carries its streak: it may not
+                // have been reported yet (see failureReportInterval), and the others need it
+                // to reach the same verdict.
+                counts.failing += 1
+                counts.pooled += min(report.consecutiveFailures, share)
+            }
+        }
+        return counts
+    }
+
+    /// `max(minimumQuorum, ⌊live × quorum⌋ + 1)`.
+    private func quorum(_ rule: Rule, live: Int) -> Int {
+        max(rule.minimumQuorum, Int((Double(live) * rule.quorum).rounded(.down)) + 1)
     }
 
     /// The live workers that probe `breaker` while the fleet holds it open: among those
@@ -425,7 +513,7 @@ public final class BreakerFleet: CircuitBreakerCoordinator, Sendable {
             return nil
         }
         let count = counts(state, breaker, rule: rule, now: now)
-        guard count.open >= count.quorum else {
+        guard count.trips(rule: rule, threshold: breaker.configuration.failureThreshold) else {
             // The hold lasts until a recovery, though the quorum thins as the prober turns
             // half-open or workers die, so that nobody but the prober probes; a worker
             // whose breaker is closed holds nothing.
@@ -452,6 +540,21 @@ public final class BreakerFleet: CircuitBreakerCoordinator, Sendable {
                 state.withLock { _ = $0.closing.remove(breaker.name) }
             }
         }
+    }
+
+    /// A failure that did not open `breaker`: counts towards the pooled failures here at
+    /// once, and is reported unless a report of one went out within the interval.
+    private func failureCounted(_ breaker: CircuitBreaker, streak: Int) {
+        let now = clock.now()
+        let (actions, report) = state.withLock { state -> ([Action], Bool) in
+            state.ownStreak[breaker.name] = (streak, now)
+            let last = state.lastFailureReport[breaker.name]
+            let due = last.map { now - $0 >= configuration.failureReportInterval } ?? true
+            if due { state.lastFailureReport[breaker.name] = now }
+            return (evaluate(&state, breaker, now: now).map { [$0] } ?? [], due)
+        }
+        perform(actions)
+        if report { publish([self.report(of: breaker, cause: nil)]) }
     }
 
     private func breakerMoved(_ breaker: CircuitBreaker, from: CircuitBreakerState, to: CircuitBreakerState) {
@@ -485,14 +588,17 @@ public final class BreakerFleet: CircuitBreakerCoordinator, Sendable {
             case .closed, .halfOpen: state.withLock { $0.lastCause[breaker.name] } ?? .own
             }
         }()
+        let now = clock.now()
         let sequence = state.withLock { state -> UInt64 in
             state.sequence += 1
             state.lastCause[breaker.name] = cause
+            state.ownStreak[breaker.name] = (snapshot.consecutiveFailures, now)
             return state.sequence
         }
         return BreakerReport(
             worker: configuration.workerID, breaker: breaker.name, state: snapshot.state, cause: cause,
             failureRate: snapshot.failureRate, slowCallRate: snapshot.slowCallRate, callsInWindow: snapshot.window.calls,
-            openCount: snapshot.openCount, reportedAtMilliseconds: wallClockMilliseconds(), sequence: sequence)
+            consecutiveFailures: snapshot.consecutiveFailures, openCount: snapshot.openCount,
+            reportedAtMilliseconds: wallClockMilliseconds(), sequence: sequence)
     }
 }

@@ -31,6 +31,8 @@ public struct BreakerReport: Sendable, Hashable {
     public var slowCallRate: Double
     /// Calls in its window.
     public var callsInWindow: Int
+    /// Failures in a row while closed (0 after a success).
+    public var consecutiveFailures: Int
     /// How often it opened.
     public var openCount: Int
     /// The worker's wall clock when it made the report, in milliseconds since 1970. Shown
@@ -43,8 +45,8 @@ public struct BreakerReport: Sendable, Hashable {
     /// A report with every field given.
     public init(
         worker: String, breaker: String, state: CircuitBreakerState, cause: Cause, failureRate: Double = 0,
-        slowCallRate: Double = 0, callsInWindow: Int = 0, openCount: Int = 0, reportedAtMilliseconds: Int64 = 0,
-        sequence: UInt64
+        slowCallRate: Double = 0, callsInWindow: Int = 0, consecutiveFailures: Int = 0, openCount: Int = 0,
+        reportedAtMilliseconds: Int64 = 0, sequence: UInt64
     ) {
         self.worker = worker
         self.breaker = breaker
@@ -53,6 +55,7 @@ public struct BreakerReport: Sendable, Hashable {
         self.failureRate = failureRate
         self.slowCallRate = slowCallRate
         self.callsInWindow = callsInWindow
+        self.consecutiveFailures = consecutiveFailures
         self.openCount = openCount
         self.reportedAtMilliseconds = reportedAtMilliseconds
         self.sequence = sequence
