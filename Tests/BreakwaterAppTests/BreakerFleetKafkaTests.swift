@@ -33,6 +33,19 @@ struct BreakerStateRecordTests {
             == #"{"breaker":"ml","group_id":"g","worker_id":"w"}"#)
     }
 
+    @Test func theDocumentedExampleIsWhatTheEncoderWrites() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let example = try Data(contentsOf: root.appendingPathComponent("deploy/schemas/examples/breaker-state.example.json"))
+        let record = BreakerStateRecord(groupID: "breakwater", report: BreakerReport(
+            worker: "breakwater-7d9f-x2k4p", breaker: "ml", state: .open, cause: .own, failureRate: 1, slowCallRate: 0,
+            callsInWindow: 20, consecutiveFailures: 0, openCount: 3, reportedAtMilliseconds: 1_796_553_683_123,
+            sequence: (1_796_553_683_123 << 20) + 42))
+        let written = try #require(try JSONSerialization.jsonObject(with: Data(record.value())) as? NSDictionary)
+        let documented = try #require(try JSONSerialization.jsonObject(with: example) as? NSDictionary)
+        #expect(written == documented)
+        #expect(try Self.schema.validate(bytes: Array(example)).isEmpty)
+    }
+
     @Test func whatIsNotARecordIsRefused() {
         let valid = BreakerStateRecord(groupID: "g", report: .init(worker: "w", breaker: "ml", state: .open, cause: .own, sequence: 1)).value()
         let text = String(decoding: valid, as: UTF8.self)

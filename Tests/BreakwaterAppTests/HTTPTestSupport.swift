@@ -23,6 +23,8 @@ struct HTTPFixture: Sendable {
     let features = FeatureFallback(clock: ManualClock())
     let dedup: DegradedService<String>
     var exposeReadOnly = true
+    /// The breaker fleet shown on `/admin/breakers` and `/health/ready`, if any.
+    var fleet: BreakerFleet?
 
     init() throws {
         factory = BreakwaterMetrics.makeFactory(registry: registry)
@@ -36,7 +38,7 @@ struct HTTPFixture: Sendable {
     var dependencies: HTTPServerDependencies {
         HTTPServerDependencies(
             readiness: readiness, metrics: registry, breakers: breakers, features: features,
-            readOnly: exposeReadOnly ? dedup : nil
+            readOnly: exposeReadOnly ? dedup : nil, fleet: fleet
         )
     }
 

@@ -344,7 +344,12 @@ public struct BreakerFleetSettings: Sendable, Hashable, Codable {
     /// Workers that probe the dependency while the fleet holds the breaker open; the
     /// others wait for their verdict.
     public var probers = 1
-    /// Defaults: a majority, at least 2, one prober.
+    /// Also open everywhere when a quorum of workers is failing and their failures in a
+    /// row add up to `failureThreshold` (each worker counting for at most
+    /// ⌈failureThreshold / quorum⌉): a dead dependency then costs the fleet about one
+    /// worker's worth of failed calls instead of the quorum's.
+    public var poolFailures = true
+    /// Defaults: a majority, at least 2, one prober, failures pooled.
     public init() {}
 }
 

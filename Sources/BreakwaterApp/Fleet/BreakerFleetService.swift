@@ -67,7 +67,8 @@ public final class BreakerFleetService: Service, Sendable {
             guard let breaker = breakers.existingBreaker(named: name) else { continue }
             shared.append(breaker)
             rules[name] = BreakerFleet.Rule(
-                quorum: settings.fleet.quorum, minimumQuorum: settings.fleet.minimumQuorum, probers: settings.fleet.probers)
+                quorum: settings.fleet.quorum, minimumQuorum: settings.fleet.minimumQuorum, probers: settings.fleet.probers,
+                poolFailures: settings.fleet.poolFailures)
         }
         groupID = configuration.kafka.groupId
         topic = configuration.topics.breakerState
@@ -152,13 +153,19 @@ public final class BreakerFleetService: Service, Sendable {
 
     /// Reads the topic from its start, retrying a heartbeat apart while it cannot.
     private func read() async {
+        var lastError: String?
         while !Task.isCancelled {
             do {
                 try await readOnce()
             } catch is CancellationError {
                 return
             } catch {
-                logger.warning("reading the breaker fleet failed; breakers decide alone meanwhile", metadata: ["error": "\(error)"])
+                // Once per distinct error, not every heartbeat while the broker is away.
+                let text = "\(error)"
+                logger.log(
+                    level: text == lastError ? .debug : .warning, "reading the breaker fleet failed; breakers decide alone meanwhile",
+                    metadata: ["error": "\(text)"])
+                lastError = text
             }
             try? await Task.sleep(for: heartbeat)
         }

@@ -10,7 +10,7 @@ import Triage
 /// schema `deploy/schemas/breaker-state.schema.json`): `schema_version` (1), `group_id`,
 /// `worker_id`, `breaker`, `state` (`closed`, `half_open`, `open`, `forced_open`,
 /// `disabled`), `cause` (`own`, `fleet`, `probe`, `operator`), `failure_rate`,
-/// `slow_call_rate`, `calls_in_window`, `open_count`, `reported_at` (the worker's clock,
+/// `slow_call_rate`, `calls_in_window`, `consecutive_failures`, `open_count`, `reported_at` (the worker's clock,
 /// UTC RFC 3339 with milliseconds), `sequence`. A worker that stops gracefully writes a
 /// tombstone (the key, no value) for each of its breakers.
 public struct BreakerStateRecord: Sendable, Hashable {
@@ -72,6 +72,7 @@ public struct BreakerStateRecord: Sendable, Hashable {
         var failureRate: Double
         var slowCallRate: Double
         var callsInWindow: Int
+        var consecutiveFailures: Int
         var openCount: Int
         var reportedAt: String
         var sequence: UInt64
@@ -79,6 +80,7 @@ public struct BreakerStateRecord: Sendable, Hashable {
         enum CodingKeys: String, CodingKey {
             case schemaVersion = "schema_version", groupID = "group_id", workerID = "worker_id", breaker, state, cause
             case failureRate = "failure_rate", slowCallRate = "slow_call_rate", callsInWindow = "calls_in_window"
+            case consecutiveFailures = "consecutive_failures"
             case openCount = "open_count", reportedAt = "reported_at", sequence
         }
     }
@@ -94,8 +96,8 @@ public struct BreakerStateRecord: Sendable, Hashable {
         let wire = Wire(
             schemaVersion: Self.schemaVersion, groupID: groupID, workerID: report.worker, breaker: report.breaker,
             state: report.state.description, cause: report.cause.rawValue, failureRate: report.failureRate,
-            slowCallRate: report.slowCallRate, callsInWindow: report.callsInWindow, openCount: report.openCount,
-            reportedAt: Timestamp.format(Date(timeIntervalSince1970: Double(report.reportedAtMilliseconds) / 1000)),
+            slowCallRate: report.slowCallRate, callsInWindow: report.callsInWindow,
+            consecutiveFailures: report.consecutiveFailures, openCount: report.openCount, reportedAt: Timestamp.format(Date(timeIntervalSince1970: Double(report.reportedAtMilliseconds) / 1000)),
             sequence: report.sequence)
         return (try? Self.encoder.encode(wire)).map { Array($0) } ?? []
     }
@@ -117,7 +119,8 @@ public struct BreakerStateRecord: Sendable, Hashable {
             groupID: wire.groupID,
             report: BreakerReport(
                 worker: wire.workerID, breaker: wire.breaker, state: state, cause: cause, failureRate: wire.failureRate,
-                slowCallRate: wire.slowCallRate, callsInWindow: wire.callsInWindow, openCount: wire.openCount,
+                slowCallRate: wire.slowCallRate, callsInWindow: wire.callsInWindow,
+                consecutiveFailures: wire.consecutiveFailures, openCount: wire.openCount,
                 reportedAtMilliseconds: Int64((reportedAt.timeIntervalSince1970 * 1000).rounded()), sequence: wire.sequence))
     }
 

@@ -121,6 +121,8 @@ public struct FleetBody: Codable, Sendable, Hashable {
         public var slowCallRate: Double
         /// Calls in its window.
         public var callsInWindow: Int
+        /// Its failures in a row while closed.
+        public var consecutiveFailures: Int
         /// How often it opened.
         public var openCount: Int
         /// When it made the report, by its own clock (RFC 3339).
@@ -135,6 +137,10 @@ public struct FleetBody: Codable, Sendable, Hashable {
         public var liveWorkers: Int
         /// Live workers reporting it open by their own rules (this one included).
         public var reportingOpen: Int
+        /// Live workers failing: open by their own rules, or with recent failures in a row.
+        public var failing: Int
+        /// Their failures in a row added up, each worker's capped (see `fleet.poolFailures`).
+        public var pooledFailures: Int
         /// How many must for the fleet to open it.
         public var quorum: Int
         /// Whether the fleet holds it open.
@@ -166,7 +172,8 @@ public struct FleetBody: Codable, Sendable, Hashable {
         liveWorkers = snapshot.liveWorkers
         breakers = snapshot.breakers.map { view in
             Breaker(
-                name: view.name, liveWorkers: view.liveWorkers, reportingOpen: view.reportingOpen, quorum: view.quorum,
+                name: view.name, liveWorkers: view.liveWorkers, reportingOpen: view.reportingOpen, failing: view.failing,
+                pooledFailures: view.pooledFailures, quorum: view.quorum,
                 fleetOpen: view.fleetOpen, openedByFleet: view.openedByFleet, probers: view.probers,
                 peers: view.peers.map { peer in
                     let report = peer.report
@@ -174,7 +181,7 @@ public struct FleetBody: Codable, Sendable, Hashable {
                         workerId: report.worker, state: report.state.description, cause: report.cause.rawValue, live: peer.live,
                         lastHeardSecondsAgo: peer.lastHeardAgo?.inSeconds, secondsInState: peer.inStateFor.inSeconds,
                         failureRate: report.failureRate, slowCallRate: report.slowCallRate, callsInWindow: report.callsInWindow,
-                        openCount: report.openCount,
+                        consecutiveFailures: report.consecutiveFailures, openCount: report.openCount,
                         reportedAt: Timestamp.format(Date(timeIntervalSince1970: Double(report.reportedAtMilliseconds) / 1000)))
                 })
         }
