@@ -29,6 +29,7 @@ public final class BreakerFleetService: Service, Sendable {
     private let producer: KafkaProducer
     private let transitions: AsyncStream<[BreakerReport]>
     private let heartbeat: Duration
+    private let idleFetchBackoff: Duration?
     private let logger: Logger
     private let metrics: Metrics
 
@@ -73,6 +74,7 @@ public final class BreakerFleetService: Service, Sendable {
         groupID = configuration.kafka.groupId
         topic = configuration.topics.breakerState
         heartbeat = configuration.fleet.heartbeat.duration
+        idleFetchBackoff = configuration.kafka.idleFetchBackoff?.duration
         kafka = configuration.kafka.workerClientConfiguration()
         var logger = logger
         logger[metadataKey: "topic"] = "\(topic)"
@@ -183,9 +185,13 @@ public final class BreakerFleetService: Service, Sendable {
         var common = kafka
         // Reports should reach the fleet within a fraction of the heartbeat.
         common.properties["fetch.wait.max.ms"] = common.properties["fetch.wait.max.ms"] ?? "100"
+        var configuration = KafkaConsumerConfiguration(
+            common: common, groupID: "\(groupID)-fleet-reader", isolationLevel: .readUncommitted, offsetCommits: .manual)
+        // As the worker's own consumer: a broker that answers an empty fetch at once (the
+        // local one) would otherwise be asked again in a loop (half a core per idle worker).
+        configuration.idleFetchBackoff = idleFetchBackoff
         let consumer = try KafkaConsumer(
-            configuration: KafkaConsumerConfiguration(
-                common: common, groupID: "\(groupID)-fleet-reader", isolationLevel: .readUncommitted, offsetCommits: .manual),
+            configuration: configuration,
             readingFromTheStart: history.keys.sorted { $0.partition < $1.partition },
             logger: logger)
         logger.info("reading the breaker fleet", metadata: ["partitions": "\(history.count)"])
