@@ -233,6 +233,20 @@ struct FallbackTests {
         }
     }
 
+    @Test func aFeatureWhoseBreakerTheFleetOpenedSaysSo() async throws {
+        let breaker = try makeBreaker(CircuitBreaker.Configuration(failureThreshold: 1), clock: clock, name: "ml")
+        let features = FeatureFallback(clock: clock)
+        features.register("ml_classification", breaker: breaker)
+        #expect(breaker.openOnPeerAdvice())
+        #expect(features.offCause("ml_classification") == .fleetOpen)
+        let off = try await features.executeIfEnabled("ml_classification", operation: { "ml" }, fallback: { "rules" })
+        #expect(off.value == "rules")
+        #expect(off.fallbackExecutions.first?.reason == .fleetOpen)
+        #expect(breaker.closeOnPeerAdvice())
+        await fail(breaker)
+        #expect(features.offCause("ml_classification") == .circuitOpen, "its own opening")
+    }
+
     @Test func featureFallbackFollowsFlagsAndBreakers() async throws {
         let breaker = try makeBreaker(CircuitBreaker.Configuration(failureThreshold: 1), clock: clock, name: "ml")
         let features = FeatureFallback(clock: clock)
