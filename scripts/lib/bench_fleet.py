@@ -145,10 +145,18 @@ def normal_priority():
 
 
 def free_port():
+    """A free port below Linux's ephemeral range (32768-60999): a worker binds its HTTP port
+    seconds after it was chosen, and an ephemeral port could meanwhile be the local end of
+    one of the many connections nine workers open (one run lost a worker to EADDRINUSE)."""
     import socket
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    while True:
+        port = random.SystemRandom().randrange(20000, 32000)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
 
 
 def scrape(port):
