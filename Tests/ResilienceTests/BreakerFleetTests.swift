@@ -297,6 +297,42 @@ struct BreakerFleetTests {
         #expect(rig.all.allSatisfy { $0.breaker.state == .closed })
     }
 
+    /// Three workers, two of them failing: the fleet holds the third, which waits for the
+    /// prober once the open duration (10 s) is over.
+    static func heldByTheFleet() async throws -> (rig: FleetRig, prober: String, held: FleetRig.Member) {
+        let rig = try FleetRig(["a", "b", "c"])
+        rig.heartbeat()
+        await rig.fail("a")
+        await rig.fail("b")
+        let prober = try #require(rig["a"].fleet.snapshot().breakers.first?.probers.first)
+        let held = try #require(rig.all.first { $0.id != prober })
+        rig.pass(.seconds(10))
+        #expect(!held.fleet.mayProbe("ml"))
+        return (rig, prober, held)
+    }
+
+    @Test func aWorkerHeldWhileALiveProberNeverProbesProbesItselfAfterTheOpenDurationAndTheLiveness() async throws {
+        // The prober is alive (it heartbeats) but has no calls: it never probes.
+        let (rig, _, held) = try await Self.heldByTheFleet()
+        rig.pass(.seconds(14))
+        #expect(!held.fleet.mayProbe("ml"), "held 14 s: less than 10 s open + 6 s liveness")
+        rig.pass(.seconds(2))
+        #expect(await succeed(held.breaker).isSuccess, "held 16 s: it probes for the fleet")
+        rig.deliver()
+        #expect(rig.all.allSatisfy { $0.breaker.state == .closed })
+    }
+
+    @Test func aHeldWorkerWaitsAgainWheneverTheProberProbes() async throws {
+        let (rig, prober, held) = try await Self.heldByTheFleet()
+        for _ in 0..<3 {
+            // Each failed probe reopens the prober for 10 s: always within the 16 s.
+            #expect(await fail(rig[prober].breaker).isFailure)
+            rig.deliver()
+            rig.pass(.seconds(10))
+            #expect(!held.fleet.mayProbe("ml"), "\(held.id) waits while the prober probes")
+        }
+    }
+
     @Test func whenTheProberDiesMidProbeTheNextInRankTakesOver() async throws {
         let rig = try FleetRig(["a", "b", "c", "d"])
         rig.heartbeat()

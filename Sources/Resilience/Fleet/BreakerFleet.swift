@@ -33,7 +33,9 @@ import Logging
 ///   `probers` live workers that rank first for that breaker (a hash of breaker and worker
 ///   id, the same on every worker) turn half-open; the others stay open (rejections read
 ///   ``RejectionReason/fleetOpen``). A prober that stops reporting falls out of the live
-///   set and the next in rank takes over.
+///   set and the next in rank takes over. A worker held for longer than the breaker's
+///   longest open duration plus the liveness period without any prober moving probes
+///   itself: a live prober with no calls to make never would.
 /// - A live worker's report of a recovery (closed by its probes, or by the fleet relaying
 ///   one) closes this worker's breaker if the fleet held it open.
 /// - Until this worker reads its own reports back within the liveness period (at start,
@@ -196,6 +198,8 @@ public final class BreakerFleet: CircuitBreakerCoordinator, Sendable {
         var ownStreak: [String: (failures: Int, at: Duration)] = [:]
         /// When a failure of each breaker was last reported.
         var lastFailureReport: [String: Duration] = [:]
+        /// Since when each breaker has been held for the probers without one moving.
+        var heldSince: [String: Duration] = [:]
         var wasLocalOnly = true
     }
 
@@ -301,6 +305,12 @@ public final class BreakerFleet: CircuitBreakerCoordinator, Sendable {
                 stateSeenAt: changed ? now : previous?.stateSeenAt ?? now
             )
             var actions: [Action] = []
+            if fresh, changed, state.heldSince[report.breaker] != nil,
+                probers(state, report.breaker, now: now).contains(report.worker)
+            {
+                // A prober moved (it probed, or its probe failed and it reopened): wait for it again.
+                state.heldSince[report.breaker] = now
+            }
             if fresh, changed, report.isRecovery, let previous, previous.report.state != .closed {
                 let heldOpen = state.fleetOpen.remove(report.breaker) != nil || breaker.isOpenedByPeers
                 state.lastRecovery[report.breaker] = now
@@ -342,15 +352,41 @@ public final class BreakerFleet: CircuitBreakerCoordinator, Sendable {
     // MARK: - CircuitBreakerCoordinator
 
     /// Whether `breaker` may probe now: always while local-only or while the fleet does
-    /// not hold it open; otherwise only on the chosen prober(s).
+    /// not hold it open; otherwise only on the chosen prober(s), or on a worker held
+    /// longer than the breaker's longest open duration plus the liveness period without a
+    /// prober moving (a live prober that has no calls to make never probes).
     public func mayProbe(_ breaker: String) -> Bool {
         guard let shared = breakers[breaker] else { return true }
         let now = clock.now()
-        return state.withLock { state in
-            if isLocalOnly(state, now: now) { return true }
-            guard state.fleetOpen.contains(breaker) || shared.isOpenedByPeers else { return true }
-            return probers(state, breaker, now: now).contains(configuration.workerID)
+        let (allowed, tookOver) = state.withLock { state -> (Bool, Bool) in
+            if isLocalOnly(state, now: now) { return (true, false) }
+            guard state.fleetOpen.contains(breaker) || shared.isOpenedByPeers else {
+                state.heldSince[breaker] = nil
+                return (true, false)
+            }
+            if probers(state, breaker, now: now).contains(configuration.workerID) { return (true, false) }
+            let since = state.heldSince[breaker] ?? now
+            state.heldSince[breaker] = since
+            guard now - since >= takeOverAfter(shared) else { return (false, false) }
+            // Held again from now if this probe fails and the breaker reopens.
+            state.heldSince[breaker] = nil
+            return (true, true)
         }
+        if tookOver {
+            logger.warning(
+                "probing for the fleet: its prober has not probed within the breaker's open duration and the liveness period",
+                metadata: ["breaker": "\(breaker)"])
+        }
+        return allowed
+    }
+
+    /// How long a worker the fleet holds waits for the probers before it probes itself.
+    private func takeOverAfter(_ breaker: CircuitBreaker) -> Duration {
+        let longest: Duration = switch breaker.configuration.openDuration {
+        case .fixed(let duration): duration
+        case .exponential(_, _, let maximum, _): maximum
+        }
+        return longest + configuration.liveness
     }
 
     // MARK: - Observing
@@ -559,6 +595,7 @@ public final class BreakerFleet: CircuitBreakerCoordinator, Sendable {
 
     private func breakerMoved(_ breaker: CircuitBreaker, from: CircuitBreakerState, to: CircuitBreakerState) {
         let now = clock.now()
+        state.withLock { _ = $0.heldSince.removeValue(forKey: breaker.name) }
         let cause: BreakerReport.Cause
         switch to {
         case .open: cause = breaker.isOpenedByPeers ? .fleet : .own
