@@ -82,7 +82,11 @@ struct BreakerFleetKafkaTests {
             configuration.topics.breakerState = topic
             configuration.pipeline.workerId = id
             configuration.fleet.heartbeat = .milliseconds(500)
-            configuration.fleet.liveness = .seconds(3)
+            // Long, so that a broker slowed by the rest of the suite never makes a worker
+            // look gone (or itself local-only) mid-test: a clean clone's CI run once took
+            // over 3 s to bring reports back, and the waiting workers probed. Departures
+            // come from tombstones, which this test checks, not from expiry.
+            configuration.fleet.liveness = .seconds(30)
             let registry = try CircuitBreakerRegistry()
             breaker = try registry.breaker(named: "ml", configuration: .init(
                 failureThreshold: 2, openDuration: .fixed(.seconds(2)), halfOpenProbes: 1, successThreshold: 1))
