@@ -166,3 +166,22 @@ extension CallOutcome {
         return nil
     }
 }
+
+/// A worker whose broker cannot be reached: the fleet service keeps retrying, the breakers
+/// decide alone, and a graceful stop still ends.
+@Suite("breaker fleet without a broker", .timeLimit(.minutes(2)))
+struct BreakerFleetUnreachableTests {
+    @Test func withNoBrokerTheBreakersDecideAloneAndTheServiceStillStops() async throws {
+        let worker = try BreakerFleetKafkaTests.Worker(
+            "lonely", group: uniqueName("fleet-group"), topic: "fleet-nowhere", bootstrap: "127.0.0.1:1")
+        #expect(worker.fleet.isLocalOnly)
+        #expect(worker.fleet.snapshot().localOnlyReason == "this worker's own reports not read back yet")
+        // Its own failures open its breaker; when its open duration is over, it probes itself.
+        await worker.failTwice()
+        #expect(worker.breaker.state == .open && !worker.breaker.isOpenedByPeers)
+        #expect(worker.fleet.mayProbe("ml"))
+        // The tombstones cannot be written; the stop ends all the same.
+        await worker.stop()
+        #expect(worker.fleet.isLocalOnly)
+    }
+}

@@ -317,6 +317,11 @@ struct BreakerFleetTests {
         rig.pass(.seconds(14))
         #expect(!held.fleet.mayProbe("ml"), "held 14 s: less than 10 s open + 6 s liveness")
         rig.pass(.seconds(2))
+        // As the worker asks: the ML feature's check first, then the call's own permit.
+        let features = FeatureFallback(clock: held.clock)
+        features.register("ml_classification", breaker: held.breaker)
+        #expect(features.offCause("ml_classification") == nil, "held 16 s: the feature is on again")
+        #expect(held.fleet.mayProbe("ml"), "asking again does not take the answer back")
         #expect(await succeed(held.breaker).isSuccess, "held 16 s: it probes for the fleet")
         rig.deliver()
         #expect(rig.all.allSatisfy { $0.breaker.state == .closed })

@@ -28,7 +28,6 @@ import signal
 import subprocess
 import threading
 import time
-import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import http.client
@@ -36,7 +35,7 @@ import sys
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_adaptive import total, warm  # noqa: E402
+from bench_adaptive import scrape as scrape_url, total, warm  # noqa: E402
 
 
 class FaultProxy:
@@ -160,11 +159,7 @@ def free_port():
 
 
 def scrape(port):
-    try:
-        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=2) as response:
-            return response.read().decode()
-    except OSError:
-        return ""
+    return scrape_url("http://127.0.0.1:%d/metrics" % port)
 
 
 def state_of(text):

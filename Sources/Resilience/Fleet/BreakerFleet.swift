@@ -200,6 +200,8 @@ public final class BreakerFleet: CircuitBreakerCoordinator, Sendable {
         var lastFailureReport: [String: Duration] = [:]
         /// Since when each breaker has been held for the probers without one moving.
         var heldSince: [String: Duration] = [:]
+        /// Breakers this worker takes over probing for (logged once per hold).
+        var takingOver: Set<String> = []
         var wasLocalOnly = true
     }
 
@@ -368,9 +370,9 @@ public final class BreakerFleet: CircuitBreakerCoordinator, Sendable {
             let since = state.heldSince[breaker] ?? now
             state.heldSince[breaker] = since
             guard now - since >= takeOverAfter(shared) else { return (false, false) }
-            // Held again from now if this probe fails and the breaker reopens.
-            state.heldSince[breaker] = nil
-            return (true, true)
+            // The answer stays yes until the breaker moves (breakerMoved clears the hold):
+            // a feature check may ask before the call's own permit does.
+            return (true, state.takingOver.insert(breaker).inserted)
         }
         if tookOver {
             logger.warning(
@@ -459,7 +461,9 @@ public final class BreakerFleet: CircuitBreakerCoordinator, Sendable {
     private func counts(_ state: State, _ breaker: CircuitBreaker, rule: Rule, now: Duration) -> Counts {
         var counts = Counts()
         let threshold = breaker.configuration.failureThreshold ?? 1
-        counts.quorum = quorum(rule, live: 1 + (state.peers[breaker.name] ?? [:]).values.count { isLive($0, now: now) })
+        let livePeers = (state.peers[breaker.name] ?? [:]).values.filter { isLive($0, now: now) }
+        counts.live = 1 + livePeers.count
+        counts.quorum = quorum(rule, live: counts.live)
         // One worker's share of the pooled failures is capped, so no worker (a broken
         // path) makes up most of the threshold alone.
         let share = max(1, (threshold + counts.quorum - 1) / counts.quorum)
@@ -476,8 +480,7 @@ public final class BreakerFleet: CircuitBreakerCoordinator, Sendable {
             counts.failing += 1
             counts.pooled += min(own.failures, share)
         }
-        for peer in (state.peers[breaker.name] ?? [:]).values where isLive(peer, now: now) {
-            counts.live += 1
+        for peer in livePeers {
             let report = peer.report
             if report.opensTheFleet, afterRecovery(peer.stateSeenAt) {
                 counts.open += 1
@@ -595,7 +598,10 @@ public final class BreakerFleet: CircuitBreakerCoordinator, Sendable {
 
     private func breakerMoved(_ breaker: CircuitBreaker, from: CircuitBreakerState, to: CircuitBreakerState) {
         let now = clock.now()
-        state.withLock { _ = $0.heldSince.removeValue(forKey: breaker.name) }
+        state.withLock { state in
+            state.heldSince[breaker.name] = nil
+            state.takingOver.remove(breaker.name)
+        }
         let cause: BreakerReport.Cause
         switch to {
         case .open: cause = breaker.isOpenedByPeers ? .fleet : .own
