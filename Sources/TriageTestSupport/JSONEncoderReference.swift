@@ -72,6 +72,11 @@ private struct Incident: Encodable {
         try c.field("worker_id", record.workerID)
         try c.field("received_at", Timestamp.format(record.receivedAt))
         try c.field("processed_at", Timestamp.format(record.processedAt))
+        try c.field("revision", record.revision)
+        try c.field("provisional", record.isProvisional)
+        try c.field("healable_steps", record.healableSteps.map(\.rawValue))
+        try c.field("supersedes", record.supersedes)
+        try c.field("healed_at", record.healedAt.map(Timestamp.format))
     }
 }
 

@@ -27,7 +27,11 @@ enum ExampleRecords {
             dedup: StepProvenance(source: .primary, fallbackUsed: false),
             model: Classification(severity: .high, category: .errors, confidence: 0.38, classifier: .ml)),
         dedup: .seen(occurrences: 3, firstSeen: Date(timeIntervalSince1970: 1_795_947_010), lastSeen: received),
-        workerID: "worker-1", receivedAt: received, processedAt: processed)
+        workerID: "worker-1", receivedAt: received, processedAt: processed, healableSteps: [.enrichment])
+
+    static let repair = RepairRecord(
+        incident: incident, steps: [RepairRecord.Step(step: .enrichment, breaker: "catalog", strategy: "stale_cache", reason: .circuitOpen)],
+        workerID: "worker-1", recordedAt: processed)
 
     static let fallback = FallbackEventRecord(
         eventID: UUID(uuid: (0x5f, 0x0c, 0x9a, 0x4e, 0x1b, 0x2d, 0x4c, 0x3e, 0x8f, 0x6a, 0x7b, 0x8c, 0x9d, 0x0e, 0x1f, 0x2a)),
@@ -181,16 +185,22 @@ func headerObject(_ fields: [String: String]) -> JSONValue { .object(fields.mapV
         ("incident.example.json", "incident.schema.json"),
         ("fallback-event.example.json", "fallback-event.schema.json"),
         ("dlq-headers.example.json", "dlq-headers.schema.json"),
+        ("repair.example.json", "repair.schema.json"),
     ])
     func examplesMatchEncoderAndSchema(example: String, schema: String) throws {
         let encoded: JSONValue = switch example {
         case "incident.example.json": try JSONValue.parse(try ExampleRecords.incident.jsonBytes())
         case "fallback-event.example.json": try JSONValue.parse(try ExampleRecords.fallback.jsonBytes())
+        case "repair.example.json": try JSONValue.parse(try ExampleRecords.repair.jsonBytes())
         default: headerObject(ExampleRecords.deadLetter.headerFields)
         }
         let file = try JSONValue.parse(try Fixture.repositoryFile("deploy/schemas/examples/\(example)"))
         #expect(file == encoded, "encoder now writes: \(encoded.canonicalText)")
         let violations = try schemaValidator(schema).validate(encoded)
         #expect(violations.isEmpty, "\(violations)")
+        if example == "repair.example.json", case .object(let members) = encoded, let incident = members["incident"] {
+            let nested = try schemaValidator("incident.schema.json").validate(incident)
+            #expect(nested.isEmpty, "the repair's incident: \(nested)")
+        }
     }
 }

@@ -102,6 +102,33 @@ public struct GuardedClassification: ClassificationStep {
         }
     }
 
+    /// The model's verdict on `alert` through the `ml` breaker and its protection, with
+    /// no fallback: what a heal replaces the rules' verdict with. The policy applies as on
+    /// the live path: an answer below the confidence threshold publishes the rules'
+    /// verdict with the model's next to it (a fallback of reason `low_confidence`, and final).
+    /// - Parameter priority: the call's priority for the protection; heals pass 0, the
+    ///   lowest, so live alerts are admitted first.
+    /// - Throws: ``StepUnavailable`` when ML is off (by configuration or an operator), or
+    ///   the breaker or a protection part refuses the call, or the model fails or times out.
+    public func classifyByModel(_ alert: Alert, priority: Int = 0) async throws(StepUnavailable) -> StepOutcome<ClassificationDecision> {
+        guard let ml else { throw StepUnavailable(.classification, reason: "ml.enabled is off") }
+        if let cause = features.offCause(FeatureName.mlClassification) {
+            throw StepUnavailable(.classification, reason: "\(FeatureName.mlClassification) is off (\(cause))")
+        }
+        let outcome = await protection.execute(priority: priority) { try await ml.classify(alert, priority: priority) }
+        guard case .success(let model) = outcome else { throw StepUnavailable(.classification, outcome) }
+        let rules: @Sendable (Alert) -> Classification = self.rules.classify
+        let provisional = rules(alert)
+        guard policy.accepts(model) else {
+            let verdict = policy.verdict(unsureModel: model, rules: provisional)
+            let unsure = verdict.classifier == .rules
+            return decided(
+                verdict, model: model, for: alert, provenance: StepProvenance(source: unsure ? .secondary : .primary, fallbackUsed: unsure),
+                fallbacks: unsure ? [FallbackNote(breaker: BreakerName.ml, strategy: StrategyName.rules, reason: .lowConfidence)] : [])
+        }
+        return decided(model, model: model, for: alert, provenance: StepProvenance(source: .primary, fallbackUsed: false))
+    }
+
     private func decided(
         _ verdict: Classification, model: Classification?, for alert: Alert, provenance: StepProvenance, fallbacks: [FallbackNote] = []
     ) -> StepOutcome<ClassificationDecision> {

@@ -108,6 +108,20 @@ public struct CatalogEnrichment: EnrichmentStep {
         }
     }
 
+    /// The primary catalog's answer for `alert`, through the `catalog` breaker and with
+    /// no fallback: what a heal replaces a fallback's entry with. A primary answer is
+    /// cached, as on the live path.
+    /// - Throws: ``StepUnavailable`` when the breaker refuses the call or the primary fails
+    ///   or times out (the breaker counts it, so a relapse opens it again).
+    public func enrichFromPrimary(_ alert: Alert) async throws(StepUnavailable) -> StepOutcome<ServiceInfo?> {
+        guard let name = alert.serviceName else { return Self.noService }
+        let primary = self.primary
+        let outcome = await breaker.execute { try await primary.lookup(service: name) ?? .unowned(name) }
+        guard case .success(let entry) = outcome else { throw StepUnavailable(.enrichment, outcome) }
+        cache.insert(entry, for: name)
+        return StepOutcome(value: entry, provenance: StepProvenance(source: .primary, fallbackUsed: false))
+    }
+
     private static let noService = StepOutcome<ServiceInfo?>(value: nil, provenance: StepProvenance(source: .default, fallbackUsed: false))
 
     private static func cached(_ entry: ServiceInfo) -> StepOutcome<ServiceInfo?> {

@@ -45,6 +45,18 @@ public enum MetricNames {
     /// back from the fleet's topic).
     public static let fleetLocalOnly = "breakwater_fleet_local_only"
 
+    /// Gauge, labels `topic`, `partition`: repair records not yet healed or skipped (the
+    /// healer's consumer-group lag on the repair log).
+    public static let healPending = "breakwater_heal_pending"
+    /// Counter, label `step`: steps healed (an incident's next revision published).
+    public static let healHealed = "breakwater_heal_healed_total"
+    /// Counter, label `reason`: repairs not healed (`too_old`, `step_off`, `superseded`, `unencodable`).
+    public static let healSkipped = "breakwater_heal_skipped_total"
+    /// Counter, label `step`: heal calls that failed; the step stays pending and is tried again.
+    public static let healFailedAttempts = "breakwater_heal_failed_attempts_total"
+    /// Gauge (seconds): from the last healed incident's first publication to its heal.
+    public static let healLag = "breakwater_heal_lag_seconds"
+
     /// Gauge, label `breaker`: 0 closed, 1 half-open, 2 open (resilience library).
     public static let circuitBreakerState = "circuit_breaker_state"
     /// Counter, labels `breaker`, `outcome`: calls through a breaker.
@@ -70,6 +82,7 @@ public enum MetricNames {
         recordsConsumed, incidents, dlqRecords, fallbacks, processingDuration, inFlight, consumerLag, consumerErrors, mlBatchSize,
         dedupBatchSize, mlInferFailures, ready, ingestRequests, ingestDuration,
         fleetWorkers, fleetReportingOpen, fleetOpened, fleetLocalOnly,
+        healPending, healHealed, healSkipped, healFailedAttempts, healLag,
         circuitBreakerState, circuitBreakerCalls, circuitBreakerTransitions, circuitBreakerRejections, circuitBreakerSlowCalls,
         fallbackExecutions, adaptiveRejections, adaptiveThrottleProbability, adaptiveConcurrencyLimit,
     ]
@@ -95,6 +108,11 @@ public enum MetricNames {
         fleetReportingOpen: "Live workers of the fleet reporting the breaker open by their own rules (the quorum counts these), by breaker.",
         fleetOpened: "1 while the fleet holds the breaker open on this worker (a quorum reported it open, until a probe's success), by breaker.",
         fleetLocalOnly: "1 while this worker's breakers decide alone: it has not read its own reports back from the fleet's topic within fleet.liveness.",
+        healPending: "Repair records not yet healed or skipped: the healer's consumer-group lag on the repair log, by partition.",
+        healHealed: "Steps of provisional incidents healed (the dependency answered and the next revision was published), by step.",
+        healSkipped: "Repair records not healed, by reason (too_old: past heal.maxAge; step_off: not in heal.steps; superseded: a newer update was published; unencodable).",
+        healFailedAttempts: "Heal calls that failed (the dependency still degraded); the step stays pending and is tried again, by step.",
+        healLag: "Seconds from the last healed incident's first publication to its heal.",
         circuitBreakerState: "State of each circuit breaker: 0 closed, 1 half-open, 2 open, 3 forced open, 4 disabled.",
         circuitBreakerCalls: "Calls through each circuit breaker, by outcome (success, failure, timeout, rejected, ignored_error).",
         circuitBreakerTransitions: "State transitions of each circuit breaker, by from and to state.",

@@ -58,9 +58,13 @@ public struct DeadLetter: Sendable, Equatable {
     /// large for their topic), so the worker dead-lettered it instead of retrying forever.
     public static let publishFailedReason = "publish_failed"
 
+    /// The reason code for a record of the repair log that is not a ``RepairRecord`` (the
+    /// healer cannot heal it, and does not drop it).
+    public static let invalidRepairReason = "invalid_repair"
+
     /// Every reason code a DLQ record can carry.
     public static var reasonCodes: [String] {
-        AlertDecodingError.Reason.allCases.map(\.rawValue) + [processingFailedReason, publishFailedReason]
+        AlertDecodingError.Reason.allCases.map(\.rawValue) + [processingFailedReason, publishFailedReason, invalidRepairReason]
     }
 
     /// Reason code (see ``reasonCodes``).

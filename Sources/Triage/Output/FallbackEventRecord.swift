@@ -24,6 +24,9 @@ public enum FallbackEventReason: String, Sendable, Codable, CaseIterable {
     /// The breaker was open because the fleet opened it (a quorum of workers reported
     /// the dependency failing), or held open for the fleet's prober.
     case fleetOpen = "fleet_open"
+    /// Not a fallback: the healer replaced what `strategy` had served with the
+    /// dependency's own answer, in the incident's next revision.
+    case healed
 }
 
 /// One record of `incidents.fallback-events`: one fallback execution.

@@ -68,7 +68,12 @@ public enum DedupInfo: Sendable, Equatable {
 /// {`source`, `fallback_used`, `stale_age_seconds`}; `classification` also `model`:
 /// {`severity`, `category`, `confidence`} of the model's own answer, or `null`}, `dedup` ({`available`: true,
 /// `occurrences`, `first_seen`, `last_seen`} or {`available`: false}), `worker_id`,
-/// `received_at`, `processed_at`. Timestamps are UTC RFC 3339 with milliseconds.
+/// `received_at`, `processed_at`, and the revision keys: `revision` (1 when first
+/// published), `provisional` (a step was served by a fallback that a heal may replace),
+/// `healable_steps` (those steps: `enrichment`, `classification`), `supersedes` (the
+/// revision a healed record replaces, else `null`) and `healed_at` (`null` until healed).
+/// Timestamps are UTC RFC 3339 with milliseconds. Records written before revisions carry
+/// none of the revision keys; ``decode(_:)`` reads them as revision 1, not provisional.
 /// The Kafka record key is ``key`` (the alert fingerprint).
 public struct IncidentRecord: Sendable, Equatable {
     /// The `schema_version` written by this code.
@@ -90,14 +95,31 @@ public struct IncidentRecord: Sendable, Equatable {
     public var workerID: String
     /// When the input record was received.
     public var receivedAt: Date
-    /// When processing finished.
+    /// When processing finished (for a healed revision: when the heal finished).
     public var processedAt: Date
+    /// 1 when first published; a healed record is the revision it supersedes + 1.
+    public var revision: Int
+    /// The steps a fallback served that a heal may replace, in ``HealableStep`` order;
+    /// empty when the record is final.
+    public var healableSteps: [HealableStep]
+    /// The revision this record replaces; `nil` for revision 1.
+    public var supersedes: Int?
+    /// When the heal that made this revision finished; `nil` unless healed.
+    public var healedAt: Date?
+
+    /// Whether a better answer may follow: some step was served by a fallback a heal can replace.
+    public var isProvisional: Bool { !healableSteps.isEmpty }
 
     /// Creates a record; the incident id is derived from `alert` unless `incidentID` is given.
     public init(
         incidentID: String? = nil, alert: Alert, enrichment: ServiceInfo?, classification: Classification,
-        provenance: IncidentProvenance, dedup: DedupInfo, workerID: String, receivedAt: Date, processedAt: Date
+        provenance: IncidentProvenance, dedup: DedupInfo, workerID: String, receivedAt: Date, processedAt: Date,
+        revision: Int = 1, healableSteps: [HealableStep] = [], supersedes: Int? = nil, healedAt: Date? = nil
     ) {
+        self.revision = revision
+        self.healableSteps = healableSteps
+        self.supersedes = supersedes
+        self.healedAt = healedAt
         self.incidentID = incidentID ?? IncidentID.derive(for: alert)
         self.alert = alert
         self.enrichment = enrichment
@@ -144,6 +166,12 @@ public struct IncidentRecord: Sendable, Equatable {
             w.endObject()
             w.key(CodingKeys.enrichment)
             if let enrichment { WireServiceInfo.write(enrichment, to: &w) } else { w.null() }
+            w.key(CodingKeys.healableSteps)
+            w.beginArray()
+            for step in healableSteps { w.string(step.rawValue) }
+            w.endArray()
+            w.key(CodingKeys.healedAt)
+            if let healedAt { w.timestamp(healedAt) } else { w.null() }
             w.key(CodingKeys.incidentID)
             w.string(incidentID)
             w.key(CodingKeys.processedAt)
@@ -158,10 +186,16 @@ public struct IncidentRecord: Sendable, Equatable {
             w.key(ProvenanceKeys.enrichment)
             try WireStepProvenance.write(provenance.enrichment, staleAgeField: "provenance.enrichment.stale_age_seconds", to: &w)
             w.endObject()
+            w.key(CodingKeys.provisional)
+            w.bool(isProvisional)
             w.key(CodingKeys.receivedAt)
             w.timestamp(receivedAt)
+            w.key(CodingKeys.revision)
+            w.int(revision)
             w.key(CodingKeys.schemaVersion)
             w.int(Self.schemaVersion)
+            w.key(CodingKeys.supersedes)
+            w.intOrNull(supersedes)
             w.key(CodingKeys.workerID)
             w.string(workerID)
             w.endObject()
@@ -177,13 +211,15 @@ extension IncidentRecord: Decodable {
     enum CodingKeys: String, CodingKey {
         case schemaVersion = "schema_version", incidentID = "incident_id", alert, enrichment, classification
         case provenance, dedup, workerID = "worker_id", receivedAt = "received_at", processedAt = "processed_at"
+        case revision, provisional, healableSteps = "healable_steps", supersedes, healedAt = "healed_at"
     }
 
     enum ProvenanceKeys: String, CodingKey { case enrichment, classification, dedup }
 
     enum DedupKeys: String, CodingKey { case available, occurrences, firstSeen = "first_seen", lastSeen = "last_seen" }
 
-    /// Decodes the wire format; throws `DecodingError` on anything else or another `schema_version`.
+    /// Decodes the wire format; throws `DecodingError` on anything else or another
+    /// `schema_version`. A record without the revision keys is revision 1, final.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let version = try c.decode(Int.self, forKey: .schemaVersion)
@@ -215,6 +251,13 @@ extension IncidentRecord: Decodable {
             dedup: dedup,
             workerID: try c.decode(String.self, forKey: .workerID),
             receivedAt: try c.decode(WireDate.self, forKey: .receivedAt).date,
-            processedAt: try c.decode(WireDate.self, forKey: .processedAt).date)
+            processedAt: try c.decode(WireDate.self, forKey: .processedAt).date,
+            revision: try c.decodeIfPresent(Int.self, forKey: .revision) ?? 1,
+            healableSteps: try c.decodeIfPresent([HealableStep].self, forKey: .healableSteps) ?? [],
+            supersedes: try c.decodeIfPresent(Int.self, forKey: .supersedes),
+            healedAt: try c.decodeIfPresent(WireDate.self, forKey: .healedAt)?.date)
+        guard revision >= 1 else {
+            throw DecodingError.dataCorruptedError(forKey: .revision, in: c, debugDescription: "revision \(revision) is below 1")
+        }
     }
 }

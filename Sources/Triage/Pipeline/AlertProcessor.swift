@@ -19,6 +19,8 @@ public enum OutputKind: String, Sendable, Hashable, CaseIterable {
     case incident
     case fallbackEvent
     case deadLetter
+    /// A ``RepairRecord`` for the healer.
+    case repair
 }
 
 /// One record to publish, not yet bound to a topic.
@@ -36,12 +38,52 @@ public struct OutputRecord: Sendable, Equatable {
     }
 }
 
-/// A record after ``AlertProcessor/prepare(_:key:origin:receivedAt:)``.
-public enum PreparedRecord: Sendable {
-    /// Every step answered without waiting (or the record was dead-lettered).
+/// What a ``PipelineWorker`` runs every consumed record through: the alert processor
+/// on the alerts topic, the healer (``HealProcessor``) on the repair log.
+///
+/// A processor never throws and never drops a record: what it cannot handle becomes a
+/// dead letter in its outcome.
+public protocol RecordProcessor: Sendable {
+    /// What ``prepare(_:key:origin:receivedAt:)`` leaves for ``finish(_:)``.
+    associatedtype Pending: Sendable
+
+    /// Written into every output record.
+    var workerID: String { get }
+
+    /// Does what needs no waiting. Never suspends, so a worker can take a whole poll of
+    /// records in one go and only start a task for those that must wait.
+    /// - Returns: the outcome, or what ``finish(_:)`` completes.
+    func prepare(_ record: InputRecord, key: [UInt8]?, origin: RecordOrigin, receivedAt: Date) -> RecordPreparation<Pending>
+
+    /// Completes what ``prepare(_:key:origin:receivedAt:)`` left waiting.
+    func finish(_ pending: Pending) async -> ProcessingOutcome
+}
+
+/// A record after ``RecordProcessor/prepare(_:key:origin:receivedAt:)``.
+public enum RecordPreparation<Pending: Sendable>: Sendable {
+    /// Done without waiting (or dead-lettered).
     case done(ProcessingOutcome)
-    /// A step must wait: ``AlertProcessor/finish(_:)`` completes it.
-    case waiting(PendingRecord)
+    /// Something must wait: ``RecordProcessor/finish(_:)`` completes it.
+    case waiting(Pending)
+}
+
+/// A record after ``AlertProcessor/prepare(_:key:origin:receivedAt:)``.
+public typealias PreparedRecord = RecordPreparation<PendingRecord>
+
+extension RecordProcessor {
+    /// Processes one record: ``prepare(_:key:origin:receivedAt:)``, then ``finish(_:)``
+    /// when it has to wait.
+    /// - Parameters:
+    ///   - record: the consumed value and headers.
+    ///   - key: the consumed record key, kept on a dead letter.
+    ///   - origin: topic, partition and offset, written into a dead letter.
+    ///   - receivedAt: when the worker received the record.
+    public func process(_ record: InputRecord, key: [UInt8]?, origin: RecordOrigin, receivedAt: Date) async -> ProcessingOutcome {
+        switch prepare(record, key: key, origin: origin, receivedAt: receivedAt) {
+        case .done(let outcome): outcome
+        case .waiting(let pending): await finish(pending)
+        }
+    }
 }
 
 /// A decoded record whose steps have not all answered yet.
@@ -60,14 +102,19 @@ public struct PendingRecord: Sendable {
 struct ProcessedAlerts: Sendable {
     var incidents: [IncidentRecord] = []
     var events: [FallbackEventRecord] = []
+    /// The repair of each provisional incident: its index in ``incidents`` and the
+    /// fallbacks of its healable steps.
+    var repairs: [(incident: Int, steps: [RepairRecord.Step])] = []
 
     init(capacity: Int) {
         incidents.reserveCapacity(capacity)
     }
 
     mutating func append(contentsOf other: ProcessedAlerts) {
+        let offset = incidents.count
         incidents += other.incidents
         events += other.events
+        repairs += other.repairs.map { (offset + $0.incident, $0.steps) }
     }
 }
 
@@ -87,9 +134,34 @@ public struct ProcessingOutcome: Sendable {
     public var fallbackEvents: [FallbackEventRecord]
     /// Set when the record went to the dead-letter topic instead.
     public var deadLetter: DeadLetter?
-    /// The records to publish, in order: every incident, then every fallback event, or
-    /// the single dead letter. The input is handled once all of them are acknowledged.
+    /// The records to publish, in order: every incident, then every fallback event, then
+    /// every repair record, or the single dead letter. The input is handled once all of
+    /// them are acknowledged.
     public var outputs: [OutputRecord]
+
+    /// An outcome of `incidents` and `fallbackEvents` only, published in that order.
+    /// - Throws: what encoding a record throws (a number that is not finite).
+    public init(incidents: [IncidentRecord], fallbackEvents: [FallbackEventRecord], headers: [RecordHeader] = []) throws {
+        var outputs: [OutputRecord] = []
+        outputs.reserveCapacity(incidents.count + fallbackEvents.count)
+        for incident in incidents {
+            outputs.append(OutputRecord(kind: .incident, key: incident.key, value: try incident.jsonBytes(), headers: headers))
+        }
+        for event in fallbackEvents {
+            outputs.append(OutputRecord(kind: .fallbackEvent, key: event.key, value: try event.jsonBytes(), headers: headers))
+        }
+        self.init(incidents: incidents, fallbackEvents: fallbackEvents, deadLetter: nil, outputs: outputs)
+    }
+
+    init(incidents: [IncidentRecord], fallbackEvents: [FallbackEventRecord], deadLetter: DeadLetter?, outputs: [OutputRecord]) {
+        self.incidents = incidents
+        self.fallbackEvents = fallbackEvents
+        self.deadLetter = deadLetter
+        self.outputs = outputs
+    }
+
+    /// Nothing to publish: the input is done as it is (a repair the healer skips).
+    public static let nothing = ProcessingOutcome(incidents: [], fallbackEvents: [], deadLetter: nil, outputs: [])
 }
 
 /// Turns one consumed record into its output records: decode, then for every alert
@@ -97,7 +169,7 @@ public struct ProcessingOutcome: Sendable {
 ///
 /// It never throws and never drops a record: anything that cannot be decoded or
 /// encoded becomes a dead letter carrying the original bytes, headers and the reason.
-public struct AlertProcessor: Sendable {
+public struct AlertProcessor: RecordProcessor {
     public var decoder: AlertDecoder
     public var enrichment: any EnrichmentStep
     public var classification: any ClassificationStep
@@ -106,6 +178,10 @@ public struct AlertProcessor: Sendable {
     public var workerID: String
     /// How many alerts of one record are worked on at once (a webhook may carry many).
     public var alertConcurrency: Int
+    /// The steps a heal may replace when a fallback served them: their incidents are
+    /// published provisional, each with a ``RepairRecord`` (output ``OutputKind/repair``).
+    /// Empty (the default): no repair log, and no incident is provisional.
+    public var healing: Set<HealableStep> = []
     private let now: @Sendable () -> Date
 
     /// Creates a processor.
@@ -127,20 +203,6 @@ public struct AlertProcessor: Sendable {
         self.workerID = workerID
         self.alertConcurrency = max(1, alertConcurrency)
         self.now = now
-    }
-
-    /// Processes one record: ``prepare(_:key:origin:receivedAt:)``, then
-    /// ``finish(_:)`` when a step has to wait.
-    /// - Parameters:
-    ///   - record: the consumed value and headers.
-    ///   - key: the consumed record key, kept on a dead letter.
-    ///   - origin: topic, partition and offset, written into a dead letter.
-    ///   - receivedAt: when the worker received the record.
-    public func process(_ record: InputRecord, key: [UInt8]?, origin: RecordOrigin, receivedAt: Date) async -> ProcessingOutcome {
-        switch prepare(record, key: key, origin: origin, receivedAt: receivedAt) {
-        case .done(let outcome): outcome
-        case .waiting(let pending): await finish(pending)
-        }
     }
 
     /// Decodes a record and runs every step that can answer without waiting (see
@@ -218,13 +280,19 @@ public struct AlertProcessor: Sendable {
     private func encode(_ pending: PendingRecord, _ processed: ProcessedAlerts) -> ProcessingOutcome {
         let trace = pending.record.headers.traceparent.map { [$0] } ?? []
         var outputs: [OutputRecord] = []
-        outputs.reserveCapacity(processed.incidents.count + processed.events.count)
+        outputs.reserveCapacity(processed.incidents.count + processed.events.count + processed.repairs.count)
         do {
             for incident in processed.incidents {
                 outputs.append(OutputRecord(kind: .incident, key: incident.key, value: try incident.jsonBytes(), headers: trace))
             }
             for event in processed.events {
                 outputs.append(OutputRecord(kind: .fallbackEvent, key: event.key, value: try event.jsonBytes(), headers: trace))
+            }
+            for (index, steps) in processed.repairs {
+                let incident = processed.incidents[index]
+                let repair = RepairRecord(incident: incident, steps: steps, workerID: workerID, recordedAt: incident.processedAt)
+                // The incident's own bytes, written above, rather than encoding it again.
+                outputs.append(OutputRecord(kind: .repair, key: repair.key, value: try repair.jsonBytes(incident: outputs[index].value), headers: trace))
             }
         } catch {
             let origin = pending.origin
@@ -287,6 +355,16 @@ public struct AlertProcessor: Sendable {
         to processed: inout ProcessedAlerts
     ) {
         let processedAt = now()
+        var repairSteps: [RepairRecord.Step] = []
+        if !healing.isEmpty {
+            if healing.contains(.enrichment), service.provenance.fallbackUsed {
+                repairSteps += Self.repairSteps(.enrichment, service.fallbacks, source: service.provenance.source)
+            }
+            // The model's answer (even one the policy set aside for the rules') is final.
+            if healing.contains(.classification), verdict.provenance.fallbackUsed, verdict.value.model == nil {
+                repairSteps += Self.repairSteps(.classification, verdict.fallbacks, source: verdict.provenance.source)
+            }
+        }
         let incident = IncidentRecord(
             alert: alert,
             enrichment: service.value,
@@ -298,8 +376,10 @@ public struct AlertProcessor: Sendable {
             dedup: seen.value,
             workerID: workerID,
             receivedAt: receivedAt,
-            processedAt: processedAt
+            processedAt: processedAt,
+            healableSteps: Array(Set(repairSteps.map(\.step))).sorted()
         )
+        if !repairSteps.isEmpty { processed.repairs.append((processed.incidents.count, repairSteps)) }
         // Step by step, not concatenated first: each `+` was an array of its own.
         func addEvents(for notes: [FallbackNote]) {
             for note in notes {
@@ -315,6 +395,14 @@ public struct AlertProcessor: Sendable {
         addEvents(for: verdict.fallbacks)
         addEvents(for: seen.fallbacks)
         processed.incidents.append(incident)
+    }
+
+    /// The repair steps of `step` from the fallbacks that served it; one without notes
+    /// (a fallback the breaker did not report, such as the default entry after an
+    /// uncounted error) still needs a heal.
+    private static func repairSteps(_ step: HealableStep, _ notes: [FallbackNote], source: ProvenanceSource) -> [RepairRecord.Step] {
+        guard !notes.isEmpty else { return [RepairRecord.Step(step: step, breaker: step.breaker, strategy: source.rawValue, reason: .error)] }
+        return notes.map { RepairRecord.Step(step: step, breaker: $0.breaker, strategy: $0.strategy, reason: $0.reason) }
     }
 
     private func deadLettered(_ letter: DeadLetter, record: InputRecord, key: [UInt8]?) -> ProcessingOutcome {

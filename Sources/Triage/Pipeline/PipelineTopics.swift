@@ -7,23 +7,33 @@ public struct PipelineTopics: Sendable, Hashable {
         public static let classified = "incidents.classified"
         public static let fallbackEvents = "incidents.fallback-events"
         public static let deadLetter = "alerts.dlq"
+        public static let repair = "incidents.repair"
     }
 
     public var alerts: String
     public var classified: String
     public var fallbackEvents: String
     public var deadLetter: String
+    /// The repair log: one record per incident a fallback served, for the healer.
+    public var repair: String
 
     public init(
         alerts: String = DefaultName.alerts,
         classified: String = DefaultName.classified,
         fallbackEvents: String = DefaultName.fallbackEvents,
-        deadLetter: String = DefaultName.deadLetter
+        deadLetter: String = DefaultName.deadLetter,
+        repair: String = DefaultName.repair
     ) {
         self.alerts = alerts
         self.classified = classified
         self.fallbackEvents = fallbackEvents
         self.deadLetter = deadLetter
+        self.repair = repair
+    }
+
+    /// The healer's view: it reads the repair log and writes the same outputs.
+    public var healing: PipelineTopics {
+        PipelineTopics(alerts: repair, classified: classified, fallbackEvents: fallbackEvents, deadLetter: deadLetter, repair: repair)
     }
 
     /// The topic an output of `kind` goes to.
@@ -32,6 +42,7 @@ public struct PipelineTopics: Sendable, Hashable {
         case .incident: classified
         case .fallbackEvent: fallbackEvents
         case .deadLetter: deadLetter
+        case .repair: repair
         }
     }
 

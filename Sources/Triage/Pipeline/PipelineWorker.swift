@@ -1,6 +1,7 @@
 import Foundation
 import Kafka
 import Logging
+import Metrics
 import Resilience
 import ServiceLifecycle
 
@@ -170,7 +171,7 @@ public final class PipelineWorker: Service, Sendable {
     private let context: WorkerContext
     private let delivery: any DeliveryMode
     private let transactional: TransactionalDelivery?
-    private let processor: AlertProcessor
+    private let processor: any RecordProcessor
     private let onStateChange: @Sendable (PipelineWorkerState) -> Void
     fileprivate let restoreTopics: (@Sendable () async throws -> Void)?
 
@@ -178,11 +179,14 @@ public final class PipelineWorker: Service, Sendable {
     private var scheduler: KeyedTaskScheduler<RecordKey> { context.scheduler }
     private var logger: Logger { context.logger }
 
-    /// Creates a worker over a consumer already subscribed to the alerts topic. The worker
+    /// Creates a worker over a consumer already subscribed to the input topic
+    /// (``PipelineTopics/alerts``), running every record through `processor`. The worker
     /// owns the consumer and the delivery's producer from now on and closes them.
     /// - Parameters:
     ///   - clock: times the publish backoff, the commit interval, the deadlines, the lag
     ///     period and the processing-duration metric.
+    ///   - metricsFactory: where the worker's own metrics go (the healer's worker renames
+    ///     or drops them, so they do not add to the live worker's).
     ///   - restoreTopics: creates the pipeline's topics when the input topic has gone
     ///     missing (checked every ``Configuration/lagInterval``); `nil`: only log it.
     ///   - onStateChange: hears when the worker joined the group, drains and stops.
@@ -191,9 +195,10 @@ public final class PipelineWorker: Service, Sendable {
         configuration: Configuration,
         consumer: KafkaConsumer,
         delivery: Delivery,
-        processor: AlertProcessor,
+        processor: some RecordProcessor,
         logger: Logger,
         clock: C = ContinuousClock(),
+        metricsFactory: any MetricsFactory = MetricsSystem.factory,
         restoreTopics: (@Sendable () async throws -> Void)? = nil,
         onStateChange: @escaping @Sendable (PipelineWorkerState) -> Void = { _ in },
         onEvent: @escaping @Sendable (PipelineWorkerEvent) async throws -> Void = { _ in }
@@ -206,7 +211,7 @@ public final class PipelineWorker: Service, Sendable {
             topics: configuration.topics, shutdownDeadline: configuration.shutdownDeadline, consumer: consumer,
             scheduler: KeyedTaskScheduler(maxInFlight: configuration.maxInFlight, startWindow: configuration.startWindow),
             logger: logger,
-            clock: ResilienceClock(clock), hook: onEvent
+            clock: ResilienceClock(clock), metricsFactory: metricsFactory, hook: onEvent
         )
         self.context = context
         switch delivery {
@@ -229,6 +234,13 @@ public final class PipelineWorker: Service, Sendable {
     /// Records finished (published, or dropped with a revoked partition) since the worker
     /// was made; never decreases.
     public var recordsFinished: Int { scheduler.completedTotal }
+
+    /// Records of the assigned partitions not yet fetched (high watermark minus position,
+    /// summed over the partitions whose both are known); `nil` while it cannot be read.
+    public var unfetchedRecords: Int64? {
+        guard let lags = try? consumer.lag() else { return nil }
+        return lags.reduce(0) { $0 + max(0, $1.lag ?? 0) }
+    }
 
     /// Counts of committed and aborted transactions so far (exactly-once).
     public var transactionStatistics: TransactionStatistics { transactional?.statistics ?? TransactionStatistics() }
@@ -352,6 +364,12 @@ public final class PipelineWorker: Service, Sendable {
     /// Processes a message admitted to its delivery batch and to the scheduler: into
     /// `ready` when no step must wait, else in a task of its own that finishes it.
     private func processNow(_ message: KafkaMessage, key: RecordKey, batch: UInt64, into ready: inout ReadyBatch) {
+        processNow(with: processor, message, key: key, batch: batch, into: &ready)
+    }
+
+    private func processNow<P: RecordProcessor>(
+        with processor: P, _ message: KafkaMessage, key: RecordKey, batch: UInt64, into ready: inout ReadyBatch
+    ) {
         let started = context.clock.now()
         let input = InputRecord(message)
         switch processor.prepare(input, key: message.key, origin: RecordOrigin(message), receivedAt: Date()) {
@@ -360,7 +378,7 @@ public final class PipelineWorker: Service, Sendable {
             ready.keys.append(key)
         case .waiting(let pending):
             scheduler.start(admitted: [key]) {
-                await self.handle(message, input: input, batch: batch, started: started) { _ in await self.processor.finish(pending) }
+                await self.handle(message, input: input, batch: batch, started: started) { _ in await processor.finish(pending) }
             }
         }
     }

@@ -199,6 +199,14 @@ package struct JSONByteWriter: ~Copyable {
         afterValue = true
     }
 
+    /// Writes `json`, one complete JSON value another writer produced, as it is (a record
+    /// nested in another record).
+    package mutating func value(encoded json: [UInt8]) {
+        separate()
+        json.withUnsafeBufferPointer { append($0) }
+        afterValue = true
+    }
+
     /// Writes `null`.
     package mutating func null() {
         separate()

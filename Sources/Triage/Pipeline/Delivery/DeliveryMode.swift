@@ -1,5 +1,6 @@
 import Kafka
 import Logging
+import Metrics
 import Resilience
 
 /// What differs between the worker's delivery modes: how a record is admitted, how its
@@ -114,14 +115,15 @@ final class WorkerContext: Sendable {
 
     init(
         topics: PipelineTopics, shutdownDeadline: Duration, consumer: KafkaConsumer, scheduler: KeyedTaskScheduler<RecordKey>,
-        logger: Logger, clock: ResilienceClock, hook: @escaping @Sendable (PipelineWorkerEvent) async throws -> Void
+        logger: Logger, clock: ResilienceClock, metricsFactory: any MetricsFactory = MetricsSystem.factory,
+        hook: @escaping @Sendable (PipelineWorkerEvent) async throws -> Void
     ) {
         self.topics = topics
         self.shutdownDeadline = shutdownDeadline
         self.consumer = consumer
         self.scheduler = scheduler
         self.logger = logger
-        self.metrics = PipelineMetrics()
+        self.metrics = PipelineMetrics(factory: metricsFactory)
         self.clock = clock
         self.hook = hook
     }

@@ -1,0 +1,227 @@
+import Foundation
+import Logging
+import Resilience
+
+/// The healer's processor: takes a ``RepairRecord`` of the repair log and, once the
+/// dependency of each degraded step is back, re-runs those steps through it (never a
+/// fallback) and publishes the incident's next revision.
+///
+/// - A record older than ``Configuration/maxAge``, or whose steps are all switched off,
+///   is skipped (counted, nothing published).
+/// - Each step waits at the ``HealGate`` for its breaker to admit calls, for live traffic
+///   and for the rate limit; then it calls the dependency through the same breaker, so a
+///   relapse opens it again and the heal waits again. A step whose call fails stays
+///   pending: the heal retries after ``Configuration/retryAfter``. It never gives up on
+///   its own (the record ages past `maxAge` only while it waits its turn, not once started).
+/// - Revision `r` heals into `r + 1`, always: a record processed again after a crash or
+///   a rebalance publishes the same revision again (and the same event ids), never a
+///   higher one. Healed revisions are final, so they have no repair record of their own.
+/// - When ``Dependencies/isSuperseded`` says a newer update of the alert was counted
+///   since (the dedup store saw more occurrences), the heal is skipped: publishing the
+///   old update's revision after the newer record would replace the newer one for
+///   consumers that keep the latest per key.
+///
+/// It publishes the healed incident and one `healed` event per step on the fallback-event
+/// topic (`reason: healed`, the strategy it replaced). A record that is not a repair
+/// record is dead-lettered (`invalid_repair`).
+public struct HealProcessor: RecordProcessor {
+    /// What to heal and how long to keep trying.
+    public struct Configuration: Sendable, Hashable {
+        /// The steps healed; repairs of only other steps are skipped.
+        public var steps: Set<HealableStep>
+        /// Records older than this (since their incident was published) are skipped. Default 1 h.
+        public var maxAge: Duration
+        /// The wait after a heal's call failed before trying again (the breaker may
+        /// still admit calls, e.g. a throttle refused it). Default 1 s.
+        public var retryAfter: Duration
+
+        public init(steps: Set<HealableStep> = Set(HealableStep.allCases), maxAge: Duration = .seconds(3600), retryAfter: Duration = .seconds(1)) {
+            self.steps = steps
+            self.maxAge = maxAge
+            self.retryAfter = retryAfter
+        }
+    }
+
+    /// The calls a heal makes: each step's dependency without a fallback, and its breaker.
+    public struct Dependencies: Sendable {
+        /// The primary catalog (``CatalogEnrichment/enrichFromPrimary(_:)``).
+        public var enrich: @Sendable (Alert) async throws(StepUnavailable) -> StepOutcome<ServiceInfo?>
+        /// The model (``GuardedClassification/classifyByModel(_:priority:)``).
+        public var classify: @Sendable (Alert) async throws(StepUnavailable) -> StepOutcome<ClassificationDecision>
+        /// The breaker of each step's dependency; a step without one does not wait.
+        public var breakers: [HealableStep: CircuitBreaker]
+        /// Whether a newer update of the incident's alert has been published since;
+        /// `nil`: never skip.
+        public var isSuperseded: (@Sendable (IncidentRecord) async -> Bool)?
+
+        public init(
+            enrich: @escaping @Sendable (Alert) async throws(StepUnavailable) -> StepOutcome<ServiceInfo?>,
+            classify: @escaping @Sendable (Alert) async throws(StepUnavailable) -> StepOutcome<ClassificationDecision>,
+            breakers: [HealableStep: CircuitBreaker],
+            isSuperseded: (@Sendable (IncidentRecord) async -> Bool)? = nil
+        ) {
+            self.enrich = enrich
+            self.classify = classify
+            self.breakers = breakers
+            self.isSuperseded = isSuperseded
+        }
+    }
+
+    /// A repair whose steps must wait.
+    public struct PendingRepair: Sendable {
+        let repair: RepairRecord
+        let steps: [HealableStep]
+        let headers: [RecordHeader]
+    }
+
+    public let workerID: String
+    private let configuration: Configuration
+    private let dependencies: Dependencies
+    private let gate: HealGate
+    private let metrics: HealMetrics
+    private let logger: Logger
+    private let clock: ResilienceClock
+    private let now: @Sendable () -> Date
+
+    /// A processor.
+    /// - Parameters:
+    ///   - gate: what heals wait for (shared with `/admin/heal`).
+    ///   - metrics: where heals and skips are counted.
+    ///   - clock: times ``Configuration/retryAfter``.
+    ///   - now: the wall clock for `healed_at`, the age and the lag; tests pin it.
+    public init<C: Clock>(
+        workerID: String, configuration: Configuration, dependencies: Dependencies, gate: HealGate, metrics: HealMetrics = HealMetrics(),
+        logger: Logger, clock: C = ContinuousClock(), now: @escaping @Sendable () -> Date = { Date() }
+    ) where C.Duration == Duration {
+        self.workerID = workerID
+        self.configuration = configuration
+        self.dependencies = dependencies
+        self.gate = gate
+        self.metrics = metrics
+        self.logger = logger
+        self.clock = ResilienceClock(clock)
+        self.now = now
+    }
+
+    /// Decodes the repair, skips it when too old or of no healed step, else leaves it
+    /// waiting for ``finish(_:)``.
+    public func prepare(_ record: InputRecord, key: [UInt8]?, origin: RecordOrigin, receivedAt: Date) -> RecordPreparation<PendingRepair> {
+        let repair: RepairRecord
+        do {
+            repair = try RepairRecord.decode(record.value)
+        } catch {
+            let letter = DeadLetter(
+                reason: DeadLetter.invalidRepairReason, detail: "not a repair record: \(error)", sourceTopic: origin.topic,
+                sourcePartition: origin.partition, sourceOffset: origin.offset, time: now(), workerID: workerID)
+            let output = OutputRecord(kind: .deadLetter, key: key, value: record.value, headers: letter.headers(appendingTo: record.headers))
+            return .done(ProcessingOutcome(incidents: [], fallbackEvents: [], deadLetter: letter, outputs: [output]))
+        }
+        let age = now().timeIntervalSince(repair.recordedAt)
+        guard age <= configuration.maxAge.seconds else {
+            metrics.skipped(.tooOld)
+            logger.debug("repair too old to heal", metadata: ["incident_id": "\(repair.incident.incidentID)", "age_seconds": "\(Int(age))"])
+            return .done(.nothing)
+        }
+        let steps = repair.healableSteps.filter(configuration.steps.contains)
+        guard !steps.isEmpty else {
+            metrics.skipped(.stepOff)
+            return .done(.nothing)
+        }
+        return .waiting(PendingRepair(repair: repair, steps: steps, headers: record.headers.traceparent.map { [$0] } ?? []))
+    }
+
+    /// Heals the repair's steps, waiting as long as it takes (see the type's
+    /// documentation); returns nothing to publish when cancelled or superseded.
+    public func finish(_ pending: PendingRepair) async -> ProcessingOutcome {
+        let incident = pending.repair.incident
+        while !Task.isCancelled {
+            for step in pending.steps {
+                if let breaker = dependencies.breakers[step] { await gate.waitUntilAdmitting(breaker) }
+            }
+            await gate.waitForTurn()
+            guard !Task.isCancelled else { break }
+            if let isSuperseded = dependencies.isSuperseded, await isSuperseded(incident) {
+                metrics.skipped(.superseded)
+                logger.debug("a newer update of the incident was published; not healing", metadata: ["incident_id": "\(incident.incidentID)"])
+                return .nothing
+            }
+            do {
+                return try await heal(pending)
+            } catch {
+                metrics.stillDegraded(error.step)
+                logger.debug("heal failed; the step stays pending", metadata: ["incident_id": "\(incident.incidentID)", "error": "\(error)"])
+                // A relapse opened the breaker: waiting for it is the wait. Else (a
+                // throttle refused, or a failure below the trip rules) pause before again.
+                if pending.steps.allSatisfy({ dependencies.breakers[$0].map(HealGate.admits) ?? true }) {
+                    try? await clock.sleep(for: configuration.retryAfter)
+                }
+            }
+        }
+        return .nothing
+    }
+
+    /// Runs the steps and builds the next revision.
+    private func heal(_ pending: PendingRepair) async throws(StepUnavailable) -> ProcessingOutcome {
+        let previous = pending.repair.incident
+        var healed = previous
+        let alert = previous.alert
+        for step in pending.steps {
+            switch step {
+            case .enrichment:
+                let outcome = try await dependencies.enrich(alert)
+                healed.enrichment = outcome.value
+                healed.provenance.enrichment = outcome.provenance
+            case .classification:
+                let outcome = try await dependencies.classify(alert)
+                healed.classification = outcome.value.published
+                healed.provenance.classification = outcome.provenance
+                healed.provenance.model = outcome.value.model
+            }
+        }
+        let healedAt = now()
+        healed.revision = previous.revision + 1
+        healed.supersedes = previous.revision
+        healed.healedAt = healedAt
+        healed.processedAt = healedAt
+        healed.healableSteps = []
+        healed.workerID = workerID
+        let events = pending.steps.map { step in
+            let replaced = pending.repair.steps.first { $0.step == step }
+            return FallbackEventRecord(
+                eventID: Self.eventID(incident: previous.incidentID, revision: healed.revision, step: step),
+                incidentID: previous.incidentID, breaker: step.breaker, strategy: replaced?.strategy ?? step.rawValue,
+                reason: .healed, workerID: workerID, timestamp: healedAt)
+        }
+        do {
+            let outcome = try ProcessingOutcome(incidents: [healed], fallbackEvents: events, headers: pending.headers)
+            for step in pending.steps { metrics.healed(step) }
+            metrics.lag(healedAt.timeIntervalSince(pending.repair.recordedAt))
+            return outcome
+        } catch {
+            // A number that is not finite in what the dependency answered: the heal is
+            // skipped rather than the repair dead-lettered (the revision 1 stands).
+            metrics.skipped(.unencodable)
+            logger.warning("the healed incident cannot be encoded; not healing", metadata: ["incident_id": "\(previous.incidentID)", "error": "\(error)"])
+            return .nothing
+        }
+    }
+
+    /// The id of the `healed` event of `step` in `revision`: the same every time that
+    /// revision is healed again (a replay after a crash), so consumers can drop repeats.
+    static func eventID(incident: String, revision: Int, step: HealableStep) -> UUID {
+        var high = FNV1a64()
+        high.add("heal\n\(incident)\n\(revision)\n\(step.rawValue)")
+        var low = FNV1a64()
+        low.add("\(step.rawValue)\n\(revision)\n\(incident)\nheal")
+        var bytes = [UInt8](repeating: 0, count: 16)
+        for index in 0..<8 {
+            bytes[index] = UInt8(truncatingIfNeeded: high.value >> (8 * UInt64(index)))
+            bytes[8 + index] = UInt8(truncatingIfNeeded: low.value >> (8 * UInt64(index)))
+        }
+        // Version 8 (custom) and the RFC 4122 variant, so it reads as a valid UUID.
+        bytes[6] = (bytes[6] & 0x0F) | 0x80
+        bytes[8] = (bytes[8] & 0x3F) | 0x80
+        return UUID(uuid: (bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
+                           bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]))
+    }
+}

@@ -1,0 +1,31 @@
+import Resilience
+
+/// A step's dependency did not answer a call made without a fallback (a heal): the
+/// breaker or a protection part refused it, or the dependency failed or timed out.
+public struct StepUnavailable: Error, Sendable, CustomStringConvertible {
+    /// The step whose dependency did not answer.
+    public let step: HealableStep
+    /// Why, in a few words (`rejected: open`, `timed out after 0.5 s`, the error).
+    public let reason: String
+    /// Whether the breaker or a protection part refused the call before it reached the
+    /// dependency (then nothing was spent on it).
+    public let wasRefused: Bool
+
+    public init(_ step: HealableStep, reason: String, wasRefused: Bool = true) {
+        self.step = step
+        self.reason = reason
+        self.wasRefused = wasRefused
+    }
+
+    /// The failure a call's `outcome` (anything but a success) stands for.
+    init<T>(_ step: HealableStep, _ outcome: CallOutcome<T>) {
+        switch outcome {
+        case .success: self.init(step, reason: "answered", wasRefused: false)
+        case .rejected(let reason): self.init(step, reason: "rejected: \(reason)", wasRefused: true)
+        case .timedOut(let after): self.init(step, reason: "timed out after \(after)", wasRefused: false)
+        case .failure(let error), .ignoredFailure(let error): self.init(step, reason: "\(error)", wasRefused: false)
+        }
+    }
+
+    public var description: String { "\(step.rawValue) unavailable: \(reason)" }
+}
