@@ -28,6 +28,8 @@ public struct BreakwaterConfiguration: Sendable, Hashable, Codable {
     public var protection = ProtectionSet()
     /// Breakers shared by the workers of the consumer group (`topics.breakerState`).
     public var fleet = FleetSettings()
+    /// Healing: the repair log (`topics.repair`) and the healer that re-runs degraded steps.
+    public var heal = HealSettings()
     /// Feature flags (initial values; switchable at run time through the admin API).
     public var features = FeatureSettings()
     /// The HTTP server (metrics, health, admin).
@@ -126,6 +128,9 @@ public struct TopicSettings: Sendable, Hashable, Codable {
     public var fallbackEvents = PipelineTopics.DefaultName.fallbackEvents
     /// Dead-letter topic for records that cannot be decoded or processed.
     public var deadLetter = PipelineTopics.DefaultName.deadLetter
+    /// The repair log: one record per incident a fallback served, which the healer
+    /// (`heal.*`) re-runs once the dependency is back.
+    public var repair = PipelineTopics.DefaultName.repair
     /// Compacted topic where the workers of a fleet share their breakers' states
     /// (`fleet.enabled`).
     public var breakerState = "breakwater.breaker-state"
@@ -139,7 +144,7 @@ public struct TopicSettings: Sendable, Hashable, Codable {
     /// Every topic name, keyed by its configuration key.
     public var all: [(key: String, name: String)] {
         [("alerts", alerts), ("classified", classified), ("fallbackEvents", fallbackEvents), ("deadLetter", deadLetter),
-         ("breakerState", breakerState)]
+         ("repair", repair), ("breakerState", breakerState)]
     }
 }
 
@@ -366,6 +371,40 @@ public struct FleetSettings: Sendable, Hashable, Codable {
     public var liveness = ConfigDuration.seconds(6)
     /// Defaults: on, heartbeat 2 s, liveness 6 s.
     public init() {}
+}
+
+/// `heal.*`: incidents a fallback served are published provisional with a repair record
+/// (`topics.repair`); the healer every worker runs (its own consumer group,
+/// `<kafka.groupId>.healer`) re-runs their degraded steps once the dependency's breaker is
+/// closed, and publishes the next revision.
+public struct HealSettings: Sendable, Hashable, Codable {
+    /// Write the repair log and run the healer.
+    public var enabled = true
+    /// Heal catalog lookups a fallback served (`static_catalog`, `stale_cache`, `secondary`, `default` → `primary`).
+    public var enrichment = true
+    /// Heal classifications the rules made because the model could not answer (`rules` → `ml`).
+    public var classification = true
+    /// Repair records older than this are skipped (counted in `breakwater_heal_skipped_total{reason="too_old"}`).
+    public var maxAge = ConfigDuration.seconds(3600)
+    /// Most heals started per second, per worker.
+    public var ratePerSecond = 200.0
+    /// Heals wait while the live worker has more records than this in flight.
+    public var yieldAboveInFlight = 256
+    /// Heals in flight at once per worker (they join the live alerts' ML micro-batches);
+    /// the healer's partitions pause while this many wait.
+    public var batchSize = 64
+    /// Wait after a heal call failed before trying it again.
+    public var retryAfter = ConfigDuration.seconds(1)
+    /// Defaults: on, both steps, 1 h, 200/s, yield above 256, 64 at once, retry after 1 s.
+    public init() {}
+
+    /// The steps switched on.
+    public var steps: Set<HealableStep> {
+        var steps: Set<HealableStep> = []
+        if enrichment { steps.insert(.enrichment) }
+        if classification { steps.insert(.classification) }
+        return steps
+    }
 }
 
 /// Adaptive protection per dependency, in front of its breaker. Only the ML service has

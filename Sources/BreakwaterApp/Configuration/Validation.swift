@@ -69,6 +69,12 @@ extension BreakwaterConfiguration {
         check.positive(fleet.heartbeat, "fleet.heartbeat")
         check.require(fleet.liveness > fleet.heartbeat, "fleet.liveness", fleet.liveness.description,
                       "a duration longer than fleet.heartbeat (\(fleet.heartbeat))")
+        check.positive(heal.maxAge, "heal.maxAge")
+        check.positive(heal.retryAfter, "heal.retryAfter")
+        check.require(heal.ratePerSecond.isFinite && heal.ratePerSecond >= 0.001, "heal.ratePerSecond",
+                      ConfigTreeEncoder.numberText(heal.ratePerSecond), "a rate of at least 0.001 per second")
+        check.atLeast(0, heal.yieldAboveInFlight, "heal.yieldAboveInFlight")
+        check.inRange(1...4_096, heal.batchSize, "heal.batchSize")
         protection.ml.validate(&check, prefix: "protection.ml")
         check.notEmpty(http.host, "http.host")
         check.inRange(1...65_535, http.port, "http.port")

@@ -251,3 +251,50 @@ extension Duration {
         return Double(parts.seconds) + Double(parts.attoseconds) / 1e18
     }
 }
+
+/// `GET /admin/heal` answer.
+public struct HealBody: Codable, Sendable, Hashable {
+    /// Whether this worker runs a healer (`heal.enabled`).
+    public var enabled: Bool
+    /// The steps healed (`enrichment`, `classification`).
+    public var steps: [String]
+    /// Breakers heals wait on now (open or half-open), sorted: the healer is paused on them.
+    public var pausedOn: [String]
+    /// Heals waiting on each of those breakers.
+    public var waitingOnBreakers: [String: Int]
+    /// Heals waiting for live traffic to drop below `heal.yieldAboveInFlight`.
+    public var yieldingToLive: Int
+    /// Heals waiting for the rate limit.
+    public var rateLimited: Int
+    /// Repair records this worker holds that are not healed or skipped yet: in flight, or
+    /// not yet fetched from its partitions of the repair log.
+    public var pending: Int
+    /// Repairs in flight now (at most `heal.batchSize`).
+    public var inFlight: Int
+    /// Steps healed since the start, by step.
+    public var healed: [String: Int]
+    /// Repairs skipped since the start, by reason.
+    public var skipped: [String: Int]
+    /// Heal calls that failed since the start (the step stayed pending), by step.
+    public var failedAttempts: [String: Int]
+    /// Seconds from the last healed incident's publication to its heal; absent before the first.
+    public var lastLagSeconds: Double?
+
+    /// The body for `healer` (`nil`: healing is off).
+    public init(_ healer: Healer?) {
+        enabled = healer != nil
+        steps = healer.map { $0.steps.sorted().map(\.rawValue) } ?? []
+        let status = healer?.gate.status ?? HealGate.Status()
+        waitingOnBreakers = status.waitingOnBreakers
+        pausedOn = status.waitingOnBreakers.keys.sorted()
+        yieldingToLive = status.yieldingToLive
+        rateLimited = status.rateLimited
+        pending = healer?.pending ?? 0
+        inFlight = healer?.worker.inFlight ?? 0
+        let counts = healer?.metrics.counts ?? HealMetrics.Counts()
+        healed = Dictionary(uniqueKeysWithValues: counts.healed.map { ($0.key.rawValue, $0.value) })
+        skipped = Dictionary(uniqueKeysWithValues: counts.skipped.map { ($0.key.rawValue, $0.value) })
+        failedAttempts = Dictionary(uniqueKeysWithValues: counts.stillDegraded.map { ($0.key.rawValue, $0.value) })
+        lastLagSeconds = counts.lastLagSeconds
+    }
+}

@@ -11,6 +11,8 @@ public enum HTTPRoutes {
     public static let adminBreakers = "/admin/breakers"
     /// `GET`/`PUT {features}/{name}`: feature flags.
     public static let adminFeatures = "/admin/features"
+    /// `GET`: the healer's status (what it waits on, pending, healed, skipped).
+    public static let adminHeal = "/admin/heal"
     /// `PUT`: read-only mode.
     public static let adminReadOnly = "/admin/read-only"
     /// `POST`: an Alertmanager webhook (ingest).

@@ -23,6 +23,8 @@ public struct HTTPServerDependencies: Sendable {
     public var ingest: IngestEndpoint?
     /// The breaker fleet shown by `/admin/breakers` and `/health/ready`; `nil` when off.
     public var fleet: BreakerFleet?
+    /// The healer shown by `/admin/heal`; `nil` when off.
+    public var healer: Healer?
 
     /// Bundles the server's dependencies.
     public init(
@@ -32,8 +34,10 @@ public struct HTTPServerDependencies: Sendable {
         features: FeatureFallback,
         readOnly: (any ReadOnlySwitch)?,
         ingest: IngestEndpoint? = nil,
-        fleet: BreakerFleet? = nil
+        fleet: BreakerFleet? = nil,
+        healer: Healer? = nil
     ) {
+        self.healer = healer
         self.readiness = readiness
         self.metrics = metrics
         self.breakers = breakers
@@ -118,6 +122,9 @@ struct AdminRoutes: Sendable {
             dependencies.features.setEnabled(name, body.enabled)
             logger.notice("admin: feature flag set", metadata: ["feature": "\(name)", "enabled": "\(body.enabled)"])
             return JSONResponse.make(body: try feature(named: name))
+        }
+        group.get(RouterPath(HTTPRoutes.adminHeal)) { _, _ in
+            JSONResponse.make(body: HealBody(dependencies.healer))
         }
         group.get(RouterPath(HTTPRoutes.adminReadOnly)) { _, _ in
             JSONResponse.make(body: readOnlyBody(try readOnlySwitch()))

@@ -9,7 +9,12 @@ import Triage
 /// `fallback_events`, `fallback_events_by_breaker` (breaker → strategy → reason → count),
 /// `dead_letters`, `dead_letters_by_reason`, `decodable_dead_letters` (DLQ records that still
 /// decode: valid records whose processing failed), `dead_lettered_alerts` (the alerts inside
-/// them), `unreadable` (role → count).
+/// them), `unreadable` (role → count), `provisional_incidents` (first revisions a heal may
+/// replace), `healed_incidents` (revisions above 1), `healed_by_classifier` (their
+/// classifier → count), `healed_by_enrichment` (their enrichment source → count),
+/// `incidents_by_revision` (revision → count), `repairs` (repair-log records). `incidents`
+/// and the counts by classifier, severity and category are of first revisions only: each
+/// alert counts once however often it was healed.
 public struct OutputSummary: Sendable, Equatable, Codable {
     /// Incident records read.
     public var incidents = 0
@@ -35,6 +40,18 @@ public struct OutputSummary: Sendable, Equatable, Codable {
     public var deadLetteredAlerts = 0
     /// Records of an output topic that did not decode, by topic role.
     public var unreadable: [String: Int] = [:]
+    /// First revisions published provisional (a fallback served a step a heal may replace).
+    public var provisionalIncidents = 0
+    /// Healed revisions (revision 2 and up).
+    public var healedIncidents = 0
+    /// Healed revisions by classifier.
+    public var healedByClassifier: [String: Int] = [:]
+    /// Healed revisions by the source that served their enrichment.
+    public var healedByEnrichment: [String: Int] = [:]
+    /// Incident records by revision ("1", "2", ...).
+    public var incidentsByRevision: [String: Int] = [:]
+    /// Repair-log records read.
+    public var repairs = 0
 
     private var incidentIDs: Set<String> = []
 
@@ -44,6 +61,9 @@ public struct OutputSummary: Sendable, Equatable, Codable {
         case fallbackEvents = "fallback_events", fallbackEventsByBreaker = "fallback_events_by_breaker"
         case deadLetters = "dead_letters", deadLettersByReason = "dead_letters_by_reason"
         case decodableDeadLetters = "decodable_dead_letters", deadLetteredAlerts = "dead_lettered_alerts", unreadable
+        case provisionalIncidents = "provisional_incidents", healedIncidents = "healed_incidents"
+        case healedByClassifier = "healed_by_classifier", healedByEnrichment = "healed_by_enrichment"
+        case incidentsByRevision = "incidents_by_revision", repairs
     }
 
     /// An empty summary.
@@ -54,6 +74,14 @@ public struct OutputSummary: Sendable, Equatable, Codable {
         switch record {
         case .incident(let incident):
             let verdict = incident.classification
+            incidentsByRevision[String(incident.revision), default: 0] += 1
+            guard incident.revision == 1 else {
+                healedIncidents += 1
+                healedByClassifier[verdict.classifier.rawValue, default: 0] += 1
+                healedByEnrichment[incident.provenance.enrichment.source.rawValue, default: 0] += 1
+                return
+            }
+            if incident.isProvisional { provisionalIncidents += 1 }
             incidents += 1
             incidentsByClassifier[verdict.classifier.rawValue, default: [:]][verdict.severity.rawValue, default: 0] += 1
             incidentsBySeverity[verdict.severity.rawValue, default: 0] += 1
@@ -69,6 +97,8 @@ public struct OutputSummary: Sendable, Equatable, Codable {
             if carriedAlerts > 0 { decodableDeadLetters += 1 }
         case .unreadable(let kind, _):
             unreadable[kind.rawValue, default: 0] += 1
+        case .repair:
+            repairs += 1
         }
     }
 
@@ -83,6 +113,15 @@ public struct OutputSummary: Sendable, Equatable, Codable {
             lines.append("  by category:")
             lines += Self.counts(incidentsByCategory, indent: 4)
         }
+        if provisionalIncidents > 0 || healedIncidents > 0 {
+            lines.append("provisional incidents: \(provisionalIncidents)")
+            lines.append("healed revisions: \(healedIncidents)")
+            lines += Self.counts(healedByClassifier.mapKeysPrefixed("classifier "), indent: 2)
+            lines += Self.counts(healedByEnrichment.mapKeysPrefixed("enrichment "), indent: 2)
+            lines.append("  by revision:")
+            lines += Self.counts(incidentsByRevision, indent: 4)
+        }
+        if repairs > 0 { lines.append("repair records: \(repairs)") }
         lines.append("fallback events: \(fallbackEvents)")
         for (breaker, byStrategy) in fallbackEventsByBreaker.sorted(by: { $0.key < $1.key }) {
             lines.append("  \(breaker): \(byStrategy.values.flatMap(\.values).reduce(0, +))")
@@ -115,4 +154,11 @@ public struct OutputSummary: Sendable, Equatable, Codable {
     /// Writes the summary as JSON to `path`.
     /// - Throws: ``ToolError`` naming the path when it cannot be written.
     public func write(to path: String) throws(ToolError) { try ToolJSON.write(self, to: path) }
+}
+
+extension Dictionary where Key == String, Value == Int {
+    /// The same counts with `prefix` before each name.
+    fileprivate func mapKeysPrefixed(_ prefix: String) -> [String: Int] {
+        Dictionary(uniqueKeysWithValues: map { (prefix + $0.key, $0.value) })
+    }
 }

@@ -4,7 +4,7 @@ import Triage
 extension TopicSettings {
     /// The worker's view of these topics; it maps each output kind to its topic and back.
     public var pipelineTopics: PipelineTopics {
-        PipelineTopics(alerts: alerts, classified: classified, fallbackEvents: fallbackEvents, deadLetter: deadLetter)
+        PipelineTopics(alerts: alerts, classified: classified, fallbackEvents: fallbackEvents, deadLetter: deadLetter, repair: repair)
     }
 }
 
@@ -19,6 +19,8 @@ public enum PublishedRecord: Sendable, Equatable {
     /// how many alerts the original record carries when it decodes (a valid record that
     /// failed processing), else 0.
     case deadLetter(reason: String, DeadLetter?, carriedAlerts: Int = 0)
+    /// A repair-log record.
+    case repair(RepairRecord)
     /// A record of an output topic that is not in that topic's format.
     case unreadable(kind: OutputKind, problem: String)
 
@@ -27,13 +29,17 @@ public enum PublishedRecord: Sendable, Equatable {
     /// - Parameter decoder: counts the alerts inside a DLQ record; give it the workers' limits.
     public init(kind: OutputKind, value: [UInt8]?, headers: [RecordHeader], decoder: AlertDecoder = AlertDecoder()) {
         switch kind {
-        case .incident, .fallbackEvent:
+        case .incident, .fallbackEvent, .repair:
             guard let value else {
                 self = .unreadable(kind: kind, problem: "tombstone (no value)")
                 return
             }
             do {
-                self = kind == .incident ? .incident(try IncidentRecord.decode(value)) : .fallbackEvent(try FallbackEventRecord.decode(value))
+                self = switch kind {
+                case .incident: .incident(try IncidentRecord.decode(value))
+                case .repair: .repair(try RepairRecord.decode(value))
+                default: .fallbackEvent(try FallbackEventRecord.decode(value))
+                }
             } catch {
                 self = .unreadable(kind: kind, problem: Self.describe(error))
             }

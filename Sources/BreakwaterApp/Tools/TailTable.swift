@@ -88,7 +88,8 @@ public struct TailRow: Sendable, Equatable {
     public init(_ record: PublishedRecord, recordTime: Date? = nil) {
         switch record {
         case .incident(let incident):
-            self.init(time: incident.processedAt, kind: "incident", what: incident.alert.alertName ?? incident.alert.summary ?? "-",
+            let kind = incident.revision > 1 ? "healed" : "incident"
+            self.init(time: incident.processedAt, kind: kind, what: incident.alert.alertName ?? incident.alert.summary ?? "-",
                       incidentID: incident.incidentID)
             severity = incident.classification.severity.rawValue
             category = incident.classification.category.rawValue
@@ -99,6 +100,9 @@ public struct TailRow: Sendable, Equatable {
                       incidentID: event.incidentID)
         case .deadLetter(let reason, let letter, _):
             self.init(time: letter?.time ?? recordTime, kind: "dlq", what: letter.map { "\(reason): \($0.detail)" } ?? reason)
+        case .repair(let repair):
+            let steps = repair.steps.map { "\($0.step.rawValue): \($0.strategy) (\($0.reason.rawValue))" }.joined(separator: ", ")
+            self.init(time: repair.recordedAt, kind: "repair", what: steps, incidentID: repair.incident.incidentID)
         case .unreadable(let outputKind, let problem):
             self.init(time: recordTime, kind: "unreadable", what: "\(outputKind.rawValue): \(problem)")
         }

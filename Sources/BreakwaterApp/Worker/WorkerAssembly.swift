@@ -52,6 +52,9 @@ public struct WorkerAssembly: Sendable {
         public let catalog: PostgresCatalog
         /// The dedup store, when dedup is on (its table is migrated with the catalog's).
         public let dedupStore: PostgresDedupStore?
+        /// What a heal calls: the primary catalog and the model without fallbacks, their
+        /// breakers, and whether a newer update of an incident was counted since.
+        public let healing: HealProcessor.Dependencies
     }
 
     /// Builds the steps: classification (ML through its breaker, micro-batched, behind the
@@ -103,17 +106,47 @@ public struct WorkerAssembly: Sendable {
         let readOnlyDedup = try dedupStore.map {
             DegradedService<any DedupStore>(service: $0, breaker: try breaker(BreakerName.dedup, config.breakers.dedup))
         }
-        let processor = AlertProcessor(
+        var processor = AlertProcessor(
             decoder: .configured(by: config.pipeline),
             enrichment: enrichment,
             classification: classification.step,
             dedup: readOnlyDedup.map { GuardedDedup(store: $0) } ?? DisabledDedup(),
             workerID: config.pipeline.workerId
         )
+        if config.heal.enabled { processor.healing = config.heal.steps }
+        let model = classification.step
+        let enrichFromPrimary: @Sendable (Alert) async throws(StepUnavailable) -> StepOutcome<ServiceInfo?> = { alert throws(StepUnavailable) in
+            try await enrichment.enrichFromPrimary(alert)
+        }
+        let classifyByModel: @Sendable (Alert) async throws(StepUnavailable) -> StepOutcome<ClassificationDecision> = { alert throws(StepUnavailable) in
+            try await model.classifyByModel(alert)
+        }
+        var isSuperseded: (@Sendable (IncidentRecord) async -> Bool)?
+        if let readOnlyDedup {
+            isSuperseded = { incident in await Self.isSuperseded(incident, dedup: readOnlyDedup) }
+        }
+        let healing = HealProcessor.Dependencies(
+            enrich: enrichFromPrimary, classify: classifyByModel,
+            breakers: [
+                .enrichment: try breaker(BreakerName.catalog, config.breakers.catalog),
+                .classification: try breaker(BreakerName.ml, config.breakers.ml),
+            ],
+            isSuperseded: isSuperseded
+        )
         return Steps(
             processor: processor, breakers: breakers, features: classification.features, readOnlyDedup: readOnlyDedup,
-            rules: classification.rules, catalog: catalog, dedupStore: dedupStore
+            rules: classification.rules, catalog: catalog, dedupStore: dedupStore, healing: healing
         )
+    }
+
+    /// Whether the dedup store counted more deliveries of `incident`'s alert than the
+    /// incident saw: a newer update was published since. `false` when the incident has no
+    /// count, or the store cannot answer now (its breaker is not closed, or the lookup fails).
+    private static func isSuperseded(_ incident: IncidentRecord, dedup: DegradedService<any DedupStore>) async -> Bool {
+        guard case .seen(let occurrences, _, _) = incident.dedup, dedup.breaker.state == .closed else { return false }
+        let fingerprint = incident.alert.fingerprint
+        guard case .success(let record?) = await dedup.breaker.execute({ try await dedup.service.lookup(fingerprint: fingerprint) }) else { return false }
+        return record.occurrences > occurrences
     }
 
     /// The breaker `name` of `registry`, configured by `settings`.
@@ -292,10 +325,69 @@ public struct WorkerAssembly: Sendable {
         if config.kafka.createTopics {
             try await createTopics(kafka)
         }
+        let (consumer, delivery) = try makeClients(
+            group: config.kafka.groupId, instance: groupInstanceID, topic: config.topics.alerts, transactionalID: transactionalID, logger: logger)
+        let restoreTopics: (@Sendable () async throws -> Void)? = config.kafka.createTopics ? { @Sendable in try await self.createTopics(kafka) } : nil
+        return PipelineWorker(
+            configuration: workerConfiguration, consumer: consumer, delivery: delivery, processor: processor,
+            logger: logger, clock: clock, restoreTopics: restoreTopics, onStateChange: onStateChange, onEvent: onEvent
+        )
+    }
+
+    /// The healer's consumer group: `<kafka.groupId>.healer`, so every worker's healer
+    /// shares the repair log's partitions and a restarted one resumes from the commits.
+    public var healerGroupID: String { "\(configuration.kafka.groupId).healer" }
+
+    /// The healer (`heal.*`) beside `liveWorker`, or `nil` when `heal.enabled` is off: a
+    /// pipeline worker over `topics.repair` in ``healerGroupID``, in the live worker's
+    /// delivery mode (exactly-once: its own transactional id, ``transactionalID`` +
+    /// `.healer`), at most `heal.batchSize` repairs in flight.
+    /// - Parameters:
+    ///   - healing: what heals call (``Steps/healing``).
+    ///   - liveWorker: heals wait while it has more than `heal.yieldAboveInFlight` records in flight.
+    ///   - clock: times the gate, the retries and the healer worker.
+    /// - Throws: ``Kafka/KafkaError`` for a Kafka setting librdkafka refuses.
+    public func makeHealer<C: Clock>(
+        healing: HealProcessor.Dependencies, liveWorker: PipelineWorker, clock: C = ContinuousClock(),
+        onEvent: @escaping @Sendable (PipelineWorkerEvent) async throws -> Void = { _ in }
+    ) throws -> Healer? where C.Duration == Duration {
+        let config = configuration
+        guard config.heal.enabled else { return nil }
+        let heal = config.heal
+        let gate = HealGate(
+            settings: HealGate.Settings(ratePerSecond: heal.ratePerSecond, yieldAbove: heal.yieldAboveInFlight),
+            liveInFlight: { liveWorker.inFlight }, clock: clock)
+        let metrics = HealMetrics()
+        var logger = self.logger
+        logger[metadataKey: "component"] = "healer"
+        let processor = HealProcessor(
+            workerID: config.pipeline.workerId,
+            configuration: HealProcessor.Configuration(steps: heal.steps, maxAge: heal.maxAge.duration, retryAfter: heal.retryAfter.duration),
+            dependencies: healing, gate: gate, metrics: metrics, logger: logger, clock: clock)
+        let (consumer, delivery) = try makeClients(
+            group: healerGroupID, instance: nil, topic: config.topics.repair, transactionalID: transactionalID + ".healer", logger: logger)
+        var workerConfiguration = self.workerConfiguration
+        workerConfiguration.topics = topics.healing
+        workerConfiguration.maxInFlight = heal.batchSize
+        // Heals waiting on an open breaker are not work to finish: redone after the restart.
+        workerConfiguration.shutdownDeadline = min(workerConfiguration.shutdownDeadline, .seconds(5))
+        let worker = PipelineWorker(
+            configuration: workerConfiguration, consumer: consumer, delivery: delivery, processor: processor,
+            logger: logger, clock: clock, metricsFactory: NOOPMetricsHandler.instance, onEvent: onEvent)
+        return Healer(worker: worker, gate: gate, metrics: metrics, steps: heal.steps)
+    }
+
+    /// A pipeline worker's consumer of `topic` in `group` and the producer of its delivery
+    /// mode (`pipeline.exactlyOnce`: transactional as `transactionalID`, else idempotent).
+    private func makeClients(
+        group: String, instance: String?, topic: String, transactionalID: String, logger: Logger
+    ) throws -> (KafkaConsumer, PipelineWorker.Delivery) {
+        let config = configuration
+        let kafka = config.kafka.workerClientConfiguration()
         var consumerConfiguration = KafkaConsumerConfiguration(
             common: kafka,
-            groupID: config.kafka.groupId,
-            groupInstanceID: groupInstanceID,
+            groupID: group,
+            groupInstanceID: instance,
             assignmentStrategy: config.kafka.assignmentStrategy.consumerStrategy,
             isolationLevel: .readCommitted,
             // Exactly-once: offsets are committed inside the worker's transactions.
@@ -303,7 +395,7 @@ public struct WorkerAssembly: Sendable {
             commitInterval: config.pipeline.commitInterval.duration
         )
         consumerConfiguration.idleFetchBackoff = config.kafka.idleFetchBackoff?.duration
-        let consumer = try KafkaConsumer(configuration: consumerConfiguration, topics: [config.topics.alerts], logger: logger)
+        let consumer = try KafkaConsumer(configuration: consumerConfiguration, topics: [topic], logger: logger)
         let producerConfiguration = KafkaProducerConfiguration(common: kafka)
         let delivery: PipelineWorker.Delivery = config.pipeline.exactlyOnce
             ? .exactlyOnce(try KafkaTransactionalProducer(
@@ -312,11 +404,7 @@ public struct WorkerAssembly: Sendable {
             : .atLeastOnce(try KafkaProducer(configuration: producerConfiguration, logger: logger)) { [logger] in
                 try KafkaProducer(configuration: producerConfiguration, logger: logger)
             }
-        let restoreTopics: (@Sendable () async throws -> Void)? = config.kafka.createTopics ? { @Sendable in try await self.createTopics(kafka) } : nil
-        return PipelineWorker(
-            configuration: workerConfiguration, consumer: consumer, delivery: delivery, processor: processor,
-            logger: logger, clock: clock, restoreTopics: restoreTopics, onStateChange: onStateChange, onEvent: onEvent
-        )
+        return (consumer, delivery)
     }
 
     func createTopics(_ kafka: KafkaConfiguration) async throws {
@@ -366,6 +454,8 @@ public struct WorkerAssembly: Sendable {
         public let steps: Steps
         /// The breaker fleet inside it, when `fleet.enabled`.
         public let fleet: BreakerFleetService?
+        /// The healer inside it, when `heal.enabled`.
+        public let healer: Healer?
         /// Releases what is not a service (the ML client's connection pool); call once the
         /// group has stopped.
         public let shutdown: @Sendable () async -> Void
@@ -399,12 +489,13 @@ public struct WorkerAssembly: Sendable {
             })
             readiness.setProducerConnected(true)
             let fleet = try makeFleet(breakers: steps.breakers)
+            let healer = try makeHealer(healing: steps.healing, liveWorker: worker)
             let ingest = configuration.ingest.enabled ? try makeIngest() : nil
             let http = BreakwaterHTTPServer(
                 settings: configuration.http,
                 dependencies: HTTPServerDependencies(
                     readiness: readiness, metrics: metrics, breakers: steps.breakers, features: steps.features,
-                    readOnly: steps.readOnlyDedup, ingest: ingest?.endpoint, fleet: fleet?.fleet
+                    readOnly: steps.readOnlyDedup, ingest: ingest?.endpoint, fleet: fleet?.fleet, healer: healer
                 ),
                 logger: logger
             )
@@ -423,6 +514,8 @@ public struct WorkerAssembly: Sendable {
             // shared while the last alerts are classified.
             if let fleet { services.append(.init(service: fleet)) }
             services.append(.init(service: worker))
+            // After the live worker, so it stops first: its heals in flight are redone later.
+            if let healer { services.append(.init(service: healer)) }
             if configuration.pipeline.trimMemoryWhenIdle {
                 services.append(.init(service: MemoryTrimmer(worker: worker, logger: logger)))
             }
@@ -430,7 +523,7 @@ public struct WorkerAssembly: Sendable {
                 services: services, gracefulShutdownSignals: gracefulShutdownSignals, logger: logger
             ))
             return Assembled(
-                serviceGroup: group, worker: worker, server: http, steps: steps, fleet: fleet,
+                serviceGroup: group, worker: worker, server: http, steps: steps, fleet: fleet, healer: healer,
                 shutdown: { try? await mlClient?.shutdown() })
         } catch {
             try? await mlClient?.shutdown()
