@@ -75,10 +75,10 @@ struct ToolsKafkaTests {
     @Test(.enabled(if: ExternalService.kafka.shouldRun))
     func tailReadsEveryOutputTopicUntilIdleAndByLimit() async throws {
         let bootstrap = try ExternalService.kafka.require()
-        let names = try await Self.createTopics(bootstrap, ["tools-classified", "tools-fallback", "tools-dlq"], partitions: 1)
+        let names = try await Self.createTopics(bootstrap, ["tools-classified", "tools-fallback", "tools-dlq", "tools-repair"], partitions: 1)
         defer { Task { await Self.deleteTopics(bootstrap, names) } }
         var settings = TopicSettings()
-        (settings.classified, settings.fallbackEvents, settings.deadLetter) = (names[0], names[1], names[2])
+        (settings.classified, settings.fallbackEvents, settings.deadLetter, settings.repair) = (names[0], names[1], names[2], names[3])
         let topics = settings
 
         let first = ToolsSummaryTests.incident("f1", .critical, .errors, .ml)

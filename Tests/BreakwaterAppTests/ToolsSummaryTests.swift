@@ -71,8 +71,9 @@ struct ToolsSummaryTests {
         #expect(topics.kind(of: topics.fallbackEvents) == .fallbackEvent)
         #expect(topics.kind(of: topics.deadLetter) == .deadLetter)
         #expect(topics.kind(of: topics.alerts) == nil)
-        #expect(OutputKind.allCases.map(topics.topic(for:)) == ["c", settings.fallbackEvents, settings.deadLetter])
-        #expect(topics.all == [settings.alerts, "c", settings.fallbackEvents, settings.deadLetter])
+        #expect(topics.kind(of: topics.repair) == .repair)
+        #expect(OutputKind.allCases.map(topics.topic(for:)) == ["c", settings.fallbackEvents, settings.deadLetter, settings.repair])
+        #expect(topics.all == [settings.alerts, "c", settings.fallbackEvents, settings.deadLetter, settings.repair])
     }
 
     static func sampleSummary() -> OutputSummary {
@@ -93,6 +94,24 @@ struct ToolsSummaryTests {
             summary.add(record)
         }
         return summary
+    }
+
+    @Test func healedRevisionsAreCountedApartSoEachAlertCountsOnce() throws {
+        var summary = OutputSummary()
+        var provisional = Self.incident("h1", .critical, .errors, .rules)
+        provisional.healableSteps = [.classification]
+        var healed = Self.incident("h1", .high, .errors, .ml)
+        healed.revision = 2
+        healed.supersedes = 1
+        summary.add(.incident(provisional))
+        summary.add(.incident(healed))
+        summary.add(.repair(RepairRecord(
+            incident: provisional, steps: [.init(step: .classification, breaker: "ml", strategy: "rules", reason: .circuitOpen)],
+            workerID: "w", recordedAt: Self.now)))
+        #expect(summary.incidents == 1 && summary.provisionalIncidents == 1 && summary.healedIncidents == 1 && summary.repairs == 1)
+        #expect(summary.incidentsByClassifier == ["rules": ["critical": 1]] && summary.healedByClassifier == ["ml": 1])
+        #expect(summary.incidentsByRevision == ["1": 1, "2": 1])
+        #expect(summary.text.contains("healed revisions: 1"))
     }
 
     @Test func theSummaryCountsEveryOutputByItsDimensions() {
@@ -145,7 +164,8 @@ struct ToolsSummaryTests {
         #expect(Set(object.keys) == [
             "incidents", "distinct_incidents", "incidents_by_classifier", "incidents_by_severity", "incidents_by_category",
             "fallback_events", "fallback_events_by_breaker", "dead_letters", "dead_letters_by_reason", "decodable_dead_letters",
-            "dead_lettered_alerts", "unreadable",
+            "dead_lettered_alerts", "unreadable", "provisional_incidents", "healed_incidents", "healed_by_classifier",
+            "healed_by_enrichment", "incidents_by_revision", "repairs",
         ])
         #expect(object["distinct_incidents"] as? Int == 4)
         let decoded = try JSONDecoder().decode(OutputSummary.self, from: data)

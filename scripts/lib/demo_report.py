@@ -92,6 +92,13 @@ def summary(expect_path, summary_path, verdict_rc, metrics_paths):
         for strategy, reasons in sorted(out["fallback_events_by_breaker"][breaker].items()):
             rows.append((f"{breaker} / {strategy}", sum(reasons.values())))
     lines += table(rows)
+    provisional = out.get("provisional_incidents", 0)
+    healed = out.get("healed_incidents", 0)
+    lines.append(f"healing:          {provisional} incidents published provisional, {healed} healed revisions")
+    rows = [(f"healed to classifier {name}", count) for name, count in sorted(out.get("healed_by_classifier", {}).items())]
+    rows += [(f"healed, enrichment from {name}", count) for name, count in sorted(out.get("healed_by_enrichment", {}).items())]
+    rows += [(f"revision {revision}", count) for revision, count in sorted(out.get("incidents_by_revision", {}).items(), key=lambda item: int(item[0]))]
+    lines += table(rows)
     lines.append(f"DLQ records:      {out['dead_letters']}")
     lines += table(sorted(out.get("dead_letters_by_reason", {}).items()))
     transitions = {}
