@@ -30,7 +30,7 @@ struct AlertmanagerIngestTests {
     /// A whole worker (rules only, static catalog) with ingest on, on fresh topics.
     static func configuration(bootstrap: String) async throws -> BreakwaterConfiguration {
         let kafka = KafkaConfiguration(bootstrapServers: [bootstrap], clientID: "am-tests", properties: [:])
-        let names = try await TestTopics.create(["am.alerts", "am.incidents", "am.fallbacks", "am.dlq"], partitions: 2,
+        let names = try await TestTopics.create(["am.alerts", "am.incidents", "am.fallbacks", "am.dlq", "am.repair"], partitions: 2,
                                                 configuration: kafka, logger: logger)
         var configuration = BreakwaterConfiguration()
         configuration.kafka.bootstrapServers = bootstrap
@@ -42,6 +42,7 @@ struct AlertmanagerIngestTests {
         configuration.topics.classified = names[1]
         configuration.topics.fallbackEvents = names[2]
         configuration.topics.deadLetter = names[3]
+        configuration.topics.repair = names[4]
         configuration.ml.enabled = false
         configuration.dedup.enabled = false
         // Nobody listens there: enrichment comes from the static catalog.

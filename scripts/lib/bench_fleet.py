@@ -231,6 +231,9 @@ class Fleet:
                 "BREAKWATER_HTTP_PORT": str(self.http_ports[index]),
                 "BREAKWATER_ML_URL": "http://127.0.0.1:%d" % self.proxy_ports[index], "BREAKWATER_DEDUP_ENABLED": "false",
                 "BREAKWATER_CATALOG_POSTGRES_URL": "postgres://bench:bench@127.0.0.1:1/none",
+                # No PostgreSQL: healing would repair every static enrichment, which is not
+                # what this measures (and its figures are from before healing).
+                "BREAKWATER_HEAL_ENABLED": "false",
                 "BREAKWATER_FLEET_ENABLED": "true" if fleet_enabled else "false",
                 "BREAKWATER_BREAKERS_ML_OPEN_DURATION": "%ds" % args.open_duration,
             })

@@ -511,7 +511,7 @@ def main():
     prefix = f"chaos-{run_tag:x}"
     group = f"{prefix}-group"
     topics = {"alerts": f"{prefix}.alerts", "classified": f"{prefix}.incidents", "fallback": f"{prefix}.fallback-events",
-              "dlq": f"{prefix}.dlq"}
+              "dlq": f"{prefix}.dlq", "repair": f"{prefix}.repair"}
     state = args.state
     os.makedirs(state, exist_ok=True)
 
@@ -531,7 +531,9 @@ def main():
     if args.control and input_bytes / input_partitions > budget:
         log("WARNING: the input would exceed the mock cluster's per-partition log limit and be trimmed")
     partitions = {topics["alerts"]: input_partitions, topics["classified"]: incident_partitions,
-                  topics["fallback"]: fallback_partitions, topics["dlq"]: dlq_partitions}
+                  topics["fallback"]: fallback_partitions, topics["dlq"]: dlq_partitions,
+                  # One repair record (~2.3 KB) per alert a fallback served.
+                  topics["repair"]: incident_partitions + incident_partitions // 4}
     create_topics(args.bootstrap, args.control, partitions)
 
     eo_checkable = None
@@ -567,6 +569,7 @@ def main():
         "BREAKWATER_KAFKA_PROPERTIES": "session.timeout.ms=6000,heartbeat.interval.ms=1000",
         "BREAKWATER_TOPICS_ALERTS": topics["alerts"], "BREAKWATER_TOPICS_CLASSIFIED": topics["classified"],
         "BREAKWATER_TOPICS_FALLBACK_EVENTS": topics["fallback"], "BREAKWATER_TOPICS_DEAD_LETTER": topics["dlq"],
+        "BREAKWATER_TOPICS_REPAIR": topics["repair"],
         "BREAKWATER_TOPICS_PARTITIONS": str(input_partitions),
         "BREAKWATER_TOPICS_REPLICATION_FACTOR": "3" if args.control else "1",
         "BREAKWATER_PIPELINE_MAX_IN_FLIGHT": str(args.max_in_flight),
