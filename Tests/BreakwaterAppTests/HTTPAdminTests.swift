@@ -15,7 +15,7 @@ import Testing
         (.put, HTTPRoutes.adminFeature(FeatureName.mlClassification), #"{"enabled":false}"#),
         (.put, HTTPRoutes.adminReadOnly, #"{"enabled":true}"#),
     ]
-    static let reads: [String] = [HTTPRoutes.adminBreakers, HTTPRoutes.adminFeature(FeatureName.mlClassification), HTTPRoutes.adminReadOnly]
+    static let reads: [String] = [HTTPRoutes.adminBreakers, HTTPRoutes.adminFeature(FeatureName.mlClassification), HTTPRoutes.adminReadOnly, HTTPRoutes.adminHeal]
 
     @Test func withoutATokenTheAdminRoutesDoNotExist() async throws {
         let fixture = try HTTPFixture()

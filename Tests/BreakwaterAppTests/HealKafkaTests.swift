@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import Kafka
 import Logging
@@ -52,6 +53,18 @@ struct HealKafkaTests {
         }
     }
 
+    static let adminToken = "heal-tests-admin-token-0123"
+
+    /// `GET /admin/heal` of `worker`.
+    static func healStatus(_ worker: WorkerAssembly.Assembled) async throws -> HealBody {
+        let port = try await worker.server.listeningPort()
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(HTTPRoutes.adminHeal)")
+        request.headers.add(name: "authorization", value: "Bearer \(adminToken)")
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+        let body = try await response.body.collect(upTo: 1 << 20)
+        return try JSONDecoder().decode(HealBody.self, from: Data(body.readableBytesView))
+    }
+
     /// A worker's configuration on fresh topics, ML and the catalog through `ml` and `postgres`.
     static func configuration(
         bootstrap: String, topics names: [String], group: String, ml: TCPFaultProxy, postgres: TCPFaultProxy, database: PostgresConfiguration,
@@ -92,6 +105,7 @@ struct HealKafkaTests {
         }
         configuration.http.host = "127.0.0.1"
         configuration.http.port = 0
+        configuration.http.adminToken = Secret(adminToken)
         configuration.heal.ratePerSecond = 1_000
         return configuration
     }
@@ -214,6 +228,8 @@ struct HealKafkaTests {
                 // The healer holds its repairs on the open breaker and calls nothing.
                 #expect(await eventually(within: .seconds(30)) { healer.gate.status.waitingOnBreakers[BreakerName.ml, default: 0] > 0 })
                 #expect(outputs.revisions(of: ids).values.allSatisfy { $0 == [1] })
+                let paused = try await Self.healStatus(worker)
+                #expect(paused.enabled && paused.pausedOn == [BreakerName.ml] && (paused.pending ?? 0) > 0 && paused.steps == ["enrichment", "classification"])
 
                 await rig.ml.restore()
                 #expect(await eventually(within: .seconds(90)) { outputs.revisions(of: ids).values.allSatisfy { $0.contains(2) } },
@@ -225,6 +241,8 @@ struct HealKafkaTests {
                     Set(outputs.events.withLock { $0 }.filter { $0.reason == .healed }.map(\.incidentID)).isSuperset(of: ids)
                 })
                 #expect(healer.metrics.counts.healed[.classification, default: 0] >= count)
+                let done = try await Self.healStatus(worker)
+                #expect(done.pausedOn.isEmpty && done.healed["classification", default: 0] >= count && done.lastLagSeconds != nil)
             }
             #expect(outputs.revisions(of: Set(outputs.incidents.withLock { $0 }.map(\.incidentID))).values.allSatisfy { $0.allSatisfy { $0 <= 2 } },
                     "no incident has a revision 3")

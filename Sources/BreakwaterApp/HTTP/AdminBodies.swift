@@ -266,9 +266,9 @@ public struct HealBody: Codable, Sendable, Hashable {
     public var yieldingToLive: Int
     /// Heals waiting for the rate limit.
     public var rateLimited: Int
-    /// Repair records this worker holds that are not healed or skipped yet: in flight, or
-    /// not yet fetched from its partitions of the repair log.
-    public var pending: Int
+    /// Repair records of this worker's partitions of the repair log not healed or skipped
+    /// yet; absent while the broker cannot tell.
+    public var pending: Int?
     /// Repairs in flight now (at most `heal.batchSize`).
     public var inFlight: Int
     /// Steps healed since the start, by step.
@@ -280,8 +280,8 @@ public struct HealBody: Codable, Sendable, Hashable {
     /// Seconds from the last healed incident's publication to its heal; absent before the first.
     public var lastLagSeconds: Double?
 
-    /// The body for `healer` (`nil`: healing is off).
-    public init(_ healer: Healer?) {
+    /// The body for `healer` (`nil`: healing is off), with its `pending` count.
+    public init(_ healer: Healer?, pending: Int?) {
         enabled = healer != nil
         steps = healer.map { $0.steps.sorted().map(\.rawValue) } ?? []
         let status = healer?.gate.status ?? HealGate.Status()
@@ -289,7 +289,7 @@ public struct HealBody: Codable, Sendable, Hashable {
         pausedOn = status.waitingOnBreakers.keys.sorted()
         yieldingToLive = status.yieldingToLive
         rateLimited = status.rateLimited
-        pending = healer?.pending ?? 0
+        self.pending = pending
         inFlight = healer?.worker.inFlight ?? 0
         let counts = healer?.metrics.counts ?? HealMetrics.Counts()
         healed = Dictionary(uniqueKeysWithValues: counts.healed.map { ($0.key.rawValue, $0.value) })

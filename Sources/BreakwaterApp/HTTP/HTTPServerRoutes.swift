@@ -124,7 +124,7 @@ struct AdminRoutes: Sendable {
             return JSONResponse.make(body: try feature(named: name))
         }
         group.get(RouterPath(HTTPRoutes.adminHeal)) { _, _ in
-            JSONResponse.make(body: HealBody(dependencies.healer))
+            JSONResponse.make(body: HealBody(dependencies.healer, pending: await dependencies.healer?.pending()))
         }
         group.get(RouterPath(HTTPRoutes.adminReadOnly)) { _, _ in
             JSONResponse.make(body: readOnlyBody(try readOnlySwitch()))

@@ -8,7 +8,7 @@ import Triage
 /// ``Triage/PipelineWorker`` over the repair log in its own consumer group, running each
 /// record through a ``Triage/HealProcessor``, in the live worker's delivery mode. As a
 /// service it runs that worker and, every ``pendingInterval``, sets
-/// `breakwater_heal_pending` (repair records not yet fetched plus heals in flight).
+/// `breakwater_heal_pending` (``pending()``).
 public final class Healer: Service, Sendable {
     /// The healer's worker.
     public let worker: PipelineWorker
@@ -31,9 +31,12 @@ public final class Healer: Service, Sendable {
         pendingGauge = Gauge(label: MetricNames.healPending)
     }
 
-    /// Repair records not healed or skipped yet that this worker holds: fetched and in
-    /// flight, or not yet fetched from its partitions of the repair log.
-    public var pending: Int { Int(worker.unfetchedRecords ?? 0) + worker.inFlight }
+    /// Repair records of this worker's partitions of the repair log not healed or skipped
+    /// yet (not committed: in flight or not yet read), asked from the broker; `nil` while
+    /// it cannot tell (no partitions yet, or no broker answered).
+    public func pending() async -> Int? {
+        await worker.uncommittedRecords().map(Int.init)
+    }
 
     /// Runs the healer's worker until graceful shutdown (see ``Triage/PipelineWorker/run()``).
     /// - Throws: what the worker's run throws.
@@ -42,7 +45,7 @@ public final class Healer: Service, Sendable {
             group.addTask {
                 defer { self.pendingGauge.record(0) }
                 while !Task.isCancelled {
-                    self.pendingGauge.record(self.pending)
+                    if let pending = await self.pending() { self.pendingGauge.record(pending) }
                     try? await Task.sleep(for: self.pendingInterval)
                 }
             }

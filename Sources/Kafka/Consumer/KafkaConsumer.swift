@@ -303,6 +303,32 @@ public final class KafkaConsumer: Sendable {
         }
     }
 
+    /// Records of the assigned partitions the group has not committed past: each
+    /// partition's high watermark, asked from its leader, minus the group's committed
+    /// offset there (its low watermark when the group committed none). Records fetched and
+    /// in flight count until committed; in a transactional topic each commit marker
+    /// counts as one record. Runs on the consumer's queue between polls, one request per
+    /// partition: for a periodic gauge, not for every record.
+    /// - Throws: ``KafkaError`` from the broker (e.g. `_TIMED_OUT`), or `_DESTROY` after close.
+    public func uncommittedRecords(timeout: Duration = .seconds(5)) async throws(KafkaError) -> Int64 {
+        try await runBlocking(on: queue) { [self] () throws(KafkaError) -> Int64 in
+            guard isOpen.withLock({ $0 }) else { throw KafkaError.closed }
+            let list = try currentAssignment(handle.pointer)
+            try check(rd_kafka_committed(handle.pointer, list.pointer, timeout.wholeMilliseconds), "reading committed offsets")
+            var total: Int64 = 0
+            for entry in list.entries {
+                var low: Int64 = 0
+                var high: Int64 = 0
+                let partition = entry.topicPartition
+                try check(
+                    rd_kafka_query_watermark_offsets(handle.pointer, partition.topic, partition.partition, &low, &high, timeout.wholeMilliseconds),
+                    "watermarks of \(partition.topic)[\(partition.partition)]")
+                total += max(0, high - (entry.offset >= 0 ? entry.offset : low))
+            }
+            return total
+        }
+    }
+
     /// Asks the cluster for the metadata of each subscribed topic and waits at most
     /// `timeout` for each: whether a broker answers right now, whatever the consumer's own
     /// error reports say (librdkafka reports a broker that stays down only now and then).

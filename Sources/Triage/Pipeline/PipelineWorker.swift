@@ -235,11 +235,11 @@ public final class PipelineWorker: Service, Sendable {
     /// was made; never decreases.
     public var recordsFinished: Int { scheduler.completedTotal }
 
-    /// Records of the assigned partitions not yet fetched (high watermark minus position,
-    /// summed over the partitions whose both are known); `nil` while it cannot be read.
-    public var unfetchedRecords: Int64? {
-        guard let lags = try? consumer.lag() else { return nil }
-        return lags.reduce(0) { $0 + max(0, $1.lag ?? 0) }
+    /// Records of the assigned partitions not committed yet, in flight included (see
+    /// ``Kafka/KafkaConsumer/uncommittedRecords(timeout:)``); `nil` while the broker cannot
+    /// tell.
+    public func uncommittedRecords() async -> Int64? {
+        try? await consumer.uncommittedRecords()
     }
 
     /// Counts of committed and aborted transactions so far (exactly-once).
