@@ -73,7 +73,9 @@ struct HealKafkaTests {
         var configuration = BreakwaterConfiguration()
         configuration.kafka.bootstrapServers = bootstrap
         configuration.kafka.groupId = group
-        configuration.kafka.properties = ["session.timeout.ms": "6000"]
+        // A poll interval shorter than the ML test's outage, as the local stack's 15 s is
+        // shorter than the demo's: the healer must stay in its group while it waits.
+        configuration.kafka.properties = ["session.timeout.ms": "6000", "max.poll.interval.ms": "7000"]
         configuration.kafka.createTopics = false
         configuration.kafka.idleFetchBackoff = .milliseconds(50)
         configuration.topics.alerts = names[0]
@@ -107,6 +109,9 @@ struct HealKafkaTests {
         configuration.http.port = 0
         configuration.http.adminToken = Secret(adminToken)
         configuration.heal.ratePerSecond = 1_000
+        // Fewer places than repairs: the healer's in-flight bound fills during an outage,
+        // so its consume loop stops polling, as in the demo.
+        configuration.heal.batchSize = 8
         return configuration
     }
 
@@ -230,11 +235,16 @@ struct HealKafkaTests {
                 #expect(outputs.revisions(of: ids).values.allSatisfy { $0 == [1] })
                 let paused = try await Self.healStatus(worker)
                 #expect(paused.enabled && paused.pausedOn == [BreakerName.ml] && (paused.pending ?? 0) > 0 && paused.steps == ["enrichment", "classification"])
+                // The outage outlasts the configured max.poll.interval.ms (7 s): a healer
+                // that left its group would publish its heals, fail to commit them and heal
+                // them again (a second revision 2 of the same incident).
+                try await Task.sleep(for: .seconds(9))
 
                 await rig.ml.restore()
                 #expect(await eventually(within: .seconds(90)) { outputs.revisions(of: ids).values.allSatisfy { $0.contains(2) } },
                         "not healed: \(outputs.revisions(of: ids).filter { !$0.value.contains(2) }.keys.sorted())")
                 let healed = outputs.incidents.withLock { $0.filter { ids.contains($0.incidentID) && $0.revision == 2 } }
+                #expect(outputs.revisions(of: ids).values.allSatisfy { $0 == [1, 2] }, "each healed once: \(outputs.revisions(of: ids))")
                 #expect(healed.allSatisfy { $0.classification.classifier == .ml && $0.supersedes == 1 && $0.healedAt != nil && !$0.isProvisional })
                 #expect(healed.allSatisfy { $0.provenance.classification.source == .primary || $0.provenance.classification.fallbackUsed })
                 #expect(await eventually(within: .seconds(30)) {

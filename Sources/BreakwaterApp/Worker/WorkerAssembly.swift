@@ -326,7 +326,8 @@ public struct WorkerAssembly: Sendable {
             try await createTopics(kafka)
         }
         let (consumer, delivery) = try makeClients(
-            group: config.kafka.groupId, instance: groupInstanceID, topic: config.topics.alerts, transactionalID: transactionalID, logger: logger)
+            kafka, group: config.kafka.groupId, instance: groupInstanceID, topic: config.topics.alerts, transactionalID: transactionalID,
+            logger: logger)
         let restoreTopics: (@Sendable () async throws -> Void)? = config.kafka.createTopics ? { @Sendable in try await self.createTopics(kafka) } : nil
         return PipelineWorker(
             configuration: workerConfiguration, consumer: consumer, delivery: delivery, processor: processor,
@@ -337,6 +338,24 @@ public struct WorkerAssembly: Sendable {
     /// The healer's consumer group: `<kafka.groupId>.healer`, so every worker's healer
     /// shares the repair log's partitions and a restarted one resumes from the commits.
     public var healerGroupID: String { "\(configuration.kafka.groupId).healer" }
+
+    /// The healer's Kafka clients: the worker's, with `max.poll.interval.ms` at least
+    /// `heal.maxAge` + 10 minutes (at most librdkafka's 24 h). Its consume loop stops
+    /// polling while every in-flight place holds a heal waiting on an open breaker, which
+    /// lasts as long as the outage: with the worker's interval (300 s by default, 15 s on
+    /// the local stack) the healer left its group mid-outage, and the rebalance redelivered
+    /// repairs it had healed but not yet committed (the demo published 242 revisions 2
+    /// twice). Heartbeats go on meanwhile, so a dead healer is still noticed within the
+    /// session timeout; a worker that joins waits for this one's rejoin, which comes when
+    /// heals can run again.
+    var healerClientConfiguration: KafkaConfiguration {
+        var kafka = configuration.kafka.workerClientConfiguration()
+        let ceiling: Int64 = 86_400_000
+        let wanted = min(ceiling, Int64(configuration.heal.maxAge.duration.components.seconds + 600) * 1_000)
+        let configured = kafka.properties["max.poll.interval.ms"].flatMap { Int64($0) } ?? 300_000
+        kafka.properties["max.poll.interval.ms"] = String(max(configured, wanted))
+        return kafka
+    }
 
     /// The healer (`heal.*`) beside `liveWorker`, or `nil` when `heal.enabled` is off: a
     /// pipeline worker over `topics.repair` in ``healerGroupID``, in the live worker's
@@ -365,7 +384,8 @@ public struct WorkerAssembly: Sendable {
             configuration: HealProcessor.Configuration(steps: heal.steps, maxAge: heal.maxAge.duration, retryAfter: heal.retryAfter.duration),
             dependencies: healing, gate: gate, metrics: metrics, logger: logger, clock: clock)
         let (consumer, delivery) = try makeClients(
-            group: healerGroupID, instance: nil, topic: config.topics.repair, transactionalID: transactionalID + ".healer", logger: logger)
+            healerClientConfiguration, group: healerGroupID, instance: nil, topic: config.topics.repair,
+            transactionalID: transactionalID + ".healer", logger: logger)
         var workerConfiguration = self.workerConfiguration
         workerConfiguration.topics = topics.healing
         workerConfiguration.maxInFlight = heal.batchSize
@@ -380,10 +400,9 @@ public struct WorkerAssembly: Sendable {
     /// A pipeline worker's consumer of `topic` in `group` and the producer of its delivery
     /// mode (`pipeline.exactlyOnce`: transactional as `transactionalID`, else idempotent).
     private func makeClients(
-        group: String, instance: String?, topic: String, transactionalID: String, logger: Logger
+        _ kafka: KafkaConfiguration, group: String, instance: String?, topic: String, transactionalID: String, logger: Logger
     ) throws -> (KafkaConsumer, PipelineWorker.Delivery) {
         let config = configuration
-        let kafka = config.kafka.workerClientConfiguration()
         var consumerConfiguration = KafkaConsumerConfiguration(
             common: kafka,
             groupID: group,
