@@ -95,7 +95,11 @@ def summary(expect_path, summary_path, verdict_rc, metrics_paths):
     provisional = out.get("provisional_incidents", 0)
     healed = out.get("healed_incidents", 0)
     lines.append(f"healing:          {provisional} incidents published provisional, {healed} healed revisions")
-    rows = [(f"healed to classifier {name}", count) for name, count in sorted(out.get("healed_by_classifier", {}).items())]
+    # A healed incident whose classifier is `rules` was answered by the model below
+    # ml.minConfidence, and the policy kept the rules' verdict (the model's is next to it).
+    labels = {"ml": "healed to classifier ml", "rules": "healed, model unsure: rules' verdict kept"}
+    rows = [(labels.get(name, f"healed to classifier {name}"), count)
+            for name, count in sorted(out.get("healed_by_classifier", {}).items())]
     rows += [(f"healed, enrichment from {name}", count) for name, count in sorted(out.get("healed_by_enrichment", {}).items())]
     rows += [(f"revision {revision}", count) for revision, count in sorted(out.get("incidents_by_revision", {}).items(), key=lambda item: int(item[0]))]
     lines += table(rows)
