@@ -244,7 +244,12 @@ struct HealKafkaTests {
                 #expect(await eventually(within: .seconds(90)) { outputs.revisions(of: ids).values.allSatisfy { $0.contains(2) } },
                         "not healed: \(outputs.revisions(of: ids).filter { !$0.value.contains(2) }.keys.sorted())")
                 let healed = outputs.incidents.withLock { $0.filter { ids.contains($0.incidentID) && $0.revision == 2 } }
-                #expect(outputs.revisions(of: ids).values.allSatisfy { $0 == [1, 2] }, "each healed once: \(outputs.revisions(of: ids))")
+                // Healed once per repair record: a healer that had left its group would heal
+                // what it could not commit again. (A live-path redelivery may write an
+                // incident and its repair twice; each repair then heals, to revision 2 still.)
+                let repairs = Dictionary(grouping: outputs.repairs.withLock { $0 }.filter { ids.contains($0.incident.incidentID) }, by: \.incident.incidentID)
+                #expect(outputs.revisions(of: ids).allSatisfy { id, seen in seen.filter { $0 == 2 }.count <= repairs[id]?.count ?? 0 },
+                        "healed more often than repaired: \(outputs.revisions(of: ids)) against \(repairs.mapValues(\.count))")
                 #expect(healed.allSatisfy { $0.classification.classifier == .ml && $0.supersedes == 1 && $0.healedAt != nil && !$0.isProvisional })
                 #expect(healed.allSatisfy { $0.provenance.classification.source == .primary || $0.provenance.classification.fallbackUsed })
                 #expect(await eventually(within: .seconds(30)) {

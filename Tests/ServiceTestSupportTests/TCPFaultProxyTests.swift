@@ -1,3 +1,4 @@
+import Glibc
 import NIOCore
 import NIOPosix
 import Locking
@@ -222,10 +223,20 @@ struct Client {
     }
 
     @Test func unreachableUpstreamClosesTheClient() async throws {
-        // Bind and close a port so nothing listens there.
-        let server = try await EchoServer.start()
-        let deadPort = server.port
-        await server.stop()
+        // A port bound and held, never listened on: connecting is refused, and no other
+        // test's server can take it meanwhile (one closed before the test could be: the
+        // suite's HTTP servers bind port 0, and one answered 400).
+        let holder = try #require(Optional(Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)))
+        defer { Glibc.close(holder) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(holder, $0, length) == 0 && getsockname(holder, $0, &length) == 0 }
+        }
+        try #require(bound)
+        let deadPort = Int(UInt16(bigEndian: address.sin_port))
         let proxy = try await TCPFaultProxy.start(forwardingTo: "127.0.0.1", port: deadPort)
         let result: Client.ReadResult
         do {

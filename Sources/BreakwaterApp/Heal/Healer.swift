@@ -44,9 +44,13 @@ public final class Healer: Service, Sendable {
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask {
                 defer { self.pendingGauge.record(0) }
-                while !Task.isCancelled {
-                    if let pending = await self.pending() { self.pendingGauge.record(pending) }
-                    try? await Task.sleep(for: self.pendingInterval)
+                // Stops as the shutdown begins: each reading waits its turn on the
+                // consumer's queue, and the worker's close must not wait behind one.
+                await cancelWhenGracefulShutdown {
+                    while !Task.isCancelled {
+                        if let pending = await self.pending() { self.pendingGauge.record(pending) }
+                        try? await Task.sleep(for: self.pendingInterval)
+                    }
                 }
             }
             try await worker.run()

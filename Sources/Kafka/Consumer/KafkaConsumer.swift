@@ -311,7 +311,9 @@ public final class KafkaConsumer: Sendable {
     /// partition: for a periodic gauge, not for every record.
     /// - Throws: ``KafkaError`` from the broker (e.g. `_TIMED_OUT`), or `_DESTROY` after close.
     public func uncommittedRecords(timeout: Duration = .seconds(5)) async throws(KafkaError) -> Int64 {
-        try await runBlocking(on: queue) { [self] () throws(KafkaError) -> Int64 in
+        // Not queued behind a close: an abandoned close never frees the queue.
+        guard !closeRequested.withLock({ $0 }) else { throw KafkaError.closed }
+        return try await runBlocking(on: queue) { [self] () throws(KafkaError) -> Int64 in
             guard isOpen.withLock({ $0 }) else { throw KafkaError.closed }
             let list = try currentAssignment(handle.pointer)
             try check(rd_kafka_committed(handle.pointer, list.pointer, timeout.wholeMilliseconds), "reading committed offsets")

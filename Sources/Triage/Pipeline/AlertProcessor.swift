@@ -377,7 +377,8 @@ public struct AlertProcessor: RecordProcessor {
             workerID: workerID,
             receivedAt: receivedAt,
             processedAt: processedAt,
-            healableSteps: Array(Set(repairSteps.map(\.step))).sorted()
+            // Most incidents have none: no set and no array for them on this path.
+            healableSteps: repairSteps.isEmpty ? [] : Array(Set(repairSteps.map(\.step))).sorted()
         )
         if !repairSteps.isEmpty { processed.repairs.append((processed.incidents.count, repairSteps)) }
         // Step by step, not concatenated first: each `+` was an array of its own.
