@@ -28,6 +28,7 @@ public final class HealGate: Sendable {
         /// Longest a heal waits for a breaker's transition before looking again. Default 1 s.
         public var breakerRecheck: Duration
 
+        /// Settings (see each property); out-of-range values are clamped.
         public init(ratePerSecond: Double = 200, yieldAbove: Int = 256, yieldRecheck: Duration = .milliseconds(50), breakerRecheck: Duration = .seconds(1)) {
             self.ratePerSecond = max(0.001, ratePerSecond)
             self.yieldAbove = max(0, yieldAbove)

@@ -17,7 +17,9 @@ public final class HealMetrics: Sendable {
 
     /// Counts since the start.
     public struct Counts: Sendable, Equatable {
+        /// Steps healed, by step.
         public var healed: [HealableStep: Int] = [:]
+        /// Repairs skipped, by reason.
         public var skipped: [SkipReason: Int] = [:]
         /// Heal attempts that failed (the step stayed pending), by step.
         public var stillDegraded: [HealableStep: Int] = [:]

@@ -35,6 +35,7 @@ public struct HealProcessor: RecordProcessor {
         /// still admit calls, e.g. a throttle refused it). Default 1 s.
         public var retryAfter: Duration
 
+        /// Settings; the defaults heal both steps, skip repairs older than an hour and retry after a second.
         public init(steps: Set<HealableStep> = Set(HealableStep.allCases), maxAge: Duration = .seconds(3600), retryAfter: Duration = .seconds(1)) {
             self.steps = steps
             self.maxAge = maxAge
@@ -54,6 +55,7 @@ public struct HealProcessor: RecordProcessor {
         /// `nil`: never skip.
         public var isSuperseded: (@Sendable (IncidentRecord) async -> Bool)?
 
+        /// The calls of each step, their breakers, and the optional supersession check.
         public init(
             enrich: @escaping @Sendable (Alert) async throws(StepUnavailable) -> StepOutcome<ServiceInfo?>,
             classify: @escaping @Sendable (Alert) async throws(StepUnavailable) -> StepOutcome<ClassificationDecision>,
@@ -74,6 +76,7 @@ public struct HealProcessor: RecordProcessor {
         let headers: [RecordHeader]
     }
 
+    /// Written into every healed incident and `healed` event.
     public let workerID: String
     private let configuration: Configuration
     private let dependencies: Dependencies

@@ -6,7 +6,9 @@
 /// Dedup is not one: a delivery the store did not count cannot be counted later in its
 /// place, so `dedup.available: false` stays.
 public enum HealableStep: String, Sendable, Codable, CaseIterable, Comparable {
+    /// The service-catalog lookup.
     case enrichment
+    /// The classification (the model's, when the rules stood in for it).
     case classification
 
     /// The breaker guarding the dependency a heal of this step calls.
@@ -17,6 +19,7 @@ public enum HealableStep: String, Sendable, Codable, CaseIterable, Comparable {
         }
     }
 
+    /// Pipeline order: enrichment before classification.
     public static func < (lhs: Self, rhs: Self) -> Bool {
         allCases.firstIndex(of: lhs) ?? 0 < allCases.firstIndex(of: rhs) ?? 0
     }

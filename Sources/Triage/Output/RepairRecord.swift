@@ -25,6 +25,7 @@ public struct RepairRecord: Sendable, Equatable {
         /// Why the fallback ran.
         public var reason: FallbackEventReason
 
+        /// One fallback of `step`.
         public init(step: HealableStep, breaker: String, strategy: String, reason: FallbackEventReason) {
             self.step = step
             self.breaker = breaker

@@ -17,6 +17,7 @@ public struct PipelineTopics: Sendable, Hashable {
     /// The repair log: one record per incident a fallback served, for the healer.
     public var repair: String
 
+    /// The topic names; each defaults to its ``DefaultName``.
     public init(
         alerts: String = DefaultName.alerts,
         classified: String = DefaultName.classified,

@@ -11,6 +11,7 @@ public struct StepUnavailable: Error, Sendable, CustomStringConvertible {
     /// dependency (then nothing was spent on it).
     public let wasRefused: Bool
 
+    /// A failure of `step`'s dependency, for `reason`.
     public init(_ step: HealableStep, reason: String, wasRefused: Bool = true) {
         self.step = step
         self.reason = reason
@@ -27,5 +28,6 @@ public struct StepUnavailable: Error, Sendable, CustomStringConvertible {
         }
     }
 
+    /// `<step> unavailable: <reason>`.
     public var description: String { "\(step.rawValue) unavailable: \(reason)" }
 }
