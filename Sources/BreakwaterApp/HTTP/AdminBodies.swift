@@ -267,7 +267,7 @@ public struct HealBody: Codable, Sendable, Hashable {
     /// Heals waiting for the rate limit.
     public var rateLimited: Int
     /// Repair records of this worker's partitions of the repair log not healed or skipped
-    /// yet; absent while the broker cannot tell.
+    /// yet, as last read (every 2 s, `breakwater_heal_pending`); absent before the first reading.
     public var pending: Int?
     /// Repairs in flight now (at most `heal.batchSize`).
     public var inFlight: Int

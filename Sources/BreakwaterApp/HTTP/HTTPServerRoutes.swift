@@ -124,7 +124,9 @@ struct AdminRoutes: Sendable {
             return JSONResponse.make(body: try feature(named: name))
         }
         group.get(RouterPath(HTTPRoutes.adminHeal)) { _, _ in
-            JSONResponse.make(body: HealBody(dependencies.healer, pending: await dependencies.healer?.pending()))
+            // The last reading, not a new one: asking the broker waits on the healer's
+            // consumer queue, seconds on a loaded machine (an operator's request timed out).
+            JSONResponse.make(body: HealBody(dependencies.healer, pending: dependencies.healer?.lastPendingReading))
         }
         group.get(RouterPath(HTTPRoutes.adminReadOnly)) { _, _ in
             JSONResponse.make(body: readOnlyBody(try readOnlySwitch()))

@@ -1,4 +1,5 @@
 import Foundation
+import Locking
 import Logging
 import Metrics
 import ServiceLifecycle
@@ -21,6 +22,7 @@ public final class Healer: Service, Sendable {
     /// How often `breakwater_heal_pending` is set.
     public let pendingInterval: Duration
     private let pendingGauge: Gauge
+    private let lastPending = LockedValue<Int?>(nil)
 
     init(worker: PipelineWorker, gate: HealGate, metrics: HealMetrics, steps: Set<HealableStep>, pendingInterval: Duration = .seconds(2)) {
         self.worker = worker
@@ -33,10 +35,15 @@ public final class Healer: Service, Sendable {
 
     /// Repair records of this worker's partitions of the repair log not healed or skipped
     /// yet (not committed: in flight or not yet read), asked from the broker; `nil` while
-    /// it cannot tell (no partitions yet, or no broker answered).
+    /// it cannot tell (no partitions yet, or no broker answered). Waits its turn on the
+    /// consumer's queue, up to seconds on a loaded machine: ``lastPendingReading`` answers at once.
     public func pending() async -> Int? {
         await worker.uncommittedRecords().map(Int.init)
     }
+
+    /// The latest ``pending()`` reading of the gauge's loop (every ``pendingInterval``);
+    /// `nil` before the first.
+    public var lastPendingReading: Int? { lastPending.withLock { $0 } }
 
     /// Runs the healer's worker until graceful shutdown (see ``Triage/PipelineWorker/run()``).
     /// - Throws: what the worker's run throws.
@@ -48,7 +55,10 @@ public final class Healer: Service, Sendable {
                 // consumer's queue, and the worker's close must not wait behind one.
                 await cancelWhenGracefulShutdown {
                     while !Task.isCancelled {
-                        if let pending = await self.pending() { self.pendingGauge.record(pending) }
+                        if let pending = await self.pending() {
+                            self.pendingGauge.record(pending)
+                            self.lastPending.withLock { $0 = pending }
+                        }
                         try? await Task.sleep(for: self.pendingInterval)
                     }
                 }
