@@ -37,6 +37,12 @@ struct HealKafkaTests {
             }
         }
 
+        /// New outputs, and the task that reads them from the start until cancelled.
+        static func reading(_ topics: TopicSettings, kafka: KafkaConfiguration) -> (Outputs, Task<Void, any Error>) {
+            let outputs = Outputs()
+            return (outputs, Task { try await outputs.read(topics, kafka: kafka) })
+        }
+
         func read(_ topics: TopicSettings, kafka: KafkaConfiguration) async throws {
             let consumer = try KafkaConsumer(
                 configuration: KafkaConsumerConfiguration(common: kafka, groupID: uniqueName("heal-reader"), offsetCommits: .manual),
@@ -216,9 +222,7 @@ struct HealKafkaTests {
             let configuration = Self.configuration(
                 bootstrap: rig.kafka.bootstrapServers.joined(separator: ","), topics: rig.topics, group: uniqueName("heal-ml"), ml: rig.ml,
                 postgres: rig.postgres, database: rig.database, exactlyOnce: exactlyOnce)
-            let outputs = Outputs()
-            let topics = configuration.topics
-            let reader = Task { try await outputs.read(topics, kafka: rig.kafka) }
+            let (outputs, reader) = Outputs.reading(configuration.topics, kafka: rig.kafka)
             defer { reader.cancel() }
             await rig.ml.cut()
             try await Self.withWorker(configuration) { worker in
@@ -275,9 +279,7 @@ struct HealKafkaTests {
                 bootstrap: rig.kafka.bootstrapServers.joined(separator: ","), topics: rig.topics, group: uniqueName("heal-pg"), ml: rig.ml,
                 postgres: rig.postgres, database: rig.database, exactlyOnce: false)
             configuration.catalog.statementTimeout = .seconds(2)
-            let outputs = Outputs()
-            let topics = configuration.topics
-            let reader = Task { try await outputs.read(topics, kafka: rig.kafka) }
+            let (outputs, reader) = Outputs.reading(configuration.topics, kafka: rig.kafka)
             defer { reader.cancel() }
             await rig.postgres.cut()
             try await Self.withWorker(configuration) { _ in
@@ -305,9 +307,7 @@ struct HealKafkaTests {
                 bootstrap: rig.kafka.bootstrapServers.joined(separator: ","), topics: rig.topics, group: uniqueName("heal-kill"), ml: rig.ml,
                 postgres: rig.postgres, database: rig.database, exactlyOnce: false)
             configuration.heal.ratePerSecond = 10
-            let outputs = Outputs()
-            let topics = configuration.topics
-            let reader = Task { try await outputs.read(topics, kafka: rig.kafka) }
+            let (outputs, reader) = Outputs.reading(configuration.topics, kafka: rig.kafka)
             defer { reader.cancel() }
             await rig.ml.cut()
             let count = 60

@@ -9,7 +9,7 @@ import Triage
 /// ``Triage/PipelineWorker`` over the repair log in its own consumer group, running each
 /// record through a ``Triage/HealProcessor``, in the live worker's delivery mode. As a
 /// service it runs that worker and, every ``pendingInterval``, sets
-/// `breakwater_heal_pending` (``pending()``).
+/// `breakwater_heal_pending` (``lastPendingReading``).
 public final class Healer: Service, Sendable {
     /// The healer's worker.
     public let worker: PipelineWorker
@@ -36,12 +36,13 @@ public final class Healer: Service, Sendable {
     /// Repair records of this worker's partitions of the repair log not healed or skipped
     /// yet (not committed: in flight or not yet read), asked from the broker; `nil` while
     /// it cannot tell (no partitions yet, or no broker answered). Waits its turn on the
-    /// consumer's queue, up to seconds on a loaded machine: ``lastPendingReading`` answers at once.
-    public func pending() async -> Int? {
+    /// consumer's queue, up to seconds on a loaded machine: the loop in ``run()`` reads it
+    /// and ``lastPendingReading`` answers at once.
+    private func pending() async -> Int? {
         await worker.uncommittedRecords().map(Int.init)
     }
 
-    /// The latest ``pending()`` reading of the gauge's loop (every ``pendingInterval``);
+    /// The latest reading of the gauge's loop (every ``pendingInterval``);
     /// `nil` before the first.
     public var lastPendingReading: Int? { lastPending.withLock { $0 } }
 

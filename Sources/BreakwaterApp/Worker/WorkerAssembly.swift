@@ -328,11 +328,18 @@ public struct WorkerAssembly: Sendable {
         let (consumer, delivery) = try makeClients(
             kafka, group: config.kafka.groupId, instance: groupInstanceID, topic: config.topics.alerts, transactionalID: transactionalID,
             logger: logger)
-        let restoreTopics: (@Sendable () async throws -> Void)? = config.kafka.createTopics ? { @Sendable in try await self.createTopics(kafka) } : nil
         return PipelineWorker(
             configuration: workerConfiguration, consumer: consumer, delivery: delivery, processor: processor,
             logger: logger, clock: clock, restoreTopics: restoreTopics, onStateChange: onStateChange, onEvent: onEvent
         )
+    }
+
+    /// Creates the topics again when a worker finds its input topic missing, when
+    /// `kafka.createTopics` allows it; `nil` (only log it) otherwise.
+    private var restoreTopics: (@Sendable () async throws -> Void)? {
+        guard configuration.kafka.createTopics else { return nil }
+        let kafka = configuration.kafka.workerClientConfiguration()
+        return { @Sendable in try await self.createTopics(kafka) }
     }
 
     /// The healer's consumer group: `<kafka.groupId>.healer`, so every worker's healer
@@ -393,7 +400,7 @@ public struct WorkerAssembly: Sendable {
         workerConfiguration.shutdownDeadline = min(workerConfiguration.shutdownDeadline, .seconds(5))
         let worker = PipelineWorker(
             configuration: workerConfiguration, consumer: consumer, delivery: delivery, processor: processor,
-            logger: logger, clock: clock, metricsFactory: NOOPMetricsHandler.instance, onEvent: onEvent)
+            logger: logger, clock: clock, metricsFactory: NOOPMetricsHandler.instance, restoreTopics: restoreTopics, onEvent: onEvent)
         return Healer(worker: worker, gate: gate, metrics: metrics, steps: heal.steps)
     }
 

@@ -142,8 +142,13 @@ public struct ProcessingOutcome: Sendable {
     /// An outcome of `incidents` and `fallbackEvents` only, published in that order.
     /// - Throws: what encoding a record throws (a number that is not finite).
     public init(incidents: [IncidentRecord], fallbackEvents: [FallbackEventRecord], headers: [RecordHeader] = []) throws {
+        try self.init(incidents: incidents, fallbackEvents: fallbackEvents, headers: headers, roomForMore: 0)
+    }
+
+    /// The public initializer, with room for `roomForMore` outputs appended after.
+    init(incidents: [IncidentRecord], fallbackEvents: [FallbackEventRecord], headers: [RecordHeader], roomForMore: Int) throws {
         var outputs: [OutputRecord] = []
-        outputs.reserveCapacity(incidents.count + fallbackEvents.count)
+        outputs.reserveCapacity(incidents.count + fallbackEvents.count + roomForMore)
         for incident in incidents {
             outputs.append(OutputRecord(kind: .incident, key: incident.key, value: try incident.jsonBytes(), headers: headers))
         }
@@ -279,21 +284,17 @@ public struct AlertProcessor: RecordProcessor {
     /// dead letter when one cannot be encoded.
     private func encode(_ pending: PendingRecord, _ processed: ProcessedAlerts) -> ProcessingOutcome {
         let trace = pending.record.headers.traceparent.map { [$0] } ?? []
-        var outputs: [OutputRecord] = []
-        outputs.reserveCapacity(processed.incidents.count + processed.events.count + processed.repairs.count)
         do {
-            for incident in processed.incidents {
-                outputs.append(OutputRecord(kind: .incident, key: incident.key, value: try incident.jsonBytes(), headers: trace))
-            }
-            for event in processed.events {
-                outputs.append(OutputRecord(kind: .fallbackEvent, key: event.key, value: try event.jsonBytes(), headers: trace))
-            }
+            var outcome = try ProcessingOutcome(
+                incidents: processed.incidents, fallbackEvents: processed.events, headers: trace, roomForMore: processed.repairs.count)
             for (index, steps) in processed.repairs {
                 let incident = processed.incidents[index]
                 let repair = RepairRecord(incident: incident, steps: steps, workerID: workerID, recordedAt: incident.processedAt)
                 // The incident's own bytes, written above, rather than encoding it again.
-                outputs.append(OutputRecord(kind: .repair, key: repair.key, value: try repair.jsonBytes(incident: outputs[index].value), headers: trace))
+                outcome.outputs.append(OutputRecord(
+                    kind: .repair, key: repair.key, value: try repair.jsonBytes(incident: outcome.outputs[index].value), headers: trace))
             }
+            return outcome
         } catch {
             let origin = pending.origin
             let letter = DeadLetter(
@@ -303,7 +304,6 @@ public struct AlertProcessor: RecordProcessor {
             )
             return deadLettered(letter, record: pending.record, key: pending.key)
         }
-        return ProcessingOutcome(incidents: processed.incidents, fallbackEvents: processed.events, deadLetter: nil, outputs: outputs)
     }
 
     /// Runs the steps `prepare` left open, concurrently, and builds the incident. A child

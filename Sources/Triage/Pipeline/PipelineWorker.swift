@@ -185,8 +185,8 @@ public final class PipelineWorker: Service, Sendable {
     /// - Parameters:
     ///   - clock: times the publish backoff, the commit interval, the deadlines, the lag
     ///     period and the processing-duration metric.
-    ///   - metricsFactory: where the worker's own metrics go (the healer's worker renames
-    ///     or drops them, so they do not add to the live worker's).
+    ///   - metricsFactory: where the worker's own metrics go (the healer's worker drops
+    ///     them, so they do not add to the live worker's).
     ///   - restoreTopics: creates the pipeline's topics when the input topic has gone
     ///     missing (checked every ``Configuration/lagInterval``); `nil`: only log it.
     ///   - onStateChange: hears when the worker joined the group, drains and stops.
