@@ -212,11 +212,28 @@ import TriageTestSupport
         // The failed call opened the breaker (a relapse): the heal waits on it.
         #expect(await eventually { healer.gate.status.waitingOnBreakers[BreakerName.ml] == 1 })
         #expect(healer.breaker.state == .open && healer.metrics.counts.stillDegraded == [.classification: 1])
+        #expect(healer.gate.pausedOn([healer.breaker]) == [BreakerName.ml])
+
+        // The heal is the probe, and the model hangs: nothing waits at the gate, yet
+        // healing is still paused on the breaker.
+        healer.model.set(.hang(healer.clock))
+        await healer.clock.waitForSleepers(count: 1)
+        healer.clock.advance(by: .seconds(30))
+        #expect(await eventually { healer.model.calls == 2 })
+        #expect(healer.breaker.state == .halfOpen && healer.gate.status.waitingOnBreakers.isEmpty)
+        #expect(healer.gate.pausedOn([healer.breaker]) == [BreakerName.ml])
+
+        // The probe fails (a relapse): the heal waits again; then the model is back.
         healer.model.set(.answer)
+        await healer.clock.waitForSleepers(count: 1)
+        healer.clock.advance(by: .seconds(3600))
+        #expect(await eventually { healer.gate.status.waitingOnBreakers[BreakerName.ml] == 1 })
+        #expect(healer.metrics.counts.stillDegraded == [.classification: 2])
         await healer.clock.waitForSleepers(count: 1)
         healer.clock.advance(by: .seconds(30))
         let outcome = await task.value
         #expect(outcome.incidents.map(\.revision) == [2])
+        #expect(healer.breaker.state == .closed && healer.gate.pausedOn([healer.breaker]).isEmpty)
     }
 
     @Test func tooOldSwitchedOffAndSupersededRepairsAreSkippedAndCounted() async throws {

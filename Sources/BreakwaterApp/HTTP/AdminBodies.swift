@@ -258,7 +258,8 @@ public struct HealBody: Codable, Sendable, Hashable {
     public var enabled: Bool
     /// The steps healed (`enrichment`, `classification`).
     public var steps: [String]
-    /// Breakers heals wait on now (open or half-open), sorted: the healer is paused on them.
+    /// The breakers of the healed steps that are not closed, sorted: the healer is paused
+    /// on them (its heals of those steps wait, or one is the probe).
     public var pausedOn: [String]
     /// Heals waiting on each of those breakers.
     public var waitingOnBreakers: [String: Int]
@@ -286,7 +287,7 @@ public struct HealBody: Codable, Sendable, Hashable {
         steps = healer.map { $0.steps.sorted().map(\.rawValue) } ?? []
         let status = healer?.gate.status ?? HealGate.Status()
         waitingOnBreakers = status.waitingOnBreakers
-        pausedOn = status.waitingOnBreakers.keys.sorted()
+        pausedOn = healer?.pausedOn ?? []
         yieldingToLive = status.yieldingToLive
         rateLimited = status.rateLimited
         self.pending = pending

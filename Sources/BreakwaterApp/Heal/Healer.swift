@@ -2,6 +2,7 @@ import Foundation
 import Locking
 import Logging
 import Metrics
+import Resilience
 import ServiceLifecycle
 import Triage
 
@@ -19,16 +20,22 @@ public final class Healer: Service, Sendable {
     public let metrics: HealMetrics
     /// The steps healed.
     public let steps: Set<HealableStep>
+    /// The breakers of those steps.
+    private let breakers: [CircuitBreaker]
     /// How often `breakwater_heal_pending` is set.
     public let pendingInterval: Duration
     private let pendingGauge: Gauge
     private let lastPending = LockedValue<Int?>(nil)
 
-    init(worker: PipelineWorker, gate: HealGate, metrics: HealMetrics, steps: Set<HealableStep>, pendingInterval: Duration = .seconds(2)) {
+    init(
+        worker: PipelineWorker, gate: HealGate, metrics: HealMetrics, steps: Set<HealableStep>, breakers: [HealableStep: CircuitBreaker],
+        pendingInterval: Duration = .seconds(2)
+    ) {
         self.worker = worker
         self.gate = gate
         self.metrics = metrics
         self.steps = steps
+        self.breakers = steps.sorted().compactMap { breakers[$0] }
         self.pendingInterval = pendingInterval
         pendingGauge = Gauge(label: MetricNames.healPending)
     }
@@ -41,6 +48,9 @@ public final class Healer: Service, Sendable {
     private func pending() async -> Int? {
         await worker.uncommittedRecords().map(Int.init)
     }
+
+    /// The breakers of the healed steps that hold healing now (``Triage/HealGate/pausedOn(_:)``).
+    public var pausedOn: [String] { gate.pausedOn(breakers) }
 
     /// The latest reading of the gauge's loop (every ``pendingInterval``);
     /// `nil` before the first.

@@ -401,7 +401,7 @@ public struct WorkerAssembly: Sendable {
         let worker = PipelineWorker(
             configuration: workerConfiguration, consumer: consumer, delivery: delivery, processor: processor,
             logger: logger, clock: clock, metricsFactory: NOOPMetricsHandler.instance, restoreTopics: restoreTopics, onEvent: onEvent)
-        return Healer(worker: worker, gate: gate, metrics: metrics, steps: heal.steps)
+        return Healer(worker: worker, gate: gate, metrics: metrics, steps: heal.steps, breakers: healing.breakers)
     }
 
     /// A pipeline worker's consumer of `topic` in `group` and the producer of its delivery

@@ -115,6 +115,24 @@ public final class HealGate: Sendable {
         state.withLock { $0.status.rateLimited -= 1 }
     }
 
+    /// The names of those of `breakers` the healer is paused on now, sorted: each one
+    /// that is not closed (open, also once its open duration is over until a call moves
+    /// it; half-open; forced open), and each one heals wait on.
+    ///
+    /// Read from the breakers rather than from the waiting heals alone: while a heal is
+    /// the probe of a half-open breaker, or every heal has just woken to make it, no
+    /// heal waits at the gate, yet healing is still held by that breaker.
+    public func pausedOn(_ breakers: some Sequence<CircuitBreaker>) -> [String] {
+        var names = Set(status.waitingOnBreakers.keys)
+        for breaker in breakers {
+            switch breaker.state {
+            case .closed, .disabled: continue
+            case .open, .halfOpen, .forcedOpen: names.insert(breaker.name)
+            }
+        }
+        return names.sorted()
+    }
+
     /// Whether `breaker` admits calls now (see ``waitUntilAdmitting(_:)``).
     static func admits(_ breaker: CircuitBreaker) -> Bool {
         switch breaker.state {
