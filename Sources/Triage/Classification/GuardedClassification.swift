@@ -117,10 +117,10 @@ public struct GuardedClassification: ClassificationStep {
         }
         let outcome = await protection.execute(priority: priority) { try await ml.classify(alert, priority: priority) }
         guard case .success(let model) = outcome else { throw StepUnavailable(.classification, outcome) }
-        let rules: @Sendable (Alert) -> Classification = self.rules.classify
-        let provisional = rules(alert)
         guard policy.accepts(model) else {
-            let verdict = policy.verdict(unsureModel: model, rules: provisional)
+            // The rules' synchronous overload, and only here: a confident model needs no rules pass.
+            let rules: @Sendable (Alert) -> Classification = self.rules.classify
+            let verdict = policy.verdict(unsureModel: model, rules: rules(alert))
             let unsure = verdict.classifier == .rules
             return decided(
                 verdict, model: model, for: alert, provenance: StepProvenance(source: unsure ? .secondary : .primary, fallbackUsed: unsure),

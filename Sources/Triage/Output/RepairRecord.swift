@@ -53,7 +53,10 @@ public struct RepairRecord: Sendable, Equatable {
     }
 
     /// The steps to heal, each once, in ``HealableStep`` order.
-    public var healableSteps: [HealableStep] { Array(Set(steps.map(\.step))).sorted() }
+    public var healableSteps: [HealableStep] { Self.healableSteps(of: steps) }
+
+    /// The steps of `steps`, each once, in ``HealableStep`` order.
+    static func healableSteps(of steps: [Step]) -> [HealableStep] { Array(Set(steps.map(\.step))).sorted() }
 
     /// The Kafka record key: the incident id.
     public var key: [UInt8] { Array(incident.incidentID.utf8) }
@@ -61,11 +64,11 @@ public struct RepairRecord: Sendable, Equatable {
     /// The record value: the wire JSON described on the type.
     /// - Throws: `EncodingError.invalidValue` when the incident holds a number that is not finite.
     public func jsonBytes() throws -> [UInt8] {
-        try jsonBytes(incident: try incident.jsonBytes())
+        jsonBytes(incident: try incident.jsonBytes())
     }
 
     /// ``jsonBytes()`` around the incident's JSON encoded already (the worker publishes it too).
-    func jsonBytes(incident encoded: [UInt8]) throws -> [UInt8] {
+    func jsonBytes(incident encoded: [UInt8]) -> [UInt8] {
         JSONByteWriter.bytes(capacity: encoded.count + 512) { w in
             w.beginObject()
             w.key(CodingKeys.incident)

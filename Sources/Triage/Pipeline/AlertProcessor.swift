@@ -292,7 +292,7 @@ public struct AlertProcessor: RecordProcessor {
                 let repair = RepairRecord(incident: incident, steps: steps, workerID: workerID, recordedAt: incident.processedAt)
                 // The incident's own bytes, written above, rather than encoding it again.
                 outcome.outputs.append(OutputRecord(
-                    kind: .repair, key: repair.key, value: try repair.jsonBytes(incident: outcome.outputs[index].value), headers: trace))
+                    kind: .repair, key: repair.key, value: repair.jsonBytes(incident: outcome.outputs[index].value), headers: trace))
             }
             return outcome
         } catch {
@@ -378,7 +378,7 @@ public struct AlertProcessor: RecordProcessor {
             receivedAt: receivedAt,
             processedAt: processedAt,
             // Most incidents have none: no set and no array for them on this path.
-            healableSteps: repairSteps.isEmpty ? [] : Array(Set(repairSteps.map(\.step))).sorted()
+            healableSteps: repairSteps.isEmpty ? [] : RepairRecord.healableSteps(of: repairSteps)
         )
         if !repairSteps.isEmpty { processed.repairs.append((processed.incidents.count, repairSteps)) }
         // Step by step, not concatenated first: each `+` was an array of its own.

@@ -7,24 +7,20 @@ public struct StepUnavailable: Error, Sendable, CustomStringConvertible {
     public let step: HealableStep
     /// Why, in a few words (`rejected: open`, `timed out after 0.5 s`, the error).
     public let reason: String
-    /// Whether the breaker or a protection part refused the call before it reached the
-    /// dependency (then nothing was spent on it).
-    public let wasRefused: Bool
 
     /// A failure of `step`'s dependency, for `reason`.
-    public init(_ step: HealableStep, reason: String, wasRefused: Bool = true) {
+    public init(_ step: HealableStep, reason: String) {
         self.step = step
         self.reason = reason
-        self.wasRefused = wasRefused
     }
 
     /// The failure a call's `outcome` (anything but a success) stands for.
     init<T>(_ step: HealableStep, _ outcome: CallOutcome<T>) {
         switch outcome {
-        case .success: self.init(step, reason: "answered", wasRefused: false)
-        case .rejected(let reason): self.init(step, reason: "rejected: \(reason)", wasRefused: true)
-        case .timedOut(let after): self.init(step, reason: "timed out after \(after)", wasRefused: false)
-        case .failure(let error), .ignoredFailure(let error): self.init(step, reason: "\(error)", wasRefused: false)
+        case .success: self.init(step, reason: "answered")
+        case .rejected(let reason): self.init(step, reason: "rejected: \(reason)")
+        case .timedOut(let after): self.init(step, reason: "timed out after \(after)")
+        case .failure(let error), .ignoredFailure(let error): self.init(step, reason: "\(error)")
         }
     }
 
