@@ -331,4 +331,62 @@ struct HealKafkaTests {
             #expect(outputs.revisions(of: ids).values.allSatisfy { $0.allSatisfy { $0 <= 2 } }, "no incident has a revision 3")
         }
     }
+
+    /// Exactly-once, a worker stopped gracefully while its healer waits on the open ML
+    /// breaker: the healer holds no transaction open through the outage, so the worker
+    /// stops (it does not wait for the model), `/admin/heal` keeps reading the pending
+    /// repairs while a second member joins the healer's group, and the next worker heals
+    /// every incident once the model is back.
+    @Test(.enabled(if: ExternalService.kafka.shouldRun && ExternalService.mlserver.shouldRun && ExternalService.postgres.shouldRun))
+    func anExactlyOnceWorkerStopsDuringAnOutageWithoutHoldingATransactionAndItsSuccessorHeals() async throws {
+        try await Self.withRig { rig in
+            let configuration = Self.configuration(
+                bootstrap: rig.kafka.bootstrapServers.joined(separator: ","), topics: rig.topics, group: uniqueName("heal-stop"), ml: rig.ml,
+                postgres: rig.postgres, database: rig.database, exactlyOnce: true)
+            let (outputs, reader) = Outputs.reading(configuration.topics, kafka: rig.kafka)
+            defer { reader.cancel() }
+            await rig.ml.cut()
+            let count = 4
+            var ids: Set<String> = []
+            let assembled = try await WorkerAssembly(configuration: configuration, logger: Self.logger).makeServiceGroup(metrics: PrometheusCollectorRegistry())
+            let run = Task { try await assembled.serviceGroup.run() }
+            let sent = try await Self.send(count, run: uniqueName("stop"), to: configuration.topics.alerts, kafka: rig.kafka)
+            #expect(await eventually(within: .seconds(60)) { Self.incidentIDs(outputs, fingerprints: sent).count == count })
+            ids = Self.incidentIDs(outputs, fingerprints: sent)
+            #expect(await eventually(within: .seconds(30)) { Set(outputs.repairs.withLock { $0 }.map(\.incident.incidentID)).isSuperset(of: ids) })
+            // The healer holds a repair before admitting it: no heal is in flight.
+            let healer = try #require(assembled.healer)
+            #expect(await eventually(within: .seconds(30)) { healer.gate.status.waitingOnBreakers[BreakerName.ml, default: 0] > 0 })
+            #expect(healer.worker.inFlight == 0 && healer.worker.transactionStatistics.committed == 0)
+            #expect(try await Self.healStatus(assembled).pausedOn == [BreakerName.ml])
+            // A second member of the healer's group: a rebalance starts mid-outage.
+            var kafka = rig.kafka
+            kafka.properties["session.timeout.ms"] = "6000"
+            let joining = KafkaConsumerConfiguration(common: kafka, groupID: configuration.kafka.groupId + ".healer", offsetCommits: .manual)
+            let member = try KafkaConsumer(configuration: joining, topics: [configuration.topics.repair], logger: Self.logger)
+            let polling = Task { for try await _ in member.events {} }
+            defer { polling.cancel() }
+            try await Task.sleep(for: .seconds(4))
+            #expect(await eventually(within: .seconds(30)) { ((try? await Self.healStatus(assembled))?.pending ?? 0) > 0 },
+                    "pending not read during the outage")
+            polling.cancel()
+            await member.close()
+            await assembled.serviceGroup.triggerGracefulShutdown()
+            let stopped = LockedValue(false)
+            let waiter = Task {
+                _ = await run.result
+                stopped.withLock { $0 = true }
+            }
+            #expect(await eventually(within: .seconds(45)) { stopped.withLock { $0 } }, "the worker did not stop while the model was down")
+            await rig.ml.restore()
+            _ = await waiter.result
+            await assembled.shutdown()
+            #expect(outputs.revisions(of: ids).values.allSatisfy { $0 == [1] })
+            try await Self.withWorker(configuration) { _ in
+                #expect(await eventually(within: .seconds(90)) { outputs.revisions(of: ids).values.allSatisfy { $0.contains(2) } },
+                        "not healed by the successor: \(outputs.revisions(of: ids))")
+            }
+            #expect(outputs.revisions(of: ids).values.allSatisfy { $0 == [1, 2] }, "\(outputs.revisions(of: ids))")
+        }
+    }
 }

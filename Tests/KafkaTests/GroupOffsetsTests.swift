@@ -31,6 +31,34 @@ extension BrokerTests {
         #expect(try consumer.assignment() == partitions)
         await consumer.close()
     }
+
+    /// The group's backlog is read on every partition, whoever owns it: the same from a
+    /// member that owns them all and from one that has not joined yet.
+    @Test(.enabled(if: ExternalService.kafka.shouldRun))
+    func uncommittedRecordsCountTheWholeGroupsBacklogWhoeverOwnsThePartitions() async throws {
+        let bootstrap = try TestKafka.bootstrap()
+        let topic = try await TestKafka.createTopic(bootstrap, prefix: "backlog", partitions: 2)
+        let producer = try TestKafka.producer(bootstrap)
+        for index in 0..<6 {
+            _ = try await producer.send(topic: topic, key: nil, value: TestKafka.bytes("\(index)"), partition: Int32(index % 2))
+        }
+        await producer.close()
+        let group = uniqueName("g")
+        let owner = try KafkaConsumer(configuration: TestKafka.consumerConfiguration(bootstrap, group: group), topics: [topic], logger: TestKafka.logger)
+        #expect(try await owner.uncommittedRecords() == 6, "nothing committed, no partition owned yet")
+        let read = try await TestKafka.collect(owner, count: 6, markDone: false)
+        for message in read where message.partition == 0 || message.offset == 0 { owner.markDone(message) }
+        try await owner.commit()
+        #expect(try await owner.uncommittedRecords() == 2, "partition 1's last two records")
+        // Not polled, so never assigned anything: it reads the same backlog.
+        let idle = try KafkaConsumer(configuration: TestKafka.consumerConfiguration(bootstrap, group: group), topics: [topic], logger: TestKafka.logger)
+        #expect(try idle.assignment().isEmpty)
+        #expect(try await idle.uncommittedRecords() == 2)
+        await idle.close()
+        await owner.close()
+        let closed = await #expect(throws: KafkaError.self) { try await owner.uncommittedRecords() }
+        #expect(closed?.name == "_DESTROY")
+    }
 }
 
 @Suite struct RecordRejectionTests {

@@ -62,6 +62,65 @@ private struct SteadyClassification: ClassificationStep {
     }
 }
 
+/// The alert processor behind a dependency that goes down once: the first time it
+/// finishes `target` it hands the record back (``ProcessingOutcome/redo``) and the
+/// dependency stays down until ``restore()``; meanwhile no record can start.
+private final class HandBackOnce: RecordProcessor, Sendable {
+    struct Pending: Sendable {
+        let record: InputRecord
+        let key: [UInt8]?
+        let origin: RecordOrigin
+        let receivedAt: Date
+    }
+
+    let processor: AlertProcessor
+    private let target: [UInt8]
+    private let state = LockedValue((down: false, handedBack: 0, finishedTarget: 0, waits: 0))
+
+    init(processor: AlertProcessor, target: String) {
+        self.processor = processor
+        self.target = Array(target.utf8)
+    }
+
+    var workerID: String { processor.workerID }
+    var handedBack: Int { state.withLock { $0.handedBack } }
+    var finishedTarget: Int { state.withLock { $0.finishedTarget } }
+    /// Records the worker held before admission while the dependency was down.
+    var waits: Int { state.withLock { $0.waits } }
+    func restore() { state.withLock { $0.down = false } }
+
+    func prepare(_ record: InputRecord, key: [UInt8]?, origin: RecordOrigin, receivedAt: Date) -> RecordPreparation<Pending> {
+        .waiting(Pending(record: record, key: key, origin: origin, receivedAt: receivedAt))
+    }
+
+    func finish(_ pending: Pending) async -> ProcessingOutcome {
+        let handBack = state.withLock { state in
+            guard pending.key == target else { return false }
+            if state.handedBack == 0 {
+                state.handedBack = 1
+                state.down = true
+                return true
+            }
+            state.finishedTarget += 1
+            return false
+        }
+        if handBack { return .redo }
+        return await processor.process(pending.record, key: pending.key, origin: pending.origin, receivedAt: pending.receivedAt)
+    }
+
+    var waitsBeforeStarting: Bool { true }
+
+    func isStartable(_ record: InputRecord) -> Bool { !state.withLock { $0.down } }
+
+    func waitUntilStartable(_ record: InputRecord) async {
+        state.withLock { $0.waits += 1 }
+        // A test double: the dependency comes back when the test restores it.
+        while !Task.isCancelled, state.withLock({ $0.down }) {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+    }
+}
+
 /// One test's topics, group and transactional id, and the inputs it produced.
 private struct Scenario {
     static let logger: Logger = {
@@ -160,6 +219,26 @@ private struct Scenario {
             onEvent: { event in
                 if case .transactionCommitting(let records) = event { try await beforeCommit(records) }
             }
+        )
+    }
+
+    /// A worker of `processor`, exactly-once or at-least-once.
+    func worker(processor: some RecordProcessor, exactlyOnce: Bool, maxRecordsPerTransaction: Int) throws -> PipelineWorker {
+        let consumer = try KafkaConsumer(
+            configuration: consumerConfiguration(group: group, manual: exactlyOnce), topics: [topics.alerts], logger: Self.logger
+        )
+        let delivery: PipelineWorker.Delivery = if exactlyOnce {
+            .exactlyOnce(try KafkaTransactionalProducer(
+                configuration: KafkaProducerConfiguration(common: common), transactionalID: transactionalID, logger: Self.logger))
+        } else {
+            .atLeastOnce(try KafkaProducer(configuration: KafkaProducerConfiguration(common: common), logger: Self.logger))
+        }
+        return PipelineWorker(
+            configuration: .init(
+                topics: topics, maxInFlight: 16, shutdownDeadline: .seconds(20),
+                exactlyOnce: .init(commitInterval: .milliseconds(200), maxRecordsPerTransaction: maxRecordsPerTransaction, operationTimeout: .seconds(20))
+            ),
+            consumer: consumer, delivery: delivery, processor: processor, logger: Self.logger
         )
     }
 
@@ -280,6 +359,45 @@ struct ExactlyOnceWorkerTests {
         #expect(worker.transactionStatistics == .init(committed: 5, aborted: 0, committedRecords: 110))
 
         try await scenario.expectEveryAlertOnceAndOffsetsCommitted()
+    }
+
+    /// A record handed back mid-transaction (its dependency went down again): exactly-once,
+    /// its transaction aborts rather than staying open through the outage, the record is
+    /// read again and held before admission until the dependency is back, then published
+    /// once with the rest; at-least-once, it waits in place and nothing is aborted.
+    @Test(.enabled(if: ExternalService.kafka.shouldRun), arguments: [true, false])
+    func aRecordHandedBackWaitsOutsideItsTransactionAndIsPublishedOnce(exactlyOnce: Bool) async throws {
+        var scenario = try await Scenario(partitions: 1)
+        try await scenario.produce(0..<20)
+        let enrichment = TestEnrichment()
+        let processor = HandBackOnce(
+            processor: AlertProcessor(enrichment: enrichment, classification: SteadyClassification(), dedup: FirstSightingDedup(), workerID: "eos-worker"),
+            target: "fp-5")
+        let worker = try scenario.worker(processor: processor, exactlyOnce: exactlyOnce, maxRecordsPerTransaction: 10)
+        let (group, task) = start(worker)
+        #expect(await eventually { processor.handedBack == 1 && processor.waits >= 1 })
+        if exactlyOnce {
+            // The transaction did not wait for the record: it aborted, and nothing is in flight.
+            #expect(await eventually { worker.transactionStatistics.aborted == 1 && worker.inFlight == 0 })
+        }
+        #expect(processor.finishedTarget == 0)
+        processor.restore()
+        if exactlyOnce {
+            #expect(await eventually { worker.transactionStatistics.committedRecords == 20 })
+        } else {
+            #expect(await eventually { worker.recordsFinished >= 20 })
+        }
+        await group.triggerGracefulShutdown()
+        try await task.value
+        #expect(processor.finishedTarget == 1, "handed back once, then done once")
+        if exactlyOnce {
+            #expect(worker.transactionStatistics.aborted == 1)
+            try await scenario.expectEveryAlertOnceAndOffsetsCommitted()
+        } else {
+            #expect(worker.transactionStatistics == .init())
+            let incidents = try await scenario.committedRecords(of: scenario.topics.classified, expected: 20)
+            #expect(Set(try incidents.map { try IncidentRecord.decode($0.value ?? []).alert.fingerprint }) == Set(scenario.fingerprints))
+        }
     }
 
     @Test(.enabled(if: ExternalService.kafka.shouldRun))

@@ -71,6 +71,21 @@ import TriageTestSupport
             return pending
         }
 
+        /// Redos `finish` handed back so far (``heal(_:)``).
+        let redos = Locked(0)
+
+        /// What an at-least-once worker does with a repair: waits until it can start,
+        /// processes it, and does it again from the start while it is handed back.
+        func heal(_ repair: RepairRecord) async throws -> ProcessingOutcome {
+            let input = try HealingTests.input(repair)
+            while true {
+                await processor.waitUntilStartable(input)
+                let outcome = await processor.process(input, key: repair.key, origin: HealingTests.origin, receivedAt: HealingTests.now)
+                guard outcome.isRedo else { return outcome }
+                redos.withLock { $0 += 1 }
+            }
+        }
+
         func openBreaker() async {
             _ = await breaker.execute { () async throws -> Int in throw ScriptedFailure() }
         }
@@ -178,14 +193,15 @@ import TriageTestSupport
         await healer.openBreaker()
         let calls = healer.model.calls
         let repair = Self.provisional()
-        let pending = try healer.pending(repair)
-        let task = Task { await healer.processor.finish(pending) }
+        #expect(!healer.processor.isStartable(try Self.input(repair)), "not admitted while the breaker is open")
+        let task = Task { try await healer.heal(repair) }
         #expect(await eventually { healer.gate.status.waitingOnBreakers == [BreakerName.ml: 1] })
         #expect(healer.model.calls == calls, "nothing is called while the breaker is open")
         await healer.clock.waitForSleepers(count: 1)  // its recheck
         healer.clock.advance(by: .seconds(30))
-        let outcome = await task.value
+        let outcome = try await task.value
         #expect(healer.breaker.state == .closed, "the heal was the probe that closed it")
+        #expect(healer.redos.withLock { $0 } == 0)
         let healed = try #require(outcome.incidents.first)
         #expect(healed.revision == 2 && healed.supersedes == 1 && healed.healedAt == Self.now && !healed.isProvisional)
         #expect(healed.incidentID == repair.incident.incidentID && healed.key == repair.incident.key)
@@ -207,11 +223,14 @@ import TriageTestSupport
     @Test func aStepThatStillFailsStaysPendingAndIsTriedAgainThroughTheBreaker() async throws {
         let healer = try Healer()
         healer.model.set(.fail)
-        let pending = try healer.pending(Self.provisional())
-        let task = Task { await healer.processor.finish(pending) }
-        // The failed call opened the breaker (a relapse): the heal waits on it.
-        #expect(await eventually { healer.gate.status.waitingOnBreakers[BreakerName.ml] == 1 })
+        let repair = Self.provisional()
+        // Admitted with the breaker closed, the failed call opens it (a relapse): the heal
+        // is handed back, not held while admitted.
+        #expect(await healer.processor.finish(try healer.pending(repair)).isRedo)
         #expect(healer.breaker.state == .open && healer.metrics.counts.stillDegraded == [.classification: 1])
+        #expect(!healer.processor.isStartable(try Self.input(repair)))
+        let task = Task { try await healer.heal(repair) }
+        #expect(await eventually { healer.gate.status.waitingOnBreakers[BreakerName.ml] == 1 })
         #expect(healer.gate.pausedOn([healer.breaker]) == [BreakerName.ml])
 
         // The heal is the probe, and the model hangs: nothing waits at the gate, yet
@@ -223,15 +242,16 @@ import TriageTestSupport
         #expect(healer.breaker.state == .halfOpen && healer.gate.status.waitingOnBreakers.isEmpty)
         #expect(healer.gate.pausedOn([healer.breaker]) == [BreakerName.ml])
 
-        // The probe fails (a relapse): the heal waits again; then the model is back.
+        // The probe fails (a relapse): the heal is handed back and waits again; then the
+        // model is back.
         healer.model.set(.answer)
         await healer.clock.waitForSleepers(count: 1)
         healer.clock.advance(by: .seconds(3600))
         #expect(await eventually { healer.gate.status.waitingOnBreakers[BreakerName.ml] == 1 })
-        #expect(healer.metrics.counts.stillDegraded == [.classification: 2])
+        #expect(healer.metrics.counts.stillDegraded == [.classification: 2] && healer.redos.withLock { $0 } == 1)
         await healer.clock.waitForSleepers(count: 1)
         healer.clock.advance(by: .seconds(30))
-        let outcome = await task.value
+        let outcome = try await task.value
         #expect(outcome.incidents.map(\.revision) == [2])
         #expect(healer.breaker.state == .closed && healer.gate.pausedOn([healer.breaker]).isEmpty)
     }
@@ -242,6 +262,11 @@ import TriageTestSupport
         let tooOld = healer.processor.prepare(try Self.input(old), key: nil, origin: Self.origin, receivedAt: Self.now)
         guard case .done(let skipped) = tooOld else { Issue.record("a too old repair waited"); return }
         #expect(skipped.outputs.isEmpty)
+        // What is skipped or dead-lettered at once is not held before admission.
+        await healer.openBreaker()
+        #expect(healer.processor.isStartable(try Self.input(old)) && healer.processor.isStartable(InputRecord(value: Array("{}".utf8))))
+        #expect(!healer.processor.isStartable(try Self.input(Self.provisional())))
+        healer.clock.advance(by: .seconds(30))
 
         let enrichmentOnly = try Healer(steps: [.enrichment])
         guard case .done(let off) = enrichmentOnly.processor.prepare(try Self.input(Self.provisional()), key: nil, origin: Self.origin, receivedAt: Self.now) else {
@@ -269,13 +294,13 @@ import TriageTestSupport
     @Test func healsWaitForLiveTrafficToDropAndKeepToTheirRate() async throws {
         let healer = try Healer(rate: 1)
         healer.live.withLock { $0 = 11 }
-        let firstPending = try healer.pending(Self.provisional())
-        let first = Task { await healer.processor.finish(firstPending) }
+        #expect(!healer.processor.isStartable(try Self.input(Self.provisional())), "not admitted while live traffic is high")
+        let first = Task { try await healer.heal(Self.provisional()) }
         #expect(await eventually { healer.gate.status.yieldingToLive == 1 })
         #expect(healer.model.calls == 0)
         healer.live.withLock { $0 = 10 }
         healer.clock.advance(by: .milliseconds(50))
-        #expect(await first.value.incidents.count == 1)
+        #expect(try await first.value.incidents.count == 1)
         // The second heal within the same second waits for its slot.
         let secondPending = try healer.pending(Self.provisional())
         let second = Task { await healer.processor.finish(secondPending) }

@@ -1,4 +1,5 @@
 import Foundation
+import Kafka
 import Locking
 import Logging
 import Metrics
@@ -26,11 +27,13 @@ public final class Healer: Service, Sendable {
     public let pendingInterval: Duration
     private let pendingGauge: Gauge
     private let lastPending = LockedValue<Int?>(nil)
+    private let logger: Logger
 
     init(
         worker: PipelineWorker, gate: HealGate, metrics: HealMetrics, steps: Set<HealableStep>, breakers: [HealableStep: CircuitBreaker],
-        pendingInterval: Duration = .seconds(2)
+        logger: Logger, pendingInterval: Duration = .seconds(2)
     ) {
+        self.logger = logger
         self.worker = worker
         self.gate = gate
         self.metrics = metrics
@@ -41,12 +44,13 @@ public final class Healer: Service, Sendable {
     }
 
     /// Repair records of this worker's partitions of the repair log not healed or skipped
-    /// yet (not committed: in flight or not yet read), asked from the broker; `nil` while
-    /// it cannot tell (no partitions yet, or no broker answered). Waits its turn on the
-    /// consumer's queue, up to seconds on a loaded machine: the loop in ``run()`` reads it
-    /// and ``lastPendingReading`` answers at once.
-    private func pending() async -> Int? {
-        await worker.uncommittedRecords().map(Int.init)
+    /// yet (not committed: in flight or not yet read), asked from the broker (0 before the
+    /// healer has partitions). Waits its turn on the consumer's queue, up to seconds on a
+    /// loaded machine: the loop in ``run()`` reads it and ``lastPendingReading`` answers
+    /// at once.
+    /// - Throws: ``Kafka/KafkaError`` when no broker answered in time.
+    private func pending() async throws(KafkaError) -> Int {
+        Int(try await worker.uncommittedRecords())
     }
 
     /// The breakers of the healed steps that hold healing now (``Triage/HealGate/pausedOn(_:)``).
@@ -65,10 +69,22 @@ public final class Healer: Service, Sendable {
                 // Stops as the shutdown begins: each reading waits its turn on the
                 // consumer's queue, and the worker's close must not wait behind one.
                 await cancelWhenGracefulShutdown {
+                    var failing = false
                     while !Task.isCancelled {
-                        if let pending = await self.pending() {
+                        do {
+                            let pending = try await self.pending()
                             self.pendingGauge.record(pending)
                             self.lastPending.withLock { $0 = pending }
+                            if failing { self.logger.info("pending repairs read again", metadata: ["pending": "\(pending)"]) }
+                            failing = false
+                        } catch {
+                            // Once per streak: a broker outage fails every reading.
+                            if !failing, !Task.isCancelled {
+                                self.logger.warning(
+                                    "reading the pending repairs failed; the gauge and /admin/heal keep the last reading",
+                                    metadata: ["error": "\(error)"])
+                            }
+                            failing = true
                         }
                         try? await Task.sleep(for: self.pendingInterval)
                     }

@@ -348,8 +348,8 @@ public struct WorkerAssembly: Sendable {
 
     /// The healer's Kafka clients: the worker's, with `max.poll.interval.ms` at least
     /// `heal.maxAge` + 10 minutes (at most librdkafka's 24 h). Its consume loop stops
-    /// polling while every in-flight place holds a heal waiting on an open breaker, which
-    /// lasts as long as the outage: with the worker's interval (300 s by default, 15 s on
+    /// polling while it waits, before admitting a repair, for the step's breaker to admit
+    /// calls, which lasts as long as the outage: with the worker's interval (300 s by default, 15 s on
     /// the local stack) the healer left its group mid-outage, and the rebalance redelivered
     /// repairs it had healed but not yet committed (the demo published 242 revisions 2
     /// twice). Heartbeats go on meanwhile, so a dead healer is still noticed within the
@@ -396,12 +396,13 @@ public struct WorkerAssembly: Sendable {
         var workerConfiguration = self.workerConfiguration
         workerConfiguration.topics = topics.healing
         workerConfiguration.maxInFlight = heal.batchSize
-        // Heals waiting on an open breaker are not work to finish: redone after the restart.
+        // A heal in flight is redone after a restart (the same revision): a shutdown need
+        // not wait long for one.
         workerConfiguration.shutdownDeadline = min(workerConfiguration.shutdownDeadline, .seconds(5))
         let worker = PipelineWorker(
             configuration: workerConfiguration, consumer: consumer, delivery: delivery, processor: processor,
             logger: logger, clock: clock, metricsFactory: NOOPMetricsHandler.instance, restoreTopics: restoreTopics, onEvent: onEvent)
-        return Healer(worker: worker, gate: gate, metrics: metrics, steps: heal.steps, breakers: healing.breakers)
+        return Healer(worker: worker, gate: gate, metrics: metrics, steps: heal.steps, breakers: healing.breakers, logger: logger)
     }
 
     /// A pipeline worker's consumer of `topic` in `group` and the producer of its delivery

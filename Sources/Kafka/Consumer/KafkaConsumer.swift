@@ -27,6 +27,8 @@ public final class KafkaConsumer: Sendable {
     private let batchSize: Int
     /// The topics this consumer subscribed to, or whose partitions it was given.
     private let subscription: [String]
+    /// Whether the consumer is a group member by subscription (else it was given its partitions).
+    private let isSubscribed: Bool
     /// ``KafkaConsumerConfiguration/idleFetchBackoff``, and the clock's sleep that times it.
     private let idleFetchBackoff: Duration?
     private let sleep: @Sendable (Duration) async throws -> Void
@@ -82,6 +84,7 @@ public final class KafkaConsumer: Sendable {
         self.logger = logger
         batchSize = max(configuration.pollBatchSize, 1)
         subscription = topics
+        if case .subscribed = membership { isSubscribed = true } else { isSubscribed = false }
         idleFetchBackoff = configuration.idleFetchBackoff
         sleep = { try await clock.sleep(for: $0) }
         context = CallbackContext(
@@ -303,19 +306,25 @@ public final class KafkaConsumer: Sendable {
         }
     }
 
-    /// Records of the assigned partitions the group has not committed past: each
-    /// partition's high watermark, asked from its leader, minus the group's committed
-    /// offset there (its low watermark when the group committed none). Records fetched and
-    /// in flight count until committed; in a transactional topic each commit marker
-    /// counts as one record. Runs on the consumer's queue between polls, one request per
-    /// partition: for a periodic gauge, not for every record.
+    /// Records of the subscribed topics the group has not committed past, on every
+    /// partition whoever owns it (a consumer given partitions: on those): each partition's
+    /// high watermark, asked from its leader, minus the group's committed offset there
+    /// (its low watermark when the group committed none). The same answer on every
+    /// member, and while this one has no partitions (before its first assignment, or
+    /// evicted and not yet rejoined). Records fetched and in flight count until
+    /// committed; in a transactional topic each commit marker counts as one record. Runs
+    /// on the consumer's queue between polls, a request per topic and per partition: for
+    /// a periodic gauge, not for every record.
     /// - Throws: ``KafkaError`` from the broker (e.g. `_TIMED_OUT`), or `_DESTROY` after close.
     public func uncommittedRecords(timeout: Duration = .seconds(5)) async throws(KafkaError) -> Int64 {
         // Not queued behind a close: an abandoned close never frees the queue.
         guard !closeRequested.withLock({ $0 }) else { throw KafkaError.closed }
         return try await runBlocking(on: queue) { [self] () throws(KafkaError) -> Int64 in
             guard isOpen.withLock({ $0 }) else { throw KafkaError.closed }
-            let list = try currentAssignment(handle.pointer)
+            var partitions: [KafkaTopicPartition] = []
+            for topic in subscription where isSubscribed { partitions += try self.partitions(of: topic, timeout: timeout) ?? [] }
+            let list = isSubscribed ? PartitionList(partitions) : try currentAssignment(handle.pointer)
+            guard !list.entries.isEmpty else { return 0 }
             try check(rd_kafka_committed(handle.pointer, list.pointer, timeout.wholeMilliseconds), "reading committed offsets")
             var total: Int64 = 0
             for entry in list.entries {
@@ -346,25 +355,33 @@ public final class KafkaConsumer: Sendable {
             var missing: [String] = []
             // One request per subscribed topic, for that topic only: cheap on a cluster
             // with many topics, and it names each missing one.
-            for topic in subscription {
-                let handleOfTopic = rd_kafka_topic_new(handle.pointer, topic, nil)
-                defer { if let handleOfTopic { rd_kafka_topic_destroy(handleOfTopic) } }
-                var metadata: UnsafePointer<rd_kafka_metadata>?
-                let code = rd_kafka_metadata(handle.pointer, 0, handleOfTopic, &metadata, timeout.wholeMilliseconds)
-                defer { if let metadata { rd_kafka_metadata_destroy(metadata) } }
-                guard code == RD_KAFKA_RESP_ERR_NO_ERROR else {
-                    throw KafkaError(code: code, text: "no broker answered a metadata request within \(timeout)")
-                }
-                let known = metadata.map { metadata in
-                    (0..<Int(metadata.pointee.topic_cnt)).contains { index in
-                        guard let entry = metadata.pointee.topics?[index] else { return false }
-                        return entry.err == RD_KAFKA_RESP_ERR_NO_ERROR && String(cString: entry.topic) == topic
-                    }
-                } ?? false
-                if !known { missing.append(topic) }
+            for topic in subscription where try partitions(of: topic, timeout: timeout) == nil {
+                missing.append(topic)
             }
             return missing
         }
+    }
+
+    /// The partitions of `topic` per a metadata request for it alone; `nil` when the
+    /// broker does not know the topic. Call on the consumer's queue.
+    /// - Throws: ``KafkaError`` when no broker answered within `timeout`.
+    private func partitions(of topic: String, timeout: Duration) throws(KafkaError) -> [KafkaTopicPartition]? {
+        let handleOfTopic = rd_kafka_topic_new(handle.pointer, topic, nil)
+        defer { if let handleOfTopic { rd_kafka_topic_destroy(handleOfTopic) } }
+        var metadata: UnsafePointer<rd_kafka_metadata>?
+        let code = rd_kafka_metadata(handle.pointer, 0, handleOfTopic, &metadata, timeout.wholeMilliseconds)
+        defer { if let metadata { rd_kafka_metadata_destroy(metadata) } }
+        guard code == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            throw KafkaError(code: code, text: "no broker answered a metadata request within \(timeout)")
+        }
+        guard let metadata else { return nil }
+        for index in 0..<Int(metadata.pointee.topic_cnt) {
+            guard let entry = metadata.pointee.topics?[index], entry.err == RD_KAFKA_RESP_ERR_NO_ERROR, String(cString: entry.topic) == topic else {
+                continue
+            }
+            return (0..<Int(entry.partition_cnt)).compactMap { entry.partitions?[$0].id }.map { KafkaTopicPartition(topic: topic, partition: $0) }
+        }
+        return nil
     }
 
     /// Commits the done prefix of every assigned partition now and waits for the answer.

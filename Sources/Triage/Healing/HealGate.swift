@@ -13,9 +13,11 @@ import Resilience
 ///   in flight, the heal waits (checked every ``Settings/yieldRecheck``);
 /// - the rate limit: at most ``Settings/ratePerSecond`` heals start per second.
 ///
-/// Heals waiting here hold the healer worker's in-flight places, so its in-flight bound
-/// (`heal.batchSize`) fills and the worker pauses its partitions: nothing more is read
-/// and nothing is called while a dependency is down.
+/// The healer's worker waits for a record's breakers and for live traffic before it
+/// admits the record (``HealProcessor/waitUntilStartable(_:)``), with its partitions
+/// paused: nothing more is read, nothing is called and no transaction is open while a
+/// dependency is down. An admitted heal waits here only for live traffic and its rate
+/// slot; one whose breaker stops admitting calls is done again.
 public final class HealGate: Sendable {
     /// How the gate waits.
     public struct Settings: Sendable, Hashable {
@@ -92,16 +94,23 @@ public final class HealGate: Sendable {
         }
     }
 
+    /// Whether heals give way to live traffic now (it is above the threshold).
+    var yieldsToLive: Bool { liveInFlight() > settings.yieldAbove }
+
+    /// Waits while live traffic is above the threshold. Returns at once when cancelled.
+    func waitForLiveTraffic() async {
+        guard yieldsToLive else { return }
+        state.withLock { $0.status.yieldingToLive += 1 }
+        while !Task.isCancelled, yieldsToLive {
+            try? await clock.sleep(for: settings.yieldRecheck)
+        }
+        state.withLock { $0.status.yieldingToLive -= 1 }
+    }
+
     /// Waits while live traffic is above the threshold, then for the rate limit's slot.
     /// Returns at once when cancelled.
     func waitForTurn() async {
-        if liveInFlight() > settings.yieldAbove {
-            state.withLock { $0.status.yieldingToLive += 1 }
-            while !Task.isCancelled, liveInFlight() > settings.yieldAbove {
-                try? await clock.sleep(for: settings.yieldRecheck)
-            }
-            state.withLock { $0.status.yieldingToLive -= 1 }
-        }
+        await waitForLiveTraffic()
         let interval = Duration.seconds(1 / settings.ratePerSecond)
         let now = clock.now()
         let slot = state.withLock { state in

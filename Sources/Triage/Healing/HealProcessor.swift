@@ -8,11 +8,15 @@ import Resilience
 ///
 /// - A record older than ``Configuration/maxAge``, or whose steps are all switched off,
 ///   is skipped (counted, nothing published).
-/// - Each step waits at the ``HealGate`` for its breaker to admit calls, for live traffic
-///   and for the rate limit; then it calls the dependency through the same breaker, so a
-///   relapse opens it again and the heal waits again. A step whose call fails stays
-///   pending: the heal retries after ``Configuration/retryAfter``. It never gives up on
-///   its own (the record ages past `maxAge` only while it waits its turn, not once started).
+/// - The worker admits a repair only once the breaker of each of its steps admits calls
+///   and live traffic is low (``waitUntilStartable(_:)``, at the ``HealGate``); an
+///   admitted heal waits for live traffic and the rate limit, then calls the dependency
+///   through the same breaker. A relapse opens it again: the heal is handed back
+///   (``ProcessingOutcome/redo``) and waits before admission again, so no heal holds the
+///   worker's transaction through an outage. A step whose call fails while the breaker
+///   still admits calls stays pending: the heal retries after ``Configuration/retryAfter``.
+///   It never gives up on its own; its age is checked each time it is prepared (when
+///   admitted, and again when a relapse handed it back).
 /// - Revision `r` heals into `r + 1`, always: a record processed again after a crash or
 ///   a rebalance publishes the same revision again (and the same event ids), never a
 ///   higher one. Healed revisions are final, so they have no repair record of their own.
@@ -125,7 +129,7 @@ public struct HealProcessor: RecordProcessor {
             logger.debug("repair too old to heal", metadata: ["incident_id": "\(repair.incident.incidentID)", "age_seconds": "\(Int(age))"])
             return .done(.nothing)
         }
-        let steps = repair.healableSteps.filter(configuration.steps.contains)
+        let steps = stepsToHeal(repair)
         guard !steps.isEmpty else {
             metrics.skipped(.stepOff)
             return .done(.nothing)
@@ -133,14 +137,59 @@ public struct HealProcessor: RecordProcessor {
         return .waiting(PendingRepair(repair: repair, steps: steps, headers: record.headers.traceparent.map { [$0] } ?? []))
     }
 
-    /// Heals the repair's steps, waiting as long as it takes (see the type's
-    /// documentation); returns nothing to publish when cancelled or superseded.
+    /// The repair's degraded steps that this healer heals, in order.
+    private func stepsToHeal(_ repair: RepairRecord) -> [HealableStep] {
+        repair.healableSteps.filter(configuration.steps.contains)
+    }
+
+    /// Whether the breaker of each of `steps` admits calls (a step without one always does).
+    private func breakersAdmit(_ steps: [HealableStep]) -> Bool {
+        steps.allSatisfy { dependencies.breakers[$0].map(HealGate.admits) ?? true }
+    }
+
+    /// The steps a record would make the heal wait for; empty when it waits for nothing
+    /// (not a repair, too old, no step healed here: ``prepare(_:key:origin:receivedAt:)``
+    /// settles it at once).
+    private func stepsToWaitFor(_ record: InputRecord) -> [HealableStep] {
+        guard let repair = try? RepairRecord.decode(record.value), now().timeIntervalSince(repair.recordedAt) <= configuration.maxAge.seconds else {
+            return []
+        }
+        return stepsToHeal(repair)
+    }
+
+    /// Yes: the worker asks before admitting each repair.
+    public var waitsBeforeStarting: Bool { true }
+
+    /// Whether the breakers of the record's steps admit calls and live traffic is at or
+    /// below `heal.yieldAboveInFlight`. A record that is not a repair, is too old or has no
+    /// step healed here can always start.
+    public func isStartable(_ record: InputRecord) -> Bool {
+        let steps = stepsToWaitFor(record)
+        return steps.isEmpty || (breakersAdmit(steps) && !gate.yieldsToLive)
+    }
+
+    /// Waits at the gate until the breakers of the record's steps admit calls and live
+    /// traffic is low (``isStartable(_:)``); returns at once when cancelled.
+    public func waitUntilStartable(_ record: InputRecord) async {
+        let steps = stepsToWaitFor(record)
+        guard !steps.isEmpty else { return }
+        while !Task.isCancelled {
+            for step in steps {
+                if let breaker = dependencies.breakers[step] { await gate.waitUntilAdmitting(breaker) }
+            }
+            await gate.waitForLiveTraffic()
+            if breakersAdmit(steps) { return }
+        }
+    }
+
+    /// Heals the repair's steps (see the type's documentation). Returns nothing to
+    /// publish when cancelled or superseded, and ``ProcessingOutcome/redo`` when a step's
+    /// breaker does not admit calls (it opened again since the record was admitted, or a
+    /// heal's own failure opened it): the heal does not wait for it while admitted.
     public func finish(_ pending: PendingRepair) async -> ProcessingOutcome {
         let incident = pending.repair.incident
         while !Task.isCancelled {
-            for step in pending.steps {
-                if let breaker = dependencies.breakers[step] { await gate.waitUntilAdmitting(breaker) }
-            }
+            guard breakersAdmit(pending.steps) else { return .redo }
             await gate.waitForTurn()
             guard !Task.isCancelled else { break }
             if let isSuperseded = dependencies.isSuperseded, await isSuperseded(incident) {
@@ -153,9 +202,10 @@ public struct HealProcessor: RecordProcessor {
             } catch {
                 metrics.stillDegraded(error.step)
                 logger.debug("heal failed; the step stays pending", metadata: ["incident_id": "\(incident.incidentID)", "error": "\(error)"])
-                // A relapse opened the breaker: waiting for it is the wait. Else (a
-                // throttle refused, or a failure below the trip rules) pause before again.
-                if pending.steps.allSatisfy({ dependencies.breakers[$0].map(HealGate.admits) ?? true }) {
+                // A relapse opened the breaker: the next turn of the loop hands the record
+                // back. Else (a throttle refused, or a failure below the trip rules) pause
+                // before trying again.
+                if breakersAdmit(pending.steps) {
                     try? await clock.sleep(for: configuration.retryAfter)
                 }
             }

@@ -45,8 +45,9 @@ public enum MetricNames {
     /// back from the fleet's topic).
     public static let fleetLocalOnly = "breakwater_fleet_local_only"
 
-    /// Gauge: repair records of this worker's partitions of the repair log not healed or
-    /// skipped yet (high watermark minus the healer group's committed offset).
+    /// Gauge: repair records the healer group has not healed or skipped yet, on every
+    /// partition of the repair log (high watermark minus the group's committed offset);
+    /// every worker reports the whole group's backlog.
     public static let healPending = "breakwater_heal_pending"
     /// Counter, label `step`: steps healed (an incident's next revision published).
     public static let healHealed = "breakwater_heal_healed_total"
@@ -108,7 +109,7 @@ public enum MetricNames {
         fleetReportingOpen: "Live workers of the fleet reporting the breaker open by their own rules (the quorum counts these), by breaker.",
         fleetOpened: "1 while the fleet holds the breaker open on this worker (a quorum reported it open, until a probe's success), by breaker.",
         fleetLocalOnly: "1 while this worker's breakers decide alone: it has not read its own reports back from the fleet's topic within fleet.liveness.",
-        healPending: "Repair records of this worker's partitions of the repair log not healed or skipped yet (high watermark minus the healer group's committed offset).",
+        healPending: "Repair records the healer group has not healed or skipped yet, on every partition of the repair log (high watermark minus the group's committed offset); every worker reports the whole group's, so aggregate with max.",
         healHealed: "Steps of provisional incidents healed (the dependency answered and the next revision was published), by step.",
         healSkipped: "Repair records not healed, by reason (too_old: past heal.maxAge; step_off: not in heal.steps; superseded: a newer update was published; unencodable).",
         healFailedAttempts: "Heal calls that failed (the dependency still degraded); the step stays pending and is tried again, by step.",

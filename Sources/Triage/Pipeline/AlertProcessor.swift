@@ -55,8 +55,30 @@ public protocol RecordProcessor: Sendable {
     /// - Returns: the outcome, or what ``finish(_:)`` completes.
     func prepare(_ record: InputRecord, key: [UInt8]?, origin: RecordOrigin, receivedAt: Date) -> RecordPreparation<Pending>
 
-    /// Completes what ``prepare(_:key:origin:receivedAt:)`` left waiting.
+    /// Completes what ``prepare(_:key:origin:receivedAt:)`` left waiting. Returns
+    /// ``ProcessingOutcome/redo`` when it cannot finish now without waiting on a dependency
+    /// (see ``waitUntilStartable(_:)``): the worker then does the record again.
     func finish(_ pending: Pending) async -> ProcessingOutcome
+
+    /// Whether the worker asks ``isStartable(_:)`` before admitting each record. `false`
+    /// (the default) skips the question on the hot path.
+    var waitsBeforeStarting: Bool { get }
+
+    /// Whether `record` can be processed now without waiting on a dependency that is down
+    /// (the healer: the breakers of its steps admit calls, live traffic is low). Never
+    /// suspends. Default `true`.
+    func isStartable(_ record: InputRecord) -> Bool
+
+    /// Waits until ``isStartable(_:)`` would say yes; returns at once when cancelled. The
+    /// worker waits here before admitting the record, so nothing is held meanwhile: no
+    /// in-flight place, no open transaction. Default: returns at once.
+    func waitUntilStartable(_ record: InputRecord) async
+}
+
+extension RecordProcessor {
+    public var waitsBeforeStarting: Bool { false }
+    public func isStartable(_ record: InputRecord) -> Bool { true }
+    public func waitUntilStartable(_ record: InputRecord) async {}
 }
 
 /// A record after ``RecordProcessor/prepare(_:key:origin:receivedAt:)``.
@@ -138,6 +160,8 @@ public struct ProcessingOutcome: Sendable {
     /// every repair record, or the single dead letter. The input is handled once all of
     /// them are acknowledged.
     public var outputs: [OutputRecord]
+    /// Whether this is ``redo``: not done, nothing to publish.
+    public let isRedo: Bool
 
     /// An outcome of `incidents` and `fallbackEvents` only, published in that order.
     /// - Throws: what encoding a record throws (a number that is not finite).
@@ -158,15 +182,24 @@ public struct ProcessingOutcome: Sendable {
         self.init(incidents: incidents, fallbackEvents: fallbackEvents, deadLetter: nil, outputs: outputs)
     }
 
-    init(incidents: [IncidentRecord], fallbackEvents: [FallbackEventRecord], deadLetter: DeadLetter?, outputs: [OutputRecord]) {
+    init(incidents: [IncidentRecord], fallbackEvents: [FallbackEventRecord], deadLetter: DeadLetter?, outputs: [OutputRecord], isRedo: Bool = false) {
         self.incidents = incidents
         self.fallbackEvents = fallbackEvents
         self.deadLetter = deadLetter
         self.outputs = outputs
+        self.isRedo = isRedo
     }
 
     /// Nothing to publish: the input is done as it is (a repair the healer skips).
     public static let nothing = ProcessingOutcome(incidents: [], fallbackEvents: [], deadLetter: nil, outputs: [])
+
+    /// Not done: the record must be processed again once
+    /// ``RecordProcessor/waitUntilStartable(_:)`` returns (a heal whose dependency went
+    /// down again after the record was admitted). An exactly-once worker aborts the
+    /// record's transaction and reads the record again, so no transaction stays open
+    /// through an outage; an at-least-once worker waits and does it again in place.
+    /// Nothing of it is ever published.
+    public static let redo = ProcessingOutcome(incidents: [], fallbackEvents: [], deadLetter: nil, outputs: [], isRedo: true)
 }
 
 /// Turns one consumed record into its output records: decode, then for every alert

@@ -235,11 +235,12 @@ public final class PipelineWorker: Service, Sendable {
     /// was made; never decreases.
     public var recordsFinished: Int { scheduler.completedTotal }
 
-    /// Records of the assigned partitions not committed yet, in flight included (see
-    /// ``Kafka/KafkaConsumer/uncommittedRecords(timeout:)``); `nil` while the broker cannot
-    /// tell.
-    public func uncommittedRecords() async -> Int64? {
-        try? await consumer.uncommittedRecords()
+    /// Records of the input topic the worker's group has not committed yet, on every
+    /// partition, in flight included (see ``Kafka/KafkaConsumer/uncommittedRecords(timeout:)``).
+    /// - Throws: ``Kafka/KafkaError`` while the broker cannot tell (no answer in time, or
+    ///   the consumer is closed).
+    public func uncommittedRecords() async throws(KafkaError) -> Int64 {
+        try await consumer.uncommittedRecords()
     }
 
     /// Counts of committed and aborted transactions so far (exactly-once).
@@ -322,6 +323,10 @@ public final class PipelineWorker: Service, Sendable {
                     if scheduler.isSaturated {
                         startPublishing(&ready)
                         await waitForRoom()
+                    }
+                    if processor.waitsBeforeStarting, !processor.isStartable(InputRecord(message)) {
+                        startPublishing(&ready)
+                        await waitUntilStartable(message)
                     }
                     // Graceful shutdown: take nothing more. This message is not marked done,
                     // so the commit stops before it and the next owner gets it.
@@ -409,21 +414,42 @@ public final class PipelineWorker: Service, Sendable {
         let window = scheduler.window
         if await context.waitForRoom(atMost: window - 1, within: configuration.pauseWhenFullFor) { return }
         guard !Task.isCancelled else { return }
+        await withPartitionsPaused(because: "in-flight bound reached", ["in_flight": "\(scheduler.inFlight)"]) {
+            await scheduler.waitUntilInFlight(atMost: window / 2)
+        }
+    }
+
+    /// Pauses every assigned partition while `wait` runs, then resumes them.
+    private func withPartitionsPaused(because reason: String, _ metadata: Logger.Metadata, _ wait: () async -> Void) async {
         let partitions = (try? consumer.assignment()) ?? []
         do { try consumer.pause(partitions) } catch {
             logger.warning("pausing partitions failed", metadata: ["error": "\(error)"])
         }
-        logger.debug("in-flight bound reached; partitions paused", metadata: ["in_flight": "\(scheduler.inFlight)"])
+        logger.debug("\(reason); partitions paused", metadata: metadata)
         await context.report(.partitionsPaused(partitions))
-        await scheduler.waitUntilInFlight(atMost: window / 2)
+        await wait()
         do { try consumer.resume(partitions) } catch {
             logger.warning("resuming partitions failed", metadata: ["error": "\(error)"])
         }
         await context.report(.partitionsResumed(partitions))
     }
 
+    /// The processor cannot start `message` now (a dependency it needs is down): pauses
+    /// every assigned partition and waits, before admitting it, until it can. Nothing is
+    /// admitted meanwhile, so no in-flight place and no transaction is held through an
+    /// outage, and a graceful shutdown (cancellation) ends the wait at once. As in
+    /// ``waitForRoom()``, no poll happens while waiting.
+    private func waitUntilStartable(_ message: KafkaMessage) async {
+        await withPartitionsPaused(because: "the record cannot start yet", ["message": "\(message.reference)"]) {
+            await processor.waitUntilStartable(InputRecord(message))
+        }
+    }
+
     /// Processes one message with `process` and publishes its outputs. Abandons it when
-    /// its partition was revoked or rewound, or its batch ended, in the meantime.
+    /// its partition was revoked or rewound, or its batch ended, in the meantime. An
+    /// outcome of ``ProcessingOutcome/redo`` is done again from the start: by the delivery
+    /// (exactly-once: its transaction aborts and the record is read again), else here once
+    /// the processor can start it.
     private func handle(
         _ message: KafkaMessage, input: InputRecord, batch: UInt64, started: Duration,
         process: (InputRecord) async -> ProcessingOutcome
@@ -434,10 +460,14 @@ public final class PipelineWorker: Service, Sendable {
         }
         context.metrics.inFlight(+1)
         defer { context.metrics.inFlight(-1) }
-        let outcome = await process(input)
+        var outcome = await process(input)
+        while outcome.isRedo, !Task.isCancelled, !delivery.redo(message, batch: batch) {
+            await processor.waitUntilStartable(input)
+            outcome = await processor.process(input, key: message.key, origin: RecordOrigin(message), receivedAt: Date())
+        }
         // Cancelled (the shutdown deadline passed, or a hard stop): the steps may have cut
         // corners on cancellation, and the record is redone anyway.
-        guard !Task.isCancelled else {
+        guard !Task.isCancelled, !outcome.isRedo else {
             delivery.stoppedBeforePublishing(message, batch: batch)
             return
         }

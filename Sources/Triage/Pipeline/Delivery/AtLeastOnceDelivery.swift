@@ -95,6 +95,9 @@ final class AtLeastOnceDelivery: DeliveryMode {
 
     func stoppedBeforePublishing(_ message: KafkaMessage, batch: UInt64) {}
 
+    /// Nothing is committed past an unfinished record, so waiting in place loses nothing.
+    func redo(_ message: KafkaMessage, batch: UInt64) -> Bool { false }
+
     func revoked(_ partitions: [KafkaTopicPartition]) {}
 
     func publish(_ items: [PublishItem], finished: (PublishItem, Publication) -> Void) async {

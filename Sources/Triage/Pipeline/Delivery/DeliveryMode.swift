@@ -37,6 +37,11 @@ protocol DeliveryMode: Sendable {
     /// publishing its outputs.
     func stoppedBeforePublishing(_ message: KafkaMessage, batch: UInt64)
 
+    /// The processor could not finish `message` now (``ProcessingOutcome/redo``).
+    /// - Returns: `true` when the delivery has it done again (its batch will not publish,
+    ///   and the record is read again); `false`: the caller does it again itself.
+    func redo(_ message: KafkaMessage, batch: UInt64) -> Bool
+
     /// Publishes the outputs of processed inputs, all at once (one producer batch), and
     /// tells `finished` for each input whether it is done as soon as that is known (an
     /// input whose outputs went through does not wait for another one's retries).

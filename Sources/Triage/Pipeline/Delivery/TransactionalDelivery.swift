@@ -118,6 +118,16 @@ final class TransactionalDelivery: DeliveryMode {
         doom(batch, "the worker was stopped before \(message.reference) was published")
     }
 
+    /// Aborts the record's transaction, so that it is not held open while the record
+    /// waits: the abort rewinds the record, and the worker waits before admitting it again.
+    func redo(_ message: KafkaMessage, batch: UInt64) -> Bool {
+        let reason = "\(message.reference) must wait for a dependency; it is read again after the abort"
+        if machine.withLock({ $0.doom(batch, reason: reason) }) {
+            context.logger.warning("transaction must abort", metadata: ["reason": "\(reason)"])
+        }
+        return true
+    }
+
     func publish(_ items: [PublishItem], finished: (PublishItem, Publication) -> Void) async {
         let failures = await context.send(groups: items.map(\.outputs), via: producer.producer)
         for (item, failed) in zip(items, failures) {
