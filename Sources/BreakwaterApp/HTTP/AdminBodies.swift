@@ -261,14 +261,15 @@ public struct HealBody: Codable, Sendable, Hashable {
     /// The breakers of the healed steps that are not closed, sorted: the healer is paused
     /// on them (its heals of those steps wait, or one is the probe).
     public var pausedOn: [String]
-    /// Heals waiting on each of those breakers.
+    /// Repairs held before admission on each of those breakers.
     public var waitingOnBreakers: [String: Int]
-    /// Heals waiting for live traffic to drop below `heal.yieldAboveInFlight`.
+    /// Repairs and heals waiting for live traffic to drop below `heal.yieldAboveInFlight`.
     public var yieldingToLive: Int
     /// Heals waiting for the rate limit.
     public var rateLimited: Int
-    /// Repair records of this worker's partitions of the repair log not healed or skipped
-    /// yet, as last read (every 2 s, `breakwater_heal_pending`); absent before the first reading.
+    /// Repair records the healer group has not healed or skipped yet, on every partition
+    /// of the repair log, as last read (every 2 s, `breakwater_heal_pending`); absent
+    /// before the first reading.
     public var pending: Int?
     /// Repairs in flight now (at most `heal.batchSize`).
     public var inFlight: Int

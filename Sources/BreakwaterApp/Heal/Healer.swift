@@ -43,11 +43,11 @@ public final class Healer: Service, Sendable {
         pendingGauge = Gauge(label: MetricNames.healPending)
     }
 
-    /// Repair records of this worker's partitions of the repair log not healed or skipped
-    /// yet (not committed: in flight or not yet read), asked from the broker (0 before the
-    /// healer has partitions). Waits its turn on the consumer's queue, up to seconds on a
-    /// loaded machine: the loop in ``run()`` reads it and ``lastPendingReading`` answers
-    /// at once.
+    /// Repair records the healer group has not healed or skipped yet (not committed: in
+    /// flight or not yet read), on every partition of the repair log, asked from the
+    /// broker: the same on every worker, also while this one has no partitions. Waits its
+    /// turn on the consumer's queue, up to seconds on a loaded machine: the loop in
+    /// ``run()`` reads it and ``lastPendingReading`` answers at once.
     /// - Throws: ``Kafka/KafkaError`` when no broker answered in time.
     private func pending() async throws(KafkaError) -> Int {
         Int(try await worker.uncommittedRecords())

@@ -41,9 +41,9 @@ public final class HealGate: Sendable {
 
     /// What the gate holds heals for now.
     public struct Status: Sendable, Equatable {
-        /// Breakers heals wait on (open or half-open), by name, with how many heals wait.
+        /// Breakers repairs wait on before admission (open or half-open), by name, with how many wait.
         public var waitingOnBreakers: [String: Int] = [:]
-        /// Heals waiting for live traffic to drop below the threshold.
+        /// Repairs (before admission) and heals waiting for live traffic to drop below the threshold.
         public var yieldingToLive = 0
         /// Heals waiting for the rate limit.
         public var rateLimited = 0
