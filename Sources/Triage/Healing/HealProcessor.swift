@@ -123,7 +123,7 @@ public struct HealProcessor: RecordProcessor {
             let output = OutputRecord(kind: .deadLetter, key: key, value: record.value, headers: letter.headers(appendingTo: record.headers))
             return .done(ProcessingOutcome(incidents: [], fallbackEvents: [], deadLetter: letter, outputs: [output]))
         }
-        let age = now().timeIntervalSince(repair.recordedAt)
+        let age = age(of: repair)
         guard age <= configuration.maxAge.seconds else {
             metrics.skipped(.tooOld)
             logger.debug("repair too old to heal", metadata: ["incident_id": "\(repair.incident.incidentID)", "age_seconds": "\(Int(age))"])
@@ -142,8 +142,13 @@ public struct HealProcessor: RecordProcessor {
         repair.healableSteps.filter(configuration.steps.contains)
     }
 
+    /// Seconds since the repair's incident was published.
+    private func age(of repair: RepairRecord) -> Double {
+        now().timeIntervalSince(repair.recordedAt)
+    }
+
     /// Whether the breaker of each of `steps` admits calls (a step without one always does).
-    private func breakersAdmit(_ steps: [HealableStep]) -> Bool {
+    private func breakersAdmit(_ steps: some Sequence<HealableStep>) -> Bool {
         steps.allSatisfy { dependencies.breakers[$0].map(HealGate.admits) ?? true }
     }
 
@@ -151,9 +156,7 @@ public struct HealProcessor: RecordProcessor {
     /// (not a repair, too old, no step healed here: ``prepare(_:key:origin:receivedAt:)``
     /// settles it at once).
     private func stepsToWaitFor(_ record: InputRecord) -> [HealableStep] {
-        guard let repair = try? RepairRecord.decode(record.value), now().timeIntervalSince(repair.recordedAt) <= configuration.maxAge.seconds else {
-            return []
-        }
+        guard let repair = try? RepairRecord.decode(record.value), age(of: repair) <= configuration.maxAge.seconds else { return [] }
         return stepsToHeal(repair)
     }
 
@@ -164,6 +167,9 @@ public struct HealProcessor: RecordProcessor {
     /// below `heal.yieldAboveInFlight`. A record that is not a repair, is too old or has no
     /// step healed here can always start.
     public func isStartable(_ record: InputRecord) -> Bool {
+        // While nothing holds healing back, any repair can start: no need to decode it
+        // here as well as in prepare.
+        if !gate.yieldsToLive, breakersAdmit(configuration.steps) { return true }
         let steps = stepsToWaitFor(record)
         return steps.isEmpty || (breakersAdmit(steps) && !gate.yieldsToLive)
     }
